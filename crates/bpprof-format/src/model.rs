@@ -1,0 +1,195 @@
+//! The chunk payloads. Field order is part of the format (postcard encoding, see `docs/format.md`):
+//! never reorder or remove fields within a major version.
+
+use serde::{Deserialize, Serialize};
+
+/// Describes the recorded process. Payload of the first chunk ([`crate::ChunkKind::Meta`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingMeta {
+    /// Wall-clock time when recording started, nanoseconds since the Unix epoch.
+    pub start_unix_ns: u64,
+    /// The recording interval requested, in nanoseconds (an interval chunk may be longer when the
+    /// writer fell behind; see [`IntervalChunk::coalesced`]).
+    pub interval_ns: u64,
+    /// Host name of the machine.
+    pub host: String,
+    /// Number of CPUs the process could use.
+    pub cpus: u32,
+    /// Process id.
+    pub pid: u32,
+    /// Program name (file name of the executable).
+    pub program: String,
+    /// Version of the bpprof runtime that wrote the recording.
+    pub bpprof_version: String,
+    /// Build information of the recorded program (profile, target), free text.
+    pub build: String,
+    /// Stack-sampling frequency per subtask in Hz; 0 when sampling was off.
+    pub sample_hz: u32,
+}
+
+/// Payload of an [`crate::ChunkKind::Interval`] chunk: what every subtask did during one interval,
+/// plus the declarations (tasks, subtasks, channels, edges) first seen in it.
+///
+/// Declarations appear once, in the first chunk after they were made; a reader accumulates them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntervalChunk {
+    /// Sequence number of this chunk, starting at 0, incremented by one for each chunk written.
+    pub seq: u64,
+    /// Start of the interval, nanoseconds since the recording started (monotonic clock).
+    pub start_ns: u64,
+    /// End of the interval, nanoseconds since the recording started (monotonic clock).
+    pub end_ns: u64,
+    /// How many scheduled intervals were merged into this one because the writer fell behind.
+    pub coalesced: u32,
+    /// Tasks declared explicitly (with their properties) since the previous chunk.
+    pub declared_tasks: Vec<TaskDecl>,
+    /// Subtasks registered since the previous chunk.
+    pub declared_subtasks: Vec<SubtaskDecl>,
+    /// Instrumented channels created since the previous chunk.
+    pub declared_channels: Vec<ChannelDecl>,
+    /// Edges declared explicitly since the previous chunk.
+    pub declared_edges: Vec<EdgeDecl>,
+    /// Subtasks seen sending to or receiving from a channel for the first time.
+    pub endpoints: Vec<ChannelEndpoint>,
+    /// Per-subtask accounting for this interval; subtasks not registered during it are absent.
+    pub subtasks: Vec<SubtaskInterval>,
+    /// Per-channel queue usage for this interval.
+    pub channels: Vec<ChannelInterval>,
+}
+
+/// A task declared explicitly through the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDecl {
+    /// Task name, unique in the job.
+    pub name: String,
+    /// Number of subtasks.
+    pub parallelism: u32,
+    /// True when the task's work runs in threads that bpprof does not see (its busy time is unknown).
+    pub unaccounted: bool,
+}
+
+/// One registration of a thread as a subtask. A thread that registers again (a pool thread taking
+/// another subtask) gets a new id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubtaskDecl {
+    /// Identifier, unique within the recording.
+    pub id: u32,
+    /// Name of the task this subtask belongs to.
+    pub task: String,
+    /// 0-based index of the subtask within its task.
+    pub index: u32,
+    /// Parallelism of the task as declared by this subtask.
+    pub parallelism: u32,
+    /// Kernel thread id (`gettid`) of the thread.
+    pub tid: u32,
+    /// When it registered, nanoseconds since the recording started (0 if before).
+    pub registered_ns: u64,
+}
+
+/// An instrumented bounded channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelDecl {
+    /// Identifier, unique within the recording.
+    pub id: u32,
+    /// Name given by the user; empty when unnamed.
+    pub name: String,
+    /// Capacity in messages.
+    pub capacity: u64,
+}
+
+/// An edge of the job graph declared explicitly (in addition to the inferred ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeDecl {
+    /// Upstream task.
+    pub from: String,
+    /// Downstream task.
+    pub to: String,
+    /// Channel carrying the edge, when it is an instrumented channel.
+    pub channel: Option<u32>,
+    /// Partitioning (e.g. `forward`, `hash`, `rebalance`, `broadcast`); empty when unknown.
+    pub partitioning: String,
+}
+
+/// Which end of a channel a subtask uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndpointRole {
+    /// The subtask sends into the channel.
+    #[default]
+    Sender,
+    /// The subtask receives from the channel.
+    Receiver,
+}
+
+/// A subtask was seen at one end of a channel: the evidence from which edges are inferred.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelEndpoint {
+    /// The channel.
+    pub channel: u32,
+    /// The subtask.
+    pub subtask: u32,
+    /// Which end it used.
+    pub role: EndpointRole,
+}
+
+/// What one subtask did during one interval. All durations in nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubtaskInterval {
+    /// The subtask ([`SubtaskDecl::id`]).
+    pub id: u32,
+    /// Wall time during which the subtask was registered within the interval.
+    pub wall_ns: u64,
+    /// Time blocked waiting for input.
+    pub idle_ns: u64,
+    /// Time blocked waiting for output capacity.
+    pub backpressured_ns: u64,
+    /// CPU time the thread used (its per-thread CPU clock).
+    pub cpu_ns: u64,
+    /// Time the thread was runnable but waiting for a CPU (from the kernel's schedstat), when known.
+    pub runqueue_ns: Option<u64>,
+    /// Longest single idle stall that overlapped the interval (its length so far if ongoing).
+    pub max_idle_stall_ns: u64,
+    /// Longest single backpressure stall that overlapped the interval.
+    pub max_backpressure_stall_ns: u64,
+    /// Records received through instrumented channels (or counted by hand).
+    pub records_in: u64,
+    /// Records sent through instrumented channels (or counted by hand).
+    pub records_out: u64,
+    /// True when the subtask deregistered during this interval (this is its last entry).
+    pub ended: bool,
+}
+
+impl SubtaskInterval {
+    /// Busy time: the part of the wall time that was neither idle nor backpressured (Flink's rule).
+    pub fn busy_ns(&self) -> u64 {
+        self.wall_ns
+            .saturating_sub(self.idle_ns.saturating_add(self.backpressured_ns))
+    }
+}
+
+/// Queue usage of one channel during one interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelInterval {
+    /// The channel ([`ChannelDecl::id`]).
+    pub id: u32,
+    /// How many times the fill level was sampled.
+    pub fill_samples: u32,
+    /// Sum of the sampled fill levels (messages); average fill = `fill_sum / fill_samples`.
+    pub fill_sum: u64,
+    /// Highest fill level seen (sampled, or the capacity when a sender found the queue full).
+    pub max_fill: u64,
+    /// Sends that found the queue full and blocked.
+    pub blocked_sends: u64,
+    /// Receives that found the queue empty and blocked.
+    pub blocked_recvs: u64,
+}
+
+/// Payload of the [`crate::ChunkKind::End`] chunk: the recording was finalised cleanly.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndChunk {
+    /// End of the recording, nanoseconds since it started.
+    pub end_ns: u64,
+    /// Number of interval chunks written.
+    pub chunks: u64,
+    /// Total number of scheduled intervals merged into others because the writer fell behind.
+    pub coalesced_intervals: u64,
+}

@@ -1,0 +1,280 @@
+//! Reading a recording without trusting it.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::chunk::{chunk_crc, ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD};
+use crate::{
+    EndChunk, IntervalChunk, RecordingMeta, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, PREAMBLE_LEN,
+};
+
+/// A recording as read from a file: its metadata, its complete interval chunks in file order, and
+/// what the reader noticed on the way.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recording {
+    /// Format version of the file (major, minor).
+    pub version: (u16, u16),
+    /// The meta chunk.
+    pub meta: RecordingMeta,
+    /// Every complete interval chunk.
+    pub intervals: Vec<IntervalChunk>,
+    /// The end chunk, when the recording was finalised.
+    pub end: Option<EndChunk>,
+    /// Problems that did not prevent reading (a truncated tail, a missing end chunk, ...).
+    pub warnings: Vec<ReadWarning>,
+}
+
+/// Something wrong with a recording that still leaves its complete part usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadWarning {
+    /// The file ends in the middle of a chunk (the recorded process was killed while writing).
+    #[error(
+        "the recording is truncated at byte {offset} (the recorded process was probably killed); \
+         analysing the {complete_chunks} complete chunks before it"
+    )]
+    Truncated {
+        /// Offset of the incomplete chunk.
+        offset: u64,
+        /// Number of complete chunks read before it (meta chunk included).
+        complete_chunks: u64,
+    },
+    /// All chunks are complete but the end chunk is missing: the process did not finalise the
+    /// recording (killed, or exited without dropping the recorder).
+    #[error("the recording was not finalised (no end chunk): the recorded process did not stop the recorder")]
+    NotFinalised,
+    /// Chunks of kinds this version does not know were skipped (written by a newer minor version).
+    #[error("skipped {count} chunks of a kind this bpprof does not know (format {major}.{minor}); upgrade bpprof to see them")]
+    UnknownChunks {
+        /// Number of chunks skipped.
+        count: u64,
+        /// Major version of the file.
+        major: u16,
+        /// Minor version of the file.
+        minor: u16,
+    },
+}
+
+/// Why a file could not be read as a recording.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be opened or read.
+    #[error("cannot read the recording: {0}")]
+    Io(#[from] io::Error),
+    /// The file is empty.
+    #[error("the file is empty, not a recording (did the recorded program start its recorder?)")]
+    Empty,
+    /// The file does not start with the recording magic bytes.
+    #[error("not a bpprof recording (it does not start with the bpprof magic bytes)")]
+    NotARecording,
+    /// The file was written by an incompatible (newer or older major) format version.
+    #[error(
+        "the recording uses format {major}.{minor}, which this bpprof (format {FORMAT_MAJOR}.{FORMAT_MINOR}) cannot read: \
+         use a bpprof of the same major version as the recorder"
+    )]
+    UnsupportedVersion {
+        /// Major version found in the file.
+        major: u16,
+        /// Minor version found in the file.
+        minor: u16,
+    },
+    /// The file ends before its metadata is complete: nothing can be analysed.
+    #[error("the recording is truncated before its metadata (at byte {offset}): it holds no data to analyse")]
+    TruncatedHeader {
+        /// Where the file ends.
+        offset: u64,
+    },
+    /// A chunk fails its checksum or does not decode.
+    #[error("corrupt recording: chunk {index} at byte {offset}: {reason}")]
+    Corrupt {
+        /// Byte offset of the chunk.
+        offset: u64,
+        /// Index of the chunk in the file (0 = meta).
+        index: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Reads the recording at `path`.
+pub fn read_file(path: impl AsRef<Path>) -> Result<Recording, ReadError> {
+    let file = File::open(path)?;
+    read_recording(BufReader::with_capacity(1 << 16, file))
+}
+
+/// Reads a recording from any reader. Never panics; allocates at most what the input holds.
+pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
+    let mut reader = ChunkReader {
+        input,
+        offset: 0,
+        index: 0,
+    };
+    let version = reader.read_preamble()?;
+    let mut recording = Recording {
+        version,
+        ..Recording::default()
+    };
+
+    match reader.next_chunk()? {
+        Next::Chunk(ChunkKind::Meta, payload, offset) => {
+            recording.meta = reader.decode(&payload, offset)?;
+        }
+        Next::Chunk(kind, _, offset) => {
+            return Err(ReadError::Corrupt {
+                offset,
+                index: 0,
+                reason: format!(
+                    "the first chunk must be the meta chunk, found kind {}",
+                    kind.to_byte()
+                ),
+            })
+        }
+        Next::Truncated(offset) | Next::Eof(offset) => {
+            return Err(ReadError::TruncatedHeader { offset })
+        }
+    }
+
+    let mut unknown = 0u64;
+    loop {
+        match reader.next_chunk()? {
+            Next::Chunk(ChunkKind::Interval, payload, offset) => {
+                recording.intervals.push(reader.decode(&payload, offset)?);
+            }
+            Next::Chunk(ChunkKind::End, payload, offset) => {
+                recording.end = Some(reader.decode(&payload, offset)?);
+            }
+            Next::Chunk(ChunkKind::Meta, _, offset) => {
+                return Err(reader.corrupt(offset, "a second meta chunk".to_string()))
+            }
+            Next::Chunk(ChunkKind::Unknown(_), _, _) => unknown += 1,
+            Next::Truncated(offset) => {
+                recording.warnings.push(ReadWarning::Truncated {
+                    offset,
+                    complete_chunks: reader.index,
+                });
+                break;
+            }
+            Next::Eof(_) => break,
+        }
+    }
+    if unknown > 0 {
+        recording.warnings.push(ReadWarning::UnknownChunks {
+            count: unknown,
+            major: version.0,
+            minor: version.1,
+        });
+    }
+    if recording.end.is_none()
+        && !recording
+            .warnings
+            .iter()
+            .any(|w| matches!(w, ReadWarning::Truncated { .. }))
+    {
+        recording.warnings.push(ReadWarning::NotFinalised);
+    }
+    Ok(recording)
+}
+
+/// What [`ChunkReader::next_chunk`] found.
+enum Next {
+    /// A complete chunk whose checksum matches: kind, payload, offset.
+    Chunk(ChunkKind, Vec<u8>, u64),
+    /// The input ends inside the chunk starting at this offset.
+    Truncated(u64),
+    /// The input ends cleanly at this offset.
+    Eof(u64),
+}
+
+struct ChunkReader<R> {
+    input: R,
+    offset: u64,
+    /// Number of complete chunks read so far.
+    index: u64,
+}
+
+impl<R: Read> ChunkReader<R> {
+    fn read_preamble(&mut self) -> Result<(u16, u16), ReadError> {
+        let mut preamble = [0u8; PREAMBLE_LEN];
+        let got = self.fill(&mut preamble)?;
+        if got == 0 {
+            return Err(ReadError::Empty);
+        }
+        let magic_len = got.min(MAGIC.len());
+        if preamble[..magic_len] != MAGIC[..magic_len] {
+            return Err(ReadError::NotARecording);
+        }
+        if got < PREAMBLE_LEN {
+            return Err(ReadError::TruncatedHeader { offset: got as u64 });
+        }
+        let major = u16::from_le_bytes([preamble[8], preamble[9]]);
+        let minor = u16::from_le_bytes([preamble[10], preamble[11]]);
+        if major != FORMAT_MAJOR {
+            return Err(ReadError::UnsupportedVersion { major, minor });
+        }
+        self.offset = PREAMBLE_LEN as u64;
+        Ok((major, minor))
+    }
+
+    fn next_chunk(&mut self) -> Result<Next, ReadError> {
+        let start = self.offset;
+        let mut header = [0u8; CHUNK_HEADER_LEN];
+        match self.fill(&mut header)? {
+            0 => return Ok(Next::Eof(start)),
+            n if n < CHUNK_HEADER_LEN => return Ok(Next::Truncated(start)),
+            _ => {}
+        }
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        if len > MAX_CHUNK_PAYLOAD {
+            return Err(self.corrupt(
+                start,
+                format!("chunk length {len} exceeds the format's limit"),
+            ));
+        }
+        // Grow the buffer with the data actually present, never by the declared length alone.
+        let mut payload = Vec::new();
+        let got = (&mut self.input)
+            .take(u64::from(len))
+            .read_to_end(&mut payload)?;
+        let mut trailer = [0u8; CHUNK_TRAILER_LEN];
+        if got < len as usize || self.fill(&mut trailer)? < CHUNK_TRAILER_LEN {
+            return Ok(Next::Truncated(start));
+        }
+        if u32::from_le_bytes(trailer) != chunk_crc(&header, &payload) {
+            return Err(self.corrupt(start, "checksum mismatch".to_string()));
+        }
+        self.offset = start + (CHUNK_HEADER_LEN + payload.len() + CHUNK_TRAILER_LEN) as u64;
+        self.index += 1;
+        Ok(Next::Chunk(ChunkKind::from_byte(header[4]), payload, start))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, payload: &[u8], offset: u64) -> Result<T, ReadError> {
+        // Trailing bytes are allowed: a newer minor version may append fields to a payload.
+        postcard::take_from_bytes(payload)
+            .map(|(value, _rest)| value)
+            .map_err(|e| self.corrupt(offset, format!("payload does not decode: {e}")))
+    }
+
+    fn corrupt(&self, offset: u64, reason: String) -> ReadError {
+        ReadError::Corrupt {
+            offset,
+            index: self.index,
+            reason,
+        }
+    }
+
+    /// Reads until `buf` is full or the input ends; returns how many bytes were read.
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.input.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
+    }
+}

@@ -1,0 +1,74 @@
+//! Appending chunks to a recording.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::chunk::{chunk_crc, chunk_header, ChunkKind, MAX_CHUNK_PAYLOAD};
+use crate::{EndChunk, IntervalChunk, RecordingMeta, FORMAT_MAJOR, FORMAT_MINOR, MAGIC};
+
+/// Writes a recording: the preamble and the meta chunk on creation, then one chunk per call.
+///
+/// Each chunk is encoded in memory and handed to the underlying writer with a single `write_all`
+/// followed by a `flush`, so that a process killed at any instant leaves every earlier chunk
+/// complete on disk.
+#[derive(Debug)]
+pub struct RecordingWriter<W: Write> {
+    out: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> RecordingWriter<W> {
+    /// Starts a recording: writes the preamble and `meta`.
+    pub fn new(out: W, meta: &RecordingMeta) -> io::Result<Self> {
+        let mut writer = RecordingWriter {
+            out,
+            buf: Vec::with_capacity(4096),
+        };
+        let mut preamble = Vec::with_capacity(crate::PREAMBLE_LEN);
+        preamble.extend_from_slice(&MAGIC);
+        preamble.extend_from_slice(&FORMAT_MAJOR.to_le_bytes());
+        preamble.extend_from_slice(&FORMAT_MINOR.to_le_bytes());
+        preamble.extend_from_slice(&[0; 4]);
+        writer.out.write_all(&preamble)?;
+        writer.write_chunk(ChunkKind::Meta, meta)?;
+        Ok(writer)
+    }
+
+    /// Appends one interval.
+    pub fn write_interval(&mut self, interval: &IntervalChunk) -> io::Result<()> {
+        self.write_chunk(ChunkKind::Interval, interval)
+    }
+
+    /// Appends the end chunk and returns the underlying writer.
+    pub fn finish(mut self, end: &EndChunk) -> io::Result<W> {
+        self.write_chunk(ChunkKind::End, end)?;
+        Ok(self.out)
+    }
+
+    /// Encodes `payload` as a chunk of `kind` and writes it.
+    fn write_chunk<T: Serialize>(&mut self, kind: ChunkKind, payload: &T) -> io::Result<()> {
+        let encoded = postcard::to_stdvec(payload)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let len = u32::try_from(encoded.len())
+            .ok()
+            .filter(|&len| len <= MAX_CHUNK_PAYLOAD)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "chunk payload of {} bytes exceeds the format's limit",
+                        encoded.len()
+                    ),
+                )
+            })?;
+        let header = chunk_header(kind, len);
+        self.buf.clear();
+        self.buf.extend_from_slice(&header);
+        self.buf.extend_from_slice(&encoded);
+        self.buf
+            .extend_from_slice(&chunk_crc(&header, &encoded).to_le_bytes());
+        self.out.write_all(&self.buf)?;
+        self.out.flush()
+    }
+}

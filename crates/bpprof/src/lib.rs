@@ -1,0 +1,1 @@
+//! bpprof runtime (in progress).
