@@ -1,1 +1,268 @@
-//! analysis
+//! Finds the bottleneck of a multi-threaded pipeline from a bpprof recording, after Apache Flink's
+//! busy / idle / backpressured metrics.
+//!
+//! ```
+//! use bpprof_analysis::synth::{Load, Synth};
+//! use bpprof_analysis::{locate, render_human, AnalysisOptions, BottleneckKind};
+//!
+//! // A two-task pipeline: Source is blocked on a full queue, Sink computes all the time.
+//! let mut synth = Synth::new();
+//! let source = synth.subtask("Source", 0, 1);
+//! let sink = synth.subtask("Sink", 0, 1);
+//! synth.channel("events", 1024, &[source], &[sink]);
+//! for _ in 0..5 {
+//!     synth.interval(&[
+//!         (source, Load::new(0.10, 0.90)),
+//!         (sink, Load::new(0.97, 0.0)),
+//!     ]);
+//! }
+//! let recording = synth.recording();
+//!
+//! let report = locate(&recording, &AnalysisOptions::default()).unwrap();
+//! assert_eq!(report.bottlenecks[0].task, "Sink");
+//! assert_eq!(report.bottlenecks[0].kind, BottleneckKind::Cpu);
+//!
+//! let mut text = Vec::new();
+//! render_human(&report, &mut text).unwrap();
+//! assert!(String::from_utf8(text).unwrap().starts_with("Sink is the bottleneck"));
+//! ```
+//!
+//! The library is organised as one module per step: [`graph`] builds the job graph, a private
+//! `window` module selects the range and sums each subtask over it, [`verdict`] applies the
+//! bottleneck rules (every threshold is a named constant there), [`report`] holds the public,
+//! serialisable result types (JSON schema in `docs/json.md`) and [`render_human`] prints them for
+//! people. [`synth`] builds synthetic recordings for tests and examples.
+//!
+//! # Feature flags
+//!
+//! None.
+#![deny(missing_docs)]
+
+pub mod graph;
+mod render;
+pub mod report;
+pub mod synth;
+pub mod verdict;
+mod window;
+
+use std::collections::BTreeMap;
+
+use bpprof_format::Recording;
+
+pub use graph::JobGraph;
+pub use render::render_human;
+pub use report::{
+    Bottleneck, BottleneckKind, EdgeReport, Level, LocateReport, RecordingSummary, SubtaskReport,
+    TaskReport, UpstreamPressure, SCHEMA, SCHEMA_VERSION,
+};
+
+/// Which part of the recording to analyse.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AnalysisOptions {
+    /// Start of the range, seconds since the recording started. Default (`None`): the end of the
+    /// first interval, so the warm-up is skipped (0 when the recording has a single interval).
+    pub from_s: Option<f64>,
+    /// End of the range (exclusive), seconds since the recording started. Default (`None`): the
+    /// end of the recording.
+    ///
+    /// An interval is analysed when its midpoint lies in `[from_s, to_s)`.
+    pub to_s: Option<f64>,
+}
+
+/// Why a recording could not be analysed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnalysisError {
+    /// The recording holds no complete interval at all.
+    #[error("the recording holds no complete interval (the program stopped before the first interval ended)")]
+    NoIntervals,
+    /// No interval's midpoint falls in the requested range.
+    #[error(
+        "no complete interval between {} s and {} s; the recording covers 0–{} s",
+        seconds(*from_s), seconds(*to_s), seconds(*duration_s)
+    )]
+    EmptyRange {
+        /// Start of the requested range, seconds.
+        from_s: f64,
+        /// End of the requested range, seconds.
+        to_s: f64,
+        /// Length of the recording, seconds.
+        duration_s: f64,
+    },
+    /// The requested range is malformed (negative, not a number, or empty).
+    #[error("invalid range: {reason}")]
+    InvalidRange {
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Analyses `recording` over the range chosen by `options` and locates its bottlenecks.
+///
+/// Errors only when the range selects no interval (or is malformed); a recording with warnings
+/// (e.g. truncated) is analysed as far as it is complete, and its warnings are copied into
+/// [`RecordingSummary::warnings`].
+pub fn locate(
+    recording: &Recording,
+    options: &AnalysisOptions,
+) -> Result<LocateReport, AnalysisError> {
+    let selection = window::select(recording, options)?;
+    let graph = JobGraph::from_recording(recording);
+    let sums = window::subtask_sums(recording, &graph, &selection);
+    let channel_sums = window::channel_sums(recording, &selection);
+    let seconds = selection.seconds;
+
+    let mut tasks: Vec<TaskReport> = graph
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| task_report(i, task, &sums, seconds))
+        .collect();
+    verdict::mark_skew(&mut tasks);
+    let conclusion = verdict::conclude(&graph, &tasks, recording.meta.cpus);
+
+    let edges = graph
+        .edges
+        .iter()
+        .map(|e| {
+            let names: Vec<String> = e
+                .channels
+                .iter()
+                .map(|id| match graph.channels.get(id) {
+                    Some((name, _)) if !name.is_empty() => name.clone(),
+                    _ => format!("channel#{id}"),
+                })
+                .collect();
+            let capacity = e
+                .channels
+                .iter()
+                .filter_map(|id| graph.channels.get(id).map(|c| c.1))
+                .reduce(u64::saturating_add);
+            let used: Vec<&window::ChannelSums> = e
+                .channels
+                .iter()
+                .filter_map(|id| channel_sums.get(id))
+                .collect();
+            let sampled: Vec<f64> = used
+                .iter()
+                .filter(|c| c.fill_samples > 0)
+                .map(|c| c.fill_sum as f64 / c.fill_samples as f64)
+                .collect();
+            EdgeReport {
+                from: graph.tasks[e.from].name.clone(),
+                to: graph.tasks[e.to].name.clone(),
+                channel: names.first().cloned(),
+                channels: names,
+                capacity,
+                avg_fill: (!sampled.is_empty()).then(|| sampled.iter().sum()),
+                max_fill: used.iter().filter(|c| c.seen).map(|c| c.max_fill).max(),
+                blocked_sends: used.iter().map(|c| c.blocked_sends).sum(),
+                blocked_recvs: used.iter().map(|c| c.blocked_recvs).sum(),
+                partitioning: e.partitioning.clone(),
+            }
+        })
+        .collect();
+
+    Ok(LocateReport {
+        schema: SCHEMA.to_owned(),
+        schema_version: SCHEMA_VERSION,
+        recording: RecordingSummary {
+            program: recording.meta.program.clone(),
+            host: recording.meta.host.clone(),
+            cpus: recording.meta.cpus,
+            duration_s: window::duration_s(recording),
+            from_s: selection.from_s,
+            to_s: selection.to_s,
+            intervals: selection.intervals.len(),
+            warnings: recording.warnings.iter().map(|w| w.to_string()).collect(),
+        },
+        verdict: conclusion.verdict,
+        bottlenecks: conclusion.bottlenecks,
+        tasks,
+        edges,
+        notes: conclusion.notes,
+    })
+}
+
+/// Seconds for messages: at most three decimals, no trailing zeros (`2.5`, `10`, `0.125`).
+pub(crate) fn seconds(s: f64) -> String {
+    let text = format!("{s:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.to_owned()
+}
+
+/// `part / whole`, `None` when `whole` is 0.
+fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn per_s(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
+fn task_report(
+    position: usize,
+    task: &graph::Task,
+    sums: &BTreeMap<(usize, u32), window::SubtaskSums>,
+    seconds: f64,
+) -> TaskReport {
+    let subtasks: Vec<SubtaskReport> = task
+        .indices
+        .iter()
+        .map(|&index| {
+            let s = sums.get(&(position, index)).copied().unwrap_or_default();
+            // A declared-unaccounted task's ratios are unknown, whatever its threads reported.
+            let wall = if task.unaccounted { 0 } else { s.wall };
+            let busy = ratio(s.busy, wall);
+            let backpressured = ratio(s.backpressured, wall);
+            let off_cpu_share = (wall > 0)
+                .then(|| {
+                    ratio(
+                        s.busy
+                            .saturating_sub(s.cpu.saturating_add(s.runqueue.unwrap_or(0))),
+                        s.busy,
+                    )
+                })
+                .flatten();
+            let runqueue_share = (wall > 0)
+                .then(|| s.runqueue.and_then(|rq| ratio(rq.min(s.busy), s.busy)))
+                .flatten();
+            SubtaskReport {
+                index,
+                name: format!("{}#{index}", task.name),
+                busy,
+                backpressured,
+                idle: ratio(s.idle, wall),
+                on_cpu: ratio(s.cpu, wall),
+                off_cpu_share,
+                runqueue_share,
+                level: backpressured.map(Level::of),
+                skewed: false,
+                records_in: s.records_in,
+                records_out: s.records_out,
+                records_in_per_s: per_s(s.records_in, seconds),
+                records_out_per_s: per_s(s.records_out, seconds),
+                max_idle_stall_ms: s.max_idle_stall as f64 / 1e6,
+                max_backpressure_stall_ms: s.max_backpressure_stall as f64 / 1e6,
+            }
+        })
+        .collect();
+    let max = |f: fn(&SubtaskReport) -> Option<f64>| subtasks.iter().filter_map(f).reduce(f64::max);
+    let backpressured = max(|s| s.backpressured);
+    TaskReport {
+        name: task.name.clone(),
+        parallelism: task.parallelism,
+        unaccounted: task.unaccounted,
+        busy: max(|s| s.busy),
+        backpressured,
+        idle: max(|s| s.idle),
+        on_cpu: max(|s| s.on_cpu),
+        level: backpressured.map(Level::of),
+        records_in_per_s: per_s(subtasks.iter().map(|s| s.records_in).sum(), seconds),
+        records_out_per_s: per_s(subtasks.iter().map(|s| s.records_out).sum(), seconds),
+        subtasks,
+    }
+}

@@ -1,15 +1,21 @@
-//! Framing of one chunk: `len: u32 LE | kind: u8 | payload (len bytes) | crc32: u32 LE`.
+//! Framing of one chunk:
+//! `len: u32 LE | kind: u8 | header_crc: u32 LE | payload (len bytes) | crc: u32 LE`.
 //!
-//! The CRC-32 (IEEE) covers the length, the kind and the payload, so a chunk checks itself and a
-//! torn or overwritten chunk is detected.
+//! `header_crc` is the CRC-32 of the length and the kind, so a damaged length is told apart from a
+//! truncated file; `crc` is the CRC-32 of the length, the kind and the payload, so a torn or
+//! overwritten chunk is detected.
 
-/// Bytes before the payload: the payload length (u32 LE) and the kind (u8).
-pub const CHUNK_HEADER_LEN: usize = 5;
-/// Bytes after the payload: the CRC-32 (u32 LE).
+/// Bytes before the payload: the payload length (u32 LE), the kind (u8) and the CRC-32 of these
+/// five bytes (u32 LE).
+pub const CHUNK_HEADER_LEN: usize = 9;
+/// Bytes after the payload: the CRC-32 (u32 LE) of the length, the kind and the payload.
 pub const CHUNK_TRAILER_LEN: usize = 4;
 /// Largest payload a reader accepts (64 MiB). A larger length is treated as corruption, so hostile
 /// input cannot make the reader allocate absurd sizes.
 pub const MAX_CHUNK_PAYLOAD: u32 = 64 << 20;
+
+/// Bytes of the header covered by the header CRC: the length and the kind.
+const CHECKED_HEADER_LEN: usize = 5;
 
 /// What a chunk holds. Unknown kinds are skipped by readers, which lets minor versions add kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,16 +52,33 @@ impl ChunkKind {
     }
 }
 
-/// The CRC of a chunk: over its header (length and kind) and its payload.
-pub(crate) fn chunk_crc(header: &[u8; CHUNK_HEADER_LEN], payload: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(header);
-    hasher.update(payload);
-    hasher.finalize()
-}
-
 /// The header bytes of a chunk.
 pub(crate) fn chunk_header(kind: ChunkKind, payload_len: u32) -> [u8; CHUNK_HEADER_LEN] {
-    let len = payload_len.to_le_bytes();
-    [len[0], len[1], len[2], len[3], kind.to_byte()]
+    let mut header = [0; CHUNK_HEADER_LEN];
+    header[..4].copy_from_slice(&payload_len.to_le_bytes());
+    header[4] = kind.to_byte();
+    let crc = crc32fast::hash(&header[..CHECKED_HEADER_LEN]);
+    header[CHECKED_HEADER_LEN..].copy_from_slice(&crc.to_le_bytes());
+    header
+}
+
+/// The kind and payload length a header declares, or `None` when its CRC does not match.
+pub(crate) fn parse_header(header: &[u8; CHUNK_HEADER_LEN]) -> Option<(ChunkKind, u32)> {
+    let [l0, l1, l2, l3, kind, c0, c1, c2, c3] = *header;
+    (crc32fast::hash(&header[..CHECKED_HEADER_LEN]) == u32::from_le_bytes([c0, c1, c2, c3])).then(
+        || {
+            (
+                ChunkKind::from_byte(kind),
+                u32::from_le_bytes([l0, l1, l2, l3]),
+            )
+        },
+    )
+}
+
+/// The CRC of a chunk: over the length and kind of its header, and its payload.
+pub(crate) fn chunk_crc(header: &[u8; CHUNK_HEADER_LEN], payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&header[..CHECKED_HEADER_LEN]);
+    hasher.update(payload);
+    hasher.finalize()
 }

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use crate::chunk::{chunk_crc, ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD};
+use crate::chunk::{
+    chunk_crc, parse_header, ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD,
+};
 use crate::{
     EndChunk, IntervalChunk, RecordingMeta, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, PREAMBLE_LEN,
 };
@@ -80,13 +82,14 @@ pub enum ReadError {
         /// Minor version found in the file.
         minor: u16,
     },
-    /// The file ends before its metadata is complete: nothing can be analysed.
-    #[error("the recording is truncated before its metadata (at byte {offset}): it holds no data to analyse")]
+    /// The file ends before its preamble and meta chunk are complete: nothing can be analysed.
+    #[error("the recording ends at byte {offset}, before its metadata is complete: it holds no data to analyse")]
     TruncatedHeader {
-        /// Where the file ends.
+        /// Where the file ends (its length).
         offset: u64,
     },
-    /// A chunk fails its checksum or does not decode.
+    /// A chunk fails its checksum, does not decode, or is out of place (the first chunk is not the
+    /// meta chunk, a second meta chunk, a chunk after the end chunk).
     #[error("corrupt recording: chunk {index} at byte {offset}: {reason}")]
     Corrupt {
         /// Byte offset of the chunk.
@@ -104,7 +107,8 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Recording, ReadError> {
     read_recording(BufReader::with_capacity(1 << 16, file))
 }
 
-/// Reads a recording from any reader. Never panics; allocates at most what the input holds.
+/// Reads a recording from any reader. Never panics; allocates no more than the input holds plus a
+/// bounded amount (about 1 MiB), whatever lengths the input declares.
 pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
     let mut reader = ChunkReader {
         input,
@@ -112,51 +116,54 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
         index: 0,
     };
     let version = reader.read_preamble()?;
+    let meta = match reader.next_chunk()? {
+        Next::Chunk(chunk) if chunk.kind == ChunkKind::Meta => chunk.decode()?,
+        Next::Chunk(chunk) => {
+            return Err(chunk.corrupt(format!(
+                "the first chunk must be the meta chunk, found kind {}",
+                chunk.kind.to_byte()
+            )))
+        }
+        Next::Truncated { end, .. } => return Err(ReadError::TruncatedHeader { offset: end }),
+        Next::Eof => {
+            return Err(ReadError::TruncatedHeader {
+                offset: reader.offset,
+            })
+        }
+    };
     let mut recording = Recording {
         version,
+        meta,
         ..Recording::default()
     };
 
-    match reader.next_chunk()? {
-        Next::Chunk(ChunkKind::Meta, payload, offset) => {
-            recording.meta = reader.decode(&payload, offset)?;
-        }
-        Next::Chunk(kind, _, offset) => {
-            return Err(ReadError::Corrupt {
-                offset,
-                index: 0,
-                reason: format!(
-                    "the first chunk must be the meta chunk, found kind {}",
-                    kind.to_byte()
-                ),
-            })
-        }
-        Next::Truncated(offset) | Next::Eof(offset) => {
-            return Err(ReadError::TruncatedHeader { offset })
-        }
-    }
-
     let mut unknown = 0u64;
     loop {
-        match reader.next_chunk()? {
-            Next::Chunk(ChunkKind::Interval, payload, offset) => {
-                recording.intervals.push(reader.decode(&payload, offset)?);
-            }
-            Next::Chunk(ChunkKind::End, payload, offset) => {
-                recording.end = Some(reader.decode(&payload, offset)?);
-            }
-            Next::Chunk(ChunkKind::Meta, _, offset) => {
-                return Err(reader.corrupt(offset, "a second meta chunk".to_string()))
-            }
-            Next::Chunk(ChunkKind::Unknown(_), _, _) => unknown += 1,
-            Next::Truncated(offset) => {
+        let chunk = match reader.next_chunk()? {
+            Next::Chunk(chunk) => chunk,
+            Next::Truncated { start, .. } => {
                 recording.warnings.push(ReadWarning::Truncated {
-                    offset,
+                    offset: start,
                     complete_chunks: reader.index,
                 });
                 break;
             }
-            Next::Eof(_) => break,
+            Next::Eof => {
+                if recording.end.is_none() {
+                    recording.warnings.push(ReadWarning::NotFinalised);
+                }
+                break;
+            }
+        };
+        match chunk.kind {
+            // Newer minor versions may add kinds anywhere, even after the end chunk.
+            ChunkKind::Unknown(_) => unknown += 1,
+            _ if recording.end.is_some() => {
+                return Err(chunk.corrupt("a chunk after the end chunk"))
+            }
+            ChunkKind::Interval => recording.intervals.push(chunk.decode()?),
+            ChunkKind::End => recording.end = Some(chunk.decode()?),
+            ChunkKind::Meta => return Err(chunk.corrupt("a second meta chunk")),
         }
     }
     if unknown > 0 {
@@ -166,31 +173,51 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
             minor: version.1,
         });
     }
-    if recording.end.is_none()
-        && !recording
-            .warnings
-            .iter()
-            .any(|w| matches!(w, ReadWarning::Truncated { .. }))
-    {
-        recording.warnings.push(ReadWarning::NotFinalised);
-    }
     Ok(recording)
 }
 
 /// What [`ChunkReader::next_chunk`] found.
 enum Next {
-    /// A complete chunk whose checksum matches: kind, payload, offset.
-    Chunk(ChunkKind, Vec<u8>, u64),
-    /// The input ends inside the chunk starting at this offset.
-    Truncated(u64),
-    /// The input ends cleanly at this offset.
-    Eof(u64),
+    /// A complete chunk whose checksums match.
+    Chunk(Chunk),
+    /// The input ends inside the chunk that starts at `start`, at offset `end`.
+    Truncated { start: u64, end: u64 },
+    /// The input ends cleanly between chunks.
+    Eof,
+}
+
+/// A complete chunk whose checksums match.
+struct Chunk {
+    kind: ChunkKind,
+    payload: Vec<u8>,
+    /// Byte offset of the chunk in the file.
+    offset: u64,
+    /// Index of the chunk in the file (0 = meta).
+    index: u64,
+}
+
+impl Chunk {
+    fn decode<T: DeserializeOwned>(&self) -> Result<T, ReadError> {
+        // Trailing bytes are allowed: a newer minor version may append fields to a payload.
+        postcard::take_from_bytes(&self.payload)
+            .map(|(value, _rest)| value)
+            .map_err(|e| self.corrupt(format!("payload does not decode: {e}")))
+    }
+
+    fn corrupt(&self, reason: impl Into<String>) -> ReadError {
+        ReadError::Corrupt {
+            offset: self.offset,
+            index: self.index,
+            reason: reason.into(),
+        }
+    }
 }
 
 struct ChunkReader<R> {
     input: R,
+    /// Offset of the next chunk.
     offset: u64,
-    /// Number of complete chunks read so far.
+    /// Number of complete chunks read so far, which is the index of the next chunk.
     index: u64,
 }
 
@@ -213,55 +240,65 @@ impl<R: Read> ChunkReader<R> {
         if major != FORMAT_MAJOR {
             return Err(ReadError::UnsupportedVersion { major, minor });
         }
+        // Bytes 12..16 are reserved: written as zero, ignored when read.
         self.offset = PREAMBLE_LEN as u64;
         Ok((major, minor))
     }
 
     fn next_chunk(&mut self) -> Result<Next, ReadError> {
-        let start = self.offset;
+        let (start, index) = (self.offset, self.index);
+        let truncated = |got: usize| Next::Truncated {
+            start,
+            end: start + got as u64,
+        };
+        let corrupt = |reason: String| ReadError::Corrupt {
+            offset: start,
+            index,
+            reason,
+        };
+
         let mut header = [0u8; CHUNK_HEADER_LEN];
         match self.fill(&mut header)? {
-            0 => return Ok(Next::Eof(start)),
-            n if n < CHUNK_HEADER_LEN => return Ok(Next::Truncated(start)),
+            0 => return Ok(Next::Eof),
+            n if n < CHUNK_HEADER_LEN => return Ok(truncated(n)),
             _ => {}
         }
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        // The header checks itself, so a damaged length is reported as corruption rather than
+        // mistaken for a truncated file.
+        let Some((kind, len)) = parse_header(&header) else {
+            return Err(corrupt("chunk header checksum mismatch".into()));
+        };
         if len > MAX_CHUNK_PAYLOAD {
-            return Err(self.corrupt(
-                start,
-                format!("chunk length {len} exceeds the format's limit"),
-            ));
+            return Err(corrupt(format!(
+                "chunk length {len} exceeds the format's limit of {MAX_CHUNK_PAYLOAD}"
+            )));
         }
         // Grow the buffer with the data actually present, never by the declared length alone.
         let mut payload = Vec::new();
-        let got = (&mut self.input)
+        (&mut self.input)
             .take(u64::from(len))
             .read_to_end(&mut payload)?;
+        if payload.len() < len as usize {
+            return Ok(truncated(CHUNK_HEADER_LEN + payload.len()));
+        }
         let mut trailer = [0u8; CHUNK_TRAILER_LEN];
-        if got < len as usize || self.fill(&mut trailer)? < CHUNK_TRAILER_LEN {
-            return Ok(Next::Truncated(start));
+        let got = self.fill(&mut trailer)?;
+        if got < CHUNK_TRAILER_LEN {
+            return Ok(truncated(CHUNK_HEADER_LEN + payload.len() + got));
         }
         if u32::from_le_bytes(trailer) != chunk_crc(&header, &payload) {
-            return Err(self.corrupt(start, "checksum mismatch".to_string()));
+            return Err(corrupt("chunk checksum mismatch".into()));
         }
-        self.offset = start + (CHUNK_HEADER_LEN + payload.len() + CHUNK_TRAILER_LEN) as u64;
+
+        let chunk = Chunk {
+            kind,
+            payload,
+            offset: start,
+            index,
+        };
+        self.offset = start + (CHUNK_HEADER_LEN + chunk.payload.len() + CHUNK_TRAILER_LEN) as u64;
         self.index += 1;
-        Ok(Next::Chunk(ChunkKind::from_byte(header[4]), payload, start))
-    }
-
-    fn decode<T: DeserializeOwned>(&self, payload: &[u8], offset: u64) -> Result<T, ReadError> {
-        // Trailing bytes are allowed: a newer minor version may append fields to a payload.
-        postcard::take_from_bytes(payload)
-            .map(|(value, _rest)| value)
-            .map_err(|e| self.corrupt(offset, format!("payload does not decode: {e}")))
-    }
-
-    fn corrupt(&self, offset: u64, reason: String) -> ReadError {
-        ReadError::Corrupt {
-            offset,
-            index: self.index,
-            reason,
-        }
+        Ok(Next::Chunk(chunk))
     }
 
     /// Reads until `buf` is full or the input ends; returns how many bytes were read.

@@ -11,11 +11,15 @@ use crate::{EndChunk, IntervalChunk, RecordingMeta, FORMAT_MAJOR, FORMAT_MINOR, 
 ///
 /// Each chunk is encoded in memory and handed to the underlying writer with a single `write_all`
 /// followed by a `flush`, so that a process killed at any instant leaves every earlier chunk
-/// complete on disk.
+/// complete on disk. After a failed write the output may end in a partial chunk, so every later
+/// call fails too: appending after a partial chunk would turn a truncated recording into a corrupt
+/// one.
 #[derive(Debug)]
 pub struct RecordingWriter<W: Write> {
     out: W,
     buf: Vec<u8>,
+    /// An earlier write failed.
+    failed: bool,
 }
 
 impl<W: Write> RecordingWriter<W> {
@@ -24,6 +28,7 @@ impl<W: Write> RecordingWriter<W> {
         let mut writer = RecordingWriter {
             out,
             buf: Vec::with_capacity(4096),
+            failed: false,
         };
         let mut preamble = Vec::with_capacity(crate::PREAMBLE_LEN);
         preamble.extend_from_slice(&MAGIC);
@@ -41,6 +46,8 @@ impl<W: Write> RecordingWriter<W> {
     }
 
     /// Appends the end chunk and returns the underlying writer.
+    ///
+    /// A writer dropped without `finish` leaves a recording that readers report as not finalised.
     pub fn finish(mut self, end: &EndChunk) -> io::Result<W> {
         self.write_chunk(ChunkKind::End, end)?;
         Ok(self.out)
@@ -48,6 +55,11 @@ impl<W: Write> RecordingWriter<W> {
 
     /// Encodes `payload` as a chunk of `kind` and writes it.
     fn write_chunk<T: Serialize>(&mut self, kind: ChunkKind, payload: &T) -> io::Result<()> {
+        if self.failed {
+            return Err(io::Error::other(
+                "an earlier write to the recording failed, leaving it truncated",
+            ));
+        }
         let encoded = postcard::to_stdvec(payload)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         let len = u32::try_from(encoded.len())
@@ -68,7 +80,11 @@ impl<W: Write> RecordingWriter<W> {
         self.buf.extend_from_slice(&encoded);
         self.buf
             .extend_from_slice(&chunk_crc(&header, &encoded).to_le_bytes());
-        self.out.write_all(&self.buf)?;
-        self.out.flush()
+        let written = self
+            .out
+            .write_all(&self.buf)
+            .and_then(|()| self.out.flush());
+        self.failed = written.is_err();
+        written
     }
 }

@@ -1,0 +1,218 @@
+//! Human-readable rendering of a [`LocateReport`].
+
+use std::io::{self, Write};
+
+use crate::report::{LocateReport, SubtaskReport, TaskReport};
+use crate::seconds;
+use crate::verdict::{pct, thousands};
+
+/// Writes `report` for people: the verdict (one line per bottleneck), the notes, a table of the
+/// tasks in graph order, a table of the subtasks of each bottleneck task (skewed ones marked
+/// `*`), and the edges with their queue usage.
+///
+/// Recording warnings are not written (a command-line tool prints them on stderr).
+pub fn render_human(report: &LocateReport, mut out: impl Write) -> io::Result<()> {
+    let w = &mut out;
+    writeln!(w, "{}", report.verdict)?;
+    if report.bottlenecks.len() > 1 {
+        for b in &report.bottlenecks {
+            writeln!(w, "  - {}", b.reason)?;
+        }
+    }
+    if !report.notes.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "Notes:")?;
+        for note in &report.notes {
+            writeln!(w, "  - {note}")?;
+        }
+    }
+
+    let r = &report.recording;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "Recording{}: analysed {}–{} s of {} s ({} intervals)",
+        if r.program.is_empty() {
+            String::new()
+        } else if r.host.is_empty() {
+            format!(" of {}", r.program)
+        } else {
+            format!(" of {} on {}", r.program, r.host)
+        },
+        seconds(r.from_s),
+        seconds(r.to_s),
+        seconds(r.duration_s),
+        r.intervals,
+    )?;
+
+    writeln!(w)?;
+    writeln!(w, "Tasks:")?;
+    let rows = report.tasks.iter().map(task_row).collect();
+    table(
+        w,
+        &[
+            ("TASK", L),
+            ("PAR", R),
+            ("BUSY", R),
+            ("BACKPR", R),
+            ("IDLE", R),
+            ("LEVEL", L),
+            ("REC/S IN", R),
+            ("REC/S OUT", R),
+        ],
+        rows,
+    )?;
+
+    for b in &report.bottlenecks {
+        let Some(task) = report.tasks.iter().find(|t| t.name == b.task) else {
+            continue;
+        };
+        writeln!(w)?;
+        writeln!(w, "Subtasks of {}:", task.name)?;
+        let rows = task.subtasks.iter().map(subtask_row).collect();
+        table(
+            w,
+            &[
+                ("SUBTASK", L),
+                ("BUSY", R),
+                ("BACKPR", R),
+                ("IDLE", R),
+                ("ON-CPU", R),
+                ("REC IN", R),
+                ("REC OUT", R),
+                ("MAX IDLE", R),
+                ("MAX BACKPR", R),
+            ],
+            rows,
+        )?;
+        if task.subtasks.iter().any(|s| s.skewed) {
+            writeln!(w, "  * skewed: much busier than the median subtask")?;
+        }
+    }
+
+    if !report.edges.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "Edges:")?;
+        let rows = report
+            .edges
+            .iter()
+            .map(|e| {
+                vec![
+                    format!("{} -> {}", e.from, e.to),
+                    match e.channels.len() {
+                        0 => "-".to_owned(),
+                        1 => e.channels[0].clone(),
+                        n => format!("{} (+{} more)", e.channels[0], n - 1),
+                    },
+                    e.capacity.map_or("-".into(), thousands),
+                    e.avg_fill.map_or("-".into(), |f| format!("{f:.1}")),
+                    e.max_fill.map_or("-".into(), thousands),
+                    match (e.avg_fill, e.capacity) {
+                        (Some(f), Some(c)) if c > 0 => pct(f / c as f64),
+                        _ => "-".into(),
+                    },
+                    e.partitioning.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        table(
+            w,
+            &[
+                ("EDGE", L),
+                ("CHANNEL", L),
+                ("CAPACITY", R),
+                ("AVG FILL", R),
+                ("MAX FILL", R),
+                ("USAGE", R),
+                ("PARTITIONING", L),
+            ],
+            rows,
+        )?;
+    }
+    Ok(())
+}
+
+fn task_row(t: &TaskReport) -> Vec<String> {
+    vec![
+        t.name.clone(),
+        t.parallelism.to_string(),
+        opt_pct(t.busy),
+        opt_pct(t.backpressured),
+        opt_pct(t.idle),
+        t.level.map_or("-", |l| l.as_str()).to_owned(),
+        thousands(t.records_in_per_s.round() as u64),
+        thousands(t.records_out_per_s.round() as u64),
+    ]
+}
+
+fn subtask_row(s: &SubtaskReport) -> Vec<String> {
+    vec![
+        if s.skewed {
+            format!("{} *", s.name)
+        } else {
+            s.name.clone()
+        },
+        opt_pct(s.busy),
+        opt_pct(s.backpressured),
+        opt_pct(s.idle),
+        opt_pct(s.on_cpu),
+        thousands(s.records_in),
+        thousands(s.records_out),
+        ms(s.max_idle_stall_ms),
+        ms(s.max_backpressure_stall_ms),
+    ]
+}
+
+fn opt_pct(ratio: Option<f64>) -> String {
+    ratio.map_or_else(|| "-".to_owned(), pct)
+}
+
+/// `12.3` -> `"12 ms"`, `2500` -> `"2.5 s"`.
+fn ms(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Align {
+    Left,
+    Right,
+}
+const L: Align = Align::Left;
+const R: Align = Align::Right;
+
+/// Writes an aligned table, indented and separated by two spaces; trailing spaces are trimmed.
+fn table(w: &mut impl Write, columns: &[(&str, Align)], rows: Vec<Vec<String>>) -> io::Result<()> {
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+            .chain([columns[i].0.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..columns.len()).map(width).collect();
+    let header: Vec<String> = columns.iter().map(|c| c.0.to_owned()).collect();
+    for row in std::iter::once(&header).chain(rows.iter()) {
+        let mut line = String::new();
+        for (i, (_, align)) in columns.iter().enumerate() {
+            let cell = row.get(i).map_or("", String::as_str);
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            line.push_str("  ");
+            match align {
+                Align::Left => {
+                    line.push_str(cell);
+                    line.extend(std::iter::repeat(' ').take(pad));
+                }
+                Align::Right => {
+                    line.extend(std::iter::repeat(' ').take(pad));
+                    line.push_str(cell);
+                }
+            }
+        }
+        writeln!(w, "{}", line.trim_end())?;
+    }
+    Ok(())
+}

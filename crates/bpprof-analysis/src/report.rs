@@ -1,0 +1,225 @@
+//! The public report types: what [`crate::locate`] returns and what `bpprof locate --format json`
+//! prints. The JSON schema is documented in `docs/json.md`; every field here is part of it.
+
+use serde::{Deserialize, Serialize};
+
+/// Value of [`LocateReport::schema`].
+pub const SCHEMA: &str = "bpprof.locate";
+/// Value of [`LocateReport::schema_version`]. Additive changes (new fields, new enum values) keep
+/// it; removing or renaming a field, or changing its meaning or unit, increments it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Where a pipeline's bottleneck is, and the figures behind the verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocateReport {
+    /// Always [`SCHEMA`] (`"bpprof.locate"`).
+    pub schema: String,
+    /// Always [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The recording and the range analysed.
+    pub recording: RecordingSummary,
+    /// One-sentence conclusion (the bottleneck's reason when there is exactly one).
+    pub verdict: String,
+    /// The bottlenecks found, most busy first (external ones last). Empty when nothing is
+    /// backpressured.
+    pub bottlenecks: Vec<Bottleneck>,
+    /// Every task, in graph order (sources first).
+    pub tasks: Vec<TaskReport>,
+    /// Every edge of the job graph, in graph order of their upstream task.
+    pub edges: Vec<EdgeReport>,
+    /// Further observations (off-CPU work, CPU oversubscription, tasks without data).
+    pub notes: Vec<String>,
+}
+
+/// The recording and the analysed range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingSummary {
+    /// Program name of the recorded process.
+    pub program: String,
+    /// Host it ran on.
+    pub host: String,
+    /// CPUs the process could use (0 when unknown).
+    pub cpus: u32,
+    /// Length of the whole recording, seconds.
+    pub duration_s: f64,
+    /// Start of the analysed range (start of its first interval), seconds since recording start.
+    pub from_s: f64,
+    /// End of the analysed range (end of its last interval), seconds since recording start.
+    pub to_s: f64,
+    /// Number of intervals analysed.
+    pub intervals: usize,
+    /// Problems found while reading the recording (a truncated tail, ...), one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// What kind of bottleneck a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BottleneckKind {
+    /// The task computes: its busy time is mostly on a CPU (or waiting for one).
+    Cpu,
+    /// Some subtasks of the task are much busier than the others: the partitioning is skewed.
+    Skew,
+    /// The task is busy but mostly off-CPU: it waits on I/O, a lock or a sleep.
+    OffCpu,
+    /// A backpressured task with no busy task downstream: the cause is outside the recording.
+    External,
+}
+
+/// Flink's backpressure level of a ratio (see [`Level::of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Level {
+    /// Backpressured at most [`crate::verdict::LEVEL_OK_MAX`] of the time.
+    #[serde(rename = "OK")]
+    Ok,
+    /// Backpressured at most [`crate::verdict::LEVEL_LOW_MAX`] of the time.
+    #[serde(rename = "LOW")]
+    Low,
+    /// Backpressured more than [`crate::verdict::LEVEL_LOW_MAX`] of the time.
+    #[serde(rename = "HIGH")]
+    High,
+}
+
+impl Level {
+    /// The level of a backpressured ratio (0..1): OK if <= 0.10, LOW if <= 0.50, else HIGH.
+    pub fn of(backpressured: f64) -> Level {
+        if backpressured <= crate::verdict::LEVEL_OK_MAX {
+            Level::Ok
+        } else if backpressured <= crate::verdict::LEVEL_LOW_MAX {
+            Level::Low
+        } else {
+            Level::High
+        }
+    }
+
+    /// `"OK"`, `"LOW"` or `"HIGH"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Ok => "OK",
+            Level::Low => "LOW",
+            Level::High => "HIGH",
+        }
+    }
+}
+
+/// One bottleneck.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bottleneck {
+    /// Name of the task.
+    pub task: String,
+    /// Indices of the subtasks to look at: the skewed ones, else the busiest (for `external`,
+    /// the most backpressured).
+    pub subtasks: Vec<u32>,
+    /// What kind of bottleneck.
+    pub kind: BottleneckKind,
+    /// Why, in one sentence or two, with the figures.
+    pub reason: String,
+    /// The task's busy ratio (0..1, max over its subtasks; 0 when unknown).
+    pub busy: f64,
+    /// Its direct upstream tasks that are backpressured (level LOW or HIGH).
+    pub upstream: Vec<UpstreamPressure>,
+}
+
+/// A backpressured upstream task of a bottleneck.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamPressure {
+    /// Name of the upstream task.
+    pub task: String,
+    /// Its backpressured ratio (0..1).
+    pub backpressured: f64,
+}
+
+/// One task over the analysed range. Ratios are fractions of wall time (0..1), `null` when the
+/// task has no accounting data (declared unaccounted, or no subtask data in the range).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskReport {
+    /// Task name.
+    pub name: String,
+    /// Parallelism: the largest declared, or the number of distinct subtask indices if larger.
+    pub parallelism: u32,
+    /// True when the task was declared unaccounted (its work runs in threads bpprof does not see).
+    pub unaccounted: bool,
+    /// Busy ratio: the maximum over its subtasks (as Flink shows it).
+    pub busy: Option<f64>,
+    /// Backpressured ratio: the maximum over its subtasks (may come from another subtask than
+    /// `busy`).
+    pub backpressured: Option<f64>,
+    /// Idle ratio: the maximum over its subtasks.
+    pub idle: Option<f64>,
+    /// On-CPU ratio (CPU time / wall time): the maximum over its subtasks.
+    pub on_cpu: Option<f64>,
+    /// Backpressure level of `backpressured`; `null` when unknown.
+    pub level: Option<Level>,
+    /// Records received per second, summed over subtasks.
+    pub records_in_per_s: f64,
+    /// Records sent per second, summed over subtasks.
+    pub records_out_per_s: f64,
+    /// Its subtasks, by index.
+    pub subtasks: Vec<SubtaskReport>,
+}
+
+/// One subtask over the analysed range (every registration of the same task and index merged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtaskReport {
+    /// 0-based index within the task.
+    pub index: u32,
+    /// `TASK#INDEX`, e.g. `Enrich#2`.
+    pub name: String,
+    /// Busy ratio: (wall - idle - backpressured) / wall; `null` without data.
+    pub busy: Option<f64>,
+    /// Backpressured ratio (blocked waiting for output capacity).
+    pub backpressured: Option<f64>,
+    /// Idle ratio (blocked waiting for input).
+    pub idle: Option<f64>,
+    /// CPU time / wall time.
+    pub on_cpu: Option<f64>,
+    /// Share of the busy time spent neither on a CPU nor waiting for one:
+    /// (busy - cpu - runqueue).max(0) / busy; `null` when busy is 0 or unknown.
+    pub off_cpu_share: Option<f64>,
+    /// Share of the busy time spent runnable but waiting for a CPU; `null` when the recording has
+    /// no run-queue data or busy is 0.
+    pub runqueue_share: Option<f64>,
+    /// Backpressure level of `backpressured`.
+    pub level: Option<Level>,
+    /// True when the subtask is much busier than its siblings (see [`crate::verdict::is_skewed`]).
+    pub skewed: bool,
+    /// Records received in the range.
+    pub records_in: u64,
+    /// Records sent in the range.
+    pub records_out: u64,
+    /// Records received per second of the range.
+    pub records_in_per_s: f64,
+    /// Records sent per second of the range.
+    pub records_out_per_s: f64,
+    /// Longest single idle stall, milliseconds.
+    pub max_idle_stall_ms: f64,
+    /// Longest single backpressure stall, milliseconds.
+    pub max_backpressure_stall_ms: f64,
+}
+
+/// An edge of the job graph: data flows from `from` to `to`. All channels between the same two
+/// tasks form one edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeReport {
+    /// Upstream task.
+    pub from: String,
+    /// Downstream task.
+    pub to: String,
+    /// Name of the (first) channel carrying the edge; `null` for a declared edge without a
+    /// recorded channel.
+    pub channel: Option<String>,
+    /// Names of all channels carrying the edge.
+    pub channels: Vec<String>,
+    /// Total capacity of those channels, messages; `null` without channels.
+    pub capacity: Option<u64>,
+    /// Average number of queued messages (summed over the channels); `null` without samples.
+    pub avg_fill: Option<f64>,
+    /// Highest fill level seen in any one of the channels; `null` without data.
+    pub max_fill: Option<u64>,
+    /// Sends that found a queue full and blocked.
+    pub blocked_sends: u64,
+    /// Receives that found a queue empty and blocked.
+    pub blocked_recvs: u64,
+    /// Partitioning, when declared (`forward`, `hash`, ...).
+    pub partitioning: Option<String>,
+}

@@ -1,0 +1,244 @@
+//! Synthetic recordings for tests and examples: declare subtasks and channels, then add intervals
+//! that say how busy each subtask was. No runtime needed.
+//!
+//! ```
+//! use bpprof_analysis::synth::{Load, Synth};
+//!
+//! let mut synth = Synth::new();
+//! let a = synth.subtask("A", 0, 1);
+//! synth.interval(&[(a, Load::new(0.5, 0.25))]);
+//! let recording = synth.recording();
+//! assert_eq!(recording.intervals.len(), 1);
+//! assert_eq!(recording.intervals[0].subtasks[0].busy_ns(), 500_000_000);
+//! ```
+
+use std::io;
+use std::path::Path;
+
+use bpprof_format::{
+    read_recording, ChannelDecl, ChannelEndpoint, ChannelInterval, EdgeDecl, EndChunk,
+    EndpointRole, IntervalChunk, Recording, RecordingMeta, RecordingWriter, SubtaskDecl,
+    SubtaskInterval, TaskDecl,
+};
+
+/// What one subtask did during one synthetic interval, as fractions of the interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Load {
+    /// Busy fraction (0..1).
+    pub busy: f64,
+    /// Backpressured fraction (0..1). Idle is whatever remains.
+    pub backpressured: f64,
+    /// On-CPU fraction; `None` means equal to `busy`.
+    pub on_cpu: Option<f64>,
+    /// Fraction runnable but waiting for a CPU; `None` means not reported.
+    pub runqueue: Option<f64>,
+    /// Records received in the interval.
+    pub records_in: u64,
+    /// Records sent in the interval.
+    pub records_out: u64,
+}
+
+impl Load {
+    /// A load with the given busy and backpressured fractions, on CPU whenever busy.
+    pub fn new(busy: f64, backpressured: f64) -> Load {
+        Load {
+            busy,
+            backpressured,
+            ..Load::default()
+        }
+    }
+
+    /// Sets the on-CPU fraction.
+    pub fn on_cpu(mut self, on_cpu: f64) -> Load {
+        self.on_cpu = Some(on_cpu);
+        self
+    }
+
+    /// Sets the fraction spent waiting for a CPU.
+    pub fn runqueue(mut self, runqueue: f64) -> Load {
+        self.runqueue = Some(runqueue);
+        self
+    }
+
+    /// Sets the records received and sent.
+    pub fn records(mut self, records_in: u64, records_out: u64) -> Load {
+        self.records_in = records_in;
+        self.records_out = records_out;
+        self
+    }
+}
+
+/// Builds a recording interval by interval. Declarations made between two calls to
+/// [`Synth::interval`] go into the next interval written.
+#[derive(Debug, Clone)]
+pub struct Synth {
+    meta: RecordingMeta,
+    interval_ns: u64,
+    next_subtask: u32,
+    next_channel: u32,
+    pending: IntervalChunk,
+    intervals: Vec<IntervalChunk>,
+}
+
+impl Default for Synth {
+    fn default() -> Self {
+        Synth::new()
+    }
+}
+
+impl Synth {
+    /// A recording of program `synthetic` on host `test` with 1-second intervals and 4 CPUs.
+    pub fn new() -> Synth {
+        Synth {
+            meta: RecordingMeta {
+                interval_ns: 1_000_000_000,
+                host: "test".into(),
+                cpus: 4,
+                program: "synthetic".into(),
+                ..RecordingMeta::default()
+            },
+            interval_ns: 1_000_000_000,
+            next_subtask: 0,
+            next_channel: 0,
+            pending: IntervalChunk::default(),
+            intervals: Vec::new(),
+        }
+    }
+
+    /// Declares subtask `index` of `task` (with the task's parallelism); returns its id. Declaring
+    /// the same task and index again gives a new id, like a pool thread registering again.
+    pub fn subtask(&mut self, task: &str, index: u32, parallelism: u32) -> u32 {
+        let id = self.next_subtask;
+        self.next_subtask += 1;
+        self.pending.declared_subtasks.push(SubtaskDecl {
+            id,
+            task: task.into(),
+            index,
+            parallelism,
+            tid: 1000 + id,
+            registered_ns: self.intervals.len() as u64 * self.interval_ns,
+        });
+        id
+    }
+
+    /// Declares a task explicitly.
+    pub fn task(&mut self, name: &str, parallelism: u32, unaccounted: bool) {
+        self.pending.declared_tasks.push(TaskDecl {
+            name: name.into(),
+            parallelism,
+            unaccounted,
+        });
+    }
+
+    /// Declares a channel of `capacity` used by `senders` and `receivers` (subtask ids); returns
+    /// its id.
+    pub fn channel(
+        &mut self,
+        name: &str,
+        capacity: u64,
+        senders: &[u32],
+        receivers: &[u32],
+    ) -> u32 {
+        let id = self.next_channel;
+        self.next_channel += 1;
+        self.pending.declared_channels.push(ChannelDecl {
+            id,
+            name: name.into(),
+            capacity,
+        });
+        let ends = senders
+            .iter()
+            .map(|&s| (s, EndpointRole::Sender))
+            .chain(receivers.iter().map(|&r| (r, EndpointRole::Receiver)));
+        for (subtask, role) in ends {
+            self.pending.endpoints.push(ChannelEndpoint {
+                channel: id,
+                subtask,
+                role,
+            });
+        }
+        id
+    }
+
+    /// Declares an edge explicitly.
+    pub fn edge(&mut self, from: &str, to: &str, channel: Option<u32>, partitioning: &str) {
+        self.pending.declared_edges.push(EdgeDecl {
+            from: from.into(),
+            to: to.into(),
+            channel,
+            partitioning: partitioning.into(),
+        });
+    }
+
+    /// Reports queue usage of `channel` in the next interval: an average and a maximum fill.
+    pub fn fill(&mut self, channel: u32, avg_fill: u64, max_fill: u64) {
+        self.pending.channels.push(ChannelInterval {
+            id: channel,
+            fill_samples: 10,
+            fill_sum: avg_fill * 10,
+            max_fill,
+            blocked_sends: 0,
+            blocked_recvs: 0,
+        });
+    }
+
+    /// Appends an interval in which each listed subtask did what its [`Load`] says.
+    pub fn interval(&mut self, loads: &[(u32, Load)]) {
+        let wall = self.interval_ns;
+        let part = |f: f64| (f.clamp(0.0, 1.0) * wall as f64).round() as u64;
+        let mut chunk = std::mem::take(&mut self.pending);
+        let seq = self.intervals.len() as u64;
+        chunk.seq = seq;
+        chunk.start_ns = seq * wall;
+        chunk.end_ns = (seq + 1) * wall;
+        chunk.subtasks = loads
+            .iter()
+            .map(|&(id, load)| {
+                let busy = part(load.busy);
+                let backpressured = part(load.backpressured).min(wall - busy);
+                SubtaskInterval {
+                    id,
+                    wall_ns: wall,
+                    idle_ns: wall - busy - backpressured,
+                    backpressured_ns: backpressured,
+                    cpu_ns: part(load.on_cpu.unwrap_or(load.busy)),
+                    runqueue_ns: load.runqueue.map(part),
+                    max_idle_stall_ns: (wall - busy - backpressured) / 10,
+                    max_backpressure_stall_ns: backpressured / 10,
+                    records_in: load.records_in,
+                    records_out: load.records_out,
+                    ended: false,
+                }
+            })
+            .collect();
+        self.intervals.push(chunk);
+    }
+
+    /// The recording as bytes, finalised with an end chunk.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.write(Vec::new()).unwrap_or_default()
+    }
+
+    /// Writes the recording to `path`, finalised with an end chunk.
+    pub fn write_file(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.write(std::fs::File::create(path)?).map(drop)
+    }
+
+    /// The recording, written and read back through the format crate.
+    pub fn recording(&self) -> Recording {
+        read_recording(&self.bytes()[..]).unwrap_or_default()
+    }
+
+    fn write<W: io::Write>(&self, out: W) -> io::Result<W> {
+        let mut writer = RecordingWriter::new(out, &self.meta)?;
+        for chunk in &self.intervals {
+            writer.write_interval(chunk)?;
+        }
+        let end_ns = self.intervals.len() as u64 * self.interval_ns;
+        writer.finish(&EndChunk {
+            end_ns,
+            chunks: self.intervals.len() as u64,
+            coalesced_intervals: 0,
+        })
+    }
+}

@@ -1,0 +1,432 @@
+//! The bottleneck rules, with every threshold as a named constant.
+//!
+//! A task is a *candidate bottleneck* when it is not backpressured itself (level OK), at least one
+//! of its direct upstream tasks is (level LOW or HIGH), and it is busy (task busy >=
+//! [`BUSY_MIN`]): the busiest (red) task downstream of backpressured (black) ones, as Flink's
+//! documentation puts it. Every candidate is reported, so independent branches each get theirs.
+//! Backpressured tasks with no candidate anywhere downstream are reported as `external`.
+
+use crate::graph::JobGraph;
+use crate::report::{
+    Bottleneck, BottleneckKind, Level, SubtaskReport, TaskReport, UpstreamPressure,
+};
+
+/// A backpressured ratio up to this is level OK (Flink's threshold).
+pub const LEVEL_OK_MAX: f64 = 0.10;
+/// A backpressured ratio up to this (and above [`LEVEL_OK_MAX`]) is level LOW; above it, HIGH
+/// (Flink's threshold).
+pub const LEVEL_LOW_MAX: f64 = 0.50;
+/// A task (or subtask) is *busy* when its busy ratio is at least this. Below it, a task downstream
+/// of backpressure is not called the bottleneck, and no off-CPU / run-queue note is made.
+pub const BUSY_MIN: f64 = 0.5;
+/// A skewed subtask is busy at least this much...
+pub const SKEW_MIN_BUSY: f64 = 0.5;
+/// ...at least this much more than the median busy ratio of its task's subtasks...
+pub const SKEW_MIN_MARGIN: f64 = 0.25;
+/// ...and at least this many times the median. Skew is only looked for in tasks with parallelism
+/// of at least [`SKEW_MIN_PARALLELISM`].
+pub const SKEW_MIN_FACTOR: f64 = 1.5;
+/// Smallest parallelism in which skew is looked for.
+pub const SKEW_MIN_PARALLELISM: u32 = 2;
+/// A bottleneck is of kind `off_cpu` when more than this share of its busy time is spent neither
+/// on a CPU nor waiting for one (I/O, locks, sleeps).
+pub const OFF_CPU_SHARE_MIN: f64 = 0.5;
+/// A busy task that spends more than this share of its busy time runnable but waiting for a CPU
+/// gets a note that the machine is oversubscribed. Lower than one half on purpose: a quarter of
+/// the working time lost to the scheduler already distorts every other figure.
+pub const RUNQUEUE_SHARE_MIN: f64 = 0.25;
+
+/// Whether a subtask with busy ratio `busy` is skewed among siblings whose median busy is `median`.
+pub fn is_skewed(busy: f64, median: f64) -> bool {
+    busy >= SKEW_MIN_BUSY && busy >= median + SKEW_MIN_MARGIN && busy >= SKEW_MIN_FACTOR * median
+}
+
+/// What the rules concluded.
+pub(crate) struct Conclusion {
+    pub verdict: String,
+    pub bottlenecks: Vec<Bottleneck>,
+    pub notes: Vec<String>,
+}
+
+/// Marks the skewed subtasks of every task (sets [`SubtaskReport::skewed`]).
+pub(crate) fn mark_skew(tasks: &mut [TaskReport]) {
+    for task in tasks {
+        if task.parallelism < SKEW_MIN_PARALLELISM {
+            continue;
+        }
+        let busy: Vec<f64> = task.subtasks.iter().filter_map(|s| s.busy).collect();
+        if busy.len() < 2 {
+            continue;
+        }
+        let median = median(busy);
+        for s in &mut task.subtasks {
+            s.skewed = s.busy.is_some_and(|b| is_skewed(b, median));
+        }
+    }
+}
+
+/// Applies the rules to `tasks` (in the order of `graph.tasks`).
+pub(crate) fn conclude(graph: &JobGraph, tasks: &[TaskReport], cpus: u32) -> Conclusion {
+    let pressured = |i: usize| matches!(tasks[i].level, Some(Level::Low | Level::High));
+    let upstream_of = |i: usize| -> Vec<UpstreamPressure> {
+        let mut up: Vec<usize> = graph.upstream(i).filter(|&u| pressured(u)).collect();
+        up.dedup();
+        up.into_iter()
+            .map(|u| UpstreamPressure {
+                task: tasks[u].name.clone(),
+                backpressured: tasks[u].backpressured.unwrap_or(0.0),
+            })
+            .collect()
+    };
+
+    let mut candidates: Vec<usize> = (0..tasks.len())
+        .filter(|&i| {
+            tasks[i].level == Some(Level::Ok)
+                && tasks[i].busy.is_some_and(|b| b >= BUSY_MIN)
+                && graph.upstream(i).any(pressured)
+        })
+        .collect();
+    candidates.sort_by(|&a, &b| {
+        let (a, b) = (tasks[a].busy.unwrap_or(0.0), tasks[b].busy.unwrap_or(0.0));
+        b.total_cmp(&a)
+    });
+    let mut bottlenecks: Vec<Bottleneck> = candidates
+        .iter()
+        .map(|&i| candidate(&tasks[i], upstream_of(i)))
+        .collect();
+
+    // Backpressure that no candidate explains: the most downstream backpressured tasks.
+    let mut external: Vec<usize> = (0..tasks.len())
+        .filter(|&i| pressured(i))
+        .filter(|&i| {
+            let below = graph.reachable(i);
+            !below
+                .iter()
+                .any(|&d| d != i && (pressured(d) || candidates.contains(&d)))
+        })
+        .collect();
+    if external.is_empty() && bottlenecks.is_empty() {
+        // Only possible on a cycle of backpressured tasks: name the most backpressured.
+        external.extend((0..tasks.len()).filter(|&i| pressured(i)).max_by(|&a, &b| {
+            let bp = |i: usize| tasks[i].backpressured.unwrap_or(0.0);
+            bp(a).total_cmp(&bp(b)).then(b.cmp(&a))
+        }));
+    }
+    for i in external {
+        let unknown: Vec<&str> = graph
+            .downstream(i)
+            .filter(|&d| tasks[d].busy.is_none())
+            .map(|d| tasks[d].name.as_str())
+            .collect();
+        bottlenecks.push(external_bottleneck(&tasks[i], upstream_of(i), &unknown));
+    }
+
+    let mut notes = Vec::new();
+    for task in tasks {
+        if task.busy.is_none() {
+            notes.push(if task.unaccounted {
+                format!(
+                    "{} is declared unaccounted: its work runs in threads bpprof does not see, so its busy time is unknown",
+                    task.name
+                )
+            } else {
+                format!("{} has no accounting data in the analysed range", task.name)
+            });
+            continue;
+        }
+        let Some(s) = busiest(task) else { continue };
+        if s.busy.is_some_and(|b| b >= BUSY_MIN) {
+            let name = display_name(task, s);
+            if s.off_cpu_share.is_some_and(|x| x > OFF_CPU_SHARE_MIN) {
+                notes.push(off_cpu_sentence(&name, s));
+            }
+            if s.runqueue_share.is_some_and(|x| x > RUNQUEUE_SHARE_MIN) {
+                notes.push(runqueue_sentence(&name, s, cpus));
+            }
+        }
+    }
+
+    let verdict = match bottlenecks.as_slice() {
+        [] => {
+            let busiest =
+                tasks
+                    .iter()
+                    .filter(|t| t.busy.is_some())
+                    .fold(None::<&TaskReport>, |best, t| match best {
+                        Some(b) if b.busy >= t.busy => Some(b),
+                        _ => Some(t),
+                    });
+            match busiest {
+                Some(t) => format!(
+                    "No backpressure: no task is a bottleneck. The busiest task is {} (busy {}): the job is limited by its sources or under-loaded.",
+                    t.name,
+                    pct(t.busy.unwrap_or(0.0))
+                ),
+                None => "No backpressure: no task is a bottleneck. No task has accounting data in the analysed range.".to_owned(),
+            }
+        }
+        [one] => one.reason.clone(),
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .map(|b| match b.kind {
+                    BottleneckKind::External => format!("{} (external)", b.task),
+                    kind => format!("{} (busy {}, {})", b.task, pct(b.busy), kind_word(kind)),
+                })
+                .collect();
+            format!("{} bottlenecks: {}.", many.len(), list.join(", "))
+        }
+    };
+    Conclusion {
+        verdict,
+        bottlenecks,
+        notes,
+    }
+}
+
+fn candidate(task: &TaskReport, upstream: Vec<UpstreamPressure>) -> Bottleneck {
+    let busy = task.busy.unwrap_or(0.0);
+    let up = match upstream.as_slice() {
+        [one] => format!(
+            "its upstream {} is backpressured {}",
+            one.task,
+            pct(one.backpressured)
+        ),
+        many => {
+            let names: Vec<String> = many
+                .iter()
+                .map(|u| format!("{} ({})", u.task, pct(u.backpressured)))
+                .collect();
+            format!("its upstream tasks {} are backpressured", join_and(&names))
+        }
+    };
+    let mut reason = format!(
+        "{} is the bottleneck: busy {} while {}",
+        task.name,
+        pct(busy),
+        up
+    );
+    let hot: Vec<&SubtaskReport> = task.subtasks.iter().filter(|s| s.skewed).collect();
+    let top = busiest(task);
+    let (kind, subtasks) = if !hot.is_empty() {
+        reason.push_str(". ");
+        reason.push_str(&skew_sentence(task, &hot));
+        (BottleneckKind::Skew, hot.iter().map(|s| s.index).collect())
+    } else if let Some(s) = top {
+        reason.push_str(&format!("; {} is the busiest subtask", s.name));
+        let off_cpu = s.off_cpu_share.is_some_and(|x| x > OFF_CPU_SHARE_MIN);
+        if off_cpu {
+            reason.push_str(". ");
+            reason.push_str(&off_cpu_sentence(&display_name(task, s), s));
+        }
+        let kind = if off_cpu {
+            BottleneckKind::OffCpu
+        } else {
+            BottleneckKind::Cpu
+        };
+        (kind, vec![s.index])
+    } else {
+        (BottleneckKind::Cpu, Vec::new())
+    };
+    Bottleneck {
+        task: task.name.clone(),
+        subtasks,
+        kind,
+        reason,
+        busy,
+        upstream,
+    }
+}
+
+fn external_bottleneck(
+    task: &TaskReport,
+    upstream: Vec<UpstreamPressure>,
+    unknown_downstream: &[&str],
+) -> Bottleneck {
+    let bp = task.backpressured.unwrap_or(0.0);
+    let reason = if unknown_downstream.is_empty() {
+        format!(
+            "{} is backpressured {} with no busy task downstream: it is blocked by something outside the recorded pipeline",
+            task.name,
+            pct(bp)
+        )
+    } else {
+        let names: Vec<String> = unknown_downstream.iter().map(|s| s.to_string()).collect();
+        format!(
+            "{} is backpressured {} and its downstream {} has no accounting data: {} is probably the bottleneck",
+            task.name,
+            pct(bp),
+            join_and(&names),
+            join_and(&names)
+        )
+    };
+    let most = task
+        .subtasks
+        .iter()
+        .filter(|s| s.backpressured.is_some())
+        .fold(None::<&SubtaskReport>, |best, s| match best {
+            Some(b) if b.backpressured >= s.backpressured => Some(b),
+            _ => Some(s),
+        });
+    Bottleneck {
+        task: task.name.clone(),
+        subtasks: most.map(|s| s.index).into_iter().collect(),
+        kind: BottleneckKind::External,
+        reason,
+        busy: task.busy.unwrap_or(0.0),
+        upstream,
+    }
+}
+
+/// "Count#2 is hot: busy 99% vs a median of 12% across Count; it received 812,000 records vs a
+/// median of 95,000: the partitioning is skewed".
+fn skew_sentence(task: &TaskReport, hot: &[&SubtaskReport]) -> String {
+    let median_busy = median(task.subtasks.iter().filter_map(|s| s.busy).collect());
+    let median_records = median(task.subtasks.iter().map(|s| s.records_in as f64).collect());
+    let names: Vec<String> = hot.iter().map(|s| s.name.clone()).collect();
+    let busy: Vec<String> = hot.iter().map(|s| pct(s.busy.unwrap_or(0.0))).collect();
+    let records: Vec<String> = hot.iter().map(|s| thousands(s.records_in)).collect();
+    let (verb, pronoun) = if hot.len() == 1 {
+        ("is", "it")
+    } else {
+        ("are", "they")
+    };
+    format!(
+        "{} {verb} hot: busy {} vs a median of {} across {}; {pronoun} received {} records vs a median of {}: the partitioning is skewed",
+        join_and(&names),
+        join_and(&busy),
+        pct(median_busy),
+        task.name,
+        join_and(&records),
+        thousands(median_records.round() as u64),
+    )
+}
+
+/// "Sink is busy 95% but on CPU 8%: it waits on something outside the pipeline (I/O, a lock, a sleep)".
+fn off_cpu_sentence(name: &str, s: &SubtaskReport) -> String {
+    format!(
+        "{name} is busy {} but on CPU {}: it waits on something outside the pipeline (I/O, a lock, a sleep)",
+        pct(s.busy.unwrap_or(0.0)),
+        pct(s.on_cpu.unwrap_or(0.0))
+    )
+}
+
+/// "Enrich waits for a CPU 45% of its busy time: more runnable threads than CPUs".
+fn runqueue_sentence(name: &str, s: &SubtaskReport, cpus: u32) -> String {
+    let cpus = if cpus > 0 {
+        format!(" ({cpus} CPUs)")
+    } else {
+        String::new()
+    };
+    format!(
+        "{name} waits for a CPU {} of its busy time: more runnable threads than CPUs{cpus}, the machine is oversubscribed",
+        pct(s.runqueue_share.unwrap_or(0.0))
+    )
+}
+
+/// The task's name when it has one subtask, else the subtask's.
+fn display_name(task: &TaskReport, s: &SubtaskReport) -> String {
+    if task.subtasks.len() <= 1 {
+        task.name.clone()
+    } else {
+        s.name.clone()
+    }
+}
+
+/// The subtask with the highest busy ratio (lowest index on ties).
+pub(crate) fn busiest(task: &TaskReport) -> Option<&SubtaskReport> {
+    task.subtasks.iter().filter(|s| s.busy.is_some()).fold(
+        None,
+        |best: Option<&SubtaskReport>, s| match best {
+            Some(b) if b.busy >= s.busy => Some(b),
+            _ => Some(s),
+        },
+    )
+}
+
+fn kind_word(kind: BottleneckKind) -> &'static str {
+    match kind {
+        BottleneckKind::Cpu => "cpu",
+        BottleneckKind::Skew => "skew",
+        BottleneckKind::OffCpu => "off-CPU",
+        BottleneckKind::External => "external",
+    }
+}
+
+/// Median of `values` (mean of the two middle ones for an even count); 0 when empty.
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// A ratio as a whole percentage: `0.974` -> `"97%"`.
+pub(crate) fn pct(ratio: f64) -> String {
+    format!("{:.0}%", ratio * 100.0)
+}
+
+/// `812000` -> `"812,000"`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// "A", "A and B", "A, B and C".
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(812_000), "812,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn median_of_even_and_odd_counts() {
+        assert_eq!(median(vec![]), 0.0);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn skew_needs_all_three_conditions() {
+        assert!(is_skewed(0.99, 0.12));
+        assert!(!is_skewed(0.45, 0.0), "below the busy minimum");
+        assert!(!is_skewed(0.8, 0.6), "within the margin of the median");
+        assert!(!is_skewed(0.9, 0.62), "less than 1.5x the median");
+    }
+
+    #[test]
+    fn levels_follow_flink() {
+        assert_eq!(Level::of(0.10), Level::Ok);
+        assert_eq!(Level::of(0.11), Level::Low);
+        assert_eq!(Level::of(0.50), Level::Low);
+        assert_eq!(Level::of(0.51), Level::High);
+    }
+}

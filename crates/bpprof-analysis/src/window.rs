@@ -1,0 +1,189 @@
+//! Range selection and the per-subtask and per-channel sums over the selected intervals.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bpprof_format::Recording;
+
+use crate::graph::JobGraph;
+use crate::{AnalysisError, AnalysisOptions};
+
+const NS_PER_S: f64 = 1e9;
+
+/// The intervals selected for analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Selection {
+    /// Indices into `recording.intervals`.
+    pub intervals: Vec<usize>,
+    /// Start of the first selected interval, seconds.
+    pub from_s: f64,
+    /// End of the last selected interval, seconds.
+    pub to_s: f64,
+    /// Sum of the lengths of the selected intervals, seconds (gaps excluded).
+    pub seconds: f64,
+}
+
+/// Length of the whole recording, seconds: the end chunk's end, or the end of the last interval.
+pub(crate) fn duration_s(recording: &Recording) -> f64 {
+    let last = recording
+        .intervals
+        .iter()
+        .map(|i| i.end_ns)
+        .max()
+        .unwrap_or(0);
+    let end = recording.end.as_ref().map_or(0, |e| e.end_ns);
+    last.max(end) as f64 / NS_PER_S
+}
+
+/// Selects the intervals whose midpoint lies in `[from, to)`.
+///
+/// Defaults: `from` = the end of the first interval (the warm-up is skipped) unless the recording
+/// has a single interval, in which case 0; `to` = the end of the recording.
+pub(crate) fn select(
+    recording: &Recording,
+    options: &AnalysisOptions,
+) -> Result<Selection, AnalysisError> {
+    for (name, value) in [("--from", options.from_s), ("--to", options.to_s)] {
+        if let Some(v) = value {
+            if !v.is_finite() || v < 0.0 {
+                return Err(AnalysisError::InvalidRange {
+                    reason: format!("{name} must be a non-negative number of seconds, got {v}"),
+                });
+            }
+        }
+    }
+    if let (Some(from), Some(to)) = (options.from_s, options.to_s) {
+        if from >= to {
+            return Err(AnalysisError::InvalidRange {
+                reason: format!("--from ({from} s) must be before --to ({to} s)"),
+            });
+        }
+    }
+    let duration = duration_s(recording);
+    if recording.intervals.is_empty() {
+        return Err(AnalysisError::NoIntervals);
+    }
+    let from = options.from_s.unwrap_or_else(|| {
+        if recording.intervals.len() > 1 {
+            recording.intervals[0].end_ns as f64 / NS_PER_S
+        } else {
+            0.0
+        }
+    });
+    let to = options.to_s.unwrap_or(f64::INFINITY);
+    let intervals: Vec<usize> = recording
+        .intervals
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| {
+            let mid = (i.start_ns as f64 + i.end_ns as f64) / 2.0 / NS_PER_S;
+            i.end_ns >= i.start_ns && mid >= from && mid < to
+        })
+        .map(|(n, _)| n)
+        .collect();
+    let (Some(&first), Some(&last)) = (intervals.first(), intervals.last()) else {
+        return Err(AnalysisError::EmptyRange {
+            from_s: from,
+            to_s: options.to_s.unwrap_or(duration),
+            duration_s: duration,
+        });
+    };
+    let seconds = intervals
+        .iter()
+        .map(|&n| {
+            let i = &recording.intervals[n];
+            i.end_ns.saturating_sub(i.start_ns)
+        })
+        .sum::<u64>() as f64
+        / NS_PER_S;
+    Ok(Selection {
+        from_s: recording.intervals[first].start_ns as f64 / NS_PER_S,
+        to_s: recording.intervals[last].end_ns as f64 / NS_PER_S,
+        seconds,
+        intervals,
+    })
+}
+
+/// One subtask's totals over the selection, nanoseconds and counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SubtaskSums {
+    pub wall: u64,
+    pub idle: u64,
+    pub backpressured: u64,
+    pub busy: u64,
+    pub cpu: u64,
+    /// Sum of the known run-queue times; `None` when no interval reported one.
+    pub runqueue: Option<u64>,
+    pub records_in: u64,
+    pub records_out: u64,
+    pub max_idle_stall: u64,
+    pub max_backpressure_stall: u64,
+}
+
+/// Sums every subtask's intervals in the selection, merging the registrations that share a task
+/// and index. Keyed by (task position in the graph, subtask index). Data of undeclared subtask ids
+/// is ignored.
+pub(crate) fn subtask_sums(
+    recording: &Recording,
+    graph: &JobGraph,
+    selection: &Selection,
+) -> BTreeMap<(usize, u32), SubtaskSums> {
+    let mut sums: BTreeMap<(usize, u32), SubtaskSums> = BTreeMap::new();
+    for &n in &selection.intervals {
+        for s in &recording.intervals[n].subtasks {
+            let Some(&key) = graph.subtasks.get(&s.id) else {
+                continue;
+            };
+            let sum = sums.entry(key).or_default();
+            sum.wall = sum.wall.saturating_add(s.wall_ns);
+            // Clamp each interval's parts to its wall time so the ratios stay within 0..1.
+            let idle = s.idle_ns.min(s.wall_ns);
+            sum.idle = sum.idle.saturating_add(idle);
+            sum.backpressured = sum
+                .backpressured
+                .saturating_add(s.backpressured_ns.min(s.wall_ns - idle));
+            sum.busy = sum.busy.saturating_add(s.busy_ns());
+            sum.cpu = sum.cpu.saturating_add(s.cpu_ns.min(s.wall_ns));
+            if let Some(rq) = s.runqueue_ns {
+                sum.runqueue = Some(sum.runqueue.unwrap_or(0).saturating_add(rq.min(s.wall_ns)));
+            }
+            sum.records_in = sum.records_in.saturating_add(s.records_in);
+            sum.records_out = sum.records_out.saturating_add(s.records_out);
+            sum.max_idle_stall = sum.max_idle_stall.max(s.max_idle_stall_ns);
+            sum.max_backpressure_stall =
+                sum.max_backpressure_stall.max(s.max_backpressure_stall_ns);
+        }
+    }
+    sums
+}
+
+/// One channel's totals over the selection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ChannelSums {
+    pub fill_samples: u64,
+    pub fill_sum: u64,
+    pub max_fill: u64,
+    pub blocked_sends: u64,
+    pub blocked_recvs: u64,
+    /// At least one interval reported the channel.
+    pub seen: bool,
+}
+
+/// Sums every channel's queue usage over the selection, keyed by channel id.
+pub(crate) fn channel_sums(
+    recording: &Recording,
+    selection: &Selection,
+) -> HashMap<u32, ChannelSums> {
+    let mut sums: HashMap<u32, ChannelSums> = HashMap::new();
+    for &n in &selection.intervals {
+        for c in &recording.intervals[n].channels {
+            let sum = sums.entry(c.id).or_default();
+            sum.seen = true;
+            sum.fill_samples = sum.fill_samples.saturating_add(u64::from(c.fill_samples));
+            sum.fill_sum = sum.fill_sum.saturating_add(c.fill_sum);
+            sum.max_fill = sum.max_fill.max(c.max_fill);
+            sum.blocked_sends = sum.blocked_sends.saturating_add(c.blocked_sends);
+            sum.blocked_recvs = sum.blocked_recvs.saturating_add(c.blocked_recvs);
+        }
+    }
+    sums
+}

@@ -1,0 +1,261 @@
+//! `bpprof` as users run it: real processes, recordings in a temporary directory.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use bpprof_analysis::synth::{Load, Synth};
+use bpprof_analysis::{locate, AnalysisOptions, BottleneckKind, LocateReport};
+
+fn bpprof(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bpprof"))
+        .args(args)
+        .output()
+        .expect("bpprof runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Source -> Parse -> Enrich -> Sink with Enrich the bottleneck.
+fn pipeline() -> Synth {
+    let mut synth = Synth::new();
+    let source = synth.subtask("Source", 0, 1);
+    let parse = synth.subtask("Parse", 0, 1);
+    let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
+    let sink = synth.subtask("Sink", 0, 1);
+    synth.channel("raw", 100, &[source], &[parse]);
+    synth.channel("parsed", 100, &[parse], &enrich);
+    synth.channel("enriched", 100, &enrich, &[sink]);
+    for _ in 0..8 {
+        synth.interval(&[
+            (source, Load::new(0.2, 0.7).records(0, 500)),
+            (parse, Load::new(0.1, 0.88).records(500, 500)),
+            (enrich[0], Load::new(0.95, 0.0).records(250, 250)),
+            (enrich[1], Load::new(0.97, 0.0).records(250, 250)),
+            (sink, Load::new(0.3, 0.0).records(500, 0)),
+        ]);
+    }
+    synth
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Fixture {
+    fn new(name: &str, bytes: &[u8]) -> Fixture {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write the recording");
+        Fixture { _dir: dir, path }
+    }
+
+    fn arg(&self) -> &str {
+        self.path.to_str().expect("utf-8 temporary path")
+    }
+}
+
+/// The command failed the documented way: exit code 2, exactly one `error:` line, no panic.
+fn assert_one_error_line(output: &Output, mentions: &str) {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one line on stderr: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.contains(mentions),
+        "expected {mentions:?} in {stderr}"
+    );
+    assert!(output.stdout.is_empty(), "no report on failure");
+}
+
+#[test]
+fn human_output_starts_with_the_verdict() {
+    let synth = pipeline();
+    let rec = Fixture::new("run.bpprof", &synth.bytes());
+    let output = bpprof(&["locate", rec.arg()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+    let expected = locate(&synth.recording(), &AnalysisOptions::default()).unwrap();
+    let stdout = text(&output.stdout);
+    assert_eq!(stdout.lines().next(), Some(expected.verdict.as_str()));
+    assert!(stdout.starts_with("Enrich is the bottleneck"), "{stdout}");
+}
+
+#[test]
+fn json_output_deserializes_into_the_report_types() {
+    let rec = Fixture::new("run.bpprof", &pipeline().bytes());
+    let output = bpprof(&["locate", rec.arg(), "--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let report: LocateReport = serde_json::from_slice(&output.stdout).expect("valid report JSON");
+    assert_eq!(report.schema, bpprof_analysis::SCHEMA);
+    assert_eq!(report.schema_version, bpprof_analysis::SCHEMA_VERSION);
+    assert_eq!(report.bottlenecks.len(), 1);
+    assert_eq!(report.bottlenecks[0].task, "Enrich");
+    assert_eq!(report.bottlenecks[0].kind, BottleneckKind::Cpu);
+    assert_eq!(report.bottlenecks[0].subtasks, [1]);
+}
+
+#[test]
+fn from_and_to_are_passed_to_the_analysis() {
+    let rec = Fixture::new("run.bpprof", &pipeline().bytes());
+    let output = bpprof(&[
+        "locate",
+        rec.arg(),
+        "--from",
+        "2",
+        "--to",
+        "4",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let report: LocateReport = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report.recording.intervals, 2);
+    assert_eq!((report.recording.from_s, report.recording.to_s), (2.0, 4.0));
+}
+
+#[test]
+fn missing_file_is_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.bpprof");
+    let output = bpprof(&["locate", path.to_str().unwrap()]);
+    assert_one_error_line(&output, "cannot read recording");
+    assert!(text(&output.stderr).trim_end().ends_with("check the path"));
+}
+
+#[test]
+fn empty_file_is_one_error_line() {
+    let rec = Fixture::new("empty.bpprof", b"");
+    assert_one_error_line(&bpprof(&["locate", rec.arg()]), "is empty");
+}
+
+#[test]
+fn random_bytes_are_one_error_line() {
+    // Fixed pseudo-random bytes (xorshift), so a failure reproduces.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let bytes: Vec<u8> = (0..4096)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let rec = Fixture::new("random.bpprof", &bytes);
+    assert_one_error_line(&bpprof(&["locate", rec.arg()]), "not a bpprof recording");
+}
+
+#[test]
+fn recording_truncated_mid_chunk_warns_and_analyses_the_complete_part() {
+    let bytes = pipeline().bytes();
+    // Cut inside the last chunk (the end chunk, after the last interval) and a bit more.
+    let cut = &bytes[..bytes.len() - 30];
+    let rec = Fixture::new("cut.bpprof", cut);
+    let output = bpprof(&["locate", rec.arg(), "--format", "json"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("warning: ") && l.contains("truncated")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error:"), "{stderr}");
+    let report: LocateReport = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(!report.recording.warnings.is_empty());
+    assert!(
+        report.recording.intervals < 7,
+        "the torn interval is not analysed"
+    );
+    assert_eq!(report.bottlenecks[0].task, "Enrich");
+}
+
+#[test]
+fn newer_major_version_is_one_error_line() {
+    let mut bytes = pipeline().bytes();
+    let newer = bpprof_format::FORMAT_MAJOR + 1;
+    bytes[8..10].copy_from_slice(&newer.to_le_bytes());
+    let rec = Fixture::new("newer.bpprof", &bytes);
+    let output = bpprof(&["locate", rec.arg()]);
+    assert_one_error_line(&output, &format!("uses format {newer}."));
+}
+
+#[test]
+fn bad_flag_is_one_error_line() {
+    let rec = Fixture::new("run.bpprof", &pipeline().bytes());
+    assert_one_error_line(
+        &bpprof(&["locate", rec.arg(), "--frobnicate"]),
+        "--frobnicate",
+    );
+    assert_one_error_line(&bpprof(&["locate", rec.arg(), "--format", "xml"]), "xml");
+    assert_one_error_line(&bpprof(&["locate", rec.arg(), "--from", "soon"]), "soon");
+    assert_one_error_line(&bpprof(&["locate"]), "<REC>");
+}
+
+#[test]
+fn from_beyond_the_end_is_one_error_line() {
+    let rec = Fixture::new("run.bpprof", &pipeline().bytes());
+    let output = bpprof(&["locate", rec.arg(), "--from", "100"]);
+    assert_one_error_line(&output, "no complete interval between 100 s and 8 s");
+    assert_one_error_line(
+        &bpprof(&["locate", rec.arg(), "--from", "3", "--to", "2"]),
+        "--from",
+    );
+}
+
+#[test]
+fn closed_stdout_is_not_an_error() {
+    // Enough tasks that the report overflows any pipe buffer.
+    let mut synth = Synth::new();
+    let mut previous = None;
+    let mut ids = Vec::new();
+    for t in 0..300 {
+        let id = synth.subtask(&format!("Task{t}"), 0, 1);
+        if let Some(p) = previous {
+            synth.channel(&format!("c{t}"), 10, &[p], &[id]);
+        }
+        previous = Some(id);
+        ids.push(id);
+    }
+    for _ in 0..3 {
+        let loads: Vec<(u32, Load)> = ids.iter().map(|&id| (id, Load::new(0.5, 0.2))).collect();
+        synth.interval(&loads);
+    }
+    let rec = Fixture::new("big.bpprof", &synth.bytes());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bpprof"))
+        .args(["locate", rec.arg(), "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn help_lists_exit_codes() {
+    let output = bpprof(&["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let help = text(&output.stdout);
+    assert!(
+        help.contains("Exit codes:") && help.contains("locate"),
+        "{help}"
+    );
+    let output = bpprof(&["locate", "--help"]);
+    assert!(text(&output.stdout).contains("--from <SECONDS>"));
+}

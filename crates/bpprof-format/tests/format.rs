@@ -1,0 +1,704 @@
+//! Properties of the recording format: round trip, truncation, corruption, hostile input,
+//! compatibility and the size budget.
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::rc::Rc;
+
+use bpprof_format::*;
+
+/// xorshift64: a tiny deterministic PRNG so the tests need no extra dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        // Never zero (xorshift's fixed point); spread small seeds.
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// Uniform-ish in `lo..hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo)
+    }
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+const SECOND: u64 = 1_000_000_000;
+
+fn meta() -> RecordingMeta {
+    RecordingMeta {
+        start_unix_ns: 1_717_171_717_000_000_000,
+        interval_ns: SECOND,
+        host: "build-07.example.org".into(),
+        cpus: 16,
+        pid: 41_234,
+        program: "wordcount".into(),
+        bpprof_version: "0.1.0".into(),
+        build: "release x86_64-unknown-linux-gnu".into(),
+        sample_hz: 99,
+    }
+}
+
+/// One realistic interval of `subtasks` subtasks (ids `0..subtasks`) and `channels` channels;
+/// declarations only when `seq == 0`.
+fn interval(rng: &mut Rng, seq: u64, subtasks: u32, channels: u32) -> IntervalChunk {
+    let mut chunk = IntervalChunk {
+        seq,
+        start_ns: seq * SECOND,
+        end_ns: (seq + 1) * SECOND + rng.range(0, 2_000_000),
+        coalesced: u32::from(rng.range(0, 50) == 0),
+        ..Default::default()
+    };
+    if seq == 0 {
+        let tasks = ["source", "parse", "count", "sink"];
+        let per_task = subtasks / tasks.len() as u32;
+        chunk.declared_tasks = tasks
+            .iter()
+            .map(|t| TaskDecl {
+                name: (*t).into(),
+                parallelism: per_task,
+                unaccounted: *t == "sink",
+            })
+            .collect();
+        chunk.declared_subtasks = (0..subtasks)
+            .map(|id| SubtaskDecl {
+                id,
+                task: tasks[(id / per_task.max(1)) as usize % tasks.len()].into(),
+                index: id % per_task.max(1),
+                parallelism: per_task,
+                tid: 41_300 + id,
+                registered_ns: rng.range(0, 5_000_000),
+            })
+            .collect();
+        chunk.declared_channels = (0..channels)
+            .map(|id| ChannelDecl {
+                id,
+                name: format!("{}->{}", tasks[id as usize % 3], tasks[id as usize % 3 + 1]),
+                capacity: 1024,
+            })
+            .collect();
+        chunk.declared_edges = vec![EdgeDecl {
+            from: "count".into(),
+            to: "sink".into(),
+            channel: None,
+            partitioning: "forward".into(),
+        }];
+        chunk.endpoints = (0..channels)
+            .flat_map(|c| {
+                [
+                    ChannelEndpoint {
+                        channel: c,
+                        subtask: c,
+                        role: EndpointRole::Sender,
+                    },
+                    ChannelEndpoint {
+                        channel: c,
+                        subtask: c + 1,
+                        role: EndpointRole::Receiver,
+                    },
+                ]
+            })
+            .collect();
+    }
+    chunk.subtasks = (0..subtasks)
+        .map(|id| {
+            let wall_ns = SECOND - rng.range(0, 1_000);
+            let idle_ns = rng.range(100_000_000, 600_000_000);
+            let backpressured_ns = rng.range(100_000_000, 400_000_000);
+            SubtaskInterval {
+                id,
+                wall_ns,
+                idle_ns,
+                backpressured_ns,
+                cpu_ns: rng.range(100_000_000, 900_000_000),
+                runqueue_ns: Some(rng.range(1_000_000, 50_000_000)),
+                max_idle_stall_ns: rng.range(1_000_000, idle_ns),
+                max_backpressure_stall_ns: rng.range(1_000_000, backpressured_ns),
+                records_in: rng.range(10_000, 1_000_000),
+                records_out: rng.range(10_000, 1_000_000),
+                ended: false,
+            }
+        })
+        .collect();
+    chunk.channels = (0..channels)
+        .map(|id| ChannelInterval {
+            id,
+            fill_samples: 1_000,
+            fill_sum: rng.range(0, 1_024_000),
+            max_fill: rng.range(0, 1_025),
+            blocked_sends: rng.range(0, 10_000),
+            blocked_recvs: rng.range(0, 10_000),
+        })
+        .collect();
+    chunk
+}
+
+fn intervals(n: u64, subtasks: u32, channels: u32) -> Vec<IntervalChunk> {
+    let mut rng = Rng::new(7);
+    (0..n)
+        .map(|seq| interval(&mut rng, seq, subtasks, channels))
+        .collect()
+}
+
+fn end_chunk(n: u64) -> EndChunk {
+    EndChunk {
+        end_ns: n * SECOND,
+        chunks: n,
+        coalesced_intervals: 3,
+    }
+}
+
+/// A `Write` whose bytes stay visible while a `RecordingWriter` owns it.
+#[derive(Clone, Default)]
+struct Shared(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes a recording and returns its bytes and the offset where each chunk ends (meta first).
+fn write(intervals: &[IntervalChunk], end: Option<&EndChunk>) -> (Vec<u8>, Vec<usize>) {
+    let out = Shared::default();
+    let len = || out.0.borrow().len();
+    let mut writer = RecordingWriter::new(out.clone(), &meta()).unwrap();
+    let mut ends = vec![len()];
+    for chunk in intervals {
+        writer.write_interval(chunk).unwrap();
+        ends.push(len());
+    }
+    match end {
+        Some(end) => {
+            writer.finish(end).unwrap();
+            ends.push(len());
+        }
+        None => drop(writer),
+    }
+    let bytes = out.0.borrow().clone();
+    (bytes, ends)
+}
+
+/// A chunk header (length, kind, header CRC), implemented from `docs/format.md` rather than with
+/// the crate's code.
+fn header(len: u32, kind: u8) -> Vec<u8> {
+    let mut header = len.to_le_bytes().to_vec();
+    header.push(kind);
+    let crc = crc32fast::hash(&header);
+    header.extend_from_slice(&crc.to_le_bytes());
+    header
+}
+
+/// A whole chunk, implemented from `docs/format.md`.
+fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut chunk = header(payload.len() as u32, kind);
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&chunk[..5]);
+    hasher.update(payload);
+    chunk.extend_from_slice(payload);
+    chunk.extend_from_slice(&hasher.finalize().to_le_bytes());
+    chunk
+}
+
+fn preamble(major: u16, minor: u16) -> Vec<u8> {
+    let mut bytes = b"\x89BPPROF\n".to_vec();
+    bytes.extend_from_slice(&major.to_le_bytes());
+    bytes.extend_from_slice(&minor.to_le_bytes());
+    bytes.extend_from_slice(&[0; 4]);
+    bytes
+}
+
+fn meta_chunk() -> Vec<u8> {
+    frame(1, &postcard::to_stdvec(&meta()).unwrap())
+}
+
+fn read(bytes: &[u8]) -> Result<Recording, ReadError> {
+    read_recording(bytes)
+}
+
+fn is_corrupt(result: &Result<Recording, ReadError>) -> bool {
+    matches!(result, Err(ReadError::Corrupt { .. }))
+}
+
+#[test]
+fn round_trip_keeps_every_chunk() {
+    let written = intervals(20, 16, 4);
+    let end = end_chunk(20);
+    let (bytes, _) = write(&written, Some(&end));
+
+    let recording = read(&bytes).unwrap();
+    assert_eq!(recording.version, (FORMAT_MAJOR, FORMAT_MINOR));
+    assert_eq!(recording.meta, meta());
+    assert_eq!(recording.intervals, written);
+    assert_eq!(recording.end, Some(end));
+    assert_eq!(recording.warnings, []);
+}
+
+#[test]
+fn recording_without_end_chunk_is_not_finalised() {
+    let written = intervals(3, 4, 1);
+    let (bytes, _) = write(&written, None);
+    let recording = read(&bytes).unwrap();
+    assert_eq!(recording.intervals, written);
+    assert_eq!(recording.end, None);
+    assert_eq!(recording.warnings, [ReadWarning::NotFinalised]);
+}
+
+#[test]
+fn truncation_at_every_offset_keeps_the_complete_chunks() {
+    let written = intervals(6, 8, 2);
+    let end = end_chunk(6);
+    let (bytes, ends) = write(&written, Some(&end));
+    let meta_end = ends[0];
+
+    for cut in 0..=bytes.len() {
+        let result = read(&bytes[..cut]);
+        if cut == 0 {
+            assert!(
+                matches!(result, Err(ReadError::Empty)),
+                "cut {cut}: {result:?}"
+            );
+            continue;
+        }
+        if cut < meta_end {
+            assert!(
+                matches!(result, Err(ReadError::TruncatedHeader { offset }) if offset == cut as u64),
+                "cut {cut}: {result:?}"
+            );
+            continue;
+        }
+        let recording = result.unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+        let complete = ends.iter().filter(|&&e| e <= cut).count();
+        let complete_intervals = (complete - 1).min(written.len());
+        assert_eq!(recording.meta, meta(), "cut {cut}");
+        assert_eq!(
+            recording.intervals,
+            written[..complete_intervals],
+            "cut {cut}"
+        );
+        let expected = if cut == bytes.len() {
+            vec![]
+        } else if ends.contains(&cut) {
+            vec![ReadWarning::NotFinalised]
+        } else {
+            vec![ReadWarning::Truncated {
+                offset: ends[complete - 1] as u64,
+                complete_chunks: complete as u64,
+            }]
+        };
+        assert_eq!(recording.warnings, expected, "cut {cut}");
+        assert_eq!(recording.end.is_some(), cut == bytes.len(), "cut {cut}");
+    }
+}
+
+#[test]
+fn every_single_bit_flip_in_a_chunk_is_corrupt() {
+    let (bytes, _) = write(&intervals(3, 4, 2), Some(&end_chunk(3)));
+    for byte in PREAMBLE_LEN..bytes.len() {
+        for bit in 0..8 {
+            let mut flipped = bytes.clone();
+            flipped[byte] ^= 1 << bit;
+            let result = read(&flipped);
+            assert!(is_corrupt(&result), "byte {byte} bit {bit}: {result:?}");
+        }
+    }
+}
+
+#[test]
+fn bit_flips_in_magic_or_major_are_rejected() {
+    let (bytes, _) = write(&intervals(1, 2, 1), Some(&end_chunk(1)));
+    for byte in 0..10 {
+        for bit in 0..8 {
+            let mut flipped = bytes.clone();
+            flipped[byte] ^= 1 << bit;
+            let result = read(&flipped);
+            let expected = if byte < 8 {
+                matches!(result, Err(ReadError::NotARecording))
+            } else {
+                matches!(result, Err(ReadError::UnsupportedVersion { .. }))
+            };
+            assert!(expected, "byte {byte} bit {bit}: {result:?}");
+        }
+    }
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    for seed in 0..4_000 {
+        let mut rng = Rng::new(seed);
+        let len = match seed % 4 {
+            0 => rng.range(0, 16),
+            1 => rng.range(0, 200),
+            2 => rng.range(0, 2_000),
+            _ => rng.range(0, 20_000),
+        } as usize;
+        let bytes = rng.bytes(len);
+        let result = read(&bytes);
+        if !bytes.is_empty() && bytes[0] != 0x89 {
+            assert!(
+                matches!(result, Err(ReadError::NotARecording)),
+                "seed {seed}: {result:?}"
+            );
+        }
+
+        // The same bytes after a valid preamble, and after a valid preamble and meta chunk.
+        let mut after_preamble = preamble(1, 0);
+        after_preamble.extend_from_slice(&bytes);
+        let _ = read(&after_preamble);
+        let mut after_meta = preamble(1, 0);
+        after_meta.extend_from_slice(&meta_chunk());
+        after_meta.extend_from_slice(&bytes);
+        let result = read(&after_meta);
+        assert!(
+            result.is_ok() || is_corrupt(&result),
+            "seed {seed}: {result:?}"
+        );
+    }
+}
+
+/// Hostile input can carry valid checksums: random payloads in correctly framed chunks reach the
+/// payload decoder, which must fail cleanly.
+#[test]
+fn random_payloads_with_valid_checksums_never_panic() {
+    for seed in 0..4_000 {
+        let mut rng = Rng::new(seed);
+        let mut bytes = preamble(1, rng.range(0, 3) as u16);
+        if seed % 8 == 0 {
+            let len = rng.range(0, 100) as usize;
+            bytes.extend_from_slice(&frame(1, &rng.bytes(len)));
+        } else {
+            bytes.extend_from_slice(&meta_chunk());
+        }
+        for _ in 0..rng.range(1, 5) {
+            let kind = rng.range(0, 6) as u8;
+            let len = rng.range(0, if seed % 2 == 0 { 40 } else { 3_000 }) as usize;
+            let mut payload = rng.bytes(len);
+            // Often start from a valid payload, so decoding gets deep before it fails.
+            if seed % 3 == 0 && kind == 2 {
+                payload = postcard::to_stdvec(&interval(&mut rng, 0, 4, 2)).unwrap();
+                let at = rng.range(0, payload.len() as u64) as usize;
+                payload[at] = rng.next() as u8;
+                payload.truncate(rng.range(at as u64, payload.len() as u64 + 1) as usize);
+            }
+            bytes.extend_from_slice(&frame(kind, &payload));
+        }
+        let _ = read(&bytes);
+    }
+}
+
+#[test]
+fn declared_lengths_beyond_the_limit_are_corrupt() {
+    for len in [MAX_CHUNK_PAYLOAD + 1, u32::MAX] {
+        let mut bytes = preamble(1, 0);
+        bytes.extend_from_slice(&meta_chunk());
+        bytes.extend_from_slice(&header(len, 2));
+        bytes.extend_from_slice(b"tiny");
+        let result = read(&bytes);
+        assert!(is_corrupt(&result), "length {len}: {result:?}");
+    }
+}
+
+#[test]
+fn declared_length_at_the_limit_in_a_tiny_file_is_truncation() {
+    let mut bytes = preamble(1, 0);
+    let meta = meta_chunk();
+    bytes.extend_from_slice(&meta);
+    bytes.extend_from_slice(&header(MAX_CHUNK_PAYLOAD, 2));
+    bytes.extend_from_slice(b"tiny");
+    let recording = read(&bytes).unwrap();
+    assert_eq!(
+        recording.warnings,
+        [ReadWarning::Truncated {
+            offset: (PREAMBLE_LEN + meta.len()) as u64,
+            complete_chunks: 1
+        }]
+    );
+
+    let mut bytes = preamble(1, 0);
+    bytes.extend_from_slice(&header(MAX_CHUNK_PAYLOAD - 1, 1));
+    bytes.extend_from_slice(b"tiny");
+    let result = read(&bytes);
+    assert!(
+        matches!(result, Err(ReadError::TruncatedHeader { offset: 29 })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn newer_major_is_unsupported() {
+    let mut bytes = preamble(2, 0);
+    bytes.extend_from_slice(&meta_chunk());
+    let result = read(&bytes);
+    assert!(
+        matches!(
+            result,
+            Err(ReadError::UnsupportedVersion { major: 2, minor: 0 })
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn older_major_is_unsupported() {
+    let mut bytes = preamble(0, 9);
+    bytes.extend_from_slice(&meta_chunk());
+    let result = read(&bytes);
+    assert!(
+        matches!(
+            result,
+            Err(ReadError::UnsupportedVersion { major: 0, minor: 9 })
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn newer_minor_with_unknown_kinds_and_trailing_fields_reads() {
+    let written = intervals(2, 4, 2);
+    let end = end_chunk(2);
+    let with_trailing = |bytes: Vec<u8>| [bytes, vec![0xde, 0xad, 0xbe, 0xef]].concat();
+
+    let mut bytes = preamble(1, 3);
+    bytes.extend_from_slice(&frame(
+        1,
+        &with_trailing(postcard::to_stdvec(&meta()).unwrap()),
+    ));
+    bytes.extend_from_slice(&frame(
+        2,
+        &with_trailing(postcard::to_stdvec(&written[0]).unwrap()),
+    ));
+    bytes.extend_from_slice(&frame(200, b"a chunk kind from the future"));
+    bytes.extend_from_slice(&frame(
+        2,
+        &with_trailing(postcard::to_stdvec(&written[1]).unwrap()),
+    ));
+    bytes.extend_from_slice(&frame(4, &[]));
+    bytes.extend_from_slice(&frame(
+        3,
+        &with_trailing(postcard::to_stdvec(&end).unwrap()),
+    ));
+
+    let recording = read(&bytes).unwrap();
+    assert_eq!(recording.version, (1, 3));
+    assert_eq!(recording.meta, meta());
+    assert_eq!(recording.intervals, written);
+    assert_eq!(recording.end, Some(end));
+    assert_eq!(
+        recording.warnings,
+        [ReadWarning::UnknownChunks {
+            count: 2,
+            major: 1,
+            minor: 3
+        }]
+    );
+}
+
+#[test]
+fn first_chunk_not_meta_is_corrupt() {
+    for kind in [2, 3, 9] {
+        let mut bytes = preamble(1, 0);
+        bytes.extend_from_slice(&frame(
+            kind,
+            &postcard::to_stdvec(&intervals(1, 1, 1)[0]).unwrap(),
+        ));
+        bytes.extend_from_slice(&meta_chunk());
+        let result = read(&bytes);
+        assert!(
+            matches!(
+                result,
+                Err(ReadError::Corrupt {
+                    offset: 16,
+                    index: 0,
+                    ..
+                })
+            ),
+            "kind {kind}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn duplicate_meta_is_corrupt() {
+    let mut bytes = preamble(1, 0);
+    bytes.extend_from_slice(&meta_chunk());
+    bytes.extend_from_slice(&frame(
+        2,
+        &postcard::to_stdvec(&intervals(1, 1, 1)[0]).unwrap(),
+    ));
+    bytes.extend_from_slice(&meta_chunk());
+    let result = read(&bytes);
+    assert!(
+        matches!(result, Err(ReadError::Corrupt { index: 2, .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn chunk_after_end_chunk_is_corrupt() {
+    let (mut bytes, _) = write(&intervals(1, 1, 1), Some(&end_chunk(1)));
+    for kind in [2, 3] {
+        let payload = match kind {
+            2 => postcard::to_stdvec(&intervals(2, 1, 1)[1]).unwrap(),
+            _ => postcard::to_stdvec(&end_chunk(1)).unwrap(),
+        };
+        let mut bytes = bytes.clone();
+        bytes.extend_from_slice(&frame(kind, &payload));
+        let result = read(&bytes);
+        assert!(is_corrupt(&result), "kind {kind}: {result:?}");
+    }
+    // A newer minor may put chunks of new kinds after the end chunk.
+    bytes.extend_from_slice(&frame(50, b"future"));
+    let recording = read(&bytes).unwrap();
+    assert_eq!(
+        recording.warnings,
+        [ReadWarning::UnknownChunks {
+            count: 1,
+            major: 1,
+            minor: 0
+        }]
+    );
+}
+
+#[test]
+fn empty_file_is_empty() {
+    assert!(matches!(read(b""), Err(ReadError::Empty)));
+}
+
+#[test]
+fn text_file_is_not_a_recording() {
+    for text in [
+        &b"h"[..],
+        b"hello",
+        b"[package]\nname = \"bpprof\"\nversion = \"0.1.0\"\n",
+    ] {
+        let result = read(text);
+        assert!(
+            matches!(result, Err(ReadError::NotARecording)),
+            "{result:?}"
+        );
+    }
+}
+
+#[test]
+fn read_file_reads_what_the_writer_wrote() {
+    let written = intervals(3, 4, 2);
+    let (bytes, _) = write(&written, Some(&end_chunk(3)));
+    let path =
+        std::env::temp_dir().join(format!("bpprof-format-test-{}.bpprof", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let recording = read_file(&path);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(recording.unwrap().intervals, written);
+    assert!(matches!(read_file(&path), Err(ReadError::Io(_))));
+}
+
+/// A writer that fails once, after `fail_after` bytes, leaving a torn chunk behind.
+struct FailingOnce {
+    bytes: Shared,
+    fail_after: usize,
+    failed: bool,
+}
+
+impl Write for FailingOnce {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let len = self.bytes.0.borrow().len();
+        if !self.failed && len + buf.len() > self.fail_after {
+            self.failed = true;
+            self.bytes.write_all(&buf[..self.fail_after - len])?;
+            return Err(io::Error::other("disk full"));
+        }
+        self.bytes.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// After a failed write the file ends in a torn chunk; appending more chunks after it would turn
+/// a truncated recording into a corrupt one.
+#[test]
+fn writer_refuses_to_write_after_a_failed_write() {
+    let written = intervals(3, 4, 1);
+    let (_, ends) = write(&written, None);
+    let bytes = Shared::default();
+    let out = FailingOnce {
+        bytes: bytes.clone(),
+        fail_after: ends[1] + 10,
+        failed: false,
+    };
+    let mut writer = RecordingWriter::new(out, &meta()).unwrap();
+    writer.write_interval(&written[0]).unwrap();
+    assert!(writer.write_interval(&written[1]).is_err());
+    assert!(writer.write_interval(&written[2]).is_err());
+    assert!(writer.finish(&end_chunk(3)).is_err());
+
+    let recording = read(&bytes.0.borrow()).unwrap();
+    assert_eq!(recording.intervals, written[..1]);
+    assert_eq!(
+        recording.warnings,
+        [ReadWarning::Truncated {
+            offset: ends[1] as u64,
+            complete_chunks: 2
+        }]
+    );
+}
+
+/// One hour of 64 subtasks at 1-second intervals must stay well within a size a user can keep.
+#[test]
+fn one_hour_of_64_subtasks_fits_the_size_budget() {
+    const BUDGET: usize = 20_000_000;
+    let mut rng = Rng::new(3600);
+    let mut writer = RecordingWriter::new(Vec::new(), &meta()).unwrap();
+    for seq in 0..3_600 {
+        writer
+            .write_interval(&interval(&mut rng, seq, 64, 4))
+            .unwrap();
+    }
+    let bytes = writer.finish(&end_chunk(3_600)).unwrap();
+    println!(
+        "one hour, 64 subtasks, 4 channels, 1 s intervals: {} bytes ({:.1} bytes per subtask interval)",
+        bytes.len(),
+        bytes.len() as f64 / (3_600.0 * 64.0)
+    );
+    assert!(
+        bytes.len() < BUDGET,
+        "{} bytes is over the budget of {BUDGET}",
+        bytes.len()
+    );
+    let recording = read(&bytes).unwrap();
+    assert_eq!(recording.intervals.len(), 3_600);
+    assert_eq!(recording.warnings, []);
+}
+
+/// The worked example in `docs/format.md`: the spec and the writer agree byte for byte.
+#[test]
+fn end_chunk_bytes_match_the_specification_example() {
+    let mut bytes = Vec::new();
+    let writer = RecordingWriter::new(&mut bytes, &RecordingMeta::default()).unwrap();
+    writer
+        .finish(&EndChunk {
+            end_ns: 1_000_000_000,
+            chunks: 1,
+            coalesced_intervals: 0,
+        })
+        .unwrap();
+    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x00\x00");
+    let spec = [
+        0x07, 0x00, 0x00, 0x00, 0x03, 0xb7, 0x7a, 0x0b, 0xed, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0x01,
+        0x00, 0x53, 0xe9, 0xf8, 0xa7,
+    ];
+    assert_eq!(bytes[bytes.len() - spec.len()..], spec);
+}
