@@ -1,1 +1,93 @@
-fn main() {}
+//! Source(1) -> Parse(2) -> Enrich(4) -> Sink(1), where Enrich is CPU-heavy: the bottleneck.
+//!
+//! ```sh
+//! BPPROF_OUT=slow.bpprof cargo run --release --example slow_operator
+//! bpprof locate slow.bpprof
+//! ```
+//!
+//! `--seconds N` (or `BPPROF_EXAMPLE_SECONDS`) sets how long the source runs (default 8).
+
+mod common;
+
+use std::thread;
+use std::time::Instant;
+
+use common::{before, burn, run_time, start_recording};
+
+const PARSE: u32 = 2;
+const ENRICH: u32 = 4;
+
+/// Parsing: a little work per record.
+#[inline(never)]
+fn parse_record(line: u64) -> u64 {
+    burn(line, 200)
+}
+
+/// Enrichment: the expensive step of this pipeline.
+#[inline(never)]
+fn enrich_record(record: u64) -> u64 {
+    burn(record, 40_000)
+}
+
+fn main() {
+    let run_for = run_time(8.0);
+    let recording = start_recording();
+
+    let (to_parse, parse_in) = bpprof::bounded_named::<u64>("source->parse", 256);
+    let (to_enrich, enrich_in) = bpprof::bounded_named::<u64>("parse->enrich", 256);
+    let (to_sink, sink_in) = bpprof::bounded_named::<u64>("enrich->sink", 256);
+
+    let mut threads = Vec::new();
+    threads.push(thread::spawn(move || {
+        let _subtask = bpprof::register("Source", 0, 1);
+        let deadline = Instant::now() + run_for;
+        let mut line = 0u64;
+        while before(deadline) {
+            line += 1;
+            if to_parse.send(line).is_err() {
+                break;
+            }
+        }
+    }));
+    for i in 0..PARSE {
+        let (input, output) = (parse_in.clone(), to_enrich.clone());
+        threads.push(thread::spawn(move || {
+            let _subtask = bpprof::register("Parse", i, PARSE);
+            for line in input.iter() {
+                if output.send(parse_record(line)).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    for i in 0..ENRICH {
+        let (input, output) = (enrich_in.clone(), to_sink.clone());
+        threads.push(thread::spawn(move || {
+            let _subtask = bpprof::register("Enrich", i, ENRICH);
+            for record in input.iter() {
+                if output.send(enrich_record(record)).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop((parse_in, to_enrich, enrich_in, to_sink));
+    let sink = thread::spawn(move || {
+        let _subtask = bpprof::register("Sink", 0, 1);
+        sink_in.iter().fold(0u64, |acc, r| acc.wrapping_add(r))
+    });
+    for t in threads {
+        t.join().expect("pipeline thread panicked");
+    }
+    let checksum = sink.join().expect("sink panicked");
+    println!("slow_operator: done (checksum {checksum:x})");
+    if let Some(recording) = recording {
+        match recording.stop() {
+            Ok(summary) => println!("recording written to {}", summary.path.display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
+}

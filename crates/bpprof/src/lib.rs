@@ -1,1 +1,63 @@
-//! bpprof runtime (in progress).
+//! bpprof's runtime: finds the source of backpressure in a multi-threaded pipeline.
+//!
+//! A pipeline runs each stage (*task*) as parallel *subtasks*: threads joined by bounded queues.
+//! bpprof accounts every registered subtask's wall time the way Apache Flink does:
+//!
+//! - **idle**: blocked waiting for input (a [`Receiver::recv`] that found the queue empty, or an
+//!   [`idle`] scope);
+//! - **backpressured**: blocked waiting for output capacity (a [`Sender::send`] that found the
+//!   queue full, or a [`backpressured`] scope);
+//! - **busy**: the rest, split by the thread's CPU clock into on-CPU and off-CPU time.
+//!
+//! A [`Recorder`] writes one chunk per interval to a recording file, which `bpprof locate`
+//! analyses to name the bottleneck.
+//!
+//! ```
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("run.bpprof");
+//! let recorder = bpprof::Recorder::start(bpprof::RecorderOptions::new(&path)).unwrap();
+//!
+//! let (tx, rx) = bpprof::bounded::<u64>(64);
+//! let source = std::thread::spawn(move || {
+//!     let _subtask = bpprof::register("Source", 0, 1);
+//!     for i in 0..1000 {
+//!         tx.send(i).unwrap();
+//!     }
+//! });
+//! let sink = std::thread::spawn(move || {
+//!     let _subtask = bpprof::register("Sink", 0, 1);
+//!     rx.iter().sum::<u64>()
+//! });
+//! source.join().unwrap();
+//! assert_eq!(sink.join().unwrap(), 499_500);
+//!
+//! let summary = recorder.stop().unwrap();
+//! assert!(summary.chunks >= 1);
+//! ```
+//!
+//! Programs usually start recording with one line, [`init_from_env`], which records only when
+//! `BPPROF_OUT` names a file.
+#![deny(missing_docs)]
+
+mod account;
+mod channel;
+mod clock;
+mod recorder;
+mod registry;
+mod snapshot;
+mod subtask;
+
+pub use account::State;
+pub use channel::{
+    bounded, bounded_named, Receiver, RecvError, RecvTimeoutError, SendError, Sender, TryRecvError,
+    TrySendError,
+};
+pub use recorder::{
+    init_from_env, Recorder, RecorderError, RecorderOptions, RecordingSummary, DEFAULT_INTERVAL,
+    ENV_INTERVAL_MS, ENV_OUT, MIN_INTERVAL,
+};
+pub use registry::{declare_edge, declare_task};
+pub use subtask::{
+    backpressured, count_records_in, count_records_out, current_state, enter, idle, register,
+    BlockingScope, SubtaskGuard,
+};

@@ -1,0 +1,2 @@
+//! Placeholder replaced by the channel throughput benchmark.
+fn main() {}

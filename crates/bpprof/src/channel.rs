@@ -1,0 +1,302 @@
+//! Instrumented bounded multi-producer multi-consumer channels.
+//!
+//! A thin layer over `crossbeam-channel`'s bounded channel. The non-blocking path (a send that
+//! finds room, a receive that finds a message) reads no clock: it counts the record and goes on.
+//! Only a send that finds the queue full (backpressured) or a receive that finds it empty (idle)
+//! opens a blocking scope around the blocking call.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bpprof_format::{ChannelEndpoint, EndpointRole};
+pub use crossbeam_channel::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
+
+use crate::account::State;
+use crate::registry;
+use crate::subtask::{enter, with_current};
+
+/// What the recorder reads of a channel, whatever its message type.
+pub(crate) trait ChannelProbe: Send + Sync {
+    /// The channel's identity and name.
+    fn info(&self) -> &ChannelInfo;
+    /// Messages queued now, or `None` when every sender is gone.
+    fn len(&self) -> Option<usize>;
+}
+
+/// The parts of a channel that do not depend on its message type.
+#[derive(Debug)]
+pub(crate) struct ChannelInfo {
+    pub id: u32,
+    pub name: String,
+    pub capacity: usize,
+    /// Subtasks that used each end, one per (task, role) at most.
+    pub endpoints: Mutex<Vec<(Arc<str>, ChannelEndpoint)>>,
+    pub blocked_sends: AtomicU64,
+    pub blocked_recvs: AtomicU64,
+    /// A sender found the queue full since the recorder last looked.
+    pub saw_full: AtomicBool,
+}
+
+struct Shared<T> {
+    info: ChannelInfo,
+    /// Number of user-held [`Sender`]s.
+    senders: AtomicUsize,
+    /// A sender kept for reading the fill level; dropped with the last user sender so that
+    /// receivers still see the channel disconnect.
+    probe: Mutex<Option<crossbeam_channel::Sender<T>>>,
+}
+
+impl<T: Send> ChannelProbe for Shared<T> {
+    fn info(&self) -> &ChannelInfo {
+        &self.info
+    }
+
+    fn len(&self) -> Option<usize> {
+        let probe = self.probe.lock().unwrap_or_else(|p| p.into_inner());
+        probe.as_ref().map(|tx| tx.len())
+    }
+}
+
+/// Creates an instrumented bounded channel holding at most `capacity` messages (at least 1).
+pub fn bounded<T: Send + 'static>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    bounded_named("", capacity)
+}
+
+/// Creates an instrumented bounded channel with a name that outputs show for its edge
+/// (for example `"parse->enrich"`).
+pub fn bounded_named<T: Send + 'static>(name: &str, capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let capacity = capacity.max(1);
+    let (tx, rx) = crossbeam_channel::bounded(capacity);
+    let mut registry = registry::lock();
+    let shared = Arc::new(Shared {
+        info: ChannelInfo {
+            id: registry.allocate_channel_id(),
+            name: name.to_string(),
+            capacity,
+            endpoints: Mutex::new(Vec::new()),
+            blocked_sends: AtomicU64::new(0),
+            blocked_recvs: AtomicU64::new(0),
+            saw_full: AtomicBool::new(false),
+        },
+        senders: AtomicUsize::new(1),
+        probe: Mutex::new(Some(tx.clone())),
+    });
+    registry.prune_channels();
+    let probe: Arc<dyn ChannelProbe> = shared.clone();
+    registry.channels.push(Arc::downgrade(&probe));
+    drop(registry);
+    (
+        Sender {
+            tx,
+            shared: Arc::clone(&shared),
+        },
+        Receiver { rx, shared },
+    )
+}
+
+/// Records that the calling subtask used `info`'s `role` end (first use only) and counts a record.
+#[inline]
+fn account_record(info: &ChannelInfo, role: EndpointRole) {
+    with_current(|current| {
+        match role {
+            EndpointRole::Sender => current.account().add_records_out(1),
+            EndpointRole::Receiver => current.account().add_records_in(1),
+        }
+        current.note_endpoint(info.id, role, |subtask, task| {
+            let mut endpoints = info.endpoints.lock().unwrap_or_else(|p| p.into_inner());
+            if !endpoints.iter().any(|(t, e)| e.role == role && t == task) {
+                let endpoint = ChannelEndpoint {
+                    channel: info.id,
+                    subtask,
+                    role,
+                };
+                endpoints.push((Arc::clone(task), endpoint));
+            }
+        });
+    });
+}
+
+/// The sending end of an instrumented channel. Cloning it adds a producer.
+pub struct Sender<T: Send + 'static> {
+    tx: crossbeam_channel::Sender<T>,
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Send + 'static> Sender<T> {
+    /// Sends `msg`, blocking while the queue is full; the time blocked is backpressure.
+    /// Fails only when every receiver is gone.
+    pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        match self.tx.try_send(msg) {
+            Ok(()) => {}
+            Err(TrySendError::Full(msg)) => {
+                let info = &self.shared.info;
+                info.blocked_sends.fetch_add(1, Ordering::Relaxed);
+                info.saw_full.store(true, Ordering::Relaxed);
+                let _scope = enter(State::Backpressured);
+                self.tx.send(msg)?;
+            }
+            Err(TrySendError::Disconnected(msg)) => return Err(SendError(msg)),
+        }
+        account_record(&self.shared.info, EndpointRole::Sender);
+        Ok(())
+    }
+
+    /// Sends `msg` if there is room now, without blocking.
+    pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        self.tx.try_send(msg)?;
+        account_record(&self.shared.info, EndpointRole::Sender);
+        Ok(())
+    }
+
+    /// Messages queued now.
+    pub fn len(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// True when no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.tx.is_empty()
+    }
+
+    /// True when the queue is at capacity.
+    pub fn is_full(&self) -> bool {
+        self.tx.is_full()
+    }
+
+    /// The channel's capacity.
+    pub fn capacity(&self) -> usize {
+        self.shared.info.capacity
+    }
+}
+
+impl<T: Send + 'static> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::Relaxed);
+        Sender {
+            tx: self.tx.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let probe = self
+                .shared
+                .probe
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            drop(probe);
+        }
+    }
+}
+
+impl<T: Send + 'static> std::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("channel", &self.shared.info.name)
+            .field("len", &self.tx.len())
+            .finish()
+    }
+}
+
+/// The receiving end of an instrumented channel. Cloning it adds a consumer.
+pub struct Receiver<T: Send + 'static> {
+    rx: crossbeam_channel::Receiver<T>,
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Send + 'static> Receiver<T> {
+    /// Receives a message, blocking while the queue is empty; the time blocked is idle time.
+    /// Fails when the queue is empty and every sender is gone.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        let msg = match self.rx.try_recv() {
+            Ok(msg) => msg,
+            Err(TryRecvError::Empty) => {
+                self.shared
+                    .info
+                    .blocked_recvs
+                    .fetch_add(1, Ordering::Relaxed);
+                let _scope = enter(State::Idle);
+                self.rx.recv()?
+            }
+            Err(TryRecvError::Disconnected) => return Err(RecvError),
+        };
+        account_record(&self.shared.info, EndpointRole::Receiver);
+        Ok(msg)
+    }
+
+    /// Like [`recv`](Self::recv), but gives up after `timeout` (the wait still counts as idle).
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        let msg = match self.rx.try_recv() {
+            Ok(msg) => msg,
+            Err(TryRecvError::Empty) => {
+                self.shared
+                    .info
+                    .blocked_recvs
+                    .fetch_add(1, Ordering::Relaxed);
+                let _scope = enter(State::Idle);
+                self.rx.recv_timeout(timeout)?
+            }
+            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+        };
+        account_record(&self.shared.info, EndpointRole::Receiver);
+        Ok(msg)
+    }
+
+    /// Receives a message if one is queued now, without blocking.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let msg = self.rx.try_recv()?;
+        account_record(&self.shared.info, EndpointRole::Receiver);
+        Ok(msg)
+    }
+
+    /// A blocking iterator over received messages; it ends when every sender is gone.
+    pub fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        std::iter::from_fn(move || self.recv().ok())
+    }
+
+    /// Messages queued now.
+    pub fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// True when no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
+    /// The channel's capacity.
+    pub fn capacity(&self) -> usize {
+        self.shared.info.capacity
+    }
+}
+
+impl<T: Send + 'static> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        Receiver {
+            rx: self.rx.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T: Send + 'static> std::fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("channel", &self.shared.info.name)
+            .field("len", &self.rx.len())
+            .finish()
+    }
+}
+
+impl<'a, T: Send + 'static> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Box<dyn Iterator<Item = T> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}

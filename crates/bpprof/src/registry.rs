@@ -1,0 +1,138 @@
+//! The process-wide registry of subtasks, channels and declarations that the recorder reads.
+//!
+//! One mutex guards it. Pipeline threads take it only to register, deregister or create a
+//! channel; the recorder takes it once per tick to copy a list of handles. No I/O and no other
+//! lock is taken while it is held.
+
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use bpprof_format::{EdgeDecl, TaskDecl};
+
+use crate::channel::ChannelProbe;
+use crate::subtask::SubtaskCell;
+
+/// Subtasks that ended while a recorder was active and whose last interval it has not yet taken.
+/// Beyond this many, the oldest are forgotten (and counted) so memory stays bounded.
+pub(crate) const MAX_RETIRED: usize = 65_536;
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    next_subtask_id: u32,
+    next_channel_id: u32,
+    /// Registered subtasks, in registration order.
+    pub live: Vec<Arc<SubtaskCell>>,
+    /// Subtasks that deregistered since the recorder last looked (kept only while one is active).
+    pub retired: Vec<Arc<SubtaskCell>>,
+    /// Retired subtasks forgotten because `retired` was full.
+    pub retired_dropped: u64,
+    /// Whether a recorder is active (otherwise retired subtasks are not kept).
+    pub recording: bool,
+    /// Instrumented channels still alive somewhere.
+    pub channels: Vec<Weak<dyn ChannelProbe>>,
+    /// Tasks declared explicitly, in declaration order (one entry per name; later ones replace).
+    pub tasks: Vec<TaskDecl>,
+    /// Edges declared explicitly, in declaration order.
+    pub edges: Vec<EdgeDecl>,
+}
+
+static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+
+/// Locks the registry. A panic elsewhere while it was held does not make it unusable.
+pub(crate) fn lock() -> RegistryGuard {
+    let mut guard = REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    guard.get_or_insert_with(Registry::default);
+    RegistryGuard(guard)
+}
+
+/// A locked registry.
+pub(crate) struct RegistryGuard(MutexGuard<'static, Option<Registry>>);
+
+impl std::ops::Deref for RegistryGuard {
+    type Target = Registry;
+    fn deref(&self) -> &Registry {
+        self.0.as_ref().expect("initialised by lock()")
+    }
+}
+
+impl std::ops::DerefMut for RegistryGuard {
+    fn deref_mut(&mut self) -> &mut Registry {
+        self.0.as_mut().expect("initialised by lock()")
+    }
+}
+
+impl Registry {
+    pub fn allocate_subtask_id(&mut self) -> u32 {
+        let id = self.next_subtask_id;
+        self.next_subtask_id = self.next_subtask_id.wrapping_add(1);
+        id
+    }
+
+    pub fn allocate_channel_id(&mut self) -> u32 {
+        let id = self.next_channel_id;
+        self.next_channel_id = self.next_channel_id.wrapping_add(1);
+        id
+    }
+
+    /// Moves a deregistered subtask from `live` to `retired` (or forgets it when not recording).
+    pub fn retire(&mut self, id: u32) {
+        let Some(pos) = self.live.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let cell = self.live.remove(pos);
+        if !self.recording {
+            return;
+        }
+        if self.retired.len() >= MAX_RETIRED {
+            self.retired.remove(0);
+            self.retired_dropped += 1;
+        }
+        self.retired.push(cell);
+    }
+
+    /// Drops the handles of channels that no longer exist.
+    pub fn prune_channels(&mut self) {
+        self.channels.retain(|c| c.strong_count() > 0);
+    }
+}
+
+/// Declares a task explicitly: its parallelism, and whether its work is invisible to bpprof.
+///
+/// Tasks are also known implicitly from the subtasks that register; declaring one is needed only
+/// to give a parallelism before all subtasks have started, or to mark a task whose work runs in
+/// threads bpprof does not see (`unaccounted`: its busy time is reported as unknown).
+pub fn declare_task(name: &str, parallelism: u32, unaccounted: bool) {
+    let mut registry = lock();
+    registry.tasks.retain(|t| t.name != name);
+    registry.tasks.push(TaskDecl {
+        name: name.to_string(),
+        parallelism,
+        unaccounted,
+    });
+}
+
+/// Declares an edge of the job graph explicitly, with its partitioning (`"forward"`, `"hash"`,
+/// `"rebalance"`, `"broadcast"`, or any name you use).
+///
+/// Edges between tasks that share an instrumented channel are inferred; declare the others (a
+/// link through a socket or another library's queue) or give the partitioning of an inferred one.
+pub fn declare_edge(from: &str, to: &str, partitioning: &str) {
+    let mut registry = lock();
+    let edge = EdgeDecl {
+        from: from.to_string(),
+        to: to.to_string(),
+        channel: None,
+        partitioning: partitioning.to_string(),
+    };
+    if !registry.edges.contains(&edge) {
+        registry.edges.push(edge);
+    }
+}
+
+/// Marks the end of a recording: retired subtasks are no longer kept.
+pub(crate) fn finish_recording() {
+    let mut registry = lock();
+    registry.recording = false;
+    registry.retired.clear();
+}

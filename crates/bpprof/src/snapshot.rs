@@ -1,0 +1,341 @@
+//! Turns the registry's cumulative counters into one interval chunk per tick.
+//!
+//! A chunk's deltas are taken against the last chunk that reached the writer. When the writer's
+//! queue is full the chunk is discarded without moving the baselines, so the next chunk covers
+//! both intervals: nothing is lost, only resolution, and the merge is counted.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bpprof_format::{
+    ChannelDecl, ChannelInterval, EdgeDecl, IntervalChunk, SubtaskDecl, SubtaskInterval, TaskDecl,
+};
+
+use crate::channel::ChannelProbe;
+use crate::registry;
+use crate::subtask::{SubtaskCell, ThreadTimes};
+
+/// Cumulative values of one subtask at the end of the last chunk that was written.
+#[derive(Debug, Clone, Copy, Default)]
+struct Baseline {
+    at_ns: u64,
+    idle_ns: u64,
+    backpressured_ns: u64,
+    times: ThreadTimes,
+    records_in: u64,
+    records_out: u64,
+    /// Longest stalls seen in chunks that could not be written (carried into the next one).
+    max_idle_stall_ns: u64,
+    max_backpressured_stall_ns: u64,
+}
+
+/// Fill levels of one channel sampled since the last written chunk.
+#[derive(Debug, Clone, Copy, Default)]
+struct FillStats {
+    samples: u32,
+    sum: u64,
+    max: u64,
+    blocked_sends_base: u64,
+    blocked_recvs_base: u64,
+}
+
+/// What a tick would commit if its chunk is accepted.
+pub(crate) struct Pending {
+    pub chunk: IntervalChunk,
+    baselines: Vec<(u32, Baseline)>,
+    ended: Vec<u32>,
+    channel_bases: Vec<(u32, u64, u64)>,
+    declared_tasks: Vec<TaskDecl>,
+    declared_edges: Vec<EdgeDecl>,
+    endpoint_cursors: Vec<(u32, usize)>,
+}
+
+/// The recorder's view of what it has already written.
+pub(crate) struct Snapshotter {
+    /// Monotonic time the recording started.
+    start_ns: u64,
+    interval_start_ns: u64,
+    seq: u64,
+    coalesced: u32,
+    baselines: HashMap<u32, Baseline>,
+    /// Subtasks that ended and whose last interval is not written yet.
+    ended: Vec<Arc<SubtaskCell>>,
+    fills: HashMap<u32, FillStats>,
+    endpoint_cursors: HashMap<u32, usize>,
+    declared_channels: HashSet<u32>,
+    declared_tasks: Vec<TaskDecl>,
+    declared_edges: Vec<EdgeDecl>,
+}
+
+impl Snapshotter {
+    /// Starts at `start_ns`, taking the subtasks already registered as they are now.
+    pub fn new(start_ns: u64) -> Self {
+        let mut snapshotter = Snapshotter {
+            start_ns,
+            interval_start_ns: start_ns,
+            seq: 0,
+            coalesced: 0,
+            baselines: HashMap::new(),
+            ended: Vec::new(),
+            fills: HashMap::new(),
+            endpoint_cursors: HashMap::new(),
+            declared_channels: HashSet::new(),
+            declared_tasks: Vec::new(),
+            declared_edges: Vec::new(),
+        };
+        let live = registry::lock().live.clone();
+        for cell in live {
+            let reading = cell.read_thread();
+            let totals = cell.account.totals(reading.at_ns);
+            let (records_in, records_out) = cell.account.records();
+            cell.account.take_max_stalls();
+            snapshotter.baselines.insert(
+                cell.id,
+                Baseline {
+                    at_ns: reading.at_ns,
+                    idle_ns: totals.idle_ns,
+                    backpressured_ns: totals.backpressured_ns,
+                    times: reading.times,
+                    records_in,
+                    records_out,
+                    ..Baseline::default()
+                },
+            );
+        }
+        snapshotter
+    }
+
+    /// Samples the fill level of every live channel (called many times per interval).
+    pub fn sample_fills(&mut self) {
+        let channels = live_channels();
+        for channel in channels {
+            if let Some(len) = channel.len() {
+                let stats = self.fills.entry(channel.info().id).or_default();
+                stats.samples = stats.samples.saturating_add(1);
+                stats.sum = stats.sum.saturating_add(len as u64);
+                stats.max = stats.max.max(len as u64);
+            }
+        }
+    }
+
+    /// Builds the chunk for the interval ending at `now_ns`.
+    pub fn tick(&mut self, now_ns: u64) -> Pending {
+        let (live, retired, tasks, edges) = {
+            let mut registry = registry::lock();
+            let retired = std::mem::take(&mut registry.retired);
+            (
+                registry.live.clone(),
+                retired,
+                registry.tasks.clone(),
+                registry.edges.clone(),
+            )
+        };
+        self.ended.extend(retired);
+
+        let mut chunk = IntervalChunk {
+            seq: self.seq,
+            start_ns: self.interval_start_ns.saturating_sub(self.start_ns),
+            end_ns: now_ns.saturating_sub(self.start_ns),
+            coalesced: self.coalesced,
+            ..IntervalChunk::default()
+        };
+        let mut baselines = Vec::new();
+        let mut ended = Vec::new();
+        for cell in live.iter().chain(self.ended.iter()) {
+            let known = self.baselines.get(&cell.id).copied();
+            if known.is_none() {
+                chunk.declared_subtasks.push(SubtaskDecl {
+                    id: cell.id,
+                    task: cell.task.to_string(),
+                    index: cell.index,
+                    parallelism: cell.parallelism,
+                    tid: cell.tid,
+                    registered_ns: cell.registered_ns.saturating_sub(self.start_ns),
+                });
+            }
+            let base = known.unwrap_or(Baseline {
+                at_ns: cell.registered_ns,
+                times: cell.start,
+                ..Baseline::default()
+            });
+            let reading = cell.read_thread();
+            let at_ns = if reading.ended {
+                reading.at_ns
+            } else {
+                reading.at_ns.min(now_ns.max(base.at_ns))
+            };
+            let totals = cell.account.totals(at_ns);
+            let (records_in, records_out) = cell.account.records();
+            let (taken_idle, taken_bp) = cell.account.take_max_stalls();
+            let max_idle = taken_idle
+                .max(base.max_idle_stall_ns)
+                .max(totals.ongoing_idle_ns);
+            let max_bp = taken_bp
+                .max(base.max_backpressured_stall_ns)
+                .max(totals.ongoing_backpressured_ns);
+            chunk.subtasks.push(SubtaskInterval {
+                id: cell.id,
+                wall_ns: at_ns.saturating_sub(base.at_ns),
+                idle_ns: totals.idle_ns.saturating_sub(base.idle_ns),
+                backpressured_ns: totals
+                    .backpressured_ns
+                    .saturating_sub(base.backpressured_ns),
+                cpu_ns: reading.times.cpu_ns.saturating_sub(base.times.cpu_ns),
+                runqueue_ns: match (reading.times.runqueue_ns, base.times.runqueue_ns) {
+                    (Some(now), Some(then)) => Some(now.saturating_sub(then)),
+                    _ => None,
+                },
+                max_idle_stall_ns: max_idle,
+                max_backpressure_stall_ns: max_bp,
+                records_in: records_in.wrapping_sub(base.records_in),
+                records_out: records_out.wrapping_sub(base.records_out),
+                ended: reading.ended,
+            });
+            if reading.ended {
+                ended.push(cell.id);
+            }
+            baselines.push((
+                cell.id,
+                Baseline {
+                    at_ns,
+                    idle_ns: totals.idle_ns,
+                    backpressured_ns: totals.backpressured_ns,
+                    times: reading.times,
+                    records_in,
+                    records_out,
+                    // Kept only if this chunk is dropped; cleared on commit.
+                    max_idle_stall_ns: max_idle,
+                    max_backpressured_stall_ns: max_bp,
+                },
+            ));
+        }
+
+        let mut channel_bases = Vec::new();
+        let mut endpoint_cursors = Vec::new();
+        for channel in live_channels() {
+            let info = channel.info();
+            if !self.declared_channels.contains(&info.id) {
+                chunk.declared_channels.push(ChannelDecl {
+                    id: info.id,
+                    name: info.name.clone(),
+                    capacity: info.capacity as u64,
+                });
+            }
+            let cursor = self.endpoint_cursors.get(&info.id).copied().unwrap_or(0);
+            let endpoints = info.endpoints.lock().unwrap_or_else(|p| p.into_inner());
+            if endpoints.len() > cursor {
+                chunk
+                    .endpoints
+                    .extend(endpoints[cursor..].iter().map(|(_, e)| e.clone()));
+                endpoint_cursors.push((info.id, endpoints.len()));
+            }
+            drop(endpoints);
+            let stats = self.fills.get(&info.id).copied().unwrap_or_default();
+            let blocked_sends = info.blocked_sends.load(Ordering::Relaxed);
+            let blocked_recvs = info.blocked_recvs.load(Ordering::Relaxed);
+            let mut max_fill = stats.max;
+            if info.saw_full.load(Ordering::Relaxed) {
+                max_fill = info.capacity as u64;
+            }
+            chunk.channels.push(ChannelInterval {
+                id: info.id,
+                fill_samples: stats.samples,
+                fill_sum: stats.sum,
+                max_fill,
+                blocked_sends: blocked_sends.saturating_sub(stats.blocked_sends_base),
+                blocked_recvs: blocked_recvs.saturating_sub(stats.blocked_recvs_base),
+            });
+            channel_bases.push((info.id, blocked_sends, blocked_recvs));
+        }
+
+        let declared_tasks: Vec<TaskDecl> = tasks
+            .into_iter()
+            .filter(|t| !self.declared_tasks.contains(t))
+            .collect();
+        let declared_edges: Vec<EdgeDecl> = edges
+            .into_iter()
+            .filter(|e| !self.declared_edges.contains(e))
+            .collect();
+        chunk.declared_tasks = declared_tasks.clone();
+        chunk.declared_edges = declared_edges.clone();
+
+        Pending {
+            chunk,
+            baselines,
+            ended,
+            channel_bases,
+            declared_tasks,
+            declared_edges,
+            endpoint_cursors,
+        }
+    }
+
+    /// The chunk of `pending` reached the writer: move the baselines to its end.
+    pub fn commit(&mut self, pending: Pending, now_ns: u64) {
+        for (id, mut base) in pending.baselines {
+            base.max_idle_stall_ns = 0;
+            base.max_backpressured_stall_ns = 0;
+            self.baselines.insert(id, base);
+        }
+        for id in &pending.ended {
+            self.baselines.remove(id);
+        }
+        self.ended.retain(|c| !pending.ended.contains(&c.id));
+        for decl in &pending.chunk.declared_channels {
+            self.declared_channels.insert(decl.id);
+        }
+        let channel_ids: HashSet<u32> = pending.channel_bases.iter().map(|c| c.0).collect();
+        self.declared_channels.retain(|id| channel_ids.contains(id));
+        self.endpoint_cursors
+            .retain(|id, _| channel_ids.contains(id));
+        self.fills.clear();
+        for (id, sends, recvs) in pending.channel_bases {
+            self.fills.insert(
+                id,
+                FillStats {
+                    blocked_sends_base: sends,
+                    blocked_recvs_base: recvs,
+                    ..FillStats::default()
+                },
+            );
+        }
+        for (id, cursor) in pending.endpoint_cursors {
+            self.endpoint_cursors.insert(id, cursor);
+        }
+        self.declared_tasks.extend(pending.declared_tasks);
+        self.declared_edges.extend(pending.declared_edges);
+        self.seq += 1;
+        self.coalesced = 0;
+        self.interval_start_ns = now_ns;
+        // Channels whose saw_full flag was folded into this chunk start afresh.
+        for channel in live_channels() {
+            channel.info().saw_full.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// The chunk of `pending` was dropped: keep the stall maxima it carried, count the merge.
+    pub fn discard(&mut self, pending: Pending) {
+        for (id, base) in pending.baselines {
+            if let Some(known) = self.baselines.get_mut(&id) {
+                known.max_idle_stall_ns = base.max_idle_stall_ns;
+                known.max_backpressured_stall_ns = base.max_backpressured_stall_ns;
+            }
+        }
+        self.coalesced = self.coalesced.saturating_add(1);
+    }
+
+    /// Number of chunks accepted so far.
+    pub fn chunks(&self) -> u64 {
+        self.seq
+    }
+}
+
+fn live_channels() -> Vec<Arc<dyn ChannelProbe>> {
+    let registry = registry::lock();
+    registry
+        .channels
+        .iter()
+        .filter_map(|c| c.upgrade())
+        .collect()
+}

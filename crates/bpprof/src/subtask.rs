@@ -1,0 +1,329 @@
+//! Registering a thread as a subtask, and the per-thread state that instrumented channels and
+//! scopes update.
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+
+use bpprof_format::EndpointRole;
+
+use crate::account::{Account, State};
+use crate::clock;
+use crate::registry;
+
+/// One registration of a thread as subtask `index` of `task`.
+#[derive(Debug)]
+pub(crate) struct SubtaskCell {
+    pub id: u32,
+    pub task: Arc<str>,
+    pub index: u32,
+    pub parallelism: u32,
+    /// Kernel thread id of the registered thread.
+    pub tid: u32,
+    /// Monotonic time of registration.
+    pub registered_ns: u64,
+    /// CPU time and run-queue delay of the thread when it registered.
+    pub start: ThreadTimes,
+    pub account: Account,
+    cpu_clock: Option<libc::clockid_t>,
+    /// Guards reads of the thread's clocks against the thread going away.
+    life: Mutex<Life>,
+}
+
+/// CPU time and run-queue delay of a thread at an instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ThreadTimes {
+    pub cpu_ns: u64,
+    pub runqueue_ns: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Life {
+    /// Set by deregistration: when it ended and the thread's times at that instant.
+    ended: Option<(u64, ThreadTimes)>,
+}
+
+/// A reading of a subtask's thread by the recorder.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ThreadReading {
+    /// The instant the reading stands for: now, or when the subtask ended.
+    pub at_ns: u64,
+    pub times: ThreadTimes,
+    pub ended: bool,
+}
+
+impl SubtaskCell {
+    /// Reads the thread's CPU time and run-queue delay now, or the values it had when it
+    /// deregistered. Holding `life` guarantees the thread (and so its clock id and tid) is alive.
+    pub fn read_thread(&self) -> ThreadReading {
+        let life = self.life.lock().unwrap_or_else(|p| p.into_inner());
+        match life.ended {
+            Some((at_ns, times)) => ThreadReading {
+                at_ns,
+                times,
+                ended: true,
+            },
+            None => ThreadReading {
+                at_ns: clock::now_ns(),
+                times: ThreadTimes {
+                    cpu_ns: self.cpu_clock.and_then(clock::read_clock).unwrap_or(0),
+                    runqueue_ns: clock::runqueue_delay_ns(self.tid),
+                },
+                ended: false,
+            },
+        }
+    }
+
+    /// `TASK#INDEX`.
+    pub fn name(&self) -> String {
+        format!("{}#{}", self.task, self.index)
+    }
+}
+
+/// The times of the calling thread.
+fn own_thread_times() -> ThreadTimes {
+    ThreadTimes {
+        cpu_ns: clock::read_clock(libc::CLOCK_THREAD_CPUTIME_ID).unwrap_or(0),
+        runqueue_ns: clock::runqueue_delay_ns(clock::current_tid()),
+    }
+}
+
+/// The registration of the calling thread.
+struct Current {
+    cell: Arc<SubtaskCell>,
+    /// Nesting depth of blocking scopes; only the outermost one is accounted.
+    depth: u32,
+    /// Channels this registration has used, so that each endpoint is reported once.
+    endpoints: Vec<(u32, EndpointRole)>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+}
+
+/// Proof that the calling thread is registered as a subtask; dropping it deregisters the thread.
+///
+/// The guard cannot be sent to another thread: it belongs to the thread it registered.
+#[must_use = "the thread is deregistered as soon as the guard is dropped"]
+#[derive(Debug)]
+pub struct SubtaskGuard {
+    cell: Arc<SubtaskCell>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl SubtaskGuard {
+    /// The subtask's name, `TASK#INDEX`.
+    pub fn name(&self) -> String {
+        self.cell.name()
+    }
+
+    /// The kernel thread id of the registered thread.
+    pub fn tid(&self) -> u32 {
+        self.cell.tid
+    }
+}
+
+/// Registers the calling thread as subtask `index` (0-based) of `task`, which has `parallelism`
+/// subtasks, and returns a guard that deregisters it when dropped.
+///
+/// From now until the guard drops, the thread's wall time is accounted as busy, idle (blocked in
+/// [`Receiver::recv`](crate::Receiver::recv) or an [`idle`](crate::idle) scope) or backpressured
+/// (blocked in [`Sender::send`](crate::Sender::send) or a [`backpressured`](crate::backpressured)
+/// scope). A thread of a pool may register again after dropping its guard, as another subtask. If
+/// the thread is still registered, the earlier registration ends here.
+///
+/// ```
+/// let worker = std::thread::spawn(|| {
+///     let _subtask = bpprof::register("Enrich", 0, 1);
+///     // ... the subtask's loop ...
+/// });
+/// worker.join().unwrap();
+/// ```
+pub fn register(task: &str, index: u32, parallelism: u32) -> SubtaskGuard {
+    end_current_registration();
+    let tid = clock::current_tid();
+    let cell = {
+        let mut registry = registry::lock();
+        let cell = Arc::new(SubtaskCell {
+            id: registry.allocate_subtask_id(),
+            task: Arc::from(task),
+            index,
+            parallelism: parallelism.max(index.saturating_add(1)),
+            tid,
+            registered_ns: clock::now_ns(),
+            start: own_thread_times(),
+            account: Account::default(),
+            cpu_clock: clock::current_thread_cpu_clock(),
+            life: Mutex::new(Life::default()),
+        });
+        registry.live.push(Arc::clone(&cell));
+        cell
+    };
+    let _ = CURRENT.try_with(|current| {
+        *current.borrow_mut() = Some(Current {
+            cell: Arc::clone(&cell),
+            depth: 0,
+            endpoints: Vec::new(),
+        });
+    });
+    SubtaskGuard {
+        cell,
+        _not_send: PhantomData,
+    }
+}
+
+impl Drop for SubtaskGuard {
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|current| {
+            let mut current = current.borrow_mut();
+            if current
+                .as_ref()
+                .is_some_and(|c| Arc::ptr_eq(&c.cell, &self.cell))
+            {
+                *current = None;
+            }
+        });
+        deregister(&self.cell);
+    }
+}
+
+/// Ends the calling thread's registration, if any, without a guard (used when it registers again).
+fn end_current_registration() {
+    let previous = CURRENT
+        .try_with(|current| current.borrow_mut().take())
+        .ok()
+        .flatten();
+    if let Some(previous) = previous {
+        deregister(&previous.cell);
+    }
+}
+
+fn deregister(cell: &SubtaskCell) {
+    {
+        let mut life = cell.life.lock().unwrap_or_else(|p| p.into_inner());
+        if life.ended.is_some() {
+            return;
+        }
+        let now = clock::now_ns();
+        // A blocking scope still open on this thread ends with the registration.
+        cell.account.exit(now);
+        life.ended = Some((now, own_thread_times()));
+    }
+    registry::lock().retire(cell.id);
+}
+
+/// Runs `f` with the calling thread's registration, if it has one.
+#[inline]
+pub(crate) fn with_current<R>(f: impl FnOnce(&mut CurrentHandle<'_>) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|current| {
+            let mut current = current.try_borrow_mut().ok()?;
+            let current = current.as_mut()?;
+            Some(f(&mut CurrentHandle(current)))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Access to the calling thread's registration for channels and scopes.
+pub(crate) struct CurrentHandle<'a>(&'a mut Current);
+
+impl CurrentHandle<'_> {
+    pub fn account(&self) -> &Account {
+        &self.0.cell.account
+    }
+
+    /// Reports that this subtask uses `channel` at the given end; `publish` runs the first time,
+    /// with the subtask's id and task name.
+    #[inline]
+    pub fn note_endpoint(
+        &mut self,
+        channel: u32,
+        role: EndpointRole,
+        publish: impl FnOnce(u32, &Arc<str>),
+    ) {
+        if !self.0.endpoints.contains(&(channel, role)) {
+            self.0.endpoints.push((channel, role));
+            publish(self.0.cell.id, &self.0.cell.task);
+        }
+    }
+}
+
+/// An open blocking scope: the calling thread is idle or backpressured until it drops.
+///
+/// Created by [`enter`]; the closures [`idle`] and [`backpressured`] are usually simpler.
+#[must_use = "the blocking state ends as soon as the scope is dropped"]
+#[derive(Debug)]
+pub struct BlockingScope {
+    /// The registration whose outermost blocking scope this is; `None` for nested scopes, `Busy`
+    /// and unregistered threads, which account nothing.
+    cell: Option<Arc<SubtaskCell>>,
+    nested: bool,
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Marks the calling thread as `state` until the returned scope drops. Use it around a blocking
+/// call that is not an instrumented channel: a socket read (idle), a socket write or a send on
+/// another library's channel (backpressured). Nested scopes count once, as the outermost one.
+/// On a thread that is not registered it does nothing.
+pub fn enter(state: State) -> BlockingScope {
+    let mut scope = BlockingScope {
+        cell: None,
+        nested: false,
+        _not_send: PhantomData,
+    };
+    if state == State::Busy {
+        return scope;
+    }
+    with_current(|current| {
+        current.0.depth += 1;
+        if current.0.depth == 1 {
+            current.0.cell.account.enter(state, clock::now_ns());
+            scope.cell = Some(Arc::clone(&current.0.cell));
+        } else {
+            scope.nested = true;
+        }
+    });
+    scope
+}
+
+impl Drop for BlockingScope {
+    fn drop(&mut self) {
+        if self.cell.is_none() && !self.nested {
+            return;
+        }
+        with_current(|current| current.0.depth = current.0.depth.saturating_sub(1));
+        if let Some(cell) = &self.cell {
+            cell.account.exit(clock::now_ns());
+        }
+    }
+}
+
+/// Runs `f` with the calling thread marked idle (blocked waiting for input), for example a socket
+/// read or a receive on another library's channel.
+pub fn idle<R>(f: impl FnOnce() -> R) -> R {
+    let _scope = enter(State::Idle);
+    f()
+}
+
+/// Runs `f` with the calling thread marked backpressured (blocked waiting for output capacity),
+/// for example a socket write or a send on another library's channel.
+pub fn backpressured<R>(f: impl FnOnce() -> R) -> R {
+    let _scope = enter(State::Backpressured);
+    f()
+}
+
+/// Counts `n` records received by the calling subtask (instrumented channels count by themselves).
+pub fn count_records_in(n: u64) {
+    with_current(|current| current.account().add_records_in(n));
+}
+
+/// Counts `n` records sent by the calling subtask (instrumented channels count by themselves).
+pub fn count_records_out(n: u64) {
+    with_current(|current| current.account().add_records_out(n));
+}
+
+/// The state of the calling thread's subtask, or `None` when the thread is not registered.
+pub fn current_state() -> Option<State> {
+    with_current(|current| current.account().state())
+}

@@ -1,0 +1,57 @@
+//! Helpers shared by the example pipelines: how long to run, starting the recording, and CPU work
+//! of a known cost.
+
+#![allow(dead_code)] // Each example uses a different subset.
+
+use std::time::{Duration, Instant};
+
+/// How long the example's source produces records: `--seconds N` or `BPPROF_EXAMPLE_SECONDS`,
+/// default `default_s`.
+pub fn run_time(default_s: f64) -> Duration {
+    let mut args = std::env::args().skip(1);
+    let mut seconds = std::env::var("BPPROF_EXAMPLE_SECONDS").ok();
+    while let Some(arg) = args.next() {
+        if arg == "--seconds" {
+            seconds = args.next();
+        }
+    }
+    let seconds = match seconds.map(|s| s.parse::<f64>()) {
+        None => default_s,
+        Some(Ok(s)) if s > 0.0 && s.is_finite() => s,
+        Some(_) => {
+            eprintln!(
+                "error: --seconds / BPPROF_EXAMPLE_SECONDS takes a positive number of seconds"
+            );
+            std::process::exit(2);
+        }
+    };
+    Duration::from_secs_f64(seconds)
+}
+
+/// Starts recording when `BPPROF_OUT` is set; exits with code 2 and one line when it cannot.
+pub fn start_recording() -> Option<bpprof::Recorder> {
+    match bpprof::init_from_env() {
+        Ok(recorder) => recorder,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Burns CPU for `rounds` rounds of integer mixing and returns a value that depends on all of them.
+#[inline(never)]
+pub fn burn(seed: u64, rounds: u32) -> u64 {
+    let mut x = seed | 1;
+    for _ in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    std::hint::black_box(x)
+}
+
+/// True while `deadline` has not passed.
+pub fn before(deadline: Instant) -> bool {
+    Instant::now() < deadline
+}
