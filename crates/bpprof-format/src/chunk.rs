@@ -26,6 +26,8 @@ pub enum ChunkKind {
     Interval,
     /// [`crate::EndChunk`]: written when the recording is finalised; absent after a crash.
     End,
+    /// [`crate::SamplesChunk`]: the stack samples of one interval (after its interval chunk).
+    Samples,
     /// A kind this version does not know (from a newer minor version).
     Unknown(u8),
 }
@@ -37,6 +39,7 @@ impl ChunkKind {
             ChunkKind::Meta => 1,
             ChunkKind::Interval => 2,
             ChunkKind::End => 3,
+            ChunkKind::Samples => 4,
             ChunkKind::Unknown(b) => b,
         }
     }
@@ -47,6 +50,7 @@ impl ChunkKind {
             1 => ChunkKind::Meta,
             2 => ChunkKind::Interval,
             3 => ChunkKind::End,
+            4 => ChunkKind::Samples,
             other => ChunkKind::Unknown(other),
         }
     }

@@ -195,3 +195,74 @@ pub struct EndChunk {
     /// Total number of scheduled intervals merged into others because the writer fell behind.
     pub coalesced_intervals: u64,
 }
+
+/// Payload of a [`crate::ChunkKind::Samples`] chunk: stack samples of the subtasks during one
+/// interval, counted by (subtask, state, on/off CPU, stack). Frames and stacks are interned: each
+/// is declared once, in the first chunk that uses it, and referred to by id afterwards.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamplesChunk {
+    /// Sequence number of the interval chunk these samples belong to.
+    pub seq: u64,
+    /// Start of the interval, nanoseconds since the recording started.
+    pub start_ns: u64,
+    /// End of the interval, nanoseconds since the recording started.
+    pub end_ns: u64,
+    /// Frames first used in this chunk.
+    pub frames: Vec<FrameDecl>,
+    /// Stacks first used in this chunk.
+    pub stacks: Vec<StackDecl>,
+    /// Sample counts.
+    pub counts: Vec<SampleCount>,
+    /// Samples lost during the interval (a full buffer, a frame walk that failed, a signal that
+    /// was not delivered in time).
+    pub lost: u64,
+}
+
+/// One symbolised frame.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameDecl {
+    /// Identifier, unique within the recording.
+    pub id: u32,
+    /// Demangled function name, without the hash suffix; `0x...` when it could not be resolved.
+    pub function: String,
+    /// Source file, or empty when unknown.
+    pub file: String,
+    /// Source line, or 0 when unknown.
+    pub line: u32,
+}
+
+/// One interned stack.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackDecl {
+    /// Identifier, unique within the recording.
+    pub id: u32,
+    /// Frame ids, outermost caller first, the sampled function last.
+    pub frames: Vec<u32>,
+}
+
+/// What a subtask was doing when a sample was taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SampleState {
+    /// Neither waiting for input nor for output capacity.
+    #[default]
+    Busy,
+    /// Blocked waiting for input.
+    Idle,
+    /// Blocked waiting for output capacity.
+    Backpressured,
+}
+
+/// How many samples of one subtask had one (state, on/off CPU, stack).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleCount {
+    /// The subtask ([`SubtaskDecl::id`]).
+    pub subtask: u32,
+    /// Its state when sampled.
+    pub state: SampleState,
+    /// True when the thread used CPU since its previous sample.
+    pub on_cpu: bool,
+    /// The stack ([`StackDecl::id`]).
+    pub stack: u32,
+    /// Number of samples.
+    pub count: u32,
+}

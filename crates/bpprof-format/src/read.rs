@@ -10,7 +10,8 @@ use crate::chunk::{
     chunk_crc, parse_header, ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD,
 };
 use crate::{
-    EndChunk, IntervalChunk, RecordingMeta, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, PREAMBLE_LEN,
+    EndChunk, IntervalChunk, RecordingMeta, SamplesChunk, FORMAT_MAJOR, FORMAT_MINOR, MAGIC,
+    PREAMBLE_LEN,
 };
 
 /// A recording as read from a file: its metadata, its complete interval chunks in file order, and
@@ -23,6 +24,8 @@ pub struct Recording {
     pub meta: RecordingMeta,
     /// Every complete interval chunk.
     pub intervals: Vec<IntervalChunk>,
+    /// Every complete samples chunk (empty when sampling was off).
+    pub samples: Vec<SamplesChunk>,
     /// The end chunk, when the recording was finalised.
     pub end: Option<EndChunk>,
     /// Problems that did not prevent reading (a truncated tail, a missing end chunk, ...).
@@ -162,6 +165,7 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
                 return Err(chunk.corrupt("a chunk after the end chunk"))
             }
             ChunkKind::Interval => recording.intervals.push(chunk.decode()?),
+            ChunkKind::Samples => recording.samples.push(chunk.decode()?),
             ChunkKind::End => recording.end = Some(chunk.decode()?),
             ChunkKind::Meta => return Err(chunk.corrupt("a second meta chunk")),
         }

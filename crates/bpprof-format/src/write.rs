@@ -5,7 +5,9 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::chunk::{chunk_crc, chunk_header, ChunkKind, MAX_CHUNK_PAYLOAD};
-use crate::{EndChunk, IntervalChunk, RecordingMeta, FORMAT_MAJOR, FORMAT_MINOR, MAGIC};
+use crate::{
+    EndChunk, IntervalChunk, RecordingMeta, SamplesChunk, FORMAT_MAJOR, FORMAT_MINOR, MAGIC,
+};
 
 /// Writes a recording: the preamble and the meta chunk on creation, then one chunk per call.
 ///
@@ -43,6 +45,11 @@ impl<W: Write> RecordingWriter<W> {
     /// Appends one interval.
     pub fn write_interval(&mut self, interval: &IntervalChunk) -> io::Result<()> {
         self.write_chunk(ChunkKind::Interval, interval)
+    }
+
+    /// Appends the stack samples of one interval.
+    pub fn write_samples(&mut self, samples: &SamplesChunk) -> io::Result<()> {
+        self.write_chunk(ChunkKind::Samples, samples)
     }
 
     /// Appends the end chunk and returns the underlying writer.

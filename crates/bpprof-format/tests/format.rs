@@ -485,7 +485,7 @@ fn newer_minor_with_unknown_kinds_and_trailing_fields_reads() {
         2,
         &with_trailing(postcard::to_stdvec(&written[1]).unwrap()),
     ));
-    bytes.extend_from_slice(&frame(4, &[]));
+    bytes.extend_from_slice(&frame(250, &[]));
     bytes.extend_from_slice(&frame(
         3,
         &with_trailing(postcard::to_stdvec(&end).unwrap()),

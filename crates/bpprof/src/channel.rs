@@ -83,8 +83,7 @@ pub fn bounded_named<T: Send + 'static>(name: &str, capacity: usize) -> (Sender<
         probe: Mutex::new(Some(tx.clone())),
     });
     registry.prune_channels();
-    let probe: Arc<dyn ChannelProbe> = shared.clone();
-    registry.channels.push(Arc::downgrade(&probe));
+    registry.channels.push(shared.clone());
     drop(registry);
     (
         Sender {

@@ -44,6 +44,7 @@ mod channel;
 mod clock;
 mod recorder;
 mod registry;
+mod sampling;
 mod snapshot;
 mod subtask;
 
@@ -54,9 +55,11 @@ pub use channel::{
 };
 pub use recorder::{
     init_from_env, Recorder, RecorderError, RecorderOptions, RecordingSummary, DEFAULT_INTERVAL,
-    ENV_INTERVAL_MS, ENV_OUT, MIN_INTERVAL,
+    DEFAULT_SAMPLE_HZ, ENV_INTERVAL_MS, ENV_OUT, ENV_SAMPLE_HZ, ENV_SAMPLE_SIGNAL, MAX_SAMPLE_HZ,
+    MIN_INTERVAL,
 };
 pub use registry::{declare_edge, declare_task};
+pub use sampling::SamplingError;
 pub use subtask::{
     backpressured, count_records_in, count_records_out, current_state, enter, idle, register,
     BlockingScope, SubtaskGuard,

@@ -16,6 +16,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 
 use crate::clock;
 use crate::registry;
+use crate::sampling::{self, RawSamples, Sampler, SamplingError, Symbolizer};
 use crate::snapshot::Snapshotter;
 
 /// The default recording interval.
@@ -31,6 +32,15 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Environment variable naming the recording file for [`init_from_env`].
 pub const ENV_OUT: &str = "BPPROF_OUT";
+/// Environment variable giving the stack-sampling rate per subtask in Hz for [`init_from_env`]
+/// (0 turns sampling off).
+pub const ENV_SAMPLE_HZ: &str = "BPPROF_SAMPLE_HZ";
+/// Environment variable giving the real-time signal number used for sampling.
+pub const ENV_SAMPLE_SIGNAL: &str = "BPPROF_SAMPLE_SIGNAL";
+/// Default stack-sampling rate per subtask.
+pub const DEFAULT_SAMPLE_HZ: u32 = 99;
+/// Highest stack-sampling rate accepted.
+pub const MAX_SAMPLE_HZ: u32 = 10_000;
 /// Environment variable giving the recording interval in milliseconds for [`init_from_env`].
 pub const ENV_INTERVAL_MS: &str = "BPPROF_INTERVAL_MS";
 
@@ -41,6 +51,10 @@ pub struct RecorderOptions {
     pub path: PathBuf,
     /// Length of one interval. Default [`DEFAULT_INTERVAL`]; at least [`MIN_INTERVAL`].
     pub interval: Duration,
+    /// Stack samples per second per subtask; 0 turns sampling off. Default [`DEFAULT_SAMPLE_HZ`].
+    pub sample_hz: u32,
+    /// Real-time signal used to sample (default `SIGRTMIN + 4`; SIGPROF is left to others).
+    pub sample_signal: Option<i32>,
 }
 
 impl RecorderOptions {
@@ -49,12 +63,26 @@ impl RecorderOptions {
         RecorderOptions {
             path: path.into(),
             interval: DEFAULT_INTERVAL,
+            sample_hz: DEFAULT_SAMPLE_HZ,
+            sample_signal: None,
         }
     }
 
     /// Sets the interval.
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval;
+        self
+    }
+
+    /// Sets the stack-sampling rate per subtask (0 = off).
+    pub fn sample_hz(mut self, hz: u32) -> Self {
+        self.sample_hz = hz;
+        self
+    }
+
+    /// Sets the real-time signal used for sampling.
+    pub fn sample_signal(mut self, signal: i32) -> Self {
+        self.sample_signal = Some(signal);
         self
     }
 }
@@ -94,6 +122,14 @@ pub enum RecorderError {
     /// A recorder thread could not be started.
     #[error("cannot start the bpprof recorder thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// The sampling rate is out of range or not a number.
+    #[error(
+        "invalid sampling rate {0}: give 0 (off) to 10000 Hz (for example {ENV_SAMPLE_HZ}=99)"
+    )]
+    InvalidSampleRate(String),
+    /// The sampling signal handler could not be installed.
+    #[error(transparent)]
+    Sampling(#[from] SamplingError),
 }
 
 /// What a finished recording holds.
@@ -200,17 +236,18 @@ impl Drop for Recorder {
 /// or empty, so that programs can call it unconditionally:
 ///
 /// ```no_run
-/// fn main() {
-///     let _recording = match bpprof::init_from_env() {
-///         Ok(recorder) => recorder,
-///         Err(e) => {
-///             eprintln!("error: {e}");
-///             std::process::exit(2);
-///         }
-///     };
-///     // ... run the pipeline; the recording is finalised when `_recording` drops ...
-/// }
+/// let _recording = match bpprof::init_from_env() {
+///     Ok(recorder) => recorder,
+///     Err(e) => {
+///         eprintln!("error: {e}");
+///         std::process::exit(2);
+///     }
+/// };
+/// // ... run the pipeline; the recording is finalised when `_recording` drops ...
 /// ```
+///
+/// `BPPROF_SAMPLE_HZ` sets the stack-sampling rate (default 99, 0 = off) and
+/// `BPPROF_SAMPLE_SIGNAL` the real-time signal it uses.
 pub fn init_from_env() -> Result<Option<Recorder>, RecorderError> {
     let Some(path) = std::env::var_os(ENV_OUT).filter(|p| !p.is_empty()) else {
         return Ok(None);
@@ -224,6 +261,21 @@ pub fn init_from_env() -> Result<Option<Recorder>, RecorderError> {
             .map_err(|_| RecorderError::InvalidInterval(format!("'{text}' ms")))?;
         options.interval = Duration::from_millis(ms);
     }
+    if let Some(hz) = std::env::var_os(ENV_SAMPLE_HZ) {
+        let text = hz.to_string_lossy().into_owned();
+        options.sample_hz = text
+            .trim()
+            .parse()
+            .map_err(|_| RecorderError::InvalidSampleRate(format!("'{text}'")))?;
+    }
+    if let Some(signal) = std::env::var_os(ENV_SAMPLE_SIGNAL) {
+        let text = signal.to_string_lossy().into_owned();
+        let signal = text
+            .trim()
+            .parse()
+            .map_err(|_| SamplingError::NotRealTime(-1))?;
+        options.sample_signal = Some(signal);
+    }
     start(options, " (from BPPROF_OUT)").map(Some)
 }
 
@@ -234,9 +286,21 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
             options.interval
         )));
     }
+    if options.sample_hz > MAX_SAMPLE_HZ {
+        return Err(RecorderError::InvalidSampleRate(format!(
+            "{} Hz",
+            options.sample_hz
+        )));
+    }
     let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
     if active.is_some() {
         return Err(RecorderError::AlreadyRunning);
+    }
+    let sample_signal = options
+        .sample_signal
+        .unwrap_or_else(sampling::default_signal);
+    if options.sample_hz > 0 {
+        sampling::install(sample_signal)?;
     }
     let create_error = |source| RecorderError::CreateFile {
         path: options.path.clone(),
@@ -265,7 +329,7 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
             std::env::consts::ARCH,
             std::env::consts::OS
         ),
-        sample_hz: 0,
+        sample_hz: options.sample_hz,
     };
     let writer = RecordingWriter::new(BufWriter::new(file), &meta).map_err(create_error)?;
 
@@ -279,8 +343,28 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
         outcome: Mutex::new(Outcome::default()),
     });
 
-    registry::lock().recording = true;
+    {
+        let mut registry = registry::lock();
+        registry.prune_channels();
+        registry.recording = true;
+    }
     let start_ns = clock::now_ns();
+    // Baselines of the subtasks registered so far are taken now, not when the snapshot thread
+    // gets to run: a subtask registering in between is then accounted from its registration.
+    let snapshotter = Snapshotter::new(start_ns);
+    let sampler = if options.sample_hz > 0 {
+        sampling::set_active(true);
+        match Sampler::start(options.sample_hz, sample_signal) {
+            Ok(sampler) => Some(sampler),
+            Err(e) => {
+                sampling::set_active(false);
+                registry::finish_recording();
+                return Err(RecorderError::Thread(e));
+            }
+        }
+    } else {
+        None
+    };
     let writer_control = Arc::clone(&control);
     let writer_thread = std::thread::Builder::new()
         .name("bpprof-writer".into())
@@ -290,7 +374,17 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
     let interval = options.interval;
     let snapshot_thread = std::thread::Builder::new()
         .name("bpprof-recorder".into())
-        .spawn(move || snapshot_loop(start_ns, interval, stop_rx, chunk_tx, &snapshot_control))
+        .spawn(move || {
+            snapshot_loop(
+                snapshotter,
+                sampler,
+                start_ns,
+                interval,
+                stop_rx,
+                chunk_tx,
+                &snapshot_control,
+            )
+        })
         .map_err(RecorderError::Thread)?;
 
     *active = Some(Arc::clone(&control));
@@ -320,21 +414,32 @@ impl Control {
 
 /// Messages from the snapshot thread to the writer.
 enum ToWriter {
-    Interval(IntervalChunk),
+    /// An interval, with its stack samples when sampling is on.
+    Interval(Box<IntervalChunk>, Option<RawSamples>),
     End(EndChunk),
 }
 
 fn snapshot_loop(
+    mut snapshotter: Snapshotter,
+    mut sampler: Option<Sampler>,
     start_ns: u64,
     interval: Duration,
     stop_rx: Receiver<()>,
     chunk_tx: Sender<ToWriter>,
     control: &Control,
 ) {
-    let mut snapshotter = Snapshotter::new(start_ns);
     let interval_ns = interval.as_nanos() as u64;
     let mut next_tick = start_ns + interval_ns;
     let mut coalesced_total = 0u64;
+    // Samples of intervals that could not be handed to the writer, merged into the next one.
+    let mut carried: Option<RawSamples> = None;
+    let take_samples = |sampler: &Option<Sampler>, carried: &mut Option<RawSamples>| {
+        sampler.as_ref().map(|sampler| {
+            let mut samples = carried.take().unwrap_or_default();
+            samples.merge(sampler.take());
+            samples
+        })
+    };
     loop {
         let now = clock::now_ns();
         let wait = Duration::from_nanos(next_tick.saturating_sub(now)).min(FILL_SAMPLE_PERIOD);
@@ -345,11 +450,16 @@ fn snapshot_loop(
         snapshotter.sample_fills();
         let now = clock::now_ns();
         if stopping {
+            if let Some(sampler) = sampler.as_mut() {
+                sampler.stop();
+                sampling::set_active(false);
+            }
             let pending = snapshotter.tick(now);
             let chunk = pending.chunk.clone();
+            let samples = take_samples(&sampler, &mut carried);
             // The last interval must reach the file: wait for room, within reason.
             if chunk_tx
-                .send_timeout(ToWriter::Interval(chunk), STOP_TIMEOUT)
+                .send_timeout(ToWriter::Interval(Box::new(chunk), samples), STOP_TIMEOUT)
                 .is_ok()
             {
                 snapshotter.commit(pending, now);
@@ -376,13 +486,18 @@ fn snapshot_loop(
             next_tick += interval_ns;
         }
         let pending = snapshotter.tick(now);
-        match chunk_tx.try_send(ToWriter::Interval(pending.chunk.clone())) {
+        let samples = take_samples(&sampler, &mut carried);
+        match chunk_tx.try_send(ToWriter::Interval(Box::new(pending.chunk.clone()), samples)) {
             Ok(()) => snapshotter.commit(pending, now),
-            Err(TrySendError::Full(_)) => {
+            Err(TrySendError::Full(message)) => {
                 coalesced_total += 1;
                 snapshotter.discard(pending);
+                if let ToWriter::Interval(_, samples) = message {
+                    carried = samples;
+                }
             }
             Err(TrySendError::Disconnected(_)) => {
+                sampling::set_active(false);
                 registry::finish_recording();
                 return;
             }
@@ -397,6 +512,7 @@ fn write_loop(
     control: &Control,
 ) {
     let mut failed = false;
+    let mut symbolizer = Symbolizer::default();
     let fail = |message: String| {
         eprintln!(
             "bpprof: writing the recording '{}' failed: {message}; recording stopped",
@@ -410,9 +526,15 @@ fn write_loop(
     };
     for message in chunk_rx.iter() {
         match message {
-            ToWriter::Interval(_) if failed => {}
-            ToWriter::Interval(chunk) => {
-                if let Err(e) = writer.write_interval(&chunk) {
+            ToWriter::Interval(..) if failed => {}
+            ToWriter::Interval(chunk, samples) => {
+                let mut result = writer.write_interval(&chunk);
+                if let (Ok(()), Some(samples)) = (&result, samples) {
+                    let samples =
+                        symbolizer.chunk(chunk.seq, chunk.start_ns, chunk.end_ns, samples);
+                    result = writer.write_samples(&samples);
+                }
+                if let Err(e) = result {
                     fail(e.to_string());
                     failed = true;
                 }

@@ -4,7 +4,7 @@
 //! channel; the recorder takes it once per tick to copy a list of handles. No I/O and no other
 //! lock is taken while it is held.
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bpprof_format::{EdgeDecl, TaskDecl};
 
@@ -27,8 +27,11 @@ pub(crate) struct Registry {
     pub retired_dropped: u64,
     /// Whether a recorder is active (otherwise retired subtasks are not kept).
     pub recording: bool,
-    /// Instrumented channels still alive somewhere.
-    pub channels: Vec<Weak<dyn ChannelProbe>>,
+    /// Instrumented channels still alive somewhere, and, while a recorder is active, those that
+    /// died since the recorder last wrote a chunk (so that a channel living less than one interval
+    /// is still declared, with its endpoints and its last counts). Only the registry and the
+    /// recorder's threads hold these `Arc`s besides the channel's own handles.
+    pub channels: Vec<Arc<dyn ChannelProbe>>,
     /// Tasks declared explicitly, in declaration order (one entry per name; later ones replace).
     pub tasks: Vec<TaskDecl>,
     /// Edges declared explicitly, in declaration order.
@@ -91,9 +94,19 @@ impl Registry {
         self.retired.push(cell);
     }
 
-    /// Drops the handles of channels that no longer exist.
+    /// Drops the channels whose every handle is gone, unless a recorder has yet to report them
+    /// (it removes them itself once written, see [`Registry::remove_channels`]).
     pub fn prune_channels(&mut self) {
-        self.channels.retain(|c| c.strong_count() > 0);
+        if !self.recording {
+            self.channels.retain(|c| Arc::strong_count(c) > 1);
+        }
+    }
+
+    /// Forgets the channels `ids` (dead channels that a written chunk reported).
+    pub fn remove_channels(&mut self, ids: &[u32]) {
+        if !ids.is_empty() {
+            self.channels.retain(|c| !ids.contains(&c.info().id));
+        }
     }
 }
 
@@ -135,4 +148,5 @@ pub(crate) fn finish_recording() {
     let mut registry = lock();
     registry.recording = false;
     registry.retired.clear();
+    registry.prune_channels();
 }

@@ -28,6 +28,9 @@ struct Baseline {
     /// Longest stalls seen in chunks that could not be written (carried into the next one).
     max_idle_stall_ns: u64,
     max_backpressured_stall_ns: u64,
+    /// Whether a written chunk declared the subtask (false for those registered before the
+    /// recording started, until the first chunk declares them).
+    declared: bool,
 }
 
 /// Fill levels of one channel sampled since the last written chunk.
@@ -44,11 +47,13 @@ struct FillStats {
 pub(crate) struct Pending {
     pub chunk: IntervalChunk,
     baselines: Vec<(u32, Baseline)>,
-    ended: Vec<u32>,
+    ended: Vec<Arc<SubtaskCell>>,
     channel_bases: Vec<(u32, u64, u64)>,
     declared_tasks: Vec<TaskDecl>,
     declared_edges: Vec<EdgeDecl>,
     endpoint_cursors: Vec<(u32, usize)>,
+    /// Channels whose every handle was gone at the tick: forgotten once this chunk is written.
+    dead_channels: Vec<u32>,
 }
 
 /// The recorder's view of what it has already written.
@@ -131,7 +136,11 @@ impl Snapshotter {
                 registry.edges.clone(),
             )
         };
-        self.ended.extend(retired);
+        self.ended.extend(
+            retired
+                .into_iter()
+                .filter(|c| !c.end_reported.load(Ordering::Relaxed)),
+        );
 
         let mut chunk = IntervalChunk {
             seq: self.seq,
@@ -144,7 +153,7 @@ impl Snapshotter {
         let mut ended = Vec::new();
         for cell in live.iter().chain(self.ended.iter()) {
             let known = self.baselines.get(&cell.id).copied();
-            if known.is_none() {
+            if !known.is_some_and(|b| b.declared) {
                 chunk.declared_subtasks.push(SubtaskDecl {
                     id: cell.id,
                     task: cell.task.to_string(),
@@ -193,7 +202,7 @@ impl Snapshotter {
                 ended: reading.ended,
             });
             if reading.ended {
-                ended.push(cell.id);
+                ended.push(Arc::clone(cell));
             }
             baselines.push((
                 cell.id,
@@ -207,14 +216,20 @@ impl Snapshotter {
                     // Kept only if this chunk is dropped; cleared on commit.
                     max_idle_stall_ns: max_idle,
                     max_backpressured_stall_ns: max_bp,
+                    declared: true,
                 },
             ));
         }
 
         let mut channel_bases = Vec::new();
         let mut endpoint_cursors = Vec::new();
+        let mut dead_channels = Vec::new();
         for channel in live_channels() {
             let info = channel.info();
+            // The registry's `Arc` and this one: no handle of the channel is left.
+            if Arc::strong_count(&channel) <= 2 {
+                dead_channels.push(info.id);
+            }
             if !self.declared_channels.contains(&info.id) {
                 chunk.declared_channels.push(ChannelDecl {
                     id: info.id,
@@ -268,6 +283,7 @@ impl Snapshotter {
             declared_tasks,
             declared_edges,
             endpoint_cursors,
+            dead_channels,
         }
     }
 
@@ -278,10 +294,12 @@ impl Snapshotter {
             base.max_backpressured_stall_ns = 0;
             self.baselines.insert(id, base);
         }
-        for id in &pending.ended {
-            self.baselines.remove(id);
+        for cell in &pending.ended {
+            cell.end_reported.store(true, Ordering::Relaxed);
+            self.baselines.remove(&cell.id);
         }
-        self.ended.retain(|c| !pending.ended.contains(&c.id));
+        self.ended
+            .retain(|c| !pending.ended.iter().any(|e| Arc::ptr_eq(c, e)));
         for decl in &pending.chunk.declared_channels {
             self.declared_channels.insert(decl.id);
         }
@@ -305,6 +323,7 @@ impl Snapshotter {
         }
         self.declared_tasks.extend(pending.declared_tasks);
         self.declared_edges.extend(pending.declared_edges);
+        registry::lock().remove_channels(&pending.dead_channels);
         self.seq += 1;
         self.coalesced = 0;
         self.interval_start_ns = now_ns;
@@ -331,11 +350,7 @@ impl Snapshotter {
     }
 }
 
+/// The channels the registry knows: alive, or dead and not yet written.
 fn live_channels() -> Vec<Arc<dyn ChannelProbe>> {
-    let registry = registry::lock();
-    registry
-        .channels
-        .iter()
-        .filter_map(|c| c.upgrade())
-        .collect()
+    registry::lock().channels.clone()
 }

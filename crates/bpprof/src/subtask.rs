@@ -3,13 +3,17 @@
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use bpprof_format::EndpointRole;
 
+use std::sync::atomic::Ordering;
+
 use crate::account::{Account, State};
 use crate::clock;
 use crate::registry;
+use crate::sampling::{self, capture_blocked_stack, SampleSlot, StackBounds};
 
 /// One registration of a thread as subtask `index` of `task`.
 #[derive(Debug)]
@@ -25,7 +29,13 @@ pub(crate) struct SubtaskCell {
     /// CPU time and run-queue delay of the thread when it registered.
     pub start: ThreadTimes,
     pub account: Account,
+    /// Stack sampling buffers, allocated before the thread can be signalled.
+    pub sampling: SampleSlot,
     cpu_clock: Option<libc::clockid_t>,
+    /// Set by the recorder once a written chunk holds the subtask's last (`ended`) interval. A
+    /// recorder may read the end through `live` just before the subtask moves to `retired`; this
+    /// keeps it from being reported (and declared) a second time from there.
+    pub end_reported: AtomicBool,
     /// Guards reads of the thread's clocks against the thread going away.
     life: Mutex<Life>,
 }
@@ -71,6 +81,15 @@ impl SubtaskCell {
                 },
                 ended: false,
             },
+        }
+    }
+
+    /// The thread's CPU time now, or `None` once it has deregistered.
+    pub fn cpu_ns(&self) -> Option<u64> {
+        let life = self.life.lock().unwrap_or_else(|p| p.into_inner());
+        match life.ended {
+            Some(_) => None,
+            None => self.cpu_clock.and_then(clock::read_clock),
         }
     }
 
@@ -153,7 +172,9 @@ pub fn register(task: &str, index: u32, parallelism: u32) -> SubtaskGuard {
             registered_ns: clock::now_ns(),
             start: own_thread_times(),
             account: Account::default(),
+            sampling: SampleSlot::new(StackBounds::of_current_thread()),
             cpu_clock: clock::current_thread_cpu_clock(),
+            end_reported: AtomicBool::new(false),
             life: Mutex::new(Life::default()),
         });
         registry.live.push(Arc::clone(&cell));
@@ -187,6 +208,11 @@ impl Drop for SubtaskGuard {
     }
 }
 
+/// How many times deregistration yields while waiting for a sampling signal already sent to its
+/// thread to be handled. A signal pending for the calling thread is delivered on return from
+/// `sched_yield`, so the wait ends at once unless the thread blocks the signal.
+const MAX_SIGNAL_WAIT_YIELDS: u32 = 10_000;
+
 /// Ends the calling thread's registration, if any, without a guard (used when it registers again).
 fn end_current_registration() {
     let previous = CURRENT
@@ -198,7 +224,8 @@ fn end_current_registration() {
     }
 }
 
-fn deregister(cell: &SubtaskCell) {
+fn deregister(cell: &Arc<SubtaskCell>) {
+    stop_sampling(cell);
     {
         let mut life = cell.life.lock().unwrap_or_else(|p| p.into_inner());
         if life.ended.is_some() {
@@ -210,6 +237,25 @@ fn deregister(cell: &SubtaskCell) {
         life.ended = Some((now, own_thread_times()));
     }
     registry::lock().retire(cell.id);
+}
+
+/// Makes sure no sampling signal will reach the thread for this registration: the sampler sends
+/// no new one once `closed` is set, and a signal already sent is handled on this very thread.
+fn stop_sampling(cell: &Arc<SubtaskCell>) {
+    let slot = &cell.sampling;
+    slot.closed.store(true, Ordering::SeqCst);
+    let mut yields = 0;
+    while slot.in_flight.load(Ordering::SeqCst) > 0 {
+        if yields == MAX_SIGNAL_WAIT_YIELDS {
+            // The thread blocks the signal: keep the cell alive for good, so that a late
+            // handler still finds valid memory.
+            std::mem::forget(Arc::clone(cell));
+            return;
+        }
+        yields += 1;
+        // SAFETY: sched_yield has no preconditions.
+        unsafe { libc::sched_yield() };
+    }
 }
 
 /// Runs `f` with the calling thread's registration, if it has one.
@@ -278,7 +324,11 @@ pub fn enter(state: State) -> BlockingScope {
     with_current(|current| {
         current.0.depth += 1;
         if current.0.depth == 1 {
-            current.0.cell.account.enter(state, clock::now_ns());
+            let cell = &current.0.cell;
+            if sampling::is_active() {
+                capture_blocked_stack(&cell.sampling.blocked, cell.sampling.bounds);
+            }
+            cell.account.enter(state, clock::now_ns());
             scope.cell = Some(Arc::clone(&current.0.cell));
         } else {
             scope.nested = true;

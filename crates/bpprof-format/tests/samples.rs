@@ -1,0 +1,399 @@
+//! Samples chunks (kind 4): round trip, interning across chunks, truncation, and the size budget
+//! of one hour of sampling.
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::io::{self, Write};
+use std::rc::Rc;
+
+use bpprof_format::*;
+
+/// xorshift64: a tiny deterministic PRNG so the tests need no extra dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// Uniform-ish in `lo..hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo)
+    }
+}
+
+const SECOND: u64 = 1_000_000_000;
+const HZ: u32 = 99;
+
+fn meta() -> RecordingMeta {
+    RecordingMeta {
+        start_unix_ns: 1_717_171_717_000_000_000,
+        interval_ns: SECOND,
+        host: "build-07.example.org".into(),
+        cpus: 16,
+        pid: 41_234,
+        program: "wordcount".into(),
+        bpprof_version: "0.1.0".into(),
+        build: "release x86_64-unknown-linux-gnu".into(),
+        sample_hz: HZ,
+    }
+}
+
+/// A workload: `tasks` tasks of `per_task` subtasks; each task's code has a set of 10–30
+/// distinct stacks of depth 20–40 (sharing the thread start-up frames), each stack taken in one
+/// state (its leaf is the hashing, the send or the receive).
+struct Workload {
+    tasks: u32,
+    per_task: u32,
+    /// Every frame, by id.
+    frames: Vec<FrameDecl>,
+    /// Every stack, by id: its frames and the state it is sampled in.
+    stacks: Vec<(Vec<u32>, SampleState)>,
+    /// Stack ids of each task.
+    task_stacks: Vec<Vec<u32>>,
+}
+
+impl Workload {
+    fn new(rng: &mut Rng, tasks: u32, per_task: u32) -> Workload {
+        let mut frames = Vec::new();
+        let frame = |function: String, frames: &mut Vec<FrameDecl>| {
+            let id = frames.len() as u32;
+            frames.push(FrameDecl {
+                id,
+                file: format!(
+                    "/home/dev/.cargo/registry/src/index/crate-1.0.{}/src/lib.rs",
+                    id % 17
+                ),
+                line: 10 + id * 7 % 900,
+                function,
+            });
+            id
+        };
+        let startup: Vec<u32> = [
+            "std::sys::pal::unix::thread::Thread::new::thread_start",
+            "core::ops::function::FnOnce::call_once{{vtable.shim}}",
+            "std::thread::Builder::spawn_unchecked_::{{closure}}",
+            "std::panicking::try",
+            "std::sys::backtrace::__rust_begin_short_backtrace",
+            "bpprof::subtask::run_registered::{{closure}}",
+        ]
+        .iter()
+        .map(|f| frame((*f).to_owned(), &mut frames))
+        .collect();
+        let mut stacks = Vec::new();
+        let mut task_stacks = Vec::new();
+        for t in 0..tasks {
+            // A pool of the task's own functions.
+            let pool: Vec<u32> = (0..60)
+                .map(|i| {
+                    frame(
+                        format!(
+                            "<wordcount::stage{t}::Operator{i} as wordcount::Process<alloc::vec::Vec<u8>>>::process_{i}"
+                        ),
+                        &mut frames,
+                    )
+                })
+                .collect();
+            let n = rng.range(10, 31);
+            let mut mine = Vec::new();
+            for s in 0..n {
+                let depth = rng.range(20, 41) as usize;
+                let mut path = startup.clone();
+                while path.len() < depth {
+                    path.push(pool[rng.range(0, pool.len() as u64) as usize]);
+                }
+                let state = match s % 6 {
+                    0 => SampleState::Idle,
+                    1 => SampleState::Backpressured,
+                    _ => SampleState::Busy,
+                };
+                mine.push(stacks.len() as u32);
+                stacks.push((path, state));
+            }
+            task_stacks.push(mine);
+        }
+        Workload {
+            tasks,
+            per_task,
+            frames,
+            stacks,
+            task_stacks,
+        }
+    }
+
+    fn subtasks(&self) -> u32 {
+        self.tasks * self.per_task
+    }
+
+    /// The samples chunk of interval `seq`: `HZ` samples per subtask, aggregated, with the frames
+    /// and stacks not declared before (`declared_*` remember what was).
+    fn chunk(
+        &self,
+        rng: &mut Rng,
+        seq: u64,
+        declared_frames: &mut HashSet<u32>,
+        declared_stacks: &mut HashSet<u32>,
+    ) -> SamplesChunk {
+        let mut chunk = SamplesChunk {
+            seq,
+            start_ns: seq * SECOND,
+            end_ns: (seq + 1) * SECOND,
+            lost: u64::from(rng.range(0, 100) == 0),
+            ..SamplesChunk::default()
+        };
+        for subtask in 0..self.subtasks() {
+            let mine = &self.task_stacks[(subtask / self.per_task) as usize];
+            // Counts by (position in `mine`, on CPU); a stack's state is fixed.
+            let mut counts = vec![[0u32; 2]; mine.len()];
+            for _ in 0..HZ {
+                // Skewed towards the first stacks, as real profiles are.
+                let a = rng.range(0, mine.len() as u64);
+                let b = rng.range(0, mine.len() as u64);
+                let at = a.min(b) as usize;
+                let on_cpu = match self.stacks[mine[at] as usize].1 {
+                    SampleState::Busy => rng.range(0, 10) != 0,
+                    _ => rng.range(0, 20) == 0,
+                };
+                counts[at][usize::from(on_cpu)] += 1;
+            }
+            for (at, pair) in counts.iter().enumerate() {
+                let stack = mine[at];
+                let (frames, state) = &self.stacks[stack as usize];
+                for (on_cpu, &count) in [false, true].into_iter().zip(pair) {
+                    if count == 0 {
+                        continue;
+                    }
+                    if declared_stacks.insert(stack) {
+                        for &f in frames {
+                            if declared_frames.insert(f) {
+                                chunk.frames.push(self.frames[f as usize].clone());
+                            }
+                        }
+                        chunk.stacks.push(StackDecl {
+                            id: stack,
+                            frames: frames.clone(),
+                        });
+                    }
+                    chunk.counts.push(SampleCount {
+                        subtask,
+                        state: *state,
+                        on_cpu,
+                        stack,
+                        count,
+                    });
+                }
+            }
+        }
+        chunk
+    }
+}
+
+/// A plausible interval chunk for the workload's subtasks (declarations in the first).
+fn interval(rng: &mut Rng, seq: u64, workload: &Workload) -> IntervalChunk {
+    let mut chunk = IntervalChunk {
+        seq,
+        start_ns: seq * SECOND,
+        end_ns: (seq + 1) * SECOND,
+        ..IntervalChunk::default()
+    };
+    if seq == 0 {
+        chunk.declared_subtasks = (0..workload.subtasks())
+            .map(|id| SubtaskDecl {
+                id,
+                task: format!("stage{}", id / workload.per_task),
+                index: id % workload.per_task,
+                parallelism: workload.per_task,
+                tid: 41_300 + id,
+                registered_ns: 0,
+            })
+            .collect();
+    }
+    chunk.subtasks = (0..workload.subtasks())
+        .map(|id| {
+            let idle_ns = rng.range(100_000_000, 600_000_000);
+            let backpressured_ns = rng.range(100_000_000, 400_000_000);
+            SubtaskInterval {
+                id,
+                wall_ns: SECOND,
+                idle_ns,
+                backpressured_ns,
+                cpu_ns: rng.range(100_000_000, 900_000_000),
+                runqueue_ns: Some(rng.range(0, 50_000_000)),
+                max_idle_stall_ns: rng.range(1_000_000, 100_000_000),
+                max_backpressure_stall_ns: rng.range(1_000_000, 100_000_000),
+                records_in: rng.range(10_000, 1_000_000),
+                records_out: rng.range(10_000, 1_000_000),
+                ended: false,
+            }
+        })
+        .collect();
+    chunk
+}
+
+/// A `Vec` that counts the bytes written into it, readable while a writer owns it.
+struct Counting {
+    bytes: Vec<u8>,
+    written: Rc<Cell<usize>>,
+}
+
+impl Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.bytes.extend_from_slice(buf);
+        self.written.set(self.bytes.len());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `seconds` intervals, each followed by its samples chunk; returns the bytes, the bytes
+/// of the samples chunks alone, and the chunks written.
+fn record(
+    seconds: u64,
+    workload: &Workload,
+    rng: &mut Rng,
+) -> (Vec<u8>, usize, Vec<IntervalChunk>, Vec<SamplesChunk>) {
+    let written = Rc::new(Cell::new(0));
+    let out = Counting {
+        bytes: Vec::new(),
+        written: Rc::clone(&written),
+    };
+    let mut writer = RecordingWriter::new(out, &meta()).unwrap();
+    let (mut frames, mut stacks) = (HashSet::new(), HashSet::new());
+    let (mut intervals, mut samples) = (Vec::new(), Vec::new());
+    let mut samples_bytes = 0;
+    for seq in 0..seconds {
+        let i = interval(rng, seq, workload);
+        writer.write_interval(&i).unwrap();
+        let s = workload.chunk(rng, seq, &mut frames, &mut stacks);
+        let before = written.get();
+        writer.write_samples(&s).unwrap();
+        samples_bytes += written.get() - before;
+        if seconds <= 60 {
+            intervals.push(i);
+            samples.push(s);
+        }
+    }
+    let bytes = writer
+        .finish(&EndChunk {
+            end_ns: seconds * SECOND,
+            chunks: seconds,
+            coalesced_intervals: 0,
+        })
+        .unwrap()
+        .bytes;
+    (bytes, samples_bytes, intervals, samples)
+}
+
+#[test]
+fn samples_round_trip_with_interning_across_chunks() {
+    let mut rng = Rng::new(7);
+    let workload = Workload::new(&mut rng, 2, 2);
+    let (bytes, _, intervals, samples) = record(10, &workload, &mut rng);
+    let recording = read_recording(&bytes[..]).unwrap();
+    assert_eq!(recording.warnings, []);
+    assert_eq!(recording.intervals, intervals);
+    assert_eq!(recording.samples, samples);
+    assert_eq!(recording.meta.sample_hz, HZ);
+    // Every stack and frame is declared exactly once, before or in the first chunk using it.
+    let (mut frames, mut stacks) = (HashSet::new(), HashSet::new());
+    for chunk in &recording.samples {
+        for f in &chunk.frames {
+            assert!(frames.insert(f.id), "frame {} declared twice", f.id);
+        }
+        for s in &chunk.stacks {
+            assert!(stacks.insert(s.id), "stack {} declared twice", s.id);
+            assert!(s.frames.iter().all(|f| frames.contains(f)));
+        }
+        assert!(chunk.counts.iter().all(|c| stacks.contains(&c.stack)));
+        let total: u64 = chunk.counts.iter().map(|c| u64::from(c.count)).sum();
+        assert_eq!(total, u64::from(HZ) * 4);
+    }
+    assert!(recording.samples[0].stacks.len() > recording.samples[9].stacks.len());
+}
+
+#[test]
+fn a_samples_chunk_cut_short_leaves_the_earlier_ones() {
+    let mut rng = Rng::new(8);
+    let workload = Workload::new(&mut rng, 1, 2);
+    let (bytes, _, _, samples) = record(3, &workload, &mut rng);
+    // Remove the end chunk and cut into the last samples chunk.
+    let end_len = 13
+        + postcard::to_stdvec(&EndChunk {
+            end_ns: 3 * SECOND,
+            chunks: 3,
+            coalesced_intervals: 0,
+        })
+        .unwrap()
+        .len();
+    let cut = &bytes[..bytes.len() - end_len - 5];
+    let recording = read_recording(cut).unwrap();
+    assert_eq!(recording.samples, samples[..2]);
+    assert_eq!(recording.intervals.len(), 3);
+    assert!(matches!(
+        recording.warnings[..],
+        [ReadWarning::Truncated { .. }]
+    ));
+}
+
+#[test]
+fn semicolons_and_newlines_in_frame_names_survive_the_format() {
+    let chunk = SamplesChunk {
+        frames: vec![FrameDecl {
+            id: 0,
+            function: "<[u8; 8] as core::fmt::Debug>::fmt\n".into(),
+            file: String::new(),
+            line: 0,
+        }],
+        stacks: vec![StackDecl {
+            id: 0,
+            frames: vec![0],
+        }],
+        counts: vec![SampleCount {
+            subtask: 0,
+            state: SampleState::Backpressured,
+            on_cpu: false,
+            stack: 0,
+            count: 3,
+        }],
+        ..SamplesChunk::default()
+    };
+    let mut writer = RecordingWriter::new(Vec::new(), &meta()).unwrap();
+    writer.write_samples(&chunk).unwrap();
+    let bytes = writer.finish(&EndChunk::default()).unwrap();
+    assert_eq!(read_recording(&bytes[..]).unwrap().samples, [chunk]);
+}
+
+/// One hour of 64 subtasks sampled at 99 Hz, counts aggregated per 1-second interval, 10–30
+/// distinct stacks per task of depth 20–40: the whole recording must stay under 100 MB.
+#[test]
+fn one_hour_of_sampling_64_subtasks_at_99_hz_fits_the_size_budget() {
+    const BUDGET: usize = 100_000_000;
+    let mut rng = Rng::new(3600);
+    let workload = Workload::new(&mut rng, 8, 8);
+    let (bytes, samples_bytes, _, _) = record(3_600, &workload, &mut rng);
+    println!(
+        "one hour, 64 subtasks at {HZ} Hz, {} distinct stacks: {} bytes in all, {} bytes of samples \
+         chunks ({:.1} bytes per subtask-second)",
+        workload.stacks.len(),
+        bytes.len(),
+        samples_bytes,
+        samples_bytes as f64 / (3_600.0 * 64.0)
+    );
+    assert!(
+        bytes.len() < BUDGET,
+        "{} bytes is over the budget of {BUDGET}",
+        bytes.len()
+    );
+    let recording = read_recording(&bytes[..]).unwrap();
+    assert_eq!(recording.samples.len(), 3_600);
+    assert_eq!(recording.warnings, []);
+}

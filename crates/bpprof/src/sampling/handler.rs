@@ -1,0 +1,113 @@
+//! The sampling signal handler. Everything it does is listed here so it can be checked line by
+//! line: it saves and restores errno; it touches only memory allocated before the thread could
+//! be signalled (the subtask's [`SampleSlot`], kept alive by the sampler until this handler has
+//! decremented `in_flight`); it takes no lock, allocates nothing, initialises nothing lazily, and
+//! calls only `gettid` (a plain system call).
+
+use std::sync::atomic::Ordering;
+
+use super::ring::RawSample;
+use super::stack::{walk_frame_pointers, MAX_DEPTH};
+use crate::subtask::SubtaskCell;
+
+/// The handler, installed with `SA_SIGINFO | SA_RESTART`. The sampler sends the signal with
+/// `rt_tgsigqueueinfo`, passing a pointer to the target's [`SubtaskCell`] as the signal value.
+pub(crate) extern "C" fn on_sample_signal(
+    _signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
+    // SAFETY: __errno_location returns this thread's errno slot; always valid.
+    let errno = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved_errno = unsafe { *errno };
+    // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler.
+    let (code, pid, value) = unsafe { ((*info).si_code, (*info).si_pid(), (*info).si_value()) };
+    // Only signals queued by this process's sampler carry a subtask pointer; ignore the rest.
+    // SAFETY: getpid is a plain system call.
+    if code == libc::SI_QUEUE && pid == unsafe { libc::getpid() } && !value.sival_ptr.is_null() {
+        // SAFETY: the sampler queued this signal with a pointer to a live SubtaskCell and keeps
+        // it alive until `in_flight` is decremented below.
+        let cell = unsafe { &*(value.sival_ptr as *const SubtaskCell) };
+        // SAFETY: gettid is a plain system call.
+        if unsafe { libc::gettid() } as u32 == cell.tid {
+            // SAFETY: we are the handler on the owning thread; `context` is the kernel's ucontext.
+            unsafe { take_sample(cell, context) };
+        }
+        cell.sampling.in_flight.fetch_sub(1, Ordering::Release);
+    }
+    // SAFETY: restores this thread's errno.
+    unsafe { *errno = saved_errno };
+}
+
+/// Walks the interrupted stack into the subtask's buffer, or counts a lost sample.
+///
+/// # Safety
+/// Must run in the signal handler on `cell`'s own thread, with the kernel's `context`.
+unsafe fn take_sample(cell: &SubtaskCell, context: *mut libc::c_void) {
+    let slot = &cell.sampling;
+    // SAFETY: we are the owning thread's handler (the single producer).
+    let Some(sample) = (unsafe { slot.next_cell() }) else {
+        slot.lost.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    // SAFETY: `context` is the ucontext_t the kernel passed to this handler.
+    let Some((pc, fp, sp)) = (unsafe { interrupted_registers(context) }) else {
+        slot.lost.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    // SAFETY: `sample` is the producer's cell, not read by the consumer until published.
+    let sample: &mut RawSample = unsafe { &mut *sample };
+    sample.addrs[0] = pc;
+    let lo = sp.max(slot.bounds.lo);
+    // SAFETY: memory between the interrupted stack pointer and the top of the thread's stack is
+    // the live stack: mapped and readable.
+    let depth =
+        unsafe { walk_frame_pointers(fp, lo, slot.bounds.hi, &mut sample.addrs[1..MAX_DEPTH]) };
+    sample.depth = 1 + depth as u32;
+    sample.state = cell.account.state() as u8;
+    sample.on_cpu = slot.on_cpu_hint.load(Ordering::Relaxed) != 0;
+    slot.publish();
+}
+
+/// Program counter, frame pointer and stack pointer of the interrupted code.
+///
+/// # Safety
+/// `context` must be the `ucontext_t` passed to a signal handler.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+unsafe fn interrupted_registers(context: *mut libc::c_void) -> Option<(usize, usize, usize)> {
+    // SAFETY: guaranteed by the caller.
+    let gregs = unsafe { &(*(context as *const libc::ucontext_t)).uc_mcontext.gregs };
+    Some((
+        gregs[libc::REG_RIP as usize] as usize,
+        gregs[libc::REG_RBP as usize] as usize,
+        gregs[libc::REG_RSP as usize] as usize,
+    ))
+}
+
+/// Program counter, frame pointer and stack pointer of the interrupted code.
+///
+/// # Safety
+/// `context` must be the `ucontext_t` passed to a signal handler.
+#[cfg(all(target_os = "linux", target_arch = "aarch64"))]
+unsafe fn interrupted_registers(context: *mut libc::c_void) -> Option<(usize, usize, usize)> {
+    // SAFETY: guaranteed by the caller.
+    let mcontext = unsafe { &(*(context as *const libc::ucontext_t)).uc_mcontext };
+    Some((
+        mcontext.pc as usize,
+        mcontext.regs[29] as usize,
+        mcontext.sp as usize,
+    ))
+}
+
+/// Other targets: no sample (counted as lost).
+///
+/// # Safety
+/// None needed.
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+unsafe fn interrupted_registers(_context: *mut libc::c_void) -> Option<(usize, usize, usize)> {
+    None
+}

@@ -1,0 +1,182 @@
+//! Stack sampling: attribution, isolation and blocked stacks, read back from a recording.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bpprof_format::{Recording, SampleState};
+
+use common::{recorder_lock, spin_cpu};
+
+/// Sampling rate for these tests: high, so that shares are measured on thousands of samples.
+const HZ: u32 = 999;
+
+fn start(name: &str, hz: u32) -> (tempfile::TempDir, std::path::PathBuf, bpprof::Recorder) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(format!("{name}.bpprof"));
+    let recorder = bpprof::Recorder::start(
+        bpprof::RecorderOptions::new(&path)
+            .interval(Duration::from_millis(200))
+            .sample_hz(hz),
+    )
+    .expect("start recorder");
+    (dir, path, recorder)
+}
+
+/// Every sample of the subtask registered as `task#0`: (state, on_cpu, function names outermost
+/// first, count).
+fn samples_of(recording: &Recording, task: &str) -> Vec<(SampleState, bool, Vec<String>, u32)> {
+    let ids: Vec<u32> = recording
+        .intervals
+        .iter()
+        .flat_map(|c| &c.declared_subtasks)
+        .filter(|d| d.task == task)
+        .map(|d| d.id)
+        .collect();
+    let mut frames = HashMap::new();
+    let mut stacks = HashMap::new();
+    let mut out = Vec::new();
+    for chunk in &recording.samples {
+        for frame in &chunk.frames {
+            frames.insert(frame.id, frame.function.clone());
+        }
+        for stack in &chunk.stacks {
+            stacks.insert(stack.id, stack.frames.clone());
+        }
+        for count in chunk.counts.iter().filter(|c| ids.contains(&c.subtask)) {
+            let names = stacks[&count.stack]
+                .iter()
+                .map(|f| frames[f].clone())
+                .collect();
+            out.push((count.state, count.on_cpu, names, count.count));
+        }
+    }
+    out
+}
+
+fn count_containing(samples: &[(SampleState, bool, Vec<String>, u32)], function: &str) -> u64 {
+    samples
+        .iter()
+        .filter(|(_, _, names, _)| names.iter().any(|n| n.contains(function)))
+        .map(|s| u64::from(s.3))
+        .sum()
+}
+
+#[inline(never)]
+fn two_thirds_work() {
+    spin_cpu(Duration::from_millis(2));
+}
+
+#[inline(never)]
+fn one_third_work() {
+    spin_cpu(Duration::from_millis(1));
+}
+
+#[inline(never)]
+fn only_in_other_subtask() {
+    spin_cpu(Duration::from_millis(1));
+}
+
+#[inline(never)]
+fn waits_for_input(rx: &bpprof::Receiver<u32>) -> Option<u32> {
+    rx.recv().ok()
+}
+
+#[test]
+fn cpu_shares_and_isolation_match_the_work_done() {
+    let _lock = recorder_lock();
+    let (_dir, path, recorder) = start("attribution", HZ);
+    let run = Duration::from_secs(3);
+    let worker = std::thread::spawn(move || {
+        let _subtask = bpprof::register("Split", 0, 1);
+        let end = Instant::now() + run;
+        while Instant::now() < end {
+            two_thirds_work();
+            one_third_work();
+        }
+    });
+    let other = std::thread::spawn(move || {
+        let _subtask = bpprof::register("Other", 0, 1);
+        let end = Instant::now() + run;
+        while Instant::now() < end {
+            only_in_other_subtask();
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    worker.join().unwrap();
+    other.join().unwrap();
+    recorder.stop().unwrap();
+    let recording = bpprof_format::read_file(&path).unwrap();
+    assert_eq!(recording.meta.sample_hz, HZ);
+
+    let split = samples_of(&recording, "Split");
+    let two = count_containing(&split, "two_thirds_work") as f64;
+    let one = count_containing(&split, "one_third_work") as f64;
+    let share = two / (two + one);
+    eprintln!(
+        "two_thirds_work share {share:.4} over {} samples",
+        two + one
+    );
+    assert!(two + one > 500.0, "too few samples: {two} + {one}");
+    assert!(
+        (share - 2.0 / 3.0).abs() <= 0.03,
+        "two_thirds_work share {share:.3} ({two} vs {one} samples), expected 0.667 ± 0.03"
+    );
+    assert_eq!(count_containing(&split, "only_in_other_subtask"), 0);
+    let other = samples_of(&recording, "Other");
+    assert!(count_containing(&other, "only_in_other_subtask") > 0);
+    assert_eq!(count_containing(&other, "two_thirds_work"), 0);
+}
+
+#[test]
+fn a_subtask_blocked_in_recv_has_idle_samples_with_its_caller() {
+    let _lock = recorder_lock();
+    let (_dir, path, recorder) = start("blocked", HZ);
+    let (tx, rx) = bpprof::bounded::<u32>(4);
+    let consumer = std::thread::spawn(move || {
+        let _subtask = bpprof::register("Waiter", 0, 1);
+        while waits_for_input(&rx).is_some() {}
+    });
+    for i in 0..20 {
+        std::thread::sleep(Duration::from_millis(50));
+        tx.send(i).unwrap();
+    }
+    drop(tx);
+    consumer.join().unwrap();
+    recorder.stop().unwrap();
+    let recording = bpprof_format::read_file(&path).unwrap();
+
+    let waiter = samples_of(&recording, "Waiter");
+    let idle: Vec<_> = waiter
+        .iter()
+        .filter(|(state, ..)| *state == SampleState::Idle)
+        .collect();
+    let idle_total: u32 = idle.iter().map(|s| s.3).sum();
+    assert!(idle_total > 100, "only {idle_total} idle samples");
+    let with_caller: u32 = idle
+        .iter()
+        .filter(|(_, _, names, _)| names.iter().any(|n| n.contains("waits_for_input")))
+        .map(|s| s.3)
+        .sum();
+    assert!(
+        with_caller as f64 >= 0.95 * idle_total as f64,
+        "{with_caller} of {idle_total} idle samples contain waits_for_input: {:?}",
+        idle.first()
+    );
+}
+
+#[test]
+fn sampling_off_writes_no_samples() {
+    let _lock = recorder_lock();
+    let (_dir, path, recorder) = start("off", 0);
+    let worker = std::thread::spawn(|| {
+        let _subtask = bpprof::register("Quiet", 0, 1);
+        spin_cpu(Duration::from_millis(300));
+    });
+    worker.join().unwrap();
+    recorder.stop().unwrap();
+    let recording = bpprof_format::read_file(&path).unwrap();
+    assert_eq!(recording.meta.sample_hz, 0);
+    assert!(recording.samples.is_empty());
+}
