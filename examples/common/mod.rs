@@ -55,3 +55,40 @@ pub fn burn(seed: u64, rounds: u32) -> u64 {
 pub fn before(deadline: Instant) -> bool {
     Instant::now() < deadline
 }
+
+/// Stops the recording started by [`start_recording`] (if any) and says where it was written;
+/// exits with code 2 and one line when it cannot be finished.
+pub fn stop_recording(recording: Option<bpprof::Recorder>) {
+    if let Some(recording) = recording {
+        match recording.stop() {
+            Ok(summary) => println!("recording written to {}", summary.path.display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
+}
+
+/// A small deterministic pseudo-random generator (xorshift64*), so examples need no dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded with `seed` (any value).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed | 1)
+    }
+
+    /// The next pseudo-random value.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// True with probability `percent` / 100.
+    pub fn percent(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}

@@ -1,0 +1,83 @@
+//! Source(1) -> Map(2) -> Sink(1), where the Sink waits on (simulated) blocking I/O: an off-CPU
+//! bottleneck.
+//!
+//! The sink "writes" each record with a 200 µs blocking call (a `thread::sleep`, outside any
+//! bpprof scope, as an unmarked write to a slow database would be). It is busy ~100% of the time
+//! but hardly ever on a CPU, while Map and Source wait on full queues (backpressured).
+//! `bpprof locate` reports Sink as an `off_cpu` bottleneck and notes that it waits on something
+//! outside the pipeline.
+//!
+//! ```sh
+//! BPPROF_OUT=sink.bpprof cargo run --release --example slow_sink
+//! bpprof locate sink.bpprof
+//! ```
+//!
+//! `--seconds N` (or `BPPROF_EXAMPLE_SECONDS`) sets how long the source runs (default 8).
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{before, burn, run_time, start_recording, stop_recording};
+
+/// Parallelism of Map.
+const MAP: u32 = 2;
+/// How long the sink's simulated write of one record blocks.
+const WRITE_LATENCY: Duration = Duration::from_micros(200);
+
+/// The map step: a little CPU work per record.
+#[inline(never)]
+fn map_record(record: u64) -> u64 {
+    burn(record, 1_000)
+}
+
+/// The sink's blocking write of one record (simulated I/O: the thread sleeps, off-CPU).
+#[inline(never)]
+fn write_record(acc: u64, record: u64) -> u64 {
+    thread::sleep(WRITE_LATENCY);
+    acc.wrapping_add(record)
+}
+
+fn main() {
+    let run_for = run_time(8.0);
+    let recording = start_recording();
+
+    let (to_map, map_in) = bpprof::bounded_named::<u64>("source->map", 256);
+    let (to_sink, sink_in) = bpprof::bounded_named::<u64>("map->sink", 256);
+
+    let mut threads = Vec::new();
+    threads.push(thread::spawn(move || {
+        let _subtask = bpprof::register("Source", 0, 1);
+        let deadline = Instant::now() + run_for;
+        let mut record = 0u64;
+        while before(deadline) {
+            record += 1;
+            if to_map.send(record).is_err() {
+                break;
+            }
+        }
+    }));
+    for i in 0..MAP {
+        let (input, output) = (map_in.clone(), to_sink.clone());
+        threads.push(thread::spawn(move || {
+            let _subtask = bpprof::register("Map", i, MAP);
+            for record in input.iter() {
+                if output.send(map_record(record)).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop((map_in, to_sink));
+    let sink = thread::spawn(move || {
+        let _subtask = bpprof::register("Sink", 0, 1);
+        sink_in.iter().fold(0u64, write_record)
+    });
+    for t in threads {
+        t.join().expect("pipeline thread panicked");
+    }
+    let checksum = sink.join().expect("sink panicked");
+    println!("slow_sink: done (checksum {checksum:x})");
+    stop_recording(recording);
+}
