@@ -31,13 +31,15 @@
 //! `window` module selects the range and sums each subtask over it, [`verdict`] applies the
 //! bottleneck rules (every threshold is a named constant there), [`report`] holds the public,
 //! serialisable result types (JSON schema in `docs/json.md`) and [`render_human`] prints them for
-//! people. [`synth`] builds synthetic recordings for tests and examples.
+//! people. [`flame`] folds the stack samples of one subtask into a flame graph (`bpprof flame`,
+//! see `docs/flame.md`). [`synth`] builds synthetic recordings for tests and examples.
 //!
 //! # Feature flags
 //!
 //! None.
 #![deny(missing_docs)]
 
+pub mod flame;
 pub mod graph;
 mod render;
 pub mod report;

@@ -204,10 +204,10 @@ fn table(w: &mut impl Write, columns: &[(&str, Align)], rows: Vec<Vec<String>>) 
             match align {
                 Align::Left => {
                     line.push_str(cell);
-                    line.extend(std::iter::repeat(' ').take(pad));
+                    line.push_str(&" ".repeat(pad));
                 }
                 Align::Right => {
-                    line.extend(std::iter::repeat(' ').take(pad));
+                    line.push_str(&" ".repeat(pad));
                     line.push_str(cell);
                 }
             }

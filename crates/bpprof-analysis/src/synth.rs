@@ -12,14 +12,18 @@
 //! assert_eq!(recording.intervals[0].subtasks[0].busy_ns(), 500_000_000);
 //! ```
 
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 
 use bpprof_format::{
     read_recording, ChannelDecl, ChannelEndpoint, ChannelInterval, EdgeDecl, EndChunk,
-    EndpointRole, IntervalChunk, Recording, RecordingMeta, RecordingWriter, SubtaskDecl,
-    SubtaskInterval, TaskDecl,
+    EndpointRole, FrameDecl, IntervalChunk, Recording, RecordingMeta, RecordingWriter, SampleCount,
+    SampleState, SamplesChunk, StackDecl, SubtaskDecl, SubtaskInterval, TaskDecl,
 };
+
+/// Sampling frequency that [`Synth::sample`] sets when none was set.
+pub const DEFAULT_SAMPLE_HZ: u32 = 99;
 
 /// What one subtask did during one synthetic interval, as fractions of the interval.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -69,7 +73,8 @@ impl Load {
 }
 
 /// Builds a recording interval by interval. Declarations made between two calls to
-/// [`Synth::interval`] go into the next interval written.
+/// [`Synth::interval`] go into the next interval written, and so do samples added with
+/// [`Synth::sample`] (in a samples chunk written right after that interval's chunk).
 #[derive(Debug, Clone)]
 pub struct Synth {
     meta: RecordingMeta,
@@ -78,6 +83,11 @@ pub struct Synth {
     next_channel: u32,
     pending: IntervalChunk,
     intervals: Vec<IntervalChunk>,
+    /// Interned frames (function name to id) and stacks (frame ids to id).
+    frame_ids: HashMap<String, u32>,
+    stack_ids: HashMap<Vec<u32>, u32>,
+    pending_samples: SamplesChunk,
+    samples: Vec<SamplesChunk>,
 }
 
 impl Default for Synth {
@@ -102,7 +112,74 @@ impl Synth {
             next_channel: 0,
             pending: IntervalChunk::default(),
             intervals: Vec::new(),
+            frame_ids: HashMap::new(),
+            stack_ids: HashMap::new(),
+            pending_samples: SamplesChunk::default(),
+            samples: Vec::new(),
         }
+    }
+
+    /// Sets the stack-sampling frequency recorded in the meta chunk (0 = sampling off, the
+    /// default until [`Synth::sample`] is first called).
+    pub fn sample_hz(&mut self, hz: u32) {
+        self.meta.sample_hz = hz;
+    }
+
+    /// Adds `count` samples of `subtask` in `state`, on or off CPU, with the stack `frames`
+    /// (function names, outermost caller first) to the next interval. Frames and stacks are
+    /// interned across the recording like the runtime does: declared in the first samples chunk
+    /// that uses them. Sets the sampling frequency to [`DEFAULT_SAMPLE_HZ`] if it was 0.
+    pub fn sample(
+        &mut self,
+        subtask: u32,
+        state: SampleState,
+        on_cpu: bool,
+        frames: &[&str],
+        count: u32,
+    ) {
+        if self.meta.sample_hz == 0 {
+            self.meta.sample_hz = DEFAULT_SAMPLE_HZ;
+        }
+        let ids: Vec<u32> = frames
+            .iter()
+            .map(|&name| {
+                if let Some(&id) = self.frame_ids.get(name) {
+                    return id;
+                }
+                let id = self.frame_ids.len() as u32;
+                self.frame_ids.insert(name.to_owned(), id);
+                self.pending_samples.frames.push(FrameDecl {
+                    id,
+                    function: name.to_owned(),
+                    file: String::new(),
+                    line: 0,
+                });
+                id
+            })
+            .collect();
+        let stack = match self.stack_ids.get(&ids) {
+            Some(&id) => id,
+            None => {
+                let id = self.stack_ids.len() as u32;
+                self.stack_ids.insert(ids.clone(), id);
+                self.pending_samples
+                    .stacks
+                    .push(StackDecl { id, frames: ids });
+                id
+            }
+        };
+        self.pending_samples.counts.push(SampleCount {
+            subtask,
+            state,
+            on_cpu,
+            stack,
+            count,
+        });
+    }
+
+    /// Reports `lost` samples in the next interval.
+    pub fn lost_samples(&mut self, lost: u64) {
+        self.pending_samples.lost += lost;
     }
 
     /// Declares subtask `index` of `task` (with the task's parallelism); returns its id. Declaring
@@ -211,6 +288,13 @@ impl Synth {
                 }
             })
             .collect();
+        let mut samples = std::mem::take(&mut self.pending_samples);
+        if !samples.counts.is_empty() || !samples.frames.is_empty() || samples.lost > 0 {
+            samples.seq = chunk.seq;
+            samples.start_ns = chunk.start_ns;
+            samples.end_ns = chunk.end_ns;
+            self.samples.push(samples);
+        }
         self.intervals.push(chunk);
     }
 
@@ -231,8 +315,13 @@ impl Synth {
 
     fn write<W: io::Write>(&self, out: W) -> io::Result<W> {
         let mut writer = RecordingWriter::new(out, &self.meta)?;
+        let mut samples = self.samples.iter().peekable();
         for chunk in &self.intervals {
             writer.write_interval(chunk)?;
+            // Each interval's samples right after it, as the runtime writes them.
+            while let Some(s) = samples.next_if(|s| s.seq == chunk.seq) {
+                writer.write_samples(s)?;
+            }
         }
         let end_ns = self.intervals.len() as u64 * self.interval_ns;
         writer.finish(&EndChunk {

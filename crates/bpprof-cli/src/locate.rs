@@ -53,7 +53,7 @@ pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
     Ok(())
 }
 
-fn read_failure(path: &Path, error: ReadError) -> Failure {
+pub(crate) fn read_failure(path: &Path, error: ReadError) -> Failure {
     let name = path.display();
     match error {
         ReadError::Io(e) => {
@@ -86,7 +86,7 @@ fn read_failure(path: &Path, error: ReadError) -> Failure {
     }
 }
 
-fn analysis_failure(error: AnalysisError) -> Failure {
+pub(crate) fn analysis_failure(error: AnalysisError) -> Failure {
     let fix = match error {
         AnalysisError::NoIntervals => "record for longer than one interval",
         AnalysisError::EmptyRange { .. } | AnalysisError::InvalidRange { .. } => {

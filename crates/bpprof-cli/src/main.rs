@@ -1,9 +1,10 @@
-//! `bpprof`: locates the bottleneck of a recorded pipeline.
+//! `bpprof`: locates the bottleneck of a recorded pipeline and draws flame graphs of its subtasks.
 //!
 //! This binary is a thin layer over `bpprof-analysis`: it parses the command line, runs one
 //! subcommand, and maps errors to exit codes (see [`exit`]).
 
 mod exit;
+mod flame;
 mod locate;
 
 use std::io::{self, Write};
@@ -11,7 +12,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Finds the bottleneck of a multi-threaded pipeline from a bpprof recording.
+/// Finds the bottleneck of a multi-threaded pipeline from a bpprof recording, and draws flame
+/// graphs of its subtasks.
 #[derive(Debug, Parser)]
 #[command(
     name = "bpprof",
@@ -29,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Find the bottleneck task(s) of a recording: the busy task below backpressured ones.
     Locate(locate::LocateArgs),
+    /// Draw a flame graph (SVG) of one subtask from the recording's stack samples; by default of
+    /// the bottleneck that `locate` finds.
+    Flame(flame::FlameArgs),
 }
 
 /// Output formats shared by the subcommands.
@@ -75,6 +80,7 @@ impl std::error::Error for Failure {}
 fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), anyhow::Error> {
     match cli.command {
         Command::Locate(args) => locate::run(&args, out, err),
+        Command::Flame(args) => flame::run(&args, out, err),
     }
 }
 

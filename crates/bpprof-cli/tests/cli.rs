@@ -259,3 +259,279 @@ fn help_lists_exit_codes() {
     let output = bpprof(&["locate", "--help"]);
     assert!(text(&output.stdout).contains("--from <SECONDS>"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// bpprof flame
+
+/// `pipeline()` with stack samples: Enrich#0 and #1 hash on CPU, Enrich#1 also waits for a
+/// lookup off CPU, both sometimes wait for input; Source is backpressured in `send`.
+fn sampled_pipeline() -> Synth {
+    let mut synth = Synth::new();
+    let source = synth.subtask("Source", 0, 1);
+    let parse = synth.subtask("Parse", 0, 1);
+    let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
+    let sink = synth.subtask("Sink", 0, 1);
+    synth.channel("raw", 100, &[source], &[parse]);
+    synth.channel("parsed", 100, &[parse], &enrich);
+    synth.channel("enriched", 100, &enrich, &[sink]);
+    use bpprof_format::SampleState::{Backpressured, Busy, Idle};
+    for _ in 0..8 {
+        synth.sample(enrich[0], Busy, true, &["main", "enrich", "hash"], 90);
+        synth.sample(enrich[0], Idle, false, &["main", "enrich", "recv"], 9);
+        synth.sample(enrich[1], Busy, true, &["main", "enrich", "hash"], 60);
+        synth.sample(enrich[1], Busy, false, &["main", "enrich", "lookup"], 36);
+        synth.sample(enrich[1], Idle, false, &["main", "enrich", "recv"], 3);
+        synth.sample(
+            source,
+            Backpressured,
+            false,
+            &["main", "source", "send"],
+            70,
+        );
+        synth.sample(
+            source,
+            Busy,
+            true,
+            &["main", "source", "only_in_source"],
+            20,
+        );
+        synth.interval(&[
+            (source, Load::new(0.2, 0.7).records(0, 500)),
+            (parse, Load::new(0.1, 0.88).records(500, 500)),
+            (enrich[0], Load::new(0.95, 0.0).records(250, 250)),
+            (enrich[1], Load::new(0.97, 0.0).records(250, 250)),
+            (sink, Load::new(0.3, 0.0).records(500, 0)),
+        ]);
+    }
+    synth
+}
+
+fn bpprof_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bpprof"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("bpprof runs")
+}
+
+fn assert_well_formed_svg(svg: &str, title: &str) {
+    assert!(
+        svg.starts_with("<?xml") || svg.starts_with("<svg"),
+        "{}",
+        &svg[..svg.len().min(200)]
+    );
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains(title), "title {title:?} in the SVG");
+}
+
+#[test]
+fn flame_of_a_subtask_writes_the_default_file_and_says_so() {
+    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
+    let out = tempfile::tempdir().unwrap();
+    let output = bpprof_in(out.path(), &["flame", rec.arg(), "--subtask", "Enrich#1"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+    // 7 intervals (the first is skipped) of 99 samples.
+    assert_eq!(
+        text(&output.stdout),
+        "wrote flame graph of Enrich#1 (693 samples) to flame-Enrich-1.svg\n"
+    );
+    let svg = std::fs::read_to_string(out.path().join("flame-Enrich-1.svg")).unwrap();
+    assert_well_formed_svg(&svg, "Enrich#1: busy 97%, backpressured 0%, idle 3%");
+    assert!(svg.contains("1–8 s, 693 samples at 99 Hz"), "subtitle");
+    assert!(svg.contains("[busy]") && svg.contains("lookup"));
+    assert!(!svg.contains("only_in_source"));
+}
+
+#[test]
+fn flame_folded_prints_the_folded_stacks() {
+    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
+    let output = bpprof(&["flame", rec.arg(), "--subtask", "Enrich#1", "--folded"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "[busy];main;enrich;hash 420\n[busy];main;enrich;lookup 252\n[idle];main;enrich;recv 21\n"
+    );
+    let output = bpprof(&[
+        "flame",
+        rec.arg(),
+        "--subtask",
+        "Enrich#1",
+        "--folded",
+        "--mode",
+        "off-cpu",
+        "--state",
+        "busy",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stdout), "main;enrich;lookup 252\n");
+    let output = bpprof(&[
+        "flame",
+        rec.arg(),
+        "--subtask",
+        "Enrich#1",
+        "--folded",
+        "--mode",
+        "on-cpu",
+    ]);
+    assert_eq!(text(&output.stdout), "main;enrich;hash 420\n");
+}
+
+#[test]
+fn flame_of_a_task_merges_its_subtasks() {
+    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
+    let out = tempfile::tempdir().unwrap();
+    let output = bpprof_in(
+        out.path(),
+        &["flame", rec.arg(), "--task", "Enrich", "--folded"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "[busy];main;enrich;hash 1050\n[busy];main;enrich;lookup 252\n[idle];main;enrich;recv 84\n"
+    );
+    let output = bpprof_in(out.path(), &["flame", rec.arg(), "--task", "Enrich"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).ends_with("to flame-Enrich.svg\n"));
+    let svg = std::fs::read_to_string(out.path().join("flame-Enrich.svg")).unwrap();
+    assert_well_formed_svg(&svg, "Enrich (2 subtasks): busy 96%");
+}
+
+#[test]
+fn flame_without_a_selector_draws_the_bottleneck_and_says_why() {
+    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
+    let out = tempfile::tempdir().unwrap();
+    let output = bpprof_in(out.path(), &["flame", rec.arg(), "-o", "x.svg"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("no --subtask or --task given: drawing Enrich#1, the bottleneck"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Enrich"), "{stderr}");
+    assert_eq!(
+        text(&output.stdout),
+        "wrote flame graph of Enrich#1 (693 samples) to x.svg\n"
+    );
+    assert!(out.path().join("x.svg").exists());
+}
+
+#[test]
+fn flame_svg_to_stdout_with_dash() {
+    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
+    let output = bpprof(&["flame", rec.arg(), "--subtask", "Source#0", "-o", "-"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let svg = text(&output.stdout);
+    assert_well_formed_svg(&svg, "Source#0: busy 20%, backpressured 70%, idle 10%");
+    assert!(svg.contains("[backpressured]"));
+}
+
+#[test]
+fn flame_unknown_subtask_is_one_error_line_with_the_available_ones() {
+    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
+    let output = bpprof(&["flame", rec.arg(), "--subtask", "Enrich#5"]);
+    assert_one_error_line(
+        &output,
+        "unknown subtask 'Enrich#5' (did you mean 'Enrich#1'?)",
+    );
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("available: Source#0, Parse#0, Enrich#0, Enrich#1, Sink#0"),
+        "{stderr}"
+    );
+    assert_one_error_line(
+        &bpprof(&["flame", rec.arg(), "--subtask", "Enrih#0"]),
+        "did you mean 'Enrich#0'?",
+    );
+    assert_one_error_line(
+        &bpprof(&["flame", rec.arg(), "--task", "Snk"]),
+        "unknown task 'Snk' (did you mean 'Sink'?)",
+    );
+    assert_one_error_line(
+        &bpprof(&["flame", rec.arg(), "--subtask", "Enrich"]),
+        "expected TASK#INDEX",
+    );
+    assert_one_error_line(
+        &bpprof(&[
+            "flame",
+            rec.arg(),
+            "--subtask",
+            "Enrich#0",
+            "--task",
+            "Enrich",
+        ]),
+        "--task",
+    );
+    assert_one_error_line(&bpprof(&["flame", rec.arg(), "--mode", "wall"]), "wall");
+}
+
+#[test]
+fn flame_without_samples_is_one_error_line() {
+    // Sampling was off.
+    let rec = Fixture::new("run.bpprof", &pipeline().bytes());
+    let output = bpprof(&["flame", rec.arg(), "--subtask", "Enrich#0"]);
+    assert_one_error_line(&output, "no samples of Enrich#0 between 1 s and 8 s");
+    assert!(text(&output.stderr).contains("sampling off"));
+    // Samples, but none of this subtask.
+    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
+    assert_one_error_line(
+        &bpprof(&["flame", rec.arg(), "--subtask", "Sink#0"]),
+        "no samples of Sink#0",
+    );
+    // Everything filtered out.
+    assert_one_error_line(
+        &bpprof(&[
+            "flame",
+            rec.arg(),
+            "--subtask",
+            "Source#0",
+            "--state",
+            "idle",
+        ]),
+        "filtered out",
+    );
+    // A range without intervals.
+    assert_one_error_line(
+        &bpprof(&["flame", rec.arg(), "--subtask", "Enrich#0", "--from", "100"]),
+        "no complete interval between 100 s",
+    );
+}
+
+#[test]
+fn flame_to_an_unwritable_path_is_one_error_line() {
+    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("flame.svg");
+    let output = bpprof(&[
+        "flame",
+        rec.arg(),
+        "--subtask",
+        "Enrich#0",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    assert_one_error_line(&output, "cannot write");
+    assert!(text(&output.stderr)
+        .trim_end()
+        .ends_with("choose a writable path with -o"));
+}
+
+#[test]
+fn flame_help_documents_the_options() {
+    let output = bpprof(&["flame", "--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let help = text(&output.stdout);
+    for option in [
+        "--subtask",
+        "--task",
+        "--mode",
+        "--state",
+        "--from",
+        "--to",
+        "--output",
+        "--folded",
+    ] {
+        assert!(help.contains(option), "{option} in {help}");
+    }
+}
