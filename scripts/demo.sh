@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The bpprof demo: records the slow_operator example pipeline and prints where its bottleneck is.
+# The bpprof demo: records the slow_operator example pipeline, prints where its bottleneck is and
+# renders the flame graph of the bottleneck subtask.
 #
 #   ./scripts/demo.sh [SECONDS]      (default 6; output in ./out/)
 set -euo pipefail
@@ -17,3 +18,8 @@ BPPROF_OUT="$recording" ./target/release/examples/slow_operator --seconds "$seco
 
 echo "==> bpprof locate ${recording}"
 ./target/release/bpprof locate "$recording"
+
+echo
+echo "==> bpprof flame ${recording}   (the bottleneck subtask)"
+./target/release/bpprof flame "$recording" -o out/bottleneck-flame.svg
+echo "open out/bottleneck-flame.svg in a browser to see where the bottleneck subtask spends its time"

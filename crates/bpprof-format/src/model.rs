@@ -1,6 +1,7 @@
 //! The chunk payloads. Field order is part of the format (postcard encoding, see `docs/format.md`):
 //! never reorder or remove fields within a major version. A minor version may append fields only at
-//! the end of a chunk's payload struct ([`RecordingMeta`], [`IntervalChunk`], [`EndChunk`]), since
+//! the end of a chunk's payload struct ([`RecordingMeta`], [`IntervalChunk`], [`EndChunk`],
+//! [`SamplesChunk`]), since
 //! readers ignore trailing bytes of a payload but not of a struct nested in it.
 
 use serde::{Deserialize, Serialize};
