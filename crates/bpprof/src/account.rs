@@ -83,12 +83,14 @@ impl Account {
 
     /// Owner thread: counts records received. A load and a store, no read-modify-write: only the
     /// owner writes.
+    #[inline]
     pub fn add_records_in(&self, n: u64) {
         let v = self.records_in.load(Ordering::Relaxed);
         self.records_in.store(v.wrapping_add(n), Ordering::Relaxed);
     }
 
     /// Owner thread: counts records sent.
+    #[inline]
     pub fn add_records_out(&self, n: u64) {
         let v = self.records_out.load(Ordering::Relaxed);
         self.records_out.store(v.wrapping_add(n), Ordering::Relaxed);

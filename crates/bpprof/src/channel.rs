@@ -14,7 +14,7 @@ pub use crossbeam_channel::{RecvError, RecvTimeoutError, SendError, TryRecvError
 
 use crate::account::State;
 use crate::registry;
-use crate::subtask::{enter, with_current};
+use crate::subtask::{count_channel_record, enter};
 
 /// What the recorder reads of a channel, whatever its message type.
 pub(crate) trait ChannelProbe: Send + Sync {
@@ -97,22 +97,16 @@ pub fn bounded_named<T: Send + 'static>(name: &str, capacity: usize) -> (Sender<
 /// Records that the calling subtask used `info`'s `role` end (first use only) and counts a record.
 #[inline]
 fn account_record(info: &ChannelInfo, role: EndpointRole) {
-    with_current(|current| {
-        match role {
-            EndpointRole::Sender => current.account().add_records_out(1),
-            EndpointRole::Receiver => current.account().add_records_in(1),
+    count_channel_record(info.id, role, |subtask, task| {
+        let mut endpoints = info.endpoints.lock().unwrap_or_else(|p| p.into_inner());
+        if !endpoints.iter().any(|(t, e)| e.role == role && t == task) {
+            let endpoint = ChannelEndpoint {
+                channel: info.id,
+                subtask,
+                role,
+            };
+            endpoints.push((Arc::clone(task), endpoint));
         }
-        current.note_endpoint(info.id, role, |subtask, task| {
-            let mut endpoints = info.endpoints.lock().unwrap_or_else(|p| p.into_inner());
-            if !endpoints.iter().any(|(t, e)| e.role == role && t == task) {
-                let endpoint = ChannelEndpoint {
-                    channel: info.id,
-                    subtask,
-                    role,
-                };
-                endpoints.push((Arc::clone(task), endpoint));
-            }
-        });
     });
 }
 

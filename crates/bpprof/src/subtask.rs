@@ -1,7 +1,7 @@
 //! Registering a thread as a subtask, and the per-thread state that instrumented channels and
 //! scopes update.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -118,6 +118,14 @@ struct Current {
 
 thread_local! {
     static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+    /// The cell of `CURRENT`, for the per-record fast path: a plain pointer in a thread-local
+    /// without destructor, so reading it costs no state check and no borrow. Set while the
+    /// thread is registered; cleared before the guard (and so the last owner of the cell) drops.
+    static FAST_CELL: Cell<*const SubtaskCell> = const { Cell::new(std::ptr::null()) };
+    /// The last channel this registration sent to / received from (`u64::MAX`: none), so that
+    /// endpoint bookkeeping runs only when a subtask switches channels.
+    static LAST_SENT: Cell<u64> = const { Cell::new(u64::MAX) };
+    static LAST_RECEIVED: Cell<u64> = const { Cell::new(u64::MAX) };
 }
 
 /// Proof that the calling thread is registered as a subtask; dropping it deregisters the thread.
@@ -187,6 +195,9 @@ pub fn register(task: &str, index: u32, parallelism: u32) -> SubtaskGuard {
             endpoints: Vec::new(),
         });
     });
+    FAST_CELL.set(Arc::as_ptr(&cell));
+    LAST_SENT.set(u64::MAX);
+    LAST_RECEIVED.set(u64::MAX);
     SubtaskGuard {
         cell,
         _not_send: PhantomData,
@@ -195,6 +206,9 @@ pub fn register(task: &str, index: u32, parallelism: u32) -> SubtaskGuard {
 
 impl Drop for SubtaskGuard {
     fn drop(&mut self) {
+        if FAST_CELL.get() == Arc::as_ptr(&self.cell) {
+            FAST_CELL.set(std::ptr::null());
+        }
         let _ = CURRENT.try_with(|current| {
             let mut current = current.borrow_mut();
             if current
@@ -215,6 +229,7 @@ const MAX_SIGNAL_WAIT_YIELDS: u32 = 10_000;
 
 /// Ends the calling thread's registration, if any, without a guard (used when it registers again).
 fn end_current_registration() {
+    FAST_CELL.set(std::ptr::null());
     let previous = CURRENT
         .try_with(|current| current.borrow_mut().take())
         .ok()
@@ -255,6 +270,39 @@ fn stop_sampling(cell: &Arc<SubtaskCell>) {
         yields += 1;
         // SAFETY: sched_yield has no preconditions.
         unsafe { libc::sched_yield() };
+    }
+}
+
+/// Counts one record through `channel` for the calling subtask, and reports the endpoint the
+/// first time this registration uses that end of that channel (`publish` then runs with the
+/// subtask's id and task). The per-record path: two thread-local reads, one counter store.
+#[inline]
+pub(crate) fn count_channel_record(
+    channel: u32,
+    role: EndpointRole,
+    publish: impl FnOnce(u32, &Arc<str>),
+) {
+    let cell = FAST_CELL.get();
+    if cell.is_null() {
+        return;
+    }
+    // SAFETY: FAST_CELL points to the cell of this thread's live registration: it is set when
+    // the thread registers and cleared (on this thread) before the guard, which owns the cell,
+    // is dropped; a cell whose guard was forgotten is leaked, so never freed.
+    let cell = unsafe { &*cell };
+    let last = match role {
+        EndpointRole::Sender => {
+            cell.account.add_records_out(1);
+            &LAST_SENT
+        }
+        EndpointRole::Receiver => {
+            cell.account.add_records_in(1);
+            &LAST_RECEIVED
+        }
+    };
+    if last.get() != u64::from(channel) {
+        last.set(u64::from(channel));
+        with_current(|current| current.note_endpoint(channel, role, publish));
     }
 }
 

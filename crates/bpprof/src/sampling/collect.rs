@@ -114,13 +114,19 @@ fn sample_loop(hz: u32, signal: i32, stop: &AtomicBool, samples: &Mutex<RawSampl
     let period = Duration::from_secs(1) / hz.max(1);
     let mut visits: HashMap<u32, Visit> = HashMap::new();
     let mut rng = Jitter::new();
+    // The subtasks visited in the previous pass: those that have deregistered since are drained
+    // one last time, so that a sample their handler wrote after the last visit is not dropped
+    // (deregistration waits for the handler, so nothing is written after this drain).
+    let mut previous: Vec<Arc<SubtaskCell>> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let cells: Vec<Arc<SubtaskCell>> = registry::lock().live.clone();
+        drain_departed(&previous, &cells, &mut visits, samples);
+        visits.retain(|id, _| cells.iter().any(|c| c.id == *id));
         if cells.is_empty() {
+            previous.clear();
             std::thread::sleep(period);
             continue;
         }
-        visits.retain(|id, _| cells.iter().any(|c| c.id == *id));
         // Spread the visits over the period, each gap jittered so the rate does not alias with
         // periodic work in the pipeline.
         let gap = period / cells.len() as u32;
@@ -137,9 +143,11 @@ fn sample_loop(hz: u32, signal: i32, stop: &AtomicBool, samples: &Mutex<RawSampl
                 break;
             }
         }
+        previous = cells;
     }
     // Collect what the handlers wrote since the last visit.
     let cells: Vec<Arc<SubtaskCell>> = registry::lock().live.clone();
+    drain_departed(&previous, &cells, &mut visits, samples);
     let mut batch = RawSamples::default();
     for cell in &cells {
         let visit = visits.entry(cell.id).or_default();
@@ -149,6 +157,30 @@ fn sample_loop(hz: u32, signal: i32, stop: &AtomicBool, samples: &Mutex<RawSampl
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .merge(batch);
+}
+
+/// Drains, one last time, the subtasks of `previous` that are no longer in `live`.
+fn drain_departed(
+    previous: &[Arc<SubtaskCell>],
+    live: &[Arc<SubtaskCell>],
+    visits: &mut HashMap<u32, Visit>,
+    samples: &Mutex<RawSamples>,
+) {
+    let mut batch = RawSamples::default();
+    for cell in previous {
+        if live.iter().any(|c| c.id == cell.id) {
+            continue;
+        }
+        if let Some(visit) = visits.get_mut(&cell.id) {
+            drain(cell, visit, &mut batch);
+        }
+    }
+    if batch.lost > 0 || !batch.counts.is_empty() {
+        samples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .merge(batch);
+    }
 }
 
 /// Collects the subtask's captured samples, then takes this visit's sample.
