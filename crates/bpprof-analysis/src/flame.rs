@@ -50,6 +50,7 @@ use inferno::flamegraph::color::{BasicPalette, Color, Palette, PaletteMap};
 
 use crate::graph::JobGraph;
 use crate::report::BottleneckKind;
+use crate::verdict::thousands;
 use crate::{locate, window, AnalysisError, AnalysisOptions};
 
 /// Root frame of busy samples in [`Mode::Mixed`].
@@ -354,19 +355,6 @@ impl Folded {
         }
         text
     }
-}
-
-/// `1234567` as `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Why no flame graph could be folded.
@@ -887,14 +875,6 @@ mod tests {
         assert_eq!(escape_frame("worker 12"), "worker\u{a0}12");
         assert_eq!(escape_frame("# note"), "#\u{a0}note");
         assert!(matches!(escape_frame("ok::fine"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1234), "1,234");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

@@ -373,7 +373,7 @@ pub(crate) fn pct(ratio: f64) -> String {
 }
 
 /// `812000` -> `"812,000"`.
-pub(crate) fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

@@ -4,9 +4,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use bpprof_analysis::flame::{
-    fold, render_svg, state_name, thousands, FlameError, FlameOptions, Mode, NoSamplesReason,
-    Selection, SvgOptions,
+    fold, render_svg, state_name, FlameError, FlameOptions, Mode, NoSamplesReason, Selection,
+    SvgOptions,
 };
+use bpprof_analysis::verdict::thousands;
 use bpprof_format::SampleState;
 
 use crate::locate::{analysis_failure, read_failure};
