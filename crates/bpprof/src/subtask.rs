@@ -241,17 +241,18 @@ fn end_current_registration() {
 
 fn deregister(cell: &Arc<SubtaskCell>) {
     stop_sampling(cell);
-    {
-        let mut life = cell.life.lock().unwrap_or_else(|p| p.into_inner());
-        if life.ended.is_some() {
-            return;
-        }
-        let now = clock::now_ns();
-        // A blocking scope still open on this thread ends with the registration.
-        cell.account.exit(now);
-        life.ended = Some((now, own_thread_times()));
-    }
+    // Leave `live` before the end is recorded: the recorder takes a subtask's end from `retired`
+    // and drops it from `live` once reported, so an ended subtask still in `live` (this thread
+    // preempted between the two steps across two ticks) would be declared and ended twice.
     registry::lock().retire(cell.id);
+    let mut life = cell.life.lock().unwrap_or_else(|p| p.into_inner());
+    if life.ended.is_some() {
+        return;
+    }
+    let now = clock::now_ns();
+    // A blocking scope still open on this thread ends with the registration.
+    cell.account.exit(now);
+    life.ended = Some((now, own_thread_times()));
 }
 
 /// Makes sure no sampling signal will reach the thread for this registration: the sampler sends

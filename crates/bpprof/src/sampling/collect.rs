@@ -19,6 +19,9 @@ use crate::subtask::SubtaskCell;
 /// counted, so memory stays bounded whatever the program does.
 pub(crate) const MAX_DISTINCT_SAMPLES: usize = 100_000;
 
+/// Shortest sleep worth taking between visits; shorter waits accumulate into the next one.
+const MIN_SLEEP_NS: u64 = 50_000;
+
 /// A sample key: subtask id, state, on CPU, and lookup addresses innermost first (the exact
 /// interrupted address, then return addresses minus one, which point into the call instruction).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -111,25 +114,30 @@ struct Visit {
 }
 
 fn sample_loop(hz: u32, signal: i32, stop: &AtomicBool, samples: &Mutex<RawSamples>) {
-    let period = Duration::from_secs(1) / hz.max(1);
+    let period_ns = 1_000_000_000 / u64::from(hz.max(1));
     let mut visits: HashMap<u32, Visit> = HashMap::new();
     let mut rng = Jitter::new();
     // The subtasks visited in the previous pass: those that have deregistered since are drained
     // one last time, so that a sample their handler wrote after the last visit is not dropped
     // (deregistration waits for the handler, so nothing is written after this drain).
     let mut previous: Vec<Arc<SubtaskCell>> = Vec::new();
+    // When the next visit is due. Visits are paced against this deadline rather than by sleeping
+    // a fixed gap after each, so the time a visit and the sleep's own overshoot take does not
+    // lower the rate.
+    let mut due_ns = crate::clock::now_ns();
     while !stop.load(Ordering::Relaxed) {
         let cells: Vec<Arc<SubtaskCell>> = registry::lock().live.clone();
         drain_departed(&previous, &cells, &mut visits, samples);
         visits.retain(|id, _| cells.iter().any(|c| c.id == *id));
         if cells.is_empty() {
             previous.clear();
-            std::thread::sleep(period);
+            std::thread::sleep(Duration::from_nanos(period_ns));
+            due_ns = crate::clock::now_ns();
             continue;
         }
         // Spread the visits over the period, each gap jittered so the rate does not alias with
         // periodic work in the pipeline.
-        let gap = period / cells.len() as u32;
+        let gap_ns = period_ns / cells.len() as u64;
         for cell in &cells {
             let visit = visits.entry(cell.id).or_default();
             let mut batch = RawSamples::default();
@@ -138,7 +146,15 @@ fn sample_loop(hz: u32, signal: i32, stop: &AtomicBool, samples: &Mutex<RawSampl
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .merge(batch);
-            std::thread::sleep(gap.mul_f64(rng.next_factor()));
+            due_ns += (gap_ns as f64 * rng.next_factor()) as u64;
+            let now = crate::clock::now_ns();
+            if due_ns > now + MIN_SLEEP_NS {
+                std::thread::sleep(Duration::from_nanos(due_ns - now));
+            } else if now > due_ns + period_ns {
+                // Far behind (the sampler was not scheduled): skip the missed visits instead of
+                // catching up in a burst.
+                due_ns = now;
+            }
             if stop.load(Ordering::Relaxed) {
                 break;
             }

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use bpprof_format::{IntervalChunk, Recording, SubtaskDecl, SubtaskInterval};
+use std::collections::HashMap;
+
+use bpprof_format::{IntervalChunk, Recording, SampleState, SubtaskDecl, SubtaskInterval};
 
 /// One recorder per process: every test of a binary that starts one holds this lock.
 static RECORDER_LOCK: Mutex<()> = Mutex::new(());
@@ -216,4 +218,50 @@ pub fn join_within<T: Send + 'static>(
         std::thread::sleep(Duration::from_millis(5));
     }
     handle.join().expect("thread panicked")
+}
+
+/// Every sample of `task`'s subtasks: (state, on_cpu, function names outermost first, count).
+pub fn samples_of(recording: &Recording, task: &str) -> Vec<(SampleState, bool, Vec<String>, u32)> {
+    let ids: Vec<u32> = recording
+        .intervals
+        .iter()
+        .flat_map(|c| &c.declared_subtasks)
+        .filter(|d| d.task == task)
+        .map(|d| d.id)
+        .collect();
+    let mut frames = HashMap::new();
+    let mut stacks = HashMap::new();
+    let mut out = Vec::new();
+    for chunk in &recording.samples {
+        for frame in &chunk.frames {
+            frames.insert(frame.id, frame.function.clone());
+        }
+        for stack in &chunk.stacks {
+            stacks.insert(stack.id, stack.frames.clone());
+        }
+        for count in chunk.counts.iter().filter(|c| ids.contains(&c.subtask)) {
+            let names = stacks[&count.stack]
+                .iter()
+                .map(|f| frames[f].clone())
+                .collect();
+            out.push((count.state, count.on_cpu, names, count.count));
+        }
+    }
+    out
+}
+
+/// Starts a recorder sampling stacks at `hz`, at a 200 ms interval, in a new temporary directory.
+pub fn start_sampled(
+    name: &str,
+    hz: u32,
+) -> (tempfile::TempDir, std::path::PathBuf, bpprof::Recorder) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(format!("{name}.bpprof"));
+    let recorder = bpprof::Recorder::start(
+        bpprof::RecorderOptions::new(&path)
+            .interval(Duration::from_millis(200))
+            .sample_hz(hz),
+    )
+    .expect("start recorder");
+    (dir, path, recorder)
 }
