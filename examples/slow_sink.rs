@@ -29,7 +29,7 @@ const WRITE_LATENCY: Duration = Duration::from_micros(200);
 /// The map step: a little CPU work per record.
 #[inline(never)]
 fn map_record(record: u64) -> u64 {
-    burn(record, 1_000)
+    std::hint::black_box(burn(record, 1_000))
 }
 
 /// The sink's blocking write of one record (simulated I/O: the thread sleeps, off-CPU).
