@@ -11,7 +11,7 @@ mkdir -p out
 recording="out/slow_operator.bpprof"
 
 echo "==> building bpprof and the example pipeline (release)"
-cargo build --release --quiet -p bpprof-cli -p bpprof-scenarios --example slow_operator
+cargo build --release --quiet -p bpprof-cli -p bpprof-scenarios --bin bpprof --example slow_operator
 
 echo "==> recording Source(1) -> Parse(2) -> Enrich(4) -> Sink(1) for ${seconds} s into ${recording}"
 BPPROF_OUT="$recording" ./target/release/examples/slow_operator --seconds "$seconds"
