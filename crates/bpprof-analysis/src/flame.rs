@@ -493,6 +493,7 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
     let analysis = AnalysisOptions {
         from_s: options.from_s,
         to_s: options.to_s,
+        ..AnalysisOptions::default()
     };
     let range = window::select(recording, &analysis)?;
     let graph = JobGraph::from_recording(recording);

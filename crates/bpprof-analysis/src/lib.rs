@@ -31,7 +31,8 @@
 //! `window` module selects the range and sums each subtask over it, [`verdict`] applies the
 //! bottleneck rules (every threshold is a named constant there), [`report`] holds the public,
 //! serialisable result types (JSON schema in `docs/json.md`) and [`render_human`] prints them for
-//! people. [`flame`] folds the stack samples of one subtask into a flame graph (`bpprof flame`,
+//! people. [`timeline`] analyses each window of the range with the same rules and finds whether
+//! the bottleneck moves between tasks. [`flame`] folds the stack samples of one subtask into a flame graph (`bpprof flame`,
 //! see `docs/flame.md`). [`synth`] builds synthetic recordings for tests and examples.
 //!
 //! # Feature flags
@@ -44,6 +45,7 @@ pub mod graph;
 mod render;
 pub mod report;
 pub mod synth;
+pub mod timeline;
 pub mod verdict;
 mod window;
 
@@ -52,10 +54,11 @@ use std::collections::BTreeMap;
 use bpprof_format::Recording;
 
 pub use graph::JobGraph;
-pub use render::render_human;
+pub use render::{render_human, render_human_with, RenderOptions};
 pub use report::{
-    Bottleneck, BottleneckKind, EdgeReport, Level, LocateReport, RecordingSummary, SubtaskReport,
-    TaskReport, UpstreamPressure, SCHEMA, SCHEMA_VERSION,
+    Bottleneck, BottleneckKind, EdgeReport, Level, LocateReport, RecordingSummary, StripRow,
+    SubtaskReport, TaskReport, TaskShare, Timeline, UpstreamPressure, WindowVerdict, SCHEMA,
+    SCHEMA_VERSION,
 };
 
 /// Which part of the recording to analyse.
@@ -69,6 +72,9 @@ pub struct AnalysisOptions {
     ///
     /// An interval is analysed when its midpoint lies in `[from_s, to_s)`.
     pub to_s: Option<f64>,
+    /// Length of the windows the range is cut into for the timeline, seconds: a window is a group
+    /// of consecutive intervals (see [`timeline`]). Default (`None`): one interval per window.
+    pub window_s: Option<f64>,
 }
 
 /// Why a recording could not be analysed.
@@ -96,6 +102,12 @@ pub enum AnalysisError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The requested window length is not a positive number of seconds.
+    #[error("invalid window: --window must be a positive number of seconds, got {window_s}")]
+    InvalidWindow {
+        /// The requested length.
+        window_s: f64,
+    },
 }
 
 /// Analyses `recording` over the range chosen by `options` and locates its bottlenecks.
@@ -107,20 +119,22 @@ pub fn locate(
     recording: &Recording,
     options: &AnalysisOptions,
 ) -> Result<LocateReport, AnalysisError> {
+    if let Some(w) = options.window_s {
+        if !(w.is_finite() && w > 0.0) {
+            return Err(AnalysisError::InvalidWindow { window_s: w });
+        }
+    }
     let selection = window::select(recording, options)?;
     let graph = JobGraph::from_recording(recording);
-    let sums = window::subtask_sums(recording, &graph, &selection);
     let channel_sums = window::channel_sums(recording, &selection);
-    let seconds = selection.seconds;
-
-    let mut tasks: Vec<TaskReport> = graph
-        .tasks
-        .iter()
-        .enumerate()
-        .map(|(i, task)| task_report(i, task, &sums, seconds))
-        .collect();
-    verdict::mark_skew(&mut tasks);
-    let conclusion = verdict::conclude(&graph, &tasks, recording.meta.cpus);
+    let (tasks, averaged) = analyse(recording, &graph, &selection);
+    let mut timeline = timeline::build(recording, &graph, &selection, options.window_s);
+    // A moving bottleneck replaces the averaged verdict, which may name a task that is never the
+    // bottleneck; the notes stay those of the whole range.
+    let (verdict, bottlenecks) = match timeline.moving.take() {
+        Some(moving) => (moving.verdict, moving.bottlenecks),
+        None => (averaged.verdict, averaged.bottlenecks),
+    };
 
     let edges = graph
         .edges
@@ -164,6 +178,11 @@ pub fn locate(
         })
         .collect();
 
+    let timeline::Built {
+        windows,
+        timeline,
+        moving: _,
+    } = timeline;
     Ok(LocateReport {
         schema: SCHEMA.to_owned(),
         schema_version: SCHEMA_VERSION,
@@ -177,12 +196,33 @@ pub fn locate(
             intervals: selection.intervals.len(),
             warnings: recording.warnings.iter().map(|w| w.to_string()).collect(),
         },
-        verdict: conclusion.verdict,
-        bottlenecks: conclusion.bottlenecks,
+        verdict,
+        bottlenecks,
         tasks,
         edges,
-        notes: conclusion.notes,
+        notes: averaged.notes,
+        windows,
+        timeline,
     })
+}
+
+/// The task reports of `selection` (in graph order, skew marked) and what the rules conclude from
+/// them: the one analysis every range and every window goes through.
+pub(crate) fn analyse(
+    recording: &Recording,
+    graph: &JobGraph,
+    selection: &window::Selection,
+) -> (Vec<TaskReport>, verdict::Conclusion) {
+    let sums = window::subtask_sums(recording, graph, selection);
+    let mut tasks: Vec<TaskReport> = graph
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, task)| task_report(i, task, &sums, selection.seconds))
+        .collect();
+    verdict::mark_skew(&mut tasks);
+    let conclusion = verdict::conclude(graph, &tasks, recording.meta.cpus);
+    (tasks, conclusion)
 }
 
 /// Seconds for messages: at most three decimals, no trailing zeros (`2.5`, `10`, `0.125`).

@@ -11,7 +11,23 @@ use crate::verdict::{pct, thousands};
 /// `*`), and the edges with their queue usage.
 ///
 /// Recording warnings are not written (a command-line tool prints them on stderr).
-pub fn render_human(report: &LocateReport, mut out: impl Write) -> io::Result<()> {
+pub fn render_human(report: &LocateReport, out: impl Write) -> io::Result<()> {
+    render_human_with(report, &RenderOptions::default(), out)
+}
+
+/// What [`render_human_with`] adds to the default output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Print the timeline strip after the notes: one row per task, one character per window.
+    pub timeline: bool,
+}
+
+/// [`render_human`], with the additions chosen by `options`.
+pub fn render_human_with(
+    report: &LocateReport,
+    options: &RenderOptions,
+    mut out: impl Write,
+) -> io::Result<()> {
     let w = &mut out;
     writeln!(w, "{}", report.verdict)?;
     if report.bottlenecks.len() > 1 {
@@ -25,6 +41,9 @@ pub fn render_human(report: &LocateReport, mut out: impl Write) -> io::Result<()
         for note in &report.notes {
             writeln!(w, "  - {note}")?;
         }
+    }
+    if options.timeline {
+        strip(w, report)?;
     }
 
     let r = &report.recording;
@@ -129,6 +148,47 @@ pub fn render_human(report: &LocateReport, mut out: impl Write) -> io::Result<()
             rows,
         )?;
     }
+    Ok(())
+}
+
+/// The timeline strip: a header with the windows, one row per task, and the legend.
+fn strip(w: &mut impl Write, report: &LocateReport) -> io::Result<()> {
+    use crate::timeline::{
+        CELL_BACKPRESSURED, CELL_BOTTLENECK, CELL_BUSY, CELL_IDLE, CELL_UNKNOWN,
+    };
+    let windows = &report.windows;
+    let (Some(first), Some(last)) = (windows.first(), windows.last()) else {
+        return Ok(());
+    };
+    writeln!(w)?;
+    writeln!(
+        w,
+        "Timeline: {} windows from {} s to {} s, one character each:",
+        windows.len(),
+        seconds(first.from_s),
+        seconds(last.to_s)
+    )?;
+    let width = report
+        .timeline
+        .strip
+        .iter()
+        .map(|r| r.task.chars().count())
+        .max()
+        .unwrap_or(0);
+    for row in &report.timeline.strip {
+        let share = report
+            .timeline
+            .shares
+            .iter()
+            .find(|s| s.task == row.task)
+            .map(|s| format!("  {} bottleneck", pct(s.share)))
+            .unwrap_or_default();
+        writeln!(w, "  {:<width$}  {}{share}", row.task, row.cells)?;
+    }
+    writeln!(
+        w,
+        "  ({CELL_BOTTLENECK} bottleneck, {CELL_BACKPRESSURED} backpressured, {CELL_BUSY} busy, {CELL_IDLE} idle-ish, {CELL_UNKNOWN} no data)"
+    )?;
     Ok(())
 }
 

@@ -29,6 +29,64 @@ pub struct LocateReport {
     pub edges: Vec<EdgeReport>,
     /// Further observations (off-CPU work, CPU oversubscription, tasks without data).
     pub notes: Vec<String>,
+    /// The verdict of each window of the analysed range, in time order (see
+    /// [`crate::AnalysisOptions::window_s`]). Absent in documents written before it existed.
+    #[serde(default)]
+    pub windows: Vec<WindowVerdict>,
+    /// How the bottleneck moves between windows.
+    #[serde(default)]
+    pub timeline: Timeline,
+}
+
+/// The bottleneck(s) of one window: a group of consecutive intervals analysed on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowVerdict {
+    /// Start of the window (start of its first interval), seconds since recording start.
+    pub from_s: f64,
+    /// End of the window (end of its last interval), seconds since recording start.
+    pub to_s: f64,
+    /// The tasks the rules name as bottlenecks in this window, busiest first, external ones last;
+    /// empty when nothing is backpressured in it.
+    pub bottlenecks: Vec<String>,
+    /// Kind of the first bottleneck; `null` when there is none.
+    pub kind: Option<BottleneckKind>,
+}
+
+/// How the bottleneck moves over the windows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// True when tasks take turns as the bottleneck: the verdict is then a timeline verdict, and
+    /// no averaged single-task verdict is given.
+    pub moving: bool,
+    /// For every task that is a bottleneck in some window: the share of the analysed time (0..1)
+    /// it is one, largest first.
+    pub shares: Vec<TaskShare>,
+    /// When the task that takes over does so periodically: the median time between the starts
+    /// of its turns, seconds; `null` otherwise.
+    pub period_s: Option<f64>,
+    /// ... and the median length of its turns, seconds; `null` when not periodic.
+    pub duration_s: Option<f64>,
+    /// One row per task in graph order: one character per window (see `docs/locate.md`):
+    /// `*` bottleneck, `B` backpressured, `#` busy, `.` idle-ish, `-` no data.
+    pub strip: Vec<StripRow>,
+}
+
+/// A task's share of the time as the bottleneck.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskShare {
+    /// Task name.
+    pub task: String,
+    /// Share of the analysed time (0..1) in which it is a bottleneck.
+    pub share: f64,
+}
+
+/// One task's row of the timeline strip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StripRow {
+    /// Task name.
+    pub task: String,
+    /// One character per window, in time order.
+    pub cells: String,
 }
 
 /// The recording and the analysed range.

@@ -187,3 +187,40 @@ pub(crate) fn channel_sums(
     }
     sums
 }
+
+/// Splits `selection` into windows of consecutive intervals: a new window starts with the first
+/// interval whose midpoint is at least `window_s` after the start of the current window. Without
+/// `window_s`, every interval is its own window.
+pub(crate) fn split(
+    recording: &Recording,
+    selection: &Selection,
+    window_s: Option<f64>,
+) -> Vec<Selection> {
+    let span = |n: usize| {
+        let i = &recording.intervals[n];
+        (
+            i.start_ns as f64 / NS_PER_S,
+            i.end_ns as f64 / NS_PER_S,
+            i.end_ns.saturating_sub(i.start_ns) as f64 / NS_PER_S,
+        )
+    };
+    let mut windows: Vec<Selection> = Vec::new();
+    for &n in &selection.intervals {
+        let (start, end, length) = span(n);
+        let mid = (start + end) / 2.0;
+        match windows.last_mut() {
+            Some(w) if window_s.is_some_and(|len| mid < w.from_s + len) => {
+                w.intervals.push(n);
+                w.to_s = end;
+                w.seconds += length;
+            }
+            _ => windows.push(Selection {
+                intervals: vec![n],
+                from_s: start,
+                to_s: end,
+                seconds: length,
+            }),
+        }
+    }
+    windows
+}

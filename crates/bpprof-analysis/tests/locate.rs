@@ -394,6 +394,7 @@ fn from_and_to_select_the_intervals_by_midpoint() {
         &AnalysisOptions {
             from_s: Some(0.0),
             to_s: Some(5.0),
+            window_s: None,
         },
     )
     .unwrap();
@@ -405,6 +406,7 @@ fn from_and_to_select_the_intervals_by_midpoint() {
         &AnalysisOptions {
             from_s: Some(5.0),
             to_s: None,
+            window_s: None,
         },
     )
     .unwrap();
@@ -417,6 +419,7 @@ fn from_and_to_select_the_intervals_by_midpoint() {
         &AnalysisOptions {
             from_s: Some(4.6),
             to_s: Some(5.4),
+            window_s: None,
         },
     );
     assert!(
@@ -433,6 +436,7 @@ fn from_and_to_select_the_intervals_by_midpoint() {
         &AnalysisOptions {
             from_s: Some(50.0),
             to_s: None,
+            window_s: None,
         },
     );
     assert!(matches!(beyond, Err(AnalysisError::EmptyRange { .. })));
@@ -441,6 +445,7 @@ fn from_and_to_select_the_intervals_by_midpoint() {
         &AnalysisOptions {
             from_s: Some(3.0),
             to_s: Some(2.0),
+            window_s: None,
         },
     );
     assert!(matches!(inverted, Err(AnalysisError::InvalidRange { .. })));

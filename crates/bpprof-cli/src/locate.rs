@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use bpprof_analysis::{locate, render_human, AnalysisError, AnalysisOptions};
+use bpprof_analysis::{locate, render_human_with, AnalysisError, AnalysisOptions, RenderOptions};
 use bpprof_format::ReadError;
 
 use crate::{Failure, Format};
@@ -23,6 +23,16 @@ pub struct LocateArgs {
     /// Default: the end of the recording.
     #[arg(long, value_name = "SECONDS")]
     pub to: Option<f64>,
+    /// Length of the timeline's windows, in seconds: the range is cut into groups of consecutive
+    /// intervals this long and the bottleneck is found in each. Default: the recording interval
+    /// (one interval per window).
+    #[arg(long, value_name = "SECONDS")]
+    pub window: Option<f64>,
+    /// Also print the timeline strip: one row per task, one character per window (`*`
+    /// bottleneck, `B` backpressured, `#` busy, `.` idle-ish, `-` no data). Human format only;
+    /// the JSON always carries the windows.
+    #[arg(long)]
+    pub timeline: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -35,6 +45,7 @@ pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
     let options = AnalysisOptions {
         from_s: args.from,
         to_s: args.to,
+        window_s: args.window,
     };
     let report = locate(&recording, &options).map_err(analysis_failure)?;
     for warning in &report.recording.warnings {
@@ -42,7 +53,12 @@ pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
         let _ = writeln!(err, "warning: {warning}");
     }
     match args.format {
-        Format::Human => render_human(&report, &mut *out)?,
+        Format::Human => {
+            let render = RenderOptions {
+                timeline: args.timeline,
+            };
+            render_human_with(&report, &render, &mut *out)?
+        }
         Format::Json => {
             // Through io::Error, so that a closed pipe is recognised as such.
             serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::from)?;
@@ -92,6 +108,7 @@ pub(crate) fn analysis_failure(error: AnalysisError) -> Failure {
         AnalysisError::EmptyRange { .. } | AnalysisError::InvalidRange { .. } => {
             "choose --from and --to within the recording"
         }
+        AnalysisError::InvalidWindow { .. } => "pass --window a positive number of seconds",
     };
     Failure::bad_input(error.to_string(), fix)
 }
