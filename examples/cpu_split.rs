@@ -30,7 +30,9 @@ fn heavy(seed: u64) -> u64 {
         x ^= x >> 7;
         x ^= x << 17;
     }
-    black_box(x)
+    // Returned, not passed through `black_box`: a leaf ending in `black_box` can lose its frame
+    // pointer, which would hide its caller from the stack samples (docs/sampling.md).
+    x
 }
 
 /// One third of the thread's CPU time: `ROUNDS` rounds of the same mixing.
@@ -42,7 +44,9 @@ fn light(seed: u64) -> u64 {
         x ^= x >> 7;
         x ^= x << 17;
     }
-    black_box(x)
+    // Returned, not passed through `black_box`: a leaf ending in `black_box` can lose its frame
+    // pointer, which would hide its caller from the stack samples (docs/sampling.md).
+    x
 }
 
 fn main() {
