@@ -165,6 +165,10 @@ pub struct FlameOptions {
     pub from_s: Option<f64>,
     /// End of the range (exclusive), seconds. Default (`None`): the end of the recording.
     pub to_s: Option<f64>,
+    /// Keep only samples taken inside this operator (an operator scope of the subtask's chain,
+    /// see `bpprof::operator`); nested operators count as the innermost one. Default (`None`):
+    /// every sample.
+    pub operator: Option<String>,
 }
 
 impl Default for FlameOptions {
@@ -175,6 +179,7 @@ impl Default for FlameOptions {
             states: ALL_STATES.into_iter().collect(),
             from_s: None,
             to_s: None,
+            operator: None,
         }
     }
 }
@@ -291,6 +296,8 @@ pub struct Folded {
     pub mode: Mode,
     /// The states kept, in the order busy, backpressured, idle.
     pub states: Vec<SampleState>,
+    /// The operator the samples were restricted to, if any.
+    pub operator: Option<String>,
     /// Sampling frequency of the recording, Hz.
     pub sample_hz: u32,
 }
@@ -323,6 +330,10 @@ impl Folded {
             )
         } else {
             self.selection.label()
+        };
+        let what = match &self.operator {
+            Some(op) => format!("{what}, operator {op}"),
+            None => what,
         };
         format!(
             "{what}: busy {}, backpressured {}, idle {}",
@@ -397,6 +408,19 @@ pub enum FlameError {
         available: Vec<String>,
         /// The closest task name by edit distance, when close enough.
         nearest: Option<String>,
+    },
+    /// No operator of that name ran in the selected subtasks.
+    #[error(
+        "no operator '{wanted}' in {label}; its operators: {}",
+        list(available)
+    )]
+    UnknownOperator {
+        /// The operator asked for.
+        wanted: String,
+        /// The selection (`Enrich#3`, `Enrich`).
+        label: String,
+        /// The operators the selection ran, in order of declaration.
+        available: Vec<String>,
     },
     /// No bottleneck was found to default to.
     #[error("no subtask chosen and `locate` found no bottleneck ({verdict})")]
@@ -532,6 +556,41 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         }
     }
 
+    // With --operator: the (subtask id, operator id) pairs of that name in the selection.
+    let operator_ids: Option<HashSet<(u32, u32)>> = match &options.operator {
+        None => None,
+        Some(wanted) => {
+            let mut ids = HashSet::new();
+            let mut available: Vec<String> = Vec::new();
+            for decl in recording
+                .intervals
+                .iter()
+                .flat_map(|c| &c.declared_operators)
+            {
+                if !graph
+                    .subtasks
+                    .get(&decl.subtask)
+                    .is_some_and(|key| keys.contains(key))
+                {
+                    continue;
+                }
+                if &decl.name == wanted {
+                    ids.insert((decl.subtask, decl.id));
+                } else if !available.contains(&decl.name) {
+                    available.push(decl.name.clone());
+                }
+            }
+            if ids.is_empty() {
+                return Err(FlameError::UnknownOperator {
+                    wanted: wanted.clone(),
+                    label: selection.label(),
+                    available,
+                });
+            }
+            Some(ids)
+        }
+    };
+
     let seqs: HashSet<u64> = range
         .intervals
         .iter()
@@ -547,6 +606,14 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
             };
             if !keys.contains(key) {
                 continue;
+            }
+            if let Some(ids) = &operator_ids {
+                if !count
+                    .operator
+                    .is_some_and(|op| ids.contains(&(count.subtask, op)))
+                {
+                    continue;
+                }
             }
             seen = seen.saturating_add(u64::from(count.count));
             if !options.mode.keeps(count.on_cpu) || !options.states.contains(&count.state) {
@@ -623,6 +690,7 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         lost,
         mode: options.mode,
         states,
+        operator: options.operator.clone(),
         sample_hz: recording.meta.sample_hz,
     })
 }

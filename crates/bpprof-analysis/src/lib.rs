@@ -42,6 +42,7 @@
 
 pub mod flame;
 pub mod graph;
+pub mod picture;
 mod render;
 pub mod report;
 pub mod synth;
@@ -56,9 +57,9 @@ use bpprof_format::Recording;
 pub use graph::JobGraph;
 pub use render::{render_human, render_human_with, RenderOptions};
 pub use report::{
-    Bottleneck, BottleneckKind, EdgeReport, Level, LocateReport, RecordingSummary, StripRow,
-    SubtaskReport, TaskReport, TaskShare, Timeline, UpstreamPressure, WindowVerdict, SCHEMA,
-    SCHEMA_VERSION,
+    Bottleneck, BottleneckKind, EdgeReport, Level, LocateReport, OperatorShare, RecordingSummary,
+    StripRow, SubtaskReport, TaskReport, TaskShare, Timeline, UpstreamPressure, WindowVerdict,
+    SCHEMA, SCHEMA_VERSION,
 };
 
 /// Which part of the recording to analyse.
@@ -220,8 +221,7 @@ pub(crate) fn analyse(
         .enumerate()
         .map(|(i, task)| task_report(i, task, &sums, selection.seconds))
         .collect();
-    verdict::mark_skew(&mut tasks);
-    let conclusion = verdict::conclude(graph, &tasks, recording.meta.cpus);
+    let conclusion = verdict::conclude_range(recording, graph, selection, &sums, &mut tasks);
     (tasks, conclusion)
 }
 
@@ -306,5 +306,6 @@ fn task_report(
         records_in_per_s: per_s(subtasks.iter().map(|s| s.records_in).sum(), seconds),
         records_out_per_s: per_s(subtasks.iter().map(|s| s.records_out).sum(), seconds),
         subtasks,
+        operators: Vec::new(),
     }
 }

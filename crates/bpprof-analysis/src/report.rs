@@ -176,6 +176,10 @@ pub struct Bottleneck {
     pub busy: f64,
     /// Its direct upstream tasks that are backpressured (level LOW or HIGH).
     pub upstream: Vec<UpstreamPressure>,
+    /// When the task runs a chain of operators: the one taking the largest share of its busy
+    /// time; `null` otherwise.
+    #[serde(default)]
+    pub operator: Option<String>,
 }
 
 /// A backpressured upstream task of a bottleneck.
@@ -214,6 +218,19 @@ pub struct TaskReport {
     pub records_out_per_s: f64,
     /// Its subtasks, by index.
     pub subtasks: Vec<SubtaskReport>,
+    /// The operators of the chain its subtasks run (see `bpprof::operator`), in order of first
+    /// use; empty when it declares none or its busy time is unknown.
+    #[serde(default)]
+    pub operators: Vec<OperatorShare>,
+}
+
+/// One operator of a chain running inside a task's subtasks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatorShare {
+    /// Operator name.
+    pub name: String,
+    /// Share (0..1) of the task's busy time (summed over its subtasks) spent in this operator.
+    pub busy_share: f64,
 }
 
 /// One subtask over the analysed range (every registration of the same task and index merged).

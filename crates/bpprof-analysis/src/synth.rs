@@ -18,8 +18,9 @@ use std::path::Path;
 
 use bpprof_format::{
     read_recording, ChannelDecl, ChannelEndpoint, ChannelInterval, EdgeDecl, EndChunk,
-    EndpointRole, FrameDecl, IntervalChunk, Recording, RecordingMeta, RecordingWriter, SampleCount,
-    SampleState, SamplesChunk, StackDecl, SubtaskDecl, SubtaskInterval, TaskDecl,
+    EndpointRole, FrameDecl, IntervalChunk, OperatorDecl, OperatorInterval, Recording,
+    RecordingMeta, RecordingWriter, SampleCount, SampleState, SamplesChunk, StackDecl, SubtaskDecl,
+    SubtaskInterval, TaskDecl,
 };
 
 /// Sampling frequency that [`Synth::sample`] sets when none was set.
@@ -88,6 +89,8 @@ pub struct Synth {
     stack_ids: HashMap<Vec<u32>, u32>,
     pending_samples: SamplesChunk,
     samples: Vec<SamplesChunk>,
+    /// Next operator id per subtask.
+    next_operator: HashMap<u32, u32>,
 }
 
 impl Default for Synth {
@@ -116,6 +119,7 @@ impl Synth {
             stack_ids: HashMap::new(),
             pending_samples: SamplesChunk::default(),
             samples: Vec::new(),
+            next_operator: HashMap::new(),
         }
     }
 
@@ -132,6 +136,20 @@ impl Synth {
     pub fn sample(
         &mut self,
         subtask: u32,
+        state: SampleState,
+        on_cpu: bool,
+        frames: &[&str],
+        count: u32,
+    ) {
+        self.sample_in(subtask, None, state, on_cpu, frames, count);
+    }
+
+    /// As [`Synth::sample`], for samples taken while `subtask` ran `operator` (an id returned by
+    /// [`Synth::operator`]), or outside every operator scope when `None`.
+    pub fn sample_in(
+        &mut self,
+        subtask: u32,
+        operator: Option<u32>,
         state: SampleState,
         on_cpu: bool,
         frames: &[&str],
@@ -174,6 +192,32 @@ impl Synth {
             on_cpu,
             stack,
             count,
+            operator,
+        });
+    }
+
+    /// Declares operator `name` of `subtask` (one operator of a chain running in its thread);
+    /// returns its id within the subtask.
+    pub fn operator(&mut self, subtask: u32, name: &str) -> u32 {
+        let id = self.next_operator.entry(subtask).or_insert(0);
+        let op = *id;
+        *id += 1;
+        self.pending.declared_operators.push(OperatorDecl {
+            subtask,
+            id: op,
+            name: name.into(),
+        });
+        op
+    }
+
+    /// Records that `subtask` spent `busy` (a fraction of the interval) in operator `operator` in
+    /// the next interval.
+    pub fn operator_busy(&mut self, subtask: u32, operator: u32, busy: f64) {
+        let busy_ns = (busy.clamp(0.0, 1.0) * self.interval_ns as f64).round() as u64;
+        self.pending.operators.push(OperatorInterval {
+            subtask,
+            id: operator,
+            busy_ns,
         });
     }
 

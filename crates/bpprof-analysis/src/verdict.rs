@@ -6,10 +6,15 @@
 //! documentation puts it. Every candidate is reported, so independent branches each get theirs.
 //! Backpressured tasks with no candidate anywhere downstream are reported as `external`.
 
+use std::collections::BTreeMap;
+
+use bpprof_format::Recording;
+
 use crate::graph::JobGraph;
 use crate::report::{
-    Bottleneck, BottleneckKind, Level, SubtaskReport, TaskReport, UpstreamPressure,
+    Bottleneck, BottleneckKind, Level, OperatorShare, SubtaskReport, TaskReport, UpstreamPressure,
 };
+use crate::window::{self, Selection, SubtaskSums};
 
 /// A backpressured ratio up to this is level OK (Flink's threshold).
 pub const LEVEL_OK_MAX: f64 = 0.10;
@@ -65,8 +70,177 @@ pub(crate) fn mark_skew(tasks: &mut [TaskReport]) {
     }
 }
 
+/// The busy time of a task declared unaccounted is unknown, so its backpressure is too; instead,
+/// its queue into a downstream task counts as backpressure when it is on average at least this
+/// full (Flink's signal before 1.13: output buffer usage).
+pub const UNACCOUNTED_FULL_QUEUE_MIN: f64 = 0.5;
+
+/// A chain's slowest operator is named in a bottleneck's reason only when the chain has at least
+/// two operators and that operator takes at least this share of the task's busy time.
+pub const OPERATOR_SHARE_MIN: f64 = 0.25;
+
+/// The whole analysis of a range after the task reports are built: attaches the operators of
+/// every task, marks skew, applies the rules and adds the notes that need the recording itself
+/// (records arriving from threads bpprof does not see).
+pub(crate) fn conclude_range(
+    recording: &Recording,
+    graph: &JobGraph,
+    selection: &Selection,
+    sums: &BTreeMap<(usize, u32), SubtaskSums>,
+    tasks: &mut [TaskReport],
+) -> Conclusion {
+    attach_operators(recording, graph, selection, sums, tasks);
+    mark_skew(tasks);
+    let full = full_queues_from_unaccounted(recording, graph, selection, tasks);
+    let mut conclusion = conclude(graph, tasks, recording.meta.cpus, &full);
+    for (_, channel, receivers) in window::unseen_producers(recording, graph, selection) {
+        let names: Vec<String> = receivers
+            .iter()
+            .filter_map(|&t| tasks.get(t).map(|t| t.name.clone()))
+            .collect();
+        let unaccounted_upstream: Vec<String> = receivers
+            .iter()
+            .flat_map(|&t| graph.upstream(t).collect::<Vec<_>>())
+            .filter(|&u| tasks.get(u).is_some_and(|t| t.unaccounted))
+            .map(|u| tasks[u].name.clone())
+            .collect();
+        let into = if names.is_empty() {
+            String::new()
+        } else {
+            format!(" into {}", join_and(&names))
+        };
+        conclusion.notes.push(if unaccounted_upstream.is_empty() {
+            format!(
+                "records flow through {channel}{into} but no registered subtask sends into it: its producer runs in threads bpprof does not see, so its busy time is unknown; register that thread, or declare its task with bpprof::declare_task(name, parallelism, true)"
+            )
+        } else {
+            format!(
+                "records flow through {channel}{into} from threads bpprof does not see ({} is declared unaccounted)",
+                join_and(&unaccounted_upstream)
+            )
+        });
+    }
+    conclusion
+}
+
+/// The queues out of unaccounted tasks that are full enough to count as backpressure:
+/// `(from, to, average fill / capacity)` per edge.
+fn full_queues_from_unaccounted(
+    recording: &Recording,
+    graph: &JobGraph,
+    selection: &Selection,
+    tasks: &[TaskReport],
+) -> Vec<(usize, usize, f64)> {
+    if !tasks.iter().any(|t| t.unaccounted) {
+        return Vec::new();
+    }
+    let channel_sums = window::channel_sums(recording, selection);
+    let unseen = window::unseen_producers(recording, graph, selection);
+    let mut out = Vec::new();
+    for e in &graph.edges {
+        if !tasks.get(e.from).is_some_and(|t| t.unaccounted) {
+            continue;
+        }
+        // A declared edge without a channel: the channels into `to` that no registered subtask
+        // sends into are the unaccounted task's.
+        let channels: Vec<u32> = if e.channels.is_empty() {
+            unseen
+                .iter()
+                .filter(|u| u.2.contains(&e.to))
+                .map(|u| u.0)
+                .collect()
+        } else {
+            e.channels.to_vec()
+        };
+        let capacity: u64 = channels
+            .iter()
+            .filter_map(|id| graph.channels.get(id).map(|c| c.1))
+            .sum();
+        let fill: f64 = channels
+            .iter()
+            .filter_map(|id| channel_sums.get(id))
+            .filter(|c| c.fill_samples > 0)
+            .map(|c| c.fill_sum as f64 / c.fill_samples as f64)
+            .sum();
+        if capacity > 0 && fill / capacity as f64 >= UNACCOUNTED_FULL_QUEUE_MIN {
+            out.push((e.from, e.to, (fill / capacity as f64).min(1.0)));
+        }
+    }
+    out
+}
+
+/// Fills [`TaskReport::operators`]: each operator's share of its task's busy time.
+fn attach_operators(
+    recording: &Recording,
+    graph: &JobGraph,
+    selection: &Selection,
+    sums: &BTreeMap<(usize, u32), SubtaskSums>,
+    tasks: &mut [TaskReport],
+) {
+    for (position, operators) in window::operator_sums(recording, graph, selection) {
+        let Some(task) = tasks.get_mut(position) else {
+            continue;
+        };
+        if task.unaccounted || task.busy.is_none() {
+            continue;
+        }
+        let busy: u64 = sums
+            .range((position, 0)..=(position, u32::MAX))
+            .map(|(_, s)| s.busy)
+            .sum();
+        let total: u64 = operators.iter().map(|(_, b)| *b).sum();
+        // Operator time is measured separately from busy time; never report more than all of it.
+        let whole = busy.max(total);
+        task.operators = operators
+            .into_iter()
+            .map(|(name, b)| OperatorShare {
+                name,
+                busy_share: if whole > 0 {
+                    b as f64 / whole as f64
+                } else {
+                    0.0
+                },
+            })
+            .collect();
+    }
+}
+
+/// The operator of a chain taking the largest share of the task's busy time, when the task runs
+/// at least two operators and it takes at least [`OPERATOR_SHARE_MIN`].
+pub(crate) fn slowest_operator(task: &TaskReport) -> Option<&OperatorShare> {
+    if task.operators.len() < 2 {
+        return None;
+    }
+    task.operators
+        .iter()
+        .fold(None::<&OperatorShare>, |best, o| match best {
+            Some(b) if b.busy_share >= o.busy_share => Some(b),
+            _ => Some(o),
+        })
+        .filter(|o| o.busy_share >= OPERATOR_SHARE_MIN)
+}
+
+/// "Enrich (in chain Parse -> Filter -> Enrich) takes 85% of the busy time".
+fn operator_sentence(task: &TaskReport, op: &OperatorShare) -> String {
+    let chain: Vec<&str> = task.operators.iter().map(|o| o.name.as_str()).collect();
+    format!(
+        "{} (in chain {}) takes {} of the busy time",
+        op.name,
+        chain.join(" -> "),
+        pct(op.busy_share)
+    )
+}
+
 /// Applies the rules to `tasks` (in the order of `graph.tasks`).
-pub(crate) fn conclude(graph: &JobGraph, tasks: &[TaskReport], cpus: u32) -> Conclusion {
+///
+/// `full` lists the queues out of unaccounted tasks that count as backpressure (`from`, `to`,
+/// fill ratio), see [`UNACCOUNTED_FULL_QUEUE_MIN`].
+pub(crate) fn conclude(
+    graph: &JobGraph,
+    tasks: &[TaskReport],
+    cpus: u32,
+    full: &[(usize, usize, f64)],
+) -> Conclusion {
     let pressured = |i: usize| matches!(tasks[i].level, Some(Level::Low | Level::High));
     let upstream_of = |i: usize| -> Vec<UpstreamPressure> {
         let mut up: Vec<usize> = graph.upstream(i).filter(|&u| pressured(u)).collect();
@@ -83,7 +257,7 @@ pub(crate) fn conclude(graph: &JobGraph, tasks: &[TaskReport], cpus: u32) -> Con
         .filter(|&i| {
             tasks[i].level == Some(Level::Ok)
                 && tasks[i].busy.is_some_and(|b| b >= BUSY_MIN)
-                && graph.upstream(i).any(pressured)
+                && (graph.upstream(i).any(pressured) || full.iter().any(|f| f.1 == i))
         })
         .collect();
     candidates.sort_by(|&a, &b| {
@@ -92,7 +266,14 @@ pub(crate) fn conclude(graph: &JobGraph, tasks: &[TaskReport], cpus: u32) -> Con
     });
     let mut bottlenecks: Vec<Bottleneck> = candidates
         .iter()
-        .map(|&i| candidate(&tasks[i], upstream_of(i)))
+        .map(|&i| {
+            let fed: Vec<(String, f64)> = full
+                .iter()
+                .filter(|f| f.1 == i)
+                .map(|f| (tasks[f.0].name.clone(), f.2))
+                .collect();
+            candidate(&tasks[i], upstream_of(i), &fed)
+        })
         .collect();
 
     // Backpressure that no candidate explains: the most downstream backpressured tasks.
@@ -184,9 +365,20 @@ pub(crate) fn conclude(graph: &JobGraph, tasks: &[TaskReport], cpus: u32) -> Con
     }
 }
 
-fn candidate(task: &TaskReport, upstream: Vec<UpstreamPressure>) -> Bottleneck {
+fn candidate(
+    task: &TaskReport,
+    upstream: Vec<UpstreamPressure>,
+    fed_by_unaccounted: &[(String, f64)],
+) -> Bottleneck {
     let busy = task.busy.unwrap_or(0.0);
     let up = match upstream.as_slice() {
+        [] => {
+            let queues: Vec<String> = fed_by_unaccounted
+                .iter()
+                .map(|(name, fill)| format!("{name} keeps its input queue {} full", pct(*fill)))
+                .collect();
+            format!("its unaccounted upstream {}", join_and(&queues))
+        }
         [one] => format!(
             "its upstream {} is backpressured {}",
             one.task,
@@ -228,6 +420,11 @@ fn candidate(task: &TaskReport, upstream: Vec<UpstreamPressure>) -> Bottleneck {
     } else {
         (BottleneckKind::Cpu, Vec::new())
     };
+    let operator = slowest_operator(task);
+    if let Some(op) = operator {
+        reason.push_str(". ");
+        reason.push_str(&operator_sentence(task, op));
+    }
     Bottleneck {
         task: task.name.clone(),
         subtasks,
@@ -235,6 +432,7 @@ fn candidate(task: &TaskReport, upstream: Vec<UpstreamPressure>) -> Bottleneck {
         reason,
         busy,
         upstream,
+        operator: operator.map(|o| o.name.clone()),
     }
 }
 
@@ -275,6 +473,7 @@ fn external_bottleneck(
         reason,
         busy: task.busy.unwrap_or(0.0),
         upstream,
+        operator: None,
     }
 }
 

@@ -224,3 +224,100 @@ pub(crate) fn split(
     }
     windows
 }
+
+/// Busy time per operator of every task over the selection: for each task position, its
+/// operators in order of first declaration (merged by name across subtasks and registrations),
+/// with their busy ns. Tasks without operators are absent.
+pub(crate) fn operator_sums(
+    recording: &Recording,
+    graph: &JobGraph,
+    selection: &Selection,
+) -> BTreeMap<usize, Vec<(String, u64)>> {
+    // Declarations accumulate over the whole file, whatever range is analysed.
+    let mut names: HashMap<(u32, u32), &str> = HashMap::new();
+    let mut out: BTreeMap<usize, Vec<(String, u64)>> = BTreeMap::new();
+    for interval in &recording.intervals {
+        for decl in &interval.declared_operators {
+            names.insert((decl.subtask, decl.id), decl.name.as_str());
+            if let Some(&(task, _)) = graph.subtasks.get(&decl.subtask) {
+                let ops = out.entry(task).or_default();
+                if !ops.iter().any(|(n, _)| n == &decl.name) {
+                    ops.push((decl.name.clone(), 0));
+                }
+            }
+        }
+    }
+    for &n in &selection.intervals {
+        for op in &recording.intervals[n].operators {
+            let (Some(&(task, _)), Some(name)) = (
+                graph.subtasks.get(&op.subtask),
+                names.get(&(op.subtask, op.id)),
+            ) else {
+                continue;
+            };
+            let ops = out.entry(task).or_default();
+            match ops.iter_mut().find(|(n, _)| n == name) {
+                Some((_, busy)) => *busy = busy.saturating_add(op.busy_ns),
+                None => ops.push((name.to_string(), op.busy_ns)),
+            }
+        }
+    }
+    out
+}
+
+/// Channels whose receivers got records in the selection but into which no registered subtask
+/// ever sent: their producers run in threads bpprof does not see. For each: the channel's name
+/// id, its name (quoted, or `channel#ID`) and the receiving tasks (positions).
+pub(crate) fn unseen_producers(
+    recording: &Recording,
+    graph: &JobGraph,
+    selection: &Selection,
+) -> Vec<(u32, String, Vec<usize>)> {
+    use bpprof_format::EndpointRole;
+    let mut senders: HashMap<u32, bool> = HashMap::new();
+    let mut receivers: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    let mut channel_names: HashMap<u32, &str> = HashMap::new();
+    for interval in &recording.intervals {
+        for c in &interval.declared_channels {
+            channel_names.insert(c.id, c.name.as_str());
+        }
+        for e in &interval.endpoints {
+            match e.role {
+                EndpointRole::Sender => {
+                    senders.insert(e.channel, true);
+                }
+                EndpointRole::Receiver => receivers.entry(e.channel).or_default().push(e.subtask),
+            }
+        }
+    }
+    let mut received: HashMap<u32, u64> = HashMap::new();
+    for &n in &selection.intervals {
+        for s in &recording.intervals[n].subtasks {
+            *received.entry(s.id).or_default() += s.records_in;
+        }
+    }
+    let mut out = Vec::new();
+    for (channel, subtasks) in receivers {
+        if senders.contains_key(&channel) {
+            continue;
+        }
+        if !subtasks
+            .iter()
+            .any(|s| received.get(s).copied().unwrap_or(0) > 0)
+        {
+            continue;
+        }
+        let mut tasks: Vec<usize> = subtasks
+            .iter()
+            .filter_map(|s| graph.subtasks.get(s).map(|&(t, _)| t))
+            .collect();
+        tasks.sort_unstable();
+        tasks.dedup();
+        let name = match channel_names.get(&channel) {
+            Some(name) if !name.is_empty() => format!("'{name}'"),
+            _ => format!("channel#{channel}"),
+        };
+        out.push((channel, name, tasks));
+    }
+    out
+}

@@ -26,6 +26,10 @@ pub struct FlameArgs {
     /// Draw every subtask of this task, merged.
     #[arg(long, value_name = "TASK")]
     pub task: Option<String>,
+    /// Keep only the samples taken inside this operator of the subtask's operator chain (a
+    /// `bpprof::operator` scope; nested operators count as the innermost one).
+    #[arg(long, value_name = "NAME")]
+    pub operator: Option<String>,
     /// Which samples: `mixed` (all, with the subtask's state as the root frame), `on-cpu` (only
     /// samples taken while the thread used CPU) or `off-cpu` (only the others).
     #[arg(long, value_enum, default_value_t = CliMode::Mixed)]
@@ -121,6 +125,7 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         states: args.state.iter().map(|s| s.into_state()).collect(),
         from_s: args.from,
         to_s: args.to,
+        operator: args.operator.clone(),
     };
     let folded = fold(&recording, &options).map_err(flame_failure)?;
     let label = folded.selection.label();
@@ -186,6 +191,7 @@ fn flame_failure(error: FlameError) -> Failure {
         }
         FlameError::UnknownSubtask { .. } => "pass one of the available subtasks to --subtask",
         FlameError::UnknownTask { .. } => "pass one of the available tasks to --task",
+        FlameError::UnknownOperator { .. } => "pass one of its operators to --operator",
         FlameError::NoBottleneck { .. } => {
             "choose what to draw with --subtask TASK#INDEX or --task TASK"
         }

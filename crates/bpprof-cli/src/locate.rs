@@ -3,7 +3,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use bpprof_analysis::{locate, render_human_with, AnalysisError, AnalysisOptions, RenderOptions};
+use bpprof_analysis::picture::{render_job_dot, render_job_svg};
+use bpprof_analysis::{
+    locate, render_human_with, AnalysisError, AnalysisOptions, LocateReport, RenderOptions,
+};
 use bpprof_format::ReadError;
 
 use crate::{Failure, Format};
@@ -36,10 +39,27 @@ pub struct LocateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Also draw the job graph as a standalone SVG into FILE (see docs/graph.md): tasks coloured
+    /// as Flink colours them, one bar per subtask, bottlenecks outlined. `-` writes it to stdout
+    /// instead of the report.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Also write the job graph as a Graphviz DOT graph into FILE (`dot -Tpng FILE`). `-` writes
+    /// it to stdout instead of the report.
+    #[arg(long, value_name = "FILE")]
+    pub dot: Option<PathBuf>,
 }
 
 /// Runs `bpprof locate`.
 pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
+    let to_stdout = |p: &Option<PathBuf>| p.as_deref() == Some(Path::new("-"));
+    if to_stdout(&args.svg) && to_stdout(&args.dot) {
+        return Err(Failure::bad_input(
+            "--svg - and --dot - both write to stdout",
+            "write one of them to a file",
+        )
+        .into());
+    }
     let recording =
         bpprof_format::read_file(&args.recording).map_err(|e| read_failure(&args.recording, e))?;
     let options = AnalysisOptions {
@@ -51,6 +71,26 @@ pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
     for warning in &report.recording.warnings {
         // Warnings are advisory: a closed stderr must not stop the analysis.
         let _ = writeln!(err, "warning: {warning}");
+    }
+    // The pictures first: an unwritable path fails before the report is printed.
+    let mut picture_on_stdout = false;
+    let pictures = [
+        (&args.svg, (|r, w| render_job_svg(r, w)) as Picture),
+        (&args.dot, (|r, w| render_job_dot(r, w)) as Picture),
+    ];
+    for (path, render) in pictures {
+        let Some(path) = path else { continue };
+        if path.as_path() == Path::new("-") {
+            render(&report, &mut *out)?;
+            picture_on_stdout = true;
+        } else {
+            write_picture(&report, path, render)?;
+            let _ = writeln!(err, "wrote job graph to {}", path.display());
+        }
+    }
+    if picture_on_stdout {
+        out.flush()?;
+        return Ok(());
     }
     match args.format {
         Format::Human => {
@@ -66,6 +106,24 @@ pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// A job-graph renderer of `bpprof_analysis::picture`.
+type Picture = fn(&LocateReport, &mut dyn Write) -> std::io::Result<()>;
+
+/// Renders `report` into the file at `path`; an unwritable path is a [`Failure`].
+fn write_picture(report: &LocateReport, path: &Path, render: Picture) -> anyhow::Result<()> {
+    let failure = |e: std::io::Error| {
+        Failure::bad_input(
+            format!("cannot write job graph '{}': {e}", path.display()),
+            "check that the directory exists and is writable",
+        )
+    };
+    let file = std::fs::File::create(path).map_err(failure)?;
+    let mut file = std::io::BufWriter::new(file);
+    render(report, &mut file).map_err(failure)?;
+    file.flush().map_err(failure)?;
     Ok(())
 }
 

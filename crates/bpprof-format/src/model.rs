@@ -58,6 +58,32 @@ pub struct IntervalChunk {
     pub subtasks: Vec<SubtaskInterval>,
     /// Per-channel queue usage for this interval.
     pub channels: Vec<ChannelInterval>,
+    /// Operators (of operator chains run inside subtasks) first seen since the previous chunk.
+    pub declared_operators: Vec<OperatorDecl>,
+    /// Per-operator busy time for this interval; operators without busy time in it are absent.
+    pub operators: Vec<OperatorInterval>,
+}
+
+/// An operator run inside a subtask (one operator of a chain sharing the subtask's thread).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorDecl {
+    /// The subtask ([`SubtaskDecl::id`]).
+    pub subtask: u32,
+    /// Identifier of the operator within that subtask (not across subtasks).
+    pub id: u32,
+    /// Operator name (`other` for the operators beyond the runtime's per-subtask limit).
+    pub name: String,
+}
+
+/// Busy time of one operator of one subtask during one interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorInterval {
+    /// The subtask ([`SubtaskDecl::id`]).
+    pub subtask: u32,
+    /// The operator ([`OperatorDecl::id`] within the subtask).
+    pub id: u32,
+    /// Busy time inside the operator's scopes (minus idle and backpressured time in them), ns.
+    pub busy_ns: u64,
 }
 
 /// A task declared explicitly through the API.
@@ -266,4 +292,7 @@ pub struct SampleCount {
     pub stack: u32,
     /// Number of samples.
     pub count: u32,
+    /// The operator the subtask was running ([`OperatorDecl::id`] within the subtask), or `None`
+    /// outside every operator scope.
+    pub operator: Option<u32>,
 }

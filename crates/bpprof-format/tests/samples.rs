@@ -187,6 +187,7 @@ impl Workload {
                         on_cpu,
                         stack,
                         count,
+                        operator: None,
                     });
                 }
             }
@@ -363,6 +364,7 @@ fn semicolons_and_newlines_in_frame_names_survive_the_format() {
             on_cpu: false,
             stack: 0,
             count: 3,
+            operator: None,
         }],
         ..SamplesChunk::default()
     };

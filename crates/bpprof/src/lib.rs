@@ -42,6 +42,7 @@
 mod account;
 mod channel;
 mod clock;
+mod operator;
 mod recorder;
 mod registry;
 mod sampling;
@@ -53,6 +54,7 @@ pub use channel::{
     bounded, bounded_named, Receiver, RecvError, RecvTimeoutError, SendError, Sender, TryRecvError,
     TrySendError,
 };
+pub use operator::{enter_operator, operator, OperatorScope, MAX_OPERATORS, OTHER_OPERATOR};
 pub use recorder::{
     init_from_env, Recorder, RecorderError, RecorderOptions, RecordingSummary, DEFAULT_INTERVAL,
     DEFAULT_SAMPLE_HZ, ENV_INTERVAL_MS, ENV_OUT, ENV_SAMPLE_HZ, ENV_SAMPLE_SIGNAL, MAX_SAMPLE_HZ,

@@ -9,7 +9,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bpprof_format::{
-    ChannelDecl, ChannelInterval, EdgeDecl, IntervalChunk, SubtaskDecl, SubtaskInterval, TaskDecl,
+    ChannelDecl, ChannelInterval, EdgeDecl, IntervalChunk, OperatorDecl, OperatorInterval,
+    SubtaskDecl, SubtaskInterval, TaskDecl,
 };
 
 use crate::channel::ChannelProbe;
@@ -54,6 +55,8 @@ pub(crate) struct Pending {
     endpoint_cursors: Vec<(u32, usize)>,
     /// Channels whose every handle was gone at the tick: forgotten once this chunk is written.
     dead_channels: Vec<u32>,
+    /// Cumulative busy ns per (subtask, operator) at the end of this chunk.
+    operator_bases: Vec<((u32, u32), u64)>,
 }
 
 /// The recorder's view of what it has already written.
@@ -71,6 +74,9 @@ pub(crate) struct Snapshotter {
     declared_channels: HashSet<u32>,
     declared_tasks: Vec<TaskDecl>,
     declared_edges: Vec<EdgeDecl>,
+    /// Cumulative busy ns per (subtask, operator) at the end of the last written chunk; an
+    /// operator present here has been declared.
+    operator_bases: HashMap<(u32, u32), u64>,
 }
 
 impl Snapshotter {
@@ -88,9 +94,15 @@ impl Snapshotter {
             declared_channels: HashSet::new(),
             declared_tasks: Vec::new(),
             declared_edges: Vec::new(),
+            operator_bases: HashMap::new(),
         };
         let live = registry::lock().live.clone();
         for cell in live {
+            if let Some(operators) = cell.operators.get() {
+                for (id, _, busy) in operators.read() {
+                    snapshotter.operator_bases.insert((cell.id, id), busy);
+                }
+            }
             let reading = cell.read_thread();
             let totals = cell.account.totals(reading.at_ns);
             let (records_in, records_out) = cell.account.records();
@@ -151,7 +163,33 @@ impl Snapshotter {
         };
         let mut baselines = Vec::new();
         let mut ended = Vec::new();
+        let mut operator_bases = Vec::new();
         for cell in live.iter().chain(self.ended.iter()) {
+            if let Some(operators) = cell.operators.get() {
+                for (id, name, busy) in operators.read() {
+                    let key = (cell.id, id);
+                    let base = match self.operator_bases.get(&key) {
+                        Some(&base) => base,
+                        None => {
+                            chunk.declared_operators.push(OperatorDecl {
+                                subtask: cell.id,
+                                id,
+                                name: name.to_string(),
+                            });
+                            0
+                        }
+                    };
+                    let busy_ns = busy.saturating_sub(base);
+                    if busy_ns > 0 {
+                        chunk.operators.push(OperatorInterval {
+                            subtask: cell.id,
+                            id,
+                            busy_ns,
+                        });
+                    }
+                    operator_bases.push((key, busy));
+                }
+            }
             let known = self.baselines.get(&cell.id).copied();
             if !known.is_some_and(|b| b.declared) {
                 chunk.declared_subtasks.push(SubtaskDecl {
@@ -284,6 +322,7 @@ impl Snapshotter {
             declared_edges,
             endpoint_cursors,
             dead_channels,
+            operator_bases,
         }
     }
 
@@ -294,9 +333,12 @@ impl Snapshotter {
             base.max_backpressured_stall_ns = 0;
             self.baselines.insert(id, base);
         }
+        self.operator_bases.extend(pending.operator_bases);
         for cell in &pending.ended {
             cell.end_reported.store(true, Ordering::Relaxed);
             self.baselines.remove(&cell.id);
+            self.operator_bases
+                .retain(|&(subtask, _), _| subtask != cell.id);
         }
         self.ended
             .retain(|c| !pending.ended.iter().any(|e| Arc::ptr_eq(c, e)));

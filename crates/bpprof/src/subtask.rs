@@ -4,7 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bpprof_format::EndpointRole;
 
@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 
 use crate::account::{Account, State};
 use crate::clock;
+use crate::operator::{CurrentOperator, Operators, OwnerOperators};
 use crate::registry;
 use crate::sampling::{self, capture_blocked_stack, SampleSlot, StackBounds};
 
@@ -31,6 +32,10 @@ pub(crate) struct SubtaskCell {
     pub account: Account,
     /// Stack sampling buffers, allocated before the thread can be signalled.
     pub sampling: SampleSlot,
+    /// Per-operator busy time, allocated by the subtask's first operator scope.
+    pub operators: OnceLock<Box<Operators>>,
+    /// The operator the thread runs now (read by the sampling signal handler).
+    pub current_operator: CurrentOperator,
     cpu_clock: Option<libc::clockid_t>,
     /// Set by the recorder once a written chunk holds the subtask's last (`ended`) interval. A
     /// recorder may read the end through `live` just before the subtask moves to `retired`; this
@@ -114,6 +119,8 @@ struct Current {
     depth: u32,
     /// Channels this registration has used, so that each endpoint is reported once.
     endpoints: Vec<(u32, EndpointRole)>,
+    /// Open operator scopes and interned operator names.
+    operators: OwnerOperators,
 }
 
 thread_local! {
@@ -181,6 +188,8 @@ pub fn register(task: &str, index: u32, parallelism: u32) -> SubtaskGuard {
             start: own_thread_times(),
             account: Account::default(),
             sampling: SampleSlot::new(StackBounds::of_current_thread()),
+            operators: OnceLock::new(),
+            current_operator: CurrentOperator::default(),
             cpu_clock: clock::current_thread_cpu_clock(),
             end_reported: AtomicBool::new(false),
             life: Mutex::new(Life::default()),
@@ -193,6 +202,7 @@ pub fn register(task: &str, index: u32, parallelism: u32) -> SubtaskGuard {
             cell: Arc::clone(&cell),
             depth: 0,
             endpoints: Vec::new(),
+            operators: OwnerOperators::default(),
         });
     });
     FAST_CELL.set(Arc::as_ptr(&cell));
@@ -318,6 +328,17 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&mut CurrentHandle<'_>) -> R) -> Op
         })
         .ok()
         .flatten()
+}
+
+/// Runs `f` with the calling thread's registration cell and its operator stack, if registered.
+#[inline]
+pub(crate) fn with_current_cell<R>(
+    f: impl FnOnce(&SubtaskCell, &mut OwnerOperators) -> R,
+) -> Option<R> {
+    with_current(|current| {
+        let current = &mut *current.0;
+        f(&current.cell, &mut current.operators)
+    })
 }
 
 /// Access to the calling thread's registration for channels and scopes.

@@ -19,7 +19,7 @@ use crate::subtask::SubtaskCell;
 /// counted, so memory stays bounded whatever the program does.
 pub(crate) const MAX_DISTINCT_SAMPLES: usize = 100_000;
 
-/// Shortest sleep worth taking between visits; shorter waits accumulate into the next one.
+/// Shortest sleep worth taking between rounds; shorter waits accumulate into the next one.
 const MIN_SLEEP_NS: u64 = 50_000;
 
 /// A sample key: subtask id, state, on CPU, and lookup addresses innermost first (the exact
@@ -30,6 +30,8 @@ pub(crate) struct SampleKey {
     pub state: State,
     pub on_cpu: bool,
     pub addrs: Box<[usize]>,
+    /// The operator the subtask was running (per-subtask operator id), if any.
+    pub operator: Option<u32>,
 }
 
 /// Samples aggregated since the recorder last took them.
@@ -135,9 +137,9 @@ fn sample_loop(hz: u32, signal: i32, stop: &AtomicBool, samples: &Mutex<RawSampl
             due_ns = crate::clock::now_ns();
             continue;
         }
-        // Spread the visits over the period, each gap jittered so the rate does not alias with
-        // periodic work in the pipeline.
-        let gap_ns = period_ns / cells.len() as u64;
+        // One wake-up per period visits every subtask (waking once per subtask would cost a
+        // context switch each, which dominates at high rates); the period is jittered so the rate
+        // does not alias with periodic work in the pipeline.
         for cell in &cells {
             let visit = visits.entry(cell.id).or_default();
             let mut batch = RawSamples::default();
@@ -146,18 +148,18 @@ fn sample_loop(hz: u32, signal: i32, stop: &AtomicBool, samples: &Mutex<RawSampl
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .merge(batch);
-            due_ns += (gap_ns as f64 * rng.next_factor()) as u64;
-            let now = crate::clock::now_ns();
-            if due_ns > now + MIN_SLEEP_NS {
-                std::thread::sleep(Duration::from_nanos(due_ns - now));
-            } else if now > due_ns + period_ns {
-                // Far behind (the sampler was not scheduled): skip the missed visits instead of
-                // catching up in a burst.
-                due_ns = now;
-            }
             if stop.load(Ordering::Relaxed) {
                 break;
             }
+        }
+        due_ns += (period_ns as f64 * rng.next_factor()) as u64;
+        let now = crate::clock::now_ns();
+        if due_ns > now + MIN_SLEEP_NS {
+            std::thread::sleep(Duration::from_nanos(due_ns - now));
+        } else if now > due_ns + period_ns {
+            // Far behind (the sampler was not scheduled): skip the missed rounds instead of
+            // catching up in a burst.
+            due_ns = now;
         }
         previous = cells;
     }
@@ -218,6 +220,7 @@ fn visit_subtask(cell: &Arc<SubtaskCell>, visit: &mut Visit, signal: i32, out: &
             state,
             on_cpu: false,
             addrs: addrs[..depth].iter().map(|a| a.saturating_sub(1)).collect(),
+            operator: cell.current_operator.load(),
         });
         return;
     }
@@ -234,6 +237,7 @@ fn visit_subtask(cell: &Arc<SubtaskCell>, visit: &mut Visit, signal: i32, out: &
             state,
             on_cpu: false,
             addrs: last.clone(),
+            operator: cell.current_operator.load(),
         });
         return;
     }
@@ -283,6 +287,7 @@ fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) {
             state,
             on_cpu: sample.on_cpu,
             addrs,
+            operator: (sample.operator != crate::operator::NO_OPERATOR).then_some(sample.operator),
         });
     });
     let lost = slot.lost.load(Ordering::Relaxed);

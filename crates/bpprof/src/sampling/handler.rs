@@ -67,6 +67,11 @@ unsafe fn take_sample(cell: &SubtaskCell, context: *mut libc::c_void) {
     sample.depth = 1 + depth as u32;
     sample.state = cell.account.state() as u8;
     sample.on_cpu = slot.on_cpu_hint.load(Ordering::Relaxed) != 0;
+    // A relaxed atomic load of memory allocated at registration.
+    sample.operator = cell
+        .current_operator
+        .load()
+        .unwrap_or(crate::operator::NO_OPERATOR);
     slot.publish();
 }
 

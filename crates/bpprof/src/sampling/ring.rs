@@ -16,6 +16,8 @@ pub(crate) struct RawSample {
     pub state: u8,
     /// Whether the thread used CPU since its previous sample (decided by the sampler).
     pub on_cpu: bool,
+    /// Operator the subtask was running (`u32::MAX`: none).
+    pub operator: u32,
     /// Frames written in `addrs`.
     pub depth: u32,
     /// The interrupted instruction, then return addresses, innermost first.
@@ -25,6 +27,7 @@ pub(crate) struct RawSample {
 const EMPTY_SAMPLE: RawSample = RawSample {
     state: 0,
     on_cpu: false,
+    operator: u32::MAX,
     depth: 0,
     addrs: [0; MAX_DEPTH],
 };

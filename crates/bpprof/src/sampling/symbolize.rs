@@ -39,9 +39,10 @@ impl Symbolizer {
                 on_cpu: key.on_cpu,
                 stack,
                 count,
+                operator: key.operator,
             });
         }
-        counts.sort_by_key(|c| (c.subtask, c.stack, c.state as u8, c.on_cpu));
+        counts.sort_by_key(|c| (c.subtask, c.stack, c.state as u8, c.on_cpu, c.operator));
         SamplesChunk {
             seq,
             start_ns,

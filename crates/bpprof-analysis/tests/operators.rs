@@ -1,0 +1,234 @@
+//! Operator chains and unaccounted work in the analysis: the slowest operator of a bottleneck
+//! chain is named, an unaccounted task has no busy time and stays out of verdicts, and records
+//! arriving from threads bpprof does not see are reported.
+
+use bpprof_analysis::synth::{Load, Synth};
+use bpprof_analysis::{locate, AnalysisOptions, BottleneckKind, LocateReport, TaskReport};
+
+const INTERVALS: usize = 6;
+
+fn analyse(synth: &Synth) -> LocateReport {
+    locate(&synth.recording(), &AnalysisOptions::default()).unwrap()
+}
+
+fn task<'a>(report: &'a LocateReport, name: &str) -> &'a TaskReport {
+    report.tasks.iter().find(|t| t.name == name).unwrap()
+}
+
+/// Source -> Chain [Parse -> Filter -> Enrich] -> Sink, Chain busy 98% of the time; each operator
+/// busy the given fraction of the interval.
+fn chain(parse_busy: f64, filter_busy: f64, enrich: f64) -> Synth {
+    let mut synth = Synth::new();
+    let src = synth.subtask("Source", 0, 1);
+    let chain = synth.subtask("Chain", 0, 1);
+    let sink = synth.subtask("Sink", 0, 1);
+    synth.channel("in", 256, &[src], &[chain]);
+    synth.channel("out", 256, &[chain], &[sink]);
+    let parse = synth.operator(chain, "Parse");
+    let filter = synth.operator(chain, "Filter");
+    let enrich_op = synth.operator(chain, "Enrich");
+    for _ in 0..INTERVALS {
+        synth.operator_busy(chain, parse, parse_busy);
+        synth.operator_busy(chain, filter, filter_busy);
+        synth.operator_busy(chain, enrich_op, enrich);
+        synth.interval(&[
+            (src, Load::new(0.05, 0.95)),
+            (chain, Load::new(0.98, 0.0)),
+            (sink, Load::new(0.05, 0.0)),
+        ]);
+    }
+    synth
+}
+
+#[test]
+fn slowest_operator_of_the_bottleneck_chain_is_named() {
+    let report = analyse(&chain(0.1, 0.047, 0.85 * 0.98));
+    let b = &report.bottlenecks[0];
+    assert_eq!((b.task.as_str(), b.kind), ("Chain", BottleneckKind::Cpu));
+    assert_eq!(b.operator.as_deref(), Some("Enrich"));
+    assert!(
+        b.reason
+            .ends_with("Enrich (in chain Parse -> Filter -> Enrich) takes 85% of the busy time"),
+        "{}",
+        b.reason
+    );
+    assert_eq!(report.verdict, b.reason);
+    let ops = &task(&report, "Chain").operators;
+    let names: Vec<&str> = ops.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["Parse", "Filter", "Enrich"]);
+    assert!((ops[2].busy_share - 0.85).abs() < 1e-6, "{ops:?}");
+    assert!(task(&report, "Source").operators.is_empty());
+
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["tasks"][1]["operators"][2]["name"], "Enrich");
+    assert_eq!(json["bottlenecks"][0]["operator"], "Enrich");
+    let back: LocateReport = serde_json::from_value(json).unwrap();
+    assert_eq!(back, report);
+}
+
+#[test]
+fn an_operator_with_a_small_share_is_not_named() {
+    // Most busy time outside the operator scopes, none above a fifth of it: no culprit.
+    let report = analyse(&chain(0.2, 0.1, 0.15));
+    let b = &report.bottlenecks[0];
+    assert_eq!(b.task, "Chain");
+    assert_eq!(b.operator, None, "{}", b.reason);
+    assert!(!b.reason.contains("in chain"), "{}", b.reason);
+}
+
+#[test]
+fn documents_without_operators_still_deserialise() {
+    let report = analyse(&chain(0.1, 0.08, 0.8));
+    let mut json = serde_json::to_value(&report).unwrap();
+    for t in json["tasks"].as_array_mut().unwrap() {
+        t.as_object_mut().unwrap().remove("operators");
+    }
+    for b in json["bottlenecks"].as_array_mut().unwrap() {
+        b.as_object_mut().unwrap().remove("operator");
+    }
+    let back: LocateReport = serde_json::from_value(json).unwrap();
+    assert!(back.tasks.iter().all(|t| t.operators.is_empty()));
+}
+
+/// Source (declared unaccounted, its thread registered but idle-looking) feeds `source->parse`
+/// from an unregistered thread; Parse is slow.
+fn legacy(declared: bool) -> Synth {
+    let mut synth = Synth::new();
+    if declared {
+        synth.task("Source", 1, true);
+        synth.edge("Source", "Parse", None, "forward");
+    }
+    let src = synth.subtask("Source", 0, 1);
+    let parse = synth.subtask("Parse", 0, 1);
+    let sink = synth.subtask("Sink", 0, 1);
+    let input = synth.channel("source->parse", 256, &[], &[parse]);
+    synth.channel("parse->sink", 256, &[parse], &[sink]);
+    for _ in 0..INTERVALS {
+        synth.fill(input, 250, 256);
+        synth.interval(&[
+            (src, Load::new(1.0, 0.0).on_cpu(0.0)),
+            (parse, Load::new(0.99, 0.0).records(1000, 1000)),
+            (sink, Load::new(0.02, 0.0).records(1000, 0)),
+        ]);
+    }
+    synth
+}
+
+#[test]
+fn unaccounted_source_is_unknown_and_its_full_queue_names_the_downstream_bottleneck() {
+    let report = analyse(&legacy(true));
+    let source = task(&report, "Source");
+    assert!(source.unaccounted);
+    assert_eq!((source.busy, source.level), (None, None));
+    assert!(source.subtasks.iter().all(|s| s.busy.is_none()));
+    let [b] = report.bottlenecks.as_slice() else {
+        panic!("{:?}", report.bottlenecks);
+    };
+    assert_eq!(b.task, "Parse");
+    assert!(
+        b.reason
+            .contains("its unaccounted upstream Source keeps its input queue 98% full"),
+        "{}",
+        b.reason
+    );
+    assert!(
+        report.notes.iter().any(|n| n
+            == "Source is declared unaccounted: its work runs in threads bpprof does not see, so its busy time is unknown"),
+        "{:?}",
+        report.notes
+    );
+    assert!(
+        report.notes.iter().any(|n| n
+            == "records flow through 'source->parse' into Parse from threads bpprof does not see (Source is declared unaccounted)"),
+        "{:?}",
+        report.notes
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(json["tasks"][0]["busy"].is_null());
+}
+
+#[test]
+fn records_from_unregistered_threads_are_reported_when_nothing_is_declared() {
+    let report = analyse(&legacy(false));
+    assert!(
+        report.notes.iter().any(|n| n.starts_with(
+            "records flow through 'source->parse' into Parse but no registered subtask sends into it"
+        ) && n.contains("declare_task")),
+        "{:?}",
+        report.notes
+    );
+    // Nothing is backpressured as far as bpprof can tell: no bottleneck is invented.
+    assert!(report.bottlenecks.is_empty(), "{:?}", report.bottlenecks);
+}
+
+mod flame {
+    use bpprof_analysis::flame::{fold, FlameError, FlameOptions, Selection};
+    use bpprof_analysis::synth::{Load, Synth};
+    use bpprof_format::SampleState;
+
+    fn sampled_chain() -> bpprof_format::Recording {
+        let mut synth = Synth::new();
+        let chain = synth.subtask("Chain", 0, 1);
+        let parse = synth.operator(chain, "Parse");
+        let enrich = synth.operator(chain, "Enrich");
+        for _ in 0..4 {
+            synth.sample_in(
+                chain,
+                Some(parse),
+                SampleState::Busy,
+                true,
+                &["main", "chain", "parse"],
+                5,
+            );
+            synth.sample_in(
+                chain,
+                Some(enrich),
+                SampleState::Busy,
+                true,
+                &["main", "chain", "enrich", "hash"],
+                40,
+            );
+            synth.sample_in(
+                chain,
+                None,
+                SampleState::Idle,
+                false,
+                &["main", "chain", "recv"],
+                7,
+            );
+            synth.interval(&[(chain, Load::new(0.9, 0.0))]);
+        }
+        synth.recording()
+    }
+
+    fn options(operator: Option<&str>) -> FlameOptions {
+        FlameOptions {
+            selection: Selection::parse_subtask("Chain#0").unwrap(),
+            operator: operator.map(str::to_owned),
+            ..FlameOptions::default()
+        }
+    }
+
+    #[test]
+    fn operator_restricts_the_graph_to_its_samples() {
+        let recording = sampled_chain();
+        let all = fold(&recording, &options(None)).unwrap();
+        assert_eq!(all.stacks.len(), 3);
+        let enrich = fold(&recording, &options(Some("Enrich"))).unwrap();
+        let keys: Vec<&String> = enrich.stacks.keys().collect();
+        assert_eq!(keys, ["[busy];main;chain;enrich;hash"]);
+        assert_eq!(enrich.samples, 3 * 40);
+        assert!(enrich.title().starts_with("Chain#0, operator Enrich:"));
+    }
+
+    #[test]
+    fn unknown_operator_lists_the_known_ones() {
+        let recording = sampled_chain();
+        let err = fold(&recording, &options(Some("Enrch"))).unwrap_err();
+        assert!(matches!(err, FlameError::UnknownOperator { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "no operator 'Enrch' in Chain#0; its operators: Parse, Enrich"
+        );
+    }
+}

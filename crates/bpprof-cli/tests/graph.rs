@@ -1,0 +1,115 @@
+//! `bpprof locate --svg` / `--dot`: the job-graph pictures written next to the normal output.
+
+use std::process::{Command, Output};
+
+use bpprof_analysis::synth::{Load, Synth};
+
+fn bpprof(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bpprof"))
+        .args(args)
+        .output()
+        .expect("bpprof runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Source -> Work(2) -> Sink with Work the bottleneck.
+fn recording(dir: &std::path::Path) -> String {
+    let mut synth = Synth::new();
+    let source = synth.subtask("Source", 0, 1);
+    let work: Vec<u32> = (0..2).map(|i| synth.subtask("Work", i, 2)).collect();
+    let sink = synth.subtask("Sink", 0, 1);
+    synth.channel("in", 64, &[source], &work);
+    synth.channel("out", 64, &work, &[sink]);
+    for _ in 0..4 {
+        synth.interval(&[
+            (source, Load::new(0.05, 0.9)),
+            (work[0], Load::new(0.96, 0.0)),
+            (work[1], Load::new(0.9, 0.0)),
+            (sink, Load::new(0.2, 0.0)),
+        ]);
+    }
+    let path = dir.join("job.bpprof");
+    synth.write_file(&path).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn svg_and_dot_files_next_to_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recording(dir.path());
+    let svg = dir.path().join("job.svg");
+    let dot = dir.path().join("job.dot");
+    let out = bpprof(&[
+        "locate",
+        &rec,
+        "--svg",
+        svg.to_str().unwrap(),
+        "--dot",
+        dot.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("Work is the bottleneck"));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("wrote job graph to {}", svg.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("wrote job graph to {}", dot.display())),
+        "{stderr}"
+    );
+
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.trim_end().ends_with("</svg>"));
+    for task in ["Source", "Work", "Sink"] {
+        assert!(svg.contains(&format!("data-task=\"{task}\"")), "{task}");
+    }
+    assert_eq!(svg.matches("class=\"subtask\"").count(), 4);
+    assert_eq!(svg.matches("class=\"bottleneck-outline\"").count(), 1);
+
+    let dot = std::fs::read_to_string(&dot).unwrap();
+    assert!(dot.contains("\"Source\" -> \"Work\""), "{dot}");
+    assert!(dot.contains("\"Work\" -> \"Sink\""), "{dot}");
+}
+
+#[test]
+fn dash_writes_the_picture_to_stdout_instead_of_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recording(dir.path());
+    let out = bpprof(&["locate", &rec, "--svg", "-"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("<?xml"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("</svg>"));
+
+    let out = bpprof(&["locate", &rec, "--dot", "-", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("digraph job {"));
+
+    let out = bpprof(&["locate", &rec, "--dot", "-", "--svg", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stdout).is_empty());
+}
+
+#[test]
+fn unwritable_path_is_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = recording(dir.path());
+    let bad = dir.path().join("no-such-dir").join("job.svg");
+    let out = bpprof(&["locate", &rec, "--svg", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write job graph '"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("check that the directory exists"),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).is_empty(), "no report after the failure");
+}
