@@ -119,6 +119,7 @@ pub struct Sender<T: Send + 'static> {
 impl<T: Send + 'static> Sender<T> {
     /// Sends `msg`, blocking while the queue is full; the time blocked is backpressure.
     /// Fails only when every receiver is gone.
+    #[inline]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
         match self.tx.try_send(msg) {
             Ok(()) => {}
@@ -136,6 +137,7 @@ impl<T: Send + 'static> Sender<T> {
     }
 
     /// Sends `msg` if there is room now, without blocking.
+    #[inline]
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
         self.tx.try_send(msg)?;
         account_record(&self.shared.info, EndpointRole::Sender);
@@ -205,6 +207,7 @@ pub struct Receiver<T: Send + 'static> {
 impl<T: Send + 'static> Receiver<T> {
     /// Receives a message, blocking while the queue is empty; the time blocked is idle time.
     /// Fails when the queue is empty and every sender is gone.
+    #[inline]
     pub fn recv(&self) -> Result<T, RecvError> {
         let msg = match self.rx.try_recv() {
             Ok(msg) => msg,
@@ -241,6 +244,7 @@ impl<T: Send + 'static> Receiver<T> {
     }
 
     /// Receives a message if one is queued now, without blocking.
+    #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let msg = self.rx.try_recv()?;
         account_record(&self.shared.info, EndpointRole::Receiver);
