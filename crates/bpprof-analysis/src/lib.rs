@@ -42,6 +42,7 @@
 
 pub mod flame;
 pub mod graph;
+pub mod merge;
 pub mod picture;
 mod render;
 pub mod report;

@@ -370,6 +370,7 @@ fn kind_name(b: &crate::report::Bottleneck) -> &'static str {
         BottleneckKind::Skew => "skew",
         BottleneckKind::OffCpu => "off-CPU",
         BottleneckKind::External => "external",
+        BottleneckKind::Exchange => "exchange",
     }
 }
 

@@ -122,6 +122,10 @@ pub enum BottleneckKind {
     OffCpu,
     /// A backpressured task with no busy task downstream: the cause is outside the recording.
     External,
+    /// A backpressured task whose direct downstream task is mostly idle: the link between them
+    /// (a network exchange, a serialisation step) is too slow. [`Bottleneck::task`] is the
+    /// upstream task, [`Bottleneck::downstream`] the downstream one.
+    Exchange,
 }
 
 /// Flink's backpressure level of a ratio (see [`Level::of`]).
@@ -180,6 +184,10 @@ pub struct Bottleneck {
     /// time; `null` otherwise.
     #[serde(default)]
     pub operator: Option<String>,
+    /// For kind `exchange`: the downstream task at the other end of the slow link; `null`
+    /// otherwise.
+    #[serde(default)]
+    pub downstream: Option<String>,
 }
 
 /// A backpressured upstream task of a bottleneck.

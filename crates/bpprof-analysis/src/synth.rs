@@ -123,6 +123,12 @@ impl Synth {
         }
     }
 
+    /// Sets the wall-clock start of the recording, nanoseconds since the Unix epoch (default 0),
+    /// which `merge` aligns recordings by.
+    pub fn start_unix_ns(&mut self, ns: u64) {
+        self.meta.start_unix_ns = ns;
+    }
+
     /// Sets the stack-sampling frequency recorded in the meta chunk (0 = sampling off, the
     /// default until [`Synth::sample`] is first called).
     pub fn sample_hz(&mut self, hz: u32) {
@@ -300,6 +306,17 @@ impl Synth {
             max_fill,
             blocked_sends: 0,
             blocked_recvs: 0,
+        });
+    }
+
+    /// Reports in the next interval that `sends` sends into `channel` found it full and `recvs`
+    /// receives found it empty (no fill level).
+    pub fn blocked(&mut self, channel: u32, sends: u64, recvs: u64) {
+        self.pending.channels.push(ChannelInterval {
+            id: channel,
+            blocked_sends: sends,
+            blocked_recvs: recvs,
+            ..ChannelInterval::default()
         });
     }
 

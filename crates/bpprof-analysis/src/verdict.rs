@@ -92,7 +92,8 @@ pub(crate) fn conclude_range(
     attach_operators(recording, graph, selection, sums, tasks);
     mark_skew(tasks);
     let full = full_queues_from_unaccounted(recording, graph, selection, tasks);
-    let mut conclusion = conclude(graph, tasks, recording.meta.cpus, &full);
+    let waiting = waiting_queues(recording, graph, selection);
+    let mut conclusion = conclude(graph, tasks, recording.meta.cpus, &full, &waiting);
     for (_, channel, receivers) in window::unseen_producers(recording, graph, selection) {
         let names: Vec<String> = receivers
             .iter()
@@ -169,6 +170,102 @@ fn full_queues_from_unaccounted(
     out
 }
 
+/// A downstream task idle at least this much (and not busy) below a backpressured task makes the
+/// link between them the bottleneck (kind `exchange`)...
+pub const EXCHANGE_IDLE_MIN: f64 = 0.5;
+/// ... unless the queue between them is on average at least this full and no receive from it
+/// ever found it empty: then records wait in it and the link does not starve the downstream task.
+pub const EXCHANGE_INPUT_FULL_MIN: f64 = 0.5;
+
+/// Per edge: whether its queue shows records waiting for the downstream task (average fill at
+/// least [`EXCHANGE_INPUT_FULL_MIN`] of the capacity, and no receive found it empty). Only edges
+/// whose fill is known are listed.
+pub(crate) fn waiting_queues(
+    recording: &Recording,
+    graph: &JobGraph,
+    selection: &Selection,
+) -> BTreeMap<(usize, usize), bool> {
+    let channel_sums = window::channel_sums(recording, selection);
+    let mut out = BTreeMap::new();
+    for e in &graph.edges {
+        let (mut fill, mut capacity, mut empty_recvs) = (0.0, 0u64, 0u64);
+        for id in e.channels.iter() {
+            let (Some(sums), Some(c)) = (channel_sums.get(id), graph.channels.get(id)) else {
+                continue;
+            };
+            empty_recvs += sums.blocked_recvs;
+            if sums.fill_samples > 0 {
+                fill += sums.fill_sum as f64 / sums.fill_samples as f64;
+                capacity += c.1;
+            }
+        }
+        if capacity > 0 {
+            let waiting = empty_recvs == 0 && fill / capacity as f64 >= EXCHANGE_INPUT_FULL_MIN;
+            out.insert((e.from, e.to), waiting);
+        }
+    }
+    out
+}
+
+/// The direct downstream task of the backpressured task `up` that the link starves: idle at least
+/// [`EXCHANGE_IDLE_MIN`], not busy, not backpressured, and no records waiting in its input queue
+/// from `up` (see [`waiting_queues`]). The most idle one.
+fn exchange_downstream(
+    graph: &JobGraph,
+    tasks: &[TaskReport],
+    up: usize,
+    waiting: &BTreeMap<(usize, usize), bool>,
+) -> Option<usize> {
+    graph
+        .downstream(up)
+        .filter(|&d| {
+            let t = &tasks[d];
+            d != up
+                && t.level == Some(Level::Ok)
+                && t.idle.is_some_and(|x| x >= EXCHANGE_IDLE_MIN)
+                && t.busy.is_some_and(|b| b < BUSY_MIN)
+                && waiting.get(&(up, d)) != Some(&true)
+        })
+        .fold(None, |best: Option<usize>, d| match best {
+            Some(b) if tasks[b].idle >= tasks[d].idle => Some(b),
+            _ => Some(d),
+        })
+}
+
+fn exchange_bottleneck(
+    up: &TaskReport,
+    down: &TaskReport,
+    upstream: Vec<UpstreamPressure>,
+) -> Bottleneck {
+    let reason = format!(
+        "The exchange {} -> {} is the bottleneck: {} is backpressured {} while {} is idle {} with an empty input queue: the link between them (network, serialisation) is too slow",
+        up.name,
+        down.name,
+        up.name,
+        pct(up.backpressured.unwrap_or(0.0)),
+        down.name,
+        pct(down.idle.unwrap_or(0.0)),
+    );
+    let most = up
+        .subtasks
+        .iter()
+        .filter(|s| s.backpressured.is_some())
+        .fold(None::<&SubtaskReport>, |best, s| match best {
+            Some(b) if b.backpressured >= s.backpressured => Some(b),
+            _ => Some(s),
+        });
+    Bottleneck {
+        task: up.name.clone(),
+        subtasks: most.map(|s| s.index).into_iter().collect(),
+        kind: BottleneckKind::Exchange,
+        reason,
+        busy: up.busy.unwrap_or(0.0),
+        upstream,
+        operator: None,
+        downstream: Some(down.name.clone()),
+    }
+}
+
 /// Fills [`TaskReport::operators`]: each operator's share of its task's busy time.
 fn attach_operators(
     recording: &Recording,
@@ -234,12 +331,14 @@ fn operator_sentence(task: &TaskReport, op: &OperatorShare) -> String {
 /// Applies the rules to `tasks` (in the order of `graph.tasks`).
 ///
 /// `full` lists the queues out of unaccounted tasks that count as backpressure (`from`, `to`,
-/// fill ratio), see [`UNACCOUNTED_FULL_QUEUE_MIN`].
+/// fill ratio), see [`UNACCOUNTED_FULL_QUEUE_MIN`]; `waiting` the edges whose queue holds records
+/// waiting for the downstream task, see [`waiting_queues`].
 pub(crate) fn conclude(
     graph: &JobGraph,
     tasks: &[TaskReport],
     cpus: u32,
     full: &[(usize, usize, f64)],
+    waiting: &BTreeMap<(usize, usize), bool>,
 ) -> Conclusion {
     let pressured = |i: usize| matches!(tasks[i].level, Some(Level::Low | Level::High));
     let upstream_of = |i: usize| -> Vec<UpstreamPressure> {
@@ -294,6 +393,10 @@ pub(crate) fn conclude(
         }));
     }
     for i in external {
+        if let Some(d) = exchange_downstream(graph, tasks, i, waiting) {
+            bottlenecks.push(exchange_bottleneck(&tasks[i], &tasks[d], upstream_of(i)));
+            continue;
+        }
         let unknown: Vec<&str> = graph
             .downstream(i)
             .filter(|&d| tasks[d].busy.is_none())
@@ -352,6 +455,11 @@ pub(crate) fn conclude(
                 .iter()
                 .map(|b| match b.kind {
                     BottleneckKind::External => format!("{} (external)", b.task),
+                    BottleneckKind::Exchange => format!(
+                        "{} -> {} (exchange)",
+                        b.task,
+                        b.downstream.as_deref().unwrap_or_default()
+                    ),
                     kind => format!("{} (busy {}, {})", b.task, pct(b.busy), kind_word(kind)),
                 })
                 .collect();
@@ -433,6 +541,7 @@ fn candidate(
         busy,
         upstream,
         operator: operator.map(|o| o.name.clone()),
+        downstream: None,
     }
 }
 
@@ -474,6 +583,7 @@ fn external_bottleneck(
         busy: task.busy.unwrap_or(0.0),
         upstream,
         operator: None,
+        downstream: None,
     }
 }
 
@@ -549,6 +659,7 @@ fn kind_word(kind: BottleneckKind) -> &'static str {
         BottleneckKind::Skew => "skew",
         BottleneckKind::OffCpu => "off-CPU",
         BottleneckKind::External => "external",
+        BottleneckKind::Exchange => "exchange",
     }
 }
 

@@ -6,6 +6,7 @@
 mod exit;
 mod flame;
 mod locate;
+mod merge;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -34,6 +35,10 @@ pub enum Command {
     /// Draw a flame graph (SVG) of one subtask from the recording's stack samples; by default of
     /// the bottleneck that `locate` finds.
     Flame(flame::FlameArgs),
+    /// Merge the recordings of the processes of one job (for example both ends of a
+    /// `bpprof::Link`) into one recording: tasks are matched by name, same-named channels and
+    /// links become one edge, times are aligned by the recordings' start times.
+    Merge(merge::MergeArgs),
 }
 
 /// Output formats shared by the subcommands.
@@ -81,6 +86,7 @@ fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), anyhow:
     match cli.command {
         Command::Locate(args) => locate::run(&args, out, err),
         Command::Flame(args) => flame::run(&args, out, err),
+        Command::Merge(args) => merge::run(&args, out, err),
     }
 }
 

@@ -68,23 +68,11 @@ pub fn bounded<T: Send + 'static>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 pub fn bounded_named<T: Send + 'static>(name: &str, capacity: usize) -> (Sender<T>, Receiver<T>) {
     let capacity = capacity.max(1);
     let (tx, rx) = crossbeam_channel::bounded(capacity);
-    let mut registry = registry::lock();
-    let shared = Arc::new(Shared {
-        info: ChannelInfo {
-            id: registry.allocate_channel_id(),
-            name: name.to_string(),
-            capacity,
-            endpoints: Mutex::new(Vec::new()),
-            blocked_sends: AtomicU64::new(0),
-            blocked_recvs: AtomicU64::new(0),
-            saw_full: AtomicBool::new(false),
-        },
+    let shared = register_probe(|id| Shared {
+        info: ChannelInfo::new(id, name, capacity),
         senders: AtomicUsize::new(1),
         probe: Mutex::new(Some(tx.clone())),
     });
-    registry.prune_channels();
-    registry.channels.push(shared.clone());
-    drop(registry);
     (
         Sender {
             tx,
@@ -94,9 +82,33 @@ pub fn bounded_named<T: Send + 'static>(name: &str, capacity: usize) -> (Sender<
     )
 }
 
+impl ChannelInfo {
+    /// A channel's info with no endpoint and no count yet.
+    pub(crate) fn new(id: u32, name: &str, capacity: usize) -> ChannelInfo {
+        ChannelInfo {
+            id,
+            name: name.to_string(),
+            capacity,
+            endpoints: Mutex::new(Vec::new()),
+            blocked_sends: AtomicU64::new(0),
+            blocked_recvs: AtomicU64::new(0),
+            saw_full: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Builds a probe with a fresh channel id (`make(id)`) and registers it for the recorder.
+pub(crate) fn register_probe<P: ChannelProbe + 'static>(make: impl FnOnce(u32) -> P) -> Arc<P> {
+    let mut registry = registry::lock();
+    let probe = Arc::new(make(registry.allocate_channel_id()));
+    registry.prune_channels();
+    registry.channels.push(probe.clone());
+    probe
+}
+
 /// Records that the calling subtask used `info`'s `role` end (first use only) and counts a record.
 #[inline]
-fn account_record(info: &ChannelInfo, role: EndpointRole) {
+pub(crate) fn account_record(info: &ChannelInfo, role: EndpointRole) {
     count_channel_record(info.id, role, |subtask, task| {
         let mut endpoints = info.endpoints.lock().unwrap_or_else(|p| p.into_inner());
         if !endpoints.iter().any(|(t, e)| e.role == role && t == task) {

@@ -42,6 +42,7 @@
 mod account;
 mod channel;
 mod clock;
+mod link;
 mod operator;
 mod recorder;
 mod registry;
@@ -54,6 +55,7 @@ pub use channel::{
     bounded, bounded_named, Receiver, RecvError, RecvTimeoutError, SendError, Sender, TryRecvError,
     TrySendError,
 };
+pub use link::{link, Link};
 pub use operator::{enter_operator, operator, OperatorScope, MAX_OPERATORS, OTHER_OPERATOR};
 pub use recorder::{
     init_from_env, Recorder, RecorderError, RecorderOptions, RecordingSummary, DEFAULT_INTERVAL,
