@@ -19,7 +19,9 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{before, burn, run_time, start_recording, stop_recording};
+use common::{
+    add_record, before, burn, finish, run_time, spawn_map_stage, spawn_sink, start_recording,
+};
 
 /// Parallelism of Map.
 const MAP: u32 = 2;
@@ -43,12 +45,6 @@ fn wait_for_batch(due: Instant) {
 #[inline(never)]
 fn map_record(record: u64) -> u64 {
     std::hint::black_box(burn(record, 2_000))
-}
-
-/// The sink's work per record: folds it into a checksum.
-#[inline(never)]
-fn sink_record(acc: u64, record: u64) -> u64 {
-    acc.wrapping_add(record)
 }
 
 fn main() {
@@ -79,26 +75,8 @@ fn main() {
             wait_for_batch(due);
         }
     }));
-    for i in 0..MAP {
-        let (input, output) = (map_in.clone(), to_sink.clone());
-        threads.push(thread::spawn(move || {
-            let _subtask = bpprof::register("Map", i, MAP);
-            for record in input.iter() {
-                if output.send(map_record(record)).is_err() {
-                    break;
-                }
-            }
-        }));
-    }
+    spawn_map_stage("Map", MAP, &map_in, &to_sink, map_record, &mut threads);
     drop((map_in, to_sink));
-    let sink = thread::spawn(move || {
-        let _subtask = bpprof::register("Sink", 0, 1);
-        sink_in.iter().fold(0u64, sink_record)
-    });
-    for t in threads {
-        t.join().expect("pipeline thread panicked");
-    }
-    let checksum = sink.join().expect("sink panicked");
-    println!("no_backpressure: done (checksum {checksum:x})");
-    stop_recording(recording);
+    let sink = spawn_sink(sink_in, add_record);
+    finish("no_backpressure", threads, sink, recording);
 }

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::thread;
 use std::time::Instant;
 
-use common::{before, burn, run_time, start_recording, stop_recording, Rng};
+use common::{before, burn, finish, run_time, spawn_sink, start_recording, Rng};
 
 /// Parallelism of Count.
 const COUNT: u32 = 4;
@@ -99,14 +99,6 @@ fn main() {
         }));
     }
     drop(to_sink);
-    let sink = thread::spawn(move || {
-        let _subtask = bpprof::register("Sink", 0, 1);
-        sink_in.iter().fold(0u64, sink_record)
-    });
-    for t in threads {
-        t.join().expect("pipeline thread panicked");
-    }
-    let checksum = sink.join().expect("sink panicked");
-    println!("skew: done (checksum {checksum:x})");
-    stop_recording(recording);
+    let sink = spawn_sink(sink_in, sink_record);
+    finish("skew", threads, sink, recording);
 }

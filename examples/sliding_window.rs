@@ -16,7 +16,9 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{before, burn, run_time, start_recording, stop_recording};
+use common::{
+    add_record, before, burn, finish, run_time, spawn_map_stage, spawn_sink, start_recording,
+};
 
 const WINDOWS: u32 = 2;
 const CHECKS: u32 = 2;
@@ -98,26 +100,15 @@ fn main() {
             }
         }));
     }
-    for i in 0..CHECKS {
-        let (input, output) = (check_in.clone(), to_sink.clone());
-        threads.push(thread::spawn(move || {
-            let _subtask = bpprof::register("Check", i, CHECKS);
-            for result in input.iter() {
-                if output.send(check_result(result)).is_err() {
-                    break;
-                }
-            }
-        }));
-    }
+    spawn_map_stage(
+        "Check",
+        CHECKS,
+        &check_in,
+        &to_sink,
+        check_result,
+        &mut threads,
+    );
     drop((window_in, to_check, check_in, to_sink));
-    let sink = thread::spawn(move || {
-        let _subtask = bpprof::register("Sink", 0, 1);
-        sink_in.iter().fold(0u64, |acc, r| acc.wrapping_add(r))
-    });
-    for t in threads {
-        t.join().expect("pipeline thread panicked");
-    }
-    let checksum = sink.join().expect("sink panicked");
-    println!("sliding_window: done (checksum {checksum:x})");
-    stop_recording(recording);
+    let sink = spawn_sink(sink_in, add_record);
+    finish("sliding_window", threads, sink, recording);
 }

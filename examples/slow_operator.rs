@@ -12,7 +12,9 @@ mod common;
 use std::thread;
 use std::time::Instant;
 
-use common::{before, burn, run_time, start_recording};
+use common::{
+    add_record, before, burn, finish, run_time, spawn_map_stage, spawn_sink, start_recording,
+};
 
 const PARSE: u32 = 2;
 const ENRICH: u32 = 4;
@@ -49,45 +51,23 @@ fn main() {
             }
         }
     }));
-    for i in 0..PARSE {
-        let (input, output) = (parse_in.clone(), to_enrich.clone());
-        threads.push(thread::spawn(move || {
-            let _subtask = bpprof::register("Parse", i, PARSE);
-            for line in input.iter() {
-                if output.send(parse_record(line)).is_err() {
-                    break;
-                }
-            }
-        }));
-    }
-    for i in 0..ENRICH {
-        let (input, output) = (enrich_in.clone(), to_sink.clone());
-        threads.push(thread::spawn(move || {
-            let _subtask = bpprof::register("Enrich", i, ENRICH);
-            for record in input.iter() {
-                if output.send(enrich_record(record)).is_err() {
-                    break;
-                }
-            }
-        }));
-    }
+    spawn_map_stage(
+        "Parse",
+        PARSE,
+        &parse_in,
+        &to_enrich,
+        parse_record,
+        &mut threads,
+    );
+    spawn_map_stage(
+        "Enrich",
+        ENRICH,
+        &enrich_in,
+        &to_sink,
+        enrich_record,
+        &mut threads,
+    );
     drop((parse_in, to_enrich, enrich_in, to_sink));
-    let sink = thread::spawn(move || {
-        let _subtask = bpprof::register("Sink", 0, 1);
-        sink_in.iter().fold(0u64, |acc, r| acc.wrapping_add(r))
-    });
-    for t in threads {
-        t.join().expect("pipeline thread panicked");
-    }
-    let checksum = sink.join().expect("sink panicked");
-    println!("slow_operator: done (checksum {checksum:x})");
-    if let Some(recording) = recording {
-        match recording.stop() {
-            Ok(summary) => println!("recording written to {}", summary.path.display()),
-            Err(e) => {
-                eprintln!("error: {e}");
-                std::process::exit(2);
-            }
-        }
-    }
+    let sink = spawn_sink(sink_in, add_record);
+    finish("slow_operator", threads, sink, recording);
 }

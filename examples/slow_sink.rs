@@ -19,7 +19,7 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{before, burn, run_time, start_recording, stop_recording};
+use common::{before, burn, finish, run_time, spawn_map_stage, spawn_sink, start_recording};
 
 /// Parallelism of Map.
 const MAP: u32 = 2;
@@ -58,26 +58,8 @@ fn main() {
             }
         }
     }));
-    for i in 0..MAP {
-        let (input, output) = (map_in.clone(), to_sink.clone());
-        threads.push(thread::spawn(move || {
-            let _subtask = bpprof::register("Map", i, MAP);
-            for record in input.iter() {
-                if output.send(map_record(record)).is_err() {
-                    break;
-                }
-            }
-        }));
-    }
+    spawn_map_stage("Map", MAP, &map_in, &to_sink, map_record, &mut threads);
     drop((map_in, to_sink));
-    let sink = thread::spawn(move || {
-        let _subtask = bpprof::register("Sink", 0, 1);
-        sink_in.iter().fold(0u64, write_record)
-    });
-    for t in threads {
-        t.join().expect("pipeline thread panicked");
-    }
-    let checksum = sink.join().expect("sink panicked");
-    println!("slow_sink: done (checksum {checksum:x})");
-    stop_recording(recording);
+    let sink = spawn_sink(sink_in, write_record);
+    finish("slow_sink", threads, sink, recording);
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each example uses a different subset.
 
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// How long the example's source produces records: `--seconds N` or `BPPROF_EXAMPLE_SECONDS`,
@@ -93,4 +94,58 @@ impl Rng {
     pub fn percent(&mut self, percent: u64) -> bool {
         self.next_u64() % 100 < percent
     }
+}
+
+/// Spawns the `parallelism` subtasks of `task`: each receives from `input`, applies `f` and sends
+/// the result to `output`, until the input ends or the output is gone.
+pub fn spawn_map_stage<I: Send + 'static, O: Send + 'static>(
+    task: &'static str,
+    parallelism: u32,
+    input: &bpprof::Receiver<I>,
+    output: &bpprof::Sender<O>,
+    f: fn(I) -> O,
+    threads: &mut Vec<JoinHandle<()>>,
+) {
+    for i in 0..parallelism {
+        let (input, output) = (input.clone(), output.clone());
+        threads.push(thread::spawn(move || {
+            let _subtask = bpprof::register(task, i, parallelism);
+            for record in input.iter() {
+                if output.send(f(record)).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+}
+
+/// Spawns the subtask `Sink#0`, which folds every record it receives into a checksum.
+pub fn spawn_sink<T: Send + 'static>(
+    input: bpprof::Receiver<T>,
+    fold: fn(u64, T) -> u64,
+) -> JoinHandle<u64> {
+    thread::spawn(move || {
+        let _subtask = bpprof::register("Sink", 0, 1);
+        input.iter().fold(0u64, fold)
+    })
+}
+
+/// Waits for the pipeline's threads and its sink, prints the checksum and finalises the recording.
+pub fn finish(
+    example: &str,
+    threads: Vec<JoinHandle<()>>,
+    sink: JoinHandle<u64>,
+    recording: Option<bpprof::Recorder>,
+) {
+    for t in threads {
+        t.join().expect("pipeline thread panicked");
+    }
+    let checksum = sink.join().expect("sink panicked");
+    println!("{example}: done (checksum {checksum:x})");
+    stop_recording(recording);
+}
+
+/// Adds up records (a sink's fold).
+pub fn add_record(acc: u64, record: u64) -> u64 {
+    acc.wrapping_add(record)
 }
