@@ -5,7 +5,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod common;
+
 use bpprof_format::*;
+use common::{frame, header};
 
 /// Records the largest single allocation request.
 struct Counting;
@@ -38,24 +41,6 @@ fn largest_allocation(f: impl FnOnce()) -> usize {
     LARGEST.store(0, Ordering::Relaxed);
     f();
     LARGEST.load(Ordering::Relaxed)
-}
-
-fn header(len: u32, kind: u8) -> Vec<u8> {
-    let mut header = len.to_le_bytes().to_vec();
-    header.push(kind);
-    let crc = crc32fast::hash(&header);
-    header.extend_from_slice(&crc.to_le_bytes());
-    header
-}
-
-fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut chunk = header(payload.len() as u32, kind);
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&chunk[..5]);
-    hasher.update(payload);
-    chunk.extend_from_slice(payload);
-    chunk.extend_from_slice(&hasher.finalize().to_le_bytes());
-    chunk
 }
 
 /// A valid preamble and meta chunk.

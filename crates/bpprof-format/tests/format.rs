@@ -5,32 +5,10 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 use std::rc::Rc;
 
+mod common;
+
 use bpprof_format::*;
-
-/// xorshift64: a tiny deterministic PRNG so the tests need no extra dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        // Never zero (xorshift's fixed point); spread small seeds.
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    /// Uniform-ish in `lo..hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
+use common::{frame, header, Rng};
 
 const SECOND: u64 = 1_000_000_000;
 
@@ -190,27 +168,6 @@ fn write(intervals: &[IntervalChunk], end: Option<&EndChunk>) -> (Vec<u8>, Vec<u
     }
     let bytes = out.0.borrow().clone();
     (bytes, ends)
-}
-
-/// A chunk header (length, kind, header CRC), implemented from `docs/format.md` rather than with
-/// the crate's code.
-fn header(len: u32, kind: u8) -> Vec<u8> {
-    let mut header = len.to_le_bytes().to_vec();
-    header.push(kind);
-    let crc = crc32fast::hash(&header);
-    header.extend_from_slice(&crc.to_le_bytes());
-    header
-}
-
-/// A whole chunk, implemented from `docs/format.md`.
-fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut chunk = header(payload.len() as u32, kind);
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&chunk[..5]);
-    hasher.update(payload);
-    chunk.extend_from_slice(payload);
-    chunk.extend_from_slice(&hasher.finalize().to_le_bytes());
-    chunk
 }
 
 fn preamble(major: u16, minor: u16) -> Vec<u8> {

@@ -6,28 +6,10 @@ use std::collections::HashSet;
 use std::io::{self, Write};
 use std::rc::Rc;
 
+mod common;
+
 use bpprof_format::*;
-
-/// xorshift64: a tiny deterministic PRNG so the tests need no extra dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    /// Uniform-ish in `lo..hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
-}
+use common::Rng;
 
 const SECOND: u64 = 1_000_000_000;
 const HZ: u32 = 99;
