@@ -6,17 +6,25 @@
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+/// The value of `--FLAG VALUE` on the example's command line (the last one wins), else of the
+/// environment variable `env`. A flag without a value gives an empty string, which no caller
+/// accepts, so the mistake is reported instead of ignored.
+pub fn flag_or_env(flag: &str, env: &str) -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    let mut value = None;
+    while let Some(arg) = args.next() {
+        if arg == flag {
+            value = Some(args.next().unwrap_or_default());
+        }
+    }
+    value.or_else(|| std::env::var(env).ok())
+}
+
 /// How long the example's source produces records: `--seconds N` or `BPPROF_EXAMPLE_SECONDS`,
 /// default `default_s`.
 pub fn run_time(default_s: f64) -> Duration {
-    let mut args = std::env::args().skip(1);
-    let mut seconds = std::env::var("BPPROF_EXAMPLE_SECONDS").ok();
-    while let Some(arg) = args.next() {
-        if arg == "--seconds" {
-            seconds = args.next();
-        }
-    }
-    let seconds = match seconds.map(|s| s.parse::<f64>()) {
+    let seconds = match flag_or_env("--seconds", "BPPROF_EXAMPLE_SECONDS").map(|s| s.parse::<f64>())
+    {
         None => default_s,
         Some(Ok(s)) if s > 0.0 && s.is_finite() => s,
         Some(_) => {
@@ -27,6 +35,22 @@ pub fn run_time(default_s: f64) -> Duration {
         }
     };
     Duration::from_secs_f64(seconds)
+}
+
+/// An injected slowdown, to prove that `bpprof check` catches a regression: `--slowdown FACTOR`
+/// or `BPPROF_EXAMPLE_SLOWDOWN`, a finite number of at least 1 (the default, no slowdown) by
+/// which the example multiplies the cost of its slowed-down step.
+pub fn slowdown() -> f64 {
+    match flag_or_env("--slowdown", "BPPROF_EXAMPLE_SLOWDOWN").map(|s| s.parse::<f64>()) {
+        None => 1.0,
+        Some(Ok(f)) if f >= 1.0 && f.is_finite() => f,
+        Some(_) => {
+            eprintln!(
+                "error: --slowdown / BPPROF_EXAMPLE_SLOWDOWN takes a factor of at least 1 (for example 1.25)"
+            );
+            std::process::exit(2);
+        }
+    }
 }
 
 /// Starts recording when `BPPROF_OUT` is set; exits with code 2 and one line when it cannot.

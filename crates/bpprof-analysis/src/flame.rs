@@ -242,6 +242,12 @@ impl Resolved {
     /// A file name for the graph: `flame-Enrich-3.svg` (`flame-Enrich.svg` for a task), with
     /// every character other than ASCII letters, digits, `-`, `_` and `.` replaced by `_`.
     pub fn file_name(&self, extension: &str) -> String {
+        self.file_name_with("flame", extension)
+    }
+
+    /// As [`Resolved::file_name`] with another prefix than `flame`: `diff-Enrich-3.svg` for
+    /// `file_name_with("diff", "svg")`.
+    pub fn file_name_with(&self, prefix: &str, extension: &str) -> String {
         let task: String = self
             .task
             .chars()
@@ -255,8 +261,21 @@ impl Resolved {
             .collect();
         let task = task.trim_start_matches('.');
         match (self.whole_task, self.indices.as_slice()) {
-            (false, [index]) => format!("flame-{task}-{index}.{extension}"),
-            _ => format!("flame-{task}.{extension}"),
+            (false, [index]) => format!("{prefix}-{task}-{index}.{extension}"),
+            _ => format!("{prefix}-{task}.{extension}"),
+        }
+    }
+
+    /// The explicit selection of the same subtasks: [`Selection::Subtask`] for one subtask,
+    /// [`Selection::Task`] for a whole task. Folding another recording with it draws the same
+    /// subtasks there (what `bpprof diff` does with the bottleneck it resolved in CURRENT).
+    pub fn selection(&self) -> Selection {
+        match (self.whole_task, self.indices.as_slice()) {
+            (false, [index]) => Selection::Subtask {
+                task: self.task.clone(),
+                index: *index,
+            },
+            _ => Selection::Task(self.task.clone()),
         }
     }
 }
@@ -300,6 +319,9 @@ pub struct Folded {
     pub operator: Option<String>,
     /// Sampling frequency of the recording, Hz.
     pub sample_hz: u32,
+    /// Records the selected subtasks processed over the range: records received, or records sent
+    /// by a subtask that received none (a source).
+    pub records: u64,
 }
 
 impl Folded {
@@ -318,10 +340,9 @@ impl Folded {
         out.flush()
     }
 
-    /// Default title: the subtask and its busy / backpressured / idle ratios.
-    pub fn title(&self) -> String {
-        let pct =
-            |r: Option<f64>| r.map_or_else(|| "?".to_owned(), |r| format!("{:.0}%", r * 100.0));
+    /// What the titles call the selection: `Enrich#3`, `Enrich (2 subtasks)` for a task, followed
+    /// by `, operator NAME` with an operator filter.
+    pub fn heading(&self) -> String {
         let what = if self.selection.whole_task {
             format!(
                 "{} ({} subtasks)",
@@ -331,12 +352,19 @@ impl Folded {
         } else {
             self.selection.label()
         };
-        let what = match &self.operator {
+        match &self.operator {
             Some(op) => format!("{what}, operator {op}"),
             None => what,
-        };
+        }
+    }
+
+    /// Default title: the subtask and its busy / backpressured / idle ratios.
+    pub fn title(&self) -> String {
+        let pct =
+            |r: Option<f64>| r.map_or_else(|| "?".to_owned(), |r| format!("{:.0}%", r * 100.0));
         format!(
-            "{what}: busy {}, backpressured {}, idle {}",
+            "{}: busy {}, backpressured {}, idle {}",
+            self.heading(),
             pct(self.busy),
             pct(self.backpressured),
             pct(self.idle)
@@ -529,13 +557,14 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
 
     // Ratios from the interval accounting, summed over the selected subtasks.
     let sums = window::subtask_sums(recording, &graph, &range);
-    let (mut wall, mut busy, mut bp, mut idle) = (0u64, 0u64, 0u64, 0u64);
+    let (mut wall, mut busy, mut bp, mut idle, mut records) = (0u64, 0u64, 0u64, 0u64, 0u64);
     for key in &keys {
         if let Some(s) = sums.get(key) {
             wall = wall.saturating_add(s.wall);
             busy = busy.saturating_add(s.busy);
             bp = bp.saturating_add(s.backpressured);
             idle = idle.saturating_add(s.idle);
+            records = records.saturating_add(s.records_processed());
         }
     }
     if graph.tasks[position].unaccounted {
@@ -692,6 +721,7 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         states,
         operator: options.operator.clone(),
         sample_hz: recording.meta.sample_hz,
+        records,
     })
 }
 
@@ -893,28 +923,67 @@ pub struct SvgOptions {
 /// the function name, so a function has the same colour in every graph. In [`Mode::Mixed`] the
 /// root frames have fixed colours: [`BUSY_COLOR`], [`BACKPRESSURED_COLOR`], [`IDLE_COLOR`].
 pub fn render_svg(folded: &Folded, options: &SvgOptions, out: impl Write) -> io::Result<()> {
-    let mut palette = PaletteMap::default();
-    palette.insert(BUSY_FRAME, BUSY_COLOR);
-    palette.insert(BACKPRESSURED_FRAME, BACKPRESSURED_COLOR);
-    palette.insert(IDLE_FRAME, IDLE_COLOR);
-    let mut opts = inferno::flamegraph::Options::default();
-    opts.title = options.title.clone().unwrap_or_else(|| folded.title());
-    opts.subtitle = Some(
-        options
+    let lines: Vec<String> = folded.lines().collect();
+    let graph = Graph {
+        title: options.title.clone().unwrap_or_else(|| folded.title()),
+        subtitle: options
             .subtitle
             .clone()
             .unwrap_or_else(|| folded.subtitle()),
-    );
-    opts.count_name = "samples".to_owned();
-    opts.image_width = options.width;
-    opts.deterministic = true;
-    opts.colors = Palette::Basic(match folded.mode {
-        Mode::OffCpu => BasicPalette::Blue,
-        Mode::Mixed | Mode::OnCpu => BasicPalette::Hot,
-    });
-    opts.palette_map = Some(&mut palette);
-    let lines: Vec<String> = folded.lines().collect();
-    inferno::flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), out)
+        count_name: "samples".to_owned(),
+        width: options.width,
+        mode: folded.mode,
+        negate_differentials: false,
+    };
+    graph.render(lines.iter().map(String::as_str), out)
+}
+
+/// What the flame graphs of this crate (`bpprof flame` and `bpprof diff`) pass to inferno: the
+/// one place where inferno's options are built.
+pub(crate) struct Graph {
+    /// Title.
+    pub(crate) title: String,
+    /// Subtitle.
+    pub(crate) subtitle: String,
+    /// What a count is, in the tooltips (`samples`, `ps per record`).
+    pub(crate) count_name: String,
+    /// Width in pixels; `None`: fluid.
+    pub(crate) width: Option<usize>,
+    /// The mode folded (chooses the palette).
+    pub(crate) mode: Mode,
+    /// inferno's `negate_differentials`, for lines with two counts.
+    pub(crate) negate_differentials: bool,
+}
+
+impl Graph {
+    /// Draws folded `lines` (one count each, or two for a differential graph) with inferno.
+    ///
+    /// The palette: inferno's `hot` (`blue` in [`Mode::OffCpu`]), deterministic by function name,
+    /// with the state root frames in their fixed colours. In a differential graph inferno colours
+    /// every frame by its change instead (red: more, blue: less; white: unchanged).
+    pub(crate) fn render<'l>(
+        &self,
+        lines: impl IntoIterator<Item = &'l str>,
+        out: impl Write,
+    ) -> io::Result<()> {
+        let mut palette = PaletteMap::default();
+        palette.insert(BUSY_FRAME, BUSY_COLOR);
+        palette.insert(BACKPRESSURED_FRAME, BACKPRESSURED_COLOR);
+        palette.insert(IDLE_FRAME, IDLE_COLOR);
+        let mut opts = inferno::flamegraph::Options::default();
+        opts.title = self.title.clone();
+        opts.subtitle = Some(self.subtitle.clone());
+        opts.count_name = self.count_name.clone();
+        opts.image_width = self.width;
+        opts.deterministic = true;
+        opts.negate_differentials = self.negate_differentials;
+        opts.colors = Palette::Basic(match self.mode {
+            Mode::OffCpu => BasicPalette::Blue,
+            Mode::Mixed | Mode::OnCpu => BasicPalette::Hot,
+        });
+        opts.palette_map = Some(&mut palette);
+        inferno::flamegraph::from_lines(&mut opts, lines, out)
+    }
 }
 
 #[cfg(test)]

@@ -33,13 +33,16 @@
 //! serialisable result types (JSON schema in `docs/json.md`) and [`render_human`] prints them for
 //! people. [`timeline`] analyses each window of the range with the same rules and finds whether
 //! the bottleneck moves between tasks. [`flame`] folds the stack samples of one subtask into a flame graph (`bpprof flame`,
-//! see `docs/flame.md`). [`synth`] builds synthetic recordings for tests and examples.
+//! see `docs/flame.md`); [`diff`] compares one subtask's flame graphs of two recordings per record
+//! processed (`bpprof diff`). [`synth`] builds synthetic recordings for tests and examples.
 //!
 //! # Feature flags
 //!
 //! None.
 #![deny(missing_docs)]
 
+pub mod check;
+pub mod diff;
 pub mod flame;
 pub mod graph;
 pub mod merge;
@@ -246,7 +249,7 @@ fn per_s(count: u64, seconds: f64) -> f64 {
     }
 }
 
-fn task_report(
+pub(crate) fn task_report(
     position: usize,
     task: &graph::Task,
     sums: &BTreeMap<(usize, u32), window::SubtaskSums>,

@@ -392,3 +392,128 @@ impl Synth {
         })
     }
 }
+/// A synthetic CPU-bound pipeline for comparisons: Source(1) -> Work(P) -> Sink(1), where Work is
+/// the bottleneck and its CPU per record is split between the functions `parse` and `score` (on-CPU
+/// samples at 99 Hz, stacks `main;work;parse` and `main;work;score`). Every per-interval value gets
+/// seeded uniform noise, so two runs with different seeds differ the way two real runs do.
+///
+/// ```
+/// use bpprof_analysis::synth::Pipeline;
+///
+/// let slower = Pipeline { score_us: 56.0, ..Pipeline::new(2) };
+/// assert_eq!(slower.recording().intervals.len(), 40);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pipeline {
+    /// Seed of the noise.
+    pub seed: u64,
+    /// Number of 1-second intervals.
+    pub intervals: usize,
+    /// Records per second through the pipeline.
+    pub rate: f64,
+    /// CPU per record of Work in `parse`, µs.
+    pub parse_us: f64,
+    /// CPU per record of Work in `score`, µs.
+    pub score_us: f64,
+    /// Share of Work's time spent waiting for a CPU.
+    pub runqueue: f64,
+    /// Share of Work's time blocked off the CPU.
+    pub off_cpu: f64,
+    /// Work's parallelism.
+    pub work_parallelism: u32,
+    /// Relative noise of the per-interval values (uniform ±).
+    pub noise: f64,
+}
+
+impl Pipeline {
+    /// The defaults: 40 intervals at 10,000 records/s, `parse` 120 µs and `score` 40 µs per
+    /// record, 15% run-queue wait, 2 Work subtasks, ±3% noise.
+    pub fn new(seed: u64) -> Pipeline {
+        Pipeline {
+            seed,
+            intervals: 40,
+            rate: 10_000.0,
+            parse_us: 120.0,
+            score_us: 40.0,
+            runqueue: 0.15,
+            off_cpu: 0.0,
+            work_parallelism: 2,
+            noise: 0.03,
+        }
+    }
+}
+
+/// xorshift64*, uniform in [-1, 1).
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let x = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+}
+
+impl Pipeline {
+    /// The recording of this run.
+    pub fn recording(&self) -> Recording {
+        read_recording(&self.recording_bytes()[..]).unwrap_or_default()
+    }
+
+    /// The recording of this run as the bytes of a `.bpprof` file.
+    pub fn recording_bytes(&self) -> Vec<u8> {
+        let run = *self;
+        let mut noise = Noise(run.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut synth = Synth::new();
+        synth.sample_hz(99);
+        let source = synth.subtask("Source", 0, 1);
+        let work: Vec<u32> = (0..run.work_parallelism)
+            .map(|i| synth.subtask("Work", i, run.work_parallelism))
+            .collect();
+        let sink = synth.subtask("Sink", 0, 1);
+        synth.channel("source->work", 256, &[source], &work);
+        synth.channel("work->sink", 256, &work, &[sink]);
+        for _ in 0..run.intervals {
+            let mut jitter = |x: f64| x * (1.0 + run.noise * noise.next());
+            let records = jitter(run.rate).round() as u64;
+            let per_subtask = records / u64::from(run.work_parallelism);
+            let mut loads = vec![
+                (source, Load::new(0.05, 0.9).records(0, records)),
+                (sink, Load::new(0.03, 0.0).on_cpu(0.03).records(records, 0)),
+            ];
+            for &w in &work {
+                let parse = jitter(run.parse_us) * per_subtask as f64 / 1e6;
+                let score = jitter(run.score_us) * per_subtask as f64 / 1e6;
+                let on_cpu = parse + score;
+                let busy = (on_cpu + run.runqueue + run.off_cpu).min(1.0);
+                loads.push((
+                    w,
+                    Load::new(busy, 0.0)
+                        .on_cpu(on_cpu)
+                        .runqueue(run.runqueue)
+                        .records(per_subtask, per_subtask),
+                ));
+                // 99 Hz on-CPU samples, split by where the CPU time went.
+                let samples = |seconds: f64| (seconds * 99.0).round() as u32;
+                synth.sample(
+                    w,
+                    SampleState::Busy,
+                    true,
+                    &["main", "work", "parse"],
+                    samples(parse),
+                );
+                synth.sample(
+                    w,
+                    SampleState::Busy,
+                    true,
+                    &["main", "work", "score"],
+                    samples(score),
+                );
+            }
+            synth.interval(&loads);
+        }
+        synth.bytes()
+    }
+}

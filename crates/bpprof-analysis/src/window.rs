@@ -119,6 +119,18 @@ pub(crate) struct SubtaskSums {
     pub max_backpressure_stall: u64,
 }
 
+impl SubtaskSums {
+    /// Records the subtask processed: those it received, or those it sent when it received none
+    /// (a source).
+    pub fn records_processed(&self) -> u64 {
+        if self.records_in > 0 {
+            self.records_in
+        } else {
+            self.records_out
+        }
+    }
+}
+
 /// Sums every subtask's intervals in the selection, merging the registrations that share a task
 /// and index. Keyed by (task position in the graph, subtask index). Data of undeclared subtask ids
 /// is ignored.

@@ -1,7 +1,7 @@
 //! `bpprof flame`: a flame graph of one subtask (or task) from the recording's stack samples.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bpprof_analysis::flame::{
     fold, render_svg, state_name, FlameError, FlameOptions, Mode, NoSamplesReason, Selection,
@@ -19,8 +19,27 @@ pub struct FlameArgs {
     /// The recording (a `.bpprof` file written by the bpprof recorder with stack sampling on).
     #[arg(value_name = "REC")]
     pub recording: PathBuf,
+    /// What to draw.
+    #[command(flatten)]
+    pub fold: FoldArgs,
+    /// Where to write the graph; `-` for standard output. Default: `flame-TASK-INDEX.svg`
+    /// (`flame-TASK.svg` with --task) in the current directory, or standard output with --folded.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write folded stacks (`frame;frame;frame count`, the input of inferno and flamegraph.pl)
+    /// instead of an SVG.
+    #[arg(long)]
+    pub folded: bool,
+    /// Width of the SVG in pixels. Default: as wide as the browser window.
+    #[arg(long, value_name = "PIXELS")]
+    pub width: Option<usize>,
+}
+
+/// What to fold into a flame graph: the options `bpprof flame` and `bpprof diff` share.
+#[derive(Debug, clap::Args)]
+pub struct FoldArgs {
     /// The subtask to draw, as TASK#INDEX (e.g. `Enrich#3`). Without --subtask or --task, the
-    /// bottleneck that `bpprof locate` finds is drawn.
+    /// bottleneck that `bpprof locate` finds is drawn (for `diff`: CURRENT's bottleneck).
     #[arg(long, value_name = "TASK#INDEX", conflicts_with = "task")]
     pub subtask: Option<String>,
     /// Draw every subtask of this task, merged.
@@ -52,17 +71,29 @@ pub struct FlameArgs {
     /// the recording.
     #[arg(long, value_name = "SECONDS")]
     pub to: Option<f64>,
-    /// Where to write the graph; `-` for standard output. Default: `flame-TASK-INDEX.svg`
-    /// (`flame-TASK.svg` with --task) in the current directory, or standard output with --folded.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Write folded stacks (`frame;frame;frame count`, the input of inferno and flamegraph.pl)
-    /// instead of an SVG.
-    #[arg(long)]
-    pub folded: bool,
-    /// Width of the SVG in pixels. Default: as wide as the browser window.
-    #[arg(long, value_name = "PIXELS")]
-    pub width: Option<usize>,
+}
+
+impl FoldArgs {
+    /// The library's options for these arguments.
+    pub fn flame_options(&self) -> Result<FlameOptions, Failure> {
+        let selection = match (&self.subtask, &self.task) {
+            (Some(name), _) => Selection::parse_subtask(name).map_err(flame_failure)?,
+            (None, Some(task)) => Selection::Task(task.clone()),
+            (None, None) => Selection::Bottleneck,
+        };
+        Ok(FlameOptions {
+            selection,
+            mode: match self.mode {
+                CliMode::Mixed => Mode::Mixed,
+                CliMode::OnCpu => Mode::OnCpu,
+                CliMode::OffCpu => Mode::OffCpu,
+            },
+            states: self.state.iter().map(|s| s.into_state()).collect(),
+            from_s: self.from,
+            to_s: self.to,
+            operator: self.operator.clone(),
+        })
+    }
 }
 
 /// `--mode`.
@@ -110,23 +141,7 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     for warning in &recording.warnings {
         let _ = writeln!(err, "warning: {warning}");
     }
-    let selection = match (&args.subtask, &args.task) {
-        (Some(name), _) => Selection::parse_subtask(name).map_err(flame_failure)?,
-        (None, Some(task)) => Selection::Task(task.clone()),
-        (None, None) => Selection::Bottleneck,
-    };
-    let options = FlameOptions {
-        selection,
-        mode: match args.mode {
-            CliMode::Mixed => Mode::Mixed,
-            CliMode::OnCpu => Mode::OnCpu,
-            CliMode::OffCpu => Mode::OffCpu,
-        },
-        states: args.state.iter().map(|s| s.into_state()).collect(),
-        from_s: args.from,
-        to_s: args.to,
-        operator: args.operator.clone(),
-    };
+    let options = args.fold.flame_options()?;
     let folded = fold(&recording, &options).map_err(flame_failure)?;
     let label = folded.selection.label();
     if let Some(chosen) = &folded.selection.bottleneck {
@@ -148,42 +163,55 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         };
         render_svg(&folded, &svg, &mut bytes)?;
     }
-    let path = match &args.output {
-        Some(path) if path.as_os_str() == "-" => None,
-        Some(path) => Some(path.clone()),
-        None if args.folded => None,
-        None => Some(PathBuf::from(folded.selection.file_name("svg"))),
+    let default = || folded.selection.file_name("svg");
+    let Some(path) = output_path(args.output.as_deref(), args.folded, default) else {
+        out.write_all(&bytes)?;
+        out.flush()?;
+        return Ok(());
     };
-    match path {
-        None => {
-            out.write_all(&bytes)?;
-            out.flush()?;
-        }
-        Some(path) => {
-            std::fs::write(&path, &bytes).map_err(|e| {
-                Failure::bad_input(
-                    format!("cannot write '{}': {e}", path.display()),
-                    "choose a writable path with -o",
-                )
-            })?;
-            writeln!(
-                out,
-                "wrote {} of {label} ({} samples) to {}",
-                if args.folded {
-                    "folded stacks"
-                } else {
-                    "flame graph"
-                },
-                thousands(folded.samples),
-                path.display()
-            )?;
-            out.flush()?;
-        }
-    }
+    write_output(&path, &bytes)?;
+    writeln!(
+        out,
+        "wrote {} of {label} ({} samples) to {}",
+        if args.folded {
+            "folded stacks"
+        } else {
+            "flame graph"
+        },
+        thousands(folded.samples),
+        path.display()
+    )?;
+    out.flush()?;
     Ok(())
 }
 
-fn flame_failure(error: FlameError) -> Failure {
+/// Where `-o` says to write: `None` for standard output (`-o -`, or no `-o` with `--folded`),
+/// else the file (`default()` without `-o`).
+pub(crate) fn output_path(
+    output: Option<&Path>,
+    folded: bool,
+    default: impl FnOnce() -> String,
+) -> Option<PathBuf> {
+    match output {
+        Some(path) if path.as_os_str() == "-" => None,
+        Some(path) => Some(path.to_owned()),
+        None if folded => None,
+        None => Some(PathBuf::from(default())),
+    }
+}
+
+/// Writes the graph to `path`, as one error line when it cannot.
+pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    std::fs::write(path, bytes).map_err(|e| {
+        Failure::bad_input(
+            format!("cannot write '{}': {e}", path.display()),
+            "choose a writable path with -o",
+        )
+    })
+}
+
+/// A flame error as one line: what is wrong and how to fix it.
+pub(crate) fn flame_failure(error: FlameError) -> Failure {
     let fix = match &error {
         FlameError::Analysis(e) => return analysis_failure(e.clone()),
         FlameError::BadSubtaskName { .. } => {

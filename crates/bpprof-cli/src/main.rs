@@ -3,10 +3,14 @@
 //! This binary is a thin layer over `bpprof-analysis`: it parses the command line, runs one
 //! subcommand, and maps errors to exit codes (see [`exit`]).
 
+mod check;
+mod config;
+mod diff;
 mod exit;
 mod flame;
 mod locate;
 mod merge;
+mod record;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -19,7 +23,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "bpprof",
     version,
-    after_help = "Exit codes:\n  0  success\n  1  reserved for `check`: a regression was found\n  2  usage error, unreadable or invalid input\n  3  reserved"
+    after_help = "Exit codes:\n  0  success (`check`: no regression, improvements included)\n  1  `check`: a regression was found or a budget exceeded\n  2  usage error, unreadable or invalid input, incompatible recordings\n  3  `check --strict`: inconclusive\n`record` exits with the recorded command's exit code."
 )]
 pub struct Cli {
     /// What to do.
@@ -39,6 +43,15 @@ pub enum Command {
     /// `bpprof::Link`) into one recording: tasks are matched by name, same-named channels and
     /// links become one edge, times are aligned by the recordings' start times.
     Merge(merge::MergeArgs),
+    /// Run a command with recording enabled (sets BPPROF_OUT and the sampling settings), pass its
+    /// exit code through and print where the recording is.
+    Record(record::RecordArgs),
+    /// Compare recordings (baseline against current) and fail on performance regressions, or
+    /// check budgets on one recording (see docs/ci.md).
+    Check(check::CheckArgs),
+    /// Draw a differential flame graph of one subtask (or task) between two recordings,
+    /// normalised per record processed.
+    Diff(diff::DiffArgs),
 }
 
 /// Output formats shared by the subcommands.
@@ -81,12 +94,16 @@ impl std::fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// Runs a subcommand, writing its output to `out`.
-fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<(), anyhow::Error> {
+/// Runs a subcommand, writing its output to `out`; returns the exit code.
+fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, anyhow::Error> {
+    let done = |r: anyhow::Result<()>| r.map(|()| exit::OK);
     match cli.command {
-        Command::Locate(args) => locate::run(&args, out, err),
-        Command::Flame(args) => flame::run(&args, out, err),
-        Command::Merge(args) => merge::run(&args, out, err),
+        Command::Locate(args) => done(locate::run(&args, out, err)),
+        Command::Flame(args) => done(flame::run(&args, out, err)),
+        Command::Merge(args) => done(merge::run(&args, out, err)),
+        Command::Record(args) => record::run(&args, out, err),
+        Command::Check(args) => check::run(&args, out, err),
+        Command::Diff(args) => done(diff::run(&args, out, err)),
     }
 }
 
@@ -99,7 +116,7 @@ fn main() -> ExitCode {
     let stderr = io::stderr();
     let result = run(cli, &mut stdout.lock(), &mut stderr.lock());
     match result {
-        Ok(()) => ExitCode::from(exit::OK),
+        Ok(code) => ExitCode::from(code),
         Err(e) => report(e),
     }
 }

@@ -1,0 +1,851 @@
+//! The comparison itself: gate, measure, compare every (task, metric), find the bottleneck and the
+//! functions behind a change, evaluate budgets, and compose the verdict.
+
+use std::collections::BTreeMap;
+
+use bpprof_format::Recording;
+
+use super::budget::Budget;
+use super::compat::{differences, environment_warnings, Shape};
+use super::limits::{LimitSource, Limits, MIN_CPU_SHARE, NOISE_SHARE};
+use super::profile::function_diff;
+use super::report::*;
+use super::samples::{measure, Key, RecordingValues, Wait};
+use super::stats::{change_interval, pooled_median, Rng};
+use crate::graph::JobGraph;
+use crate::{locate, AnalysisError, AnalysisOptions};
+
+/// Default family-wise confidence level.
+pub const DEFAULT_CONFIDENCE: f64 = 0.95;
+/// Default number of bootstrap resamples per interval.
+pub const DEFAULT_RESAMPLES: usize = 5_000;
+/// Default seed of the resampling.
+pub const DEFAULT_SEED: u64 = 0x6270_7072_6f66;
+/// Default minimum number of windows per side for a comparison to be decided.
+pub const DEFAULT_MIN_WINDOWS: usize = 10;
+/// Per-task metrics, in the order they are shown.
+const TASK_METRICS: [Metric; 5] = [
+    Metric::RecordsPerS,
+    Metric::CpuPerRecord,
+    Metric::Busy,
+    Metric::Backpressured,
+    Metric::Idle,
+];
+/// Findings named in the verdict line before "and N more".
+const SUMMARY_FINDINGS: usize = 3;
+
+/// One input recording and the name to show for it.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckInput<'a> {
+    /// The path (or any name) shown in messages.
+    pub path: &'a str,
+    /// The recording.
+    pub recording: &'a Recording,
+}
+
+/// How to compare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckOptions {
+    /// The range of each recording to compare, and the window length (`window_s`; default one
+    /// recording interval per window).
+    pub range: AnalysisOptions,
+    /// Family-wise confidence level, in (0, 1). Default [`DEFAULT_CONFIDENCE`].
+    pub confidence: f64,
+    /// Bootstrap resamples per interval (at least 100). Default [`DEFAULT_RESAMPLES`].
+    pub resamples: usize,
+    /// Seed of the resampling. Default [`DEFAULT_SEED`].
+    pub seed: u64,
+    /// Fewer windows than this on a side make a comparison inconclusive (at least 2). Default
+    /// [`DEFAULT_MIN_WINDOWS`].
+    pub min_windows: usize,
+    /// The limits.
+    pub limits: Limits,
+    /// Budgets evaluated on the current recordings.
+    pub budgets: Vec<Budget>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            range: AnalysisOptions::default(),
+            confidence: DEFAULT_CONFIDENCE,
+            resamples: DEFAULT_RESAMPLES,
+            seed: DEFAULT_SEED,
+            min_windows: DEFAULT_MIN_WINDOWS,
+            limits: Limits::default(),
+            budgets: Vec::new(),
+        }
+    }
+}
+
+/// Why a check could not be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CheckError {
+    /// No current recording was given.
+    #[error("no recording to check")]
+    NoCurrent,
+    /// Neither a baseline nor a budget: nothing to check.
+    #[error("nothing to check: give --baseline recordings to compare with, or --assert budgets")]
+    NothingToCheck,
+    /// The recordings ran different job graphs.
+    #[error("the recordings ran different job graphs: {}", differences.join("; "))]
+    Incompatible {
+        /// What differs, one sentence each.
+        differences: Vec<String>,
+    },
+    /// A recording could not be analysed over the range.
+    #[error("{path}: {source}")]
+    Analysis {
+        /// The recording.
+        path: String,
+        /// Why.
+        source: AnalysisError,
+    },
+    /// A limit or budget names a task the recordings do not have.
+    #[error("{used_in} names task '{wanted}', which the recordings do not have; tasks: {}", available.join(", "))]
+    UnknownTask {
+        /// The task named.
+        wanted: String,
+        /// Where (`--limit Enrch.busy=0.1`).
+        used_in: String,
+        /// The tasks of the recordings.
+        available: Vec<String>,
+    },
+    /// An option is out of range.
+    #[error("invalid option: {reason}")]
+    InvalidOption {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Compares `current` against `baseline` (each one or more recordings of the same pipeline) and
+/// evaluates the budgets of `options` on `current`. `baseline` may be empty when budgets are
+/// given.
+pub fn check(
+    baseline: &[CheckInput<'_>],
+    current: &[CheckInput<'_>],
+    options: &CheckOptions,
+) -> Result<CheckReport, CheckError> {
+    validate(baseline, current, options)?;
+    let reference = baseline.first().unwrap_or(&current[0]);
+    let graph = JobGraph::from_recording(reference.recording);
+    let mut warnings = gate(reference, baseline.iter().chain(current), &graph)?;
+    check_task_names(&graph, options)?;
+
+    let measure_all = |inputs: &[CheckInput<'_>]| {
+        inputs
+            .iter()
+            .map(|i| {
+                measure(i.recording, &graph_of(i), &options.range).map_err(|source| {
+                    CheckError::Analysis {
+                        path: i.path.to_owned(),
+                        source,
+                    }
+                })
+            })
+            .collect::<Result<Vec<RecordingValues>, CheckError>>()
+    };
+    let base_values = measure_all(baseline)?;
+    let cur_values = measure_all(current)?;
+    let info = |inputs: &[CheckInput<'_>], values: &[RecordingValues]| -> Vec<RecordingInfo> {
+        inputs
+            .iter()
+            .zip(values)
+            .map(|(i, v)| recording_info(i, v))
+            .collect()
+    };
+
+    let mut report = CheckReport {
+        schema: CHECK_SCHEMA.to_owned(),
+        schema_version: CHECK_SCHEMA_VERSION,
+        status: Status::Pass,
+        summary: String::new(),
+        baseline: info(baseline, &base_values),
+        current: info(current, &cur_values),
+        warnings: Vec::new(),
+        statistics: None,
+        throughput: None,
+        bottleneck: None,
+        tasks: Vec::new(),
+        findings: Vec::new(),
+        functions: Vec::new(),
+        budgets: Vec::new(),
+    };
+    if !baseline.is_empty() {
+        compare_sides(
+            &mut report,
+            &graph,
+            (baseline, &base_values),
+            (current, &cur_values),
+            options,
+        );
+        if baseline
+            .iter()
+            .chain(current)
+            .any(|i| i.recording.meta.sample_hz == 0)
+        {
+            warnings.push(
+                "a recording was made with stack sampling off: changes cannot be traced to functions"
+                    .to_owned(),
+            );
+        }
+    }
+    report.budgets = options
+        .budgets
+        .iter()
+        .map(|b| {
+            let key: Key = (b.task.clone(), b.metric);
+            let mut values: Vec<f64> = cur_values
+                .iter()
+                .filter_map(|v| v.whole.get(&key).copied())
+                .collect();
+            b.evaluate(super::stats::median(&mut values))
+        })
+        .collect();
+    for budget in report.budgets.iter().filter(|b| !b.passed) {
+        report.findings.push(budget_finding(budget));
+    }
+    report.findings.sort_by_key(|f| f.severity);
+    warnings.dedup();
+    report.warnings = warnings;
+    report.status = overall_status(&report);
+    report.summary = summary(&report);
+    Ok(report)
+}
+
+fn validate(
+    baseline: &[CheckInput<'_>],
+    current: &[CheckInput<'_>],
+    options: &CheckOptions,
+) -> Result<(), CheckError> {
+    if current.is_empty() {
+        return Err(CheckError::NoCurrent);
+    }
+    if baseline.is_empty() && options.budgets.is_empty() {
+        return Err(CheckError::NothingToCheck);
+    }
+    let invalid = |reason: String| Err(CheckError::InvalidOption { reason });
+    if !(options.confidence > 0.0 && options.confidence < 1.0) {
+        return invalid(format!(
+            "--confidence must be between 0 and 1 (e.g. 0.95), got {}",
+            options.confidence
+        ));
+    }
+    if options.resamples < 100 {
+        return invalid(format!(
+            "--resamples must be at least 100, got {}",
+            options.resamples
+        ));
+    }
+    if options.min_windows < 2 {
+        return invalid(format!(
+            "--min-windows must be at least 2, got {}",
+            options.min_windows
+        ));
+    }
+    if let Some(w) = options.range.window_s {
+        if !(w.is_finite() && w > 0.0) {
+            return Err(CheckError::Analysis {
+                path: "--window".to_owned(),
+                source: AnalysisError::InvalidWindow { window_s: w },
+            });
+        }
+    }
+    Ok(())
+}
+
+fn graph_of(input: &CheckInput<'_>) -> JobGraph {
+    JobGraph::from_recording(input.recording)
+}
+
+/// The compatibility gate: every recording must run the reference's job graph. Returns the
+/// environment warnings.
+fn gate<'a>(
+    reference: &CheckInput<'_>,
+    inputs: impl Iterator<Item = &'a CheckInput<'a>>,
+    graph: &JobGraph,
+) -> Result<Vec<String>, CheckError> {
+    let shape = Shape::of(graph);
+    let mut diffs = Vec::new();
+    let mut warnings = Vec::new();
+    for input in inputs {
+        diffs.extend(differences(
+            reference.path,
+            &shape,
+            input.path,
+            &Shape::of(&graph_of(input)),
+        ));
+        for w in environment_warnings(
+            reference.path,
+            &reference.recording.meta,
+            input.path,
+            &input.recording.meta,
+        ) {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+    }
+    if diffs.is_empty() {
+        Ok(warnings)
+    } else {
+        Err(CheckError::Incompatible { differences: diffs })
+    }
+}
+
+fn check_task_names(graph: &JobGraph, options: &CheckOptions) -> Result<(), CheckError> {
+    let known = |t: &str| graph.position(t).is_some();
+    let available = || graph.tasks.iter().map(|t| t.name.clone()).collect();
+    for task in options.limits.tasks() {
+        if !known(task) {
+            return Err(CheckError::UnknownTask {
+                wanted: task.to_owned(),
+                used_in: format!("a limit for {task}"),
+                available: available(),
+            });
+        }
+    }
+    for budget in &options.budgets {
+        if let Some(task) = &budget.task {
+            if !known(task) {
+                return Err(CheckError::UnknownTask {
+                    wanted: task.clone(),
+                    used_in: format!("--assert '{}'", budget.expression),
+                    available: available(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn recording_info(input: &CheckInput<'_>, values: &RecordingValues) -> RecordingInfo {
+    let meta = &input.recording.meta;
+    RecordingInfo {
+        path: input.path.to_owned(),
+        program: meta.program.clone(),
+        host: meta.host.clone(),
+        cpus: meta.cpus,
+        build: meta.build.clone(),
+        duration_s: crate::window::duration_s(input.recording),
+        windows: values.windows,
+    }
+}
+
+/// One side: its inputs and their measured values.
+type Side<'s, 'a> = (&'s [CheckInput<'a>], &'s [RecordingValues]);
+
+/// Fills the comparisons, the bottleneck, the function diffs and their findings.
+fn compare_sides(
+    report: &mut CheckReport,
+    graph: &JobGraph,
+    (base_inputs, base): Side<'_, '_>,
+    (cur_inputs, cur): Side<'_, '_>,
+    options: &CheckOptions,
+) {
+    // The keys and their limits first: the number of gated comparisons sets the interval level.
+    let mut keys: Vec<Key> = vec![(None, Metric::Throughput)];
+    for task in &graph.tasks {
+        keys.extend(TASK_METRICS.iter().map(|&m| (Some(task.name.clone()), m)));
+    }
+    let groups = |side: &[RecordingValues], key: &Key| -> Vec<Vec<f64>> {
+        side.iter()
+            .map(|v| v.per_window.get(key).cloned().unwrap_or_default())
+            .collect()
+    };
+    let planned: Vec<Planned> = keys
+        .into_iter()
+        .map(|key| {
+            let (b, c) = (groups(base, &key), groups(cur, &key));
+            let windows = [b.iter().map(Vec::len).sum(), c.iter().map(Vec::len).sum()];
+            let (limit, reason) = limit_for(&key, base, &options.limits);
+            Planned {
+                key,
+                base: b,
+                current: c,
+                windows,
+                limit,
+                reason,
+            }
+        })
+        .collect();
+    let tests = planned
+        .iter()
+        .filter(|p| p.limit.is_some() && p.windows.iter().all(|&n| n >= options.min_windows))
+        .count();
+    let level = 1.0 - (1.0 - options.confidence) / tests.max(1) as f64;
+    report.statistics = Some(Statistics {
+        confidence: options.confidence,
+        tests,
+        interval_level: level,
+        resamples: options.resamples,
+        seed: options.seed,
+        min_windows: options.min_windows,
+        window_s: options.range.window_s,
+    });
+
+    let mut rng = Rng::new(options.seed);
+    let mut by_task: BTreeMap<String, Vec<Comparison>> = BTreeMap::new();
+    for p in planned {
+        let comparison = decide(p, level, options, &mut rng);
+        match &comparison.task {
+            None => report.throughput = Some(comparison),
+            Some(task) => by_task.entry(task.clone()).or_default().push(comparison),
+        }
+    }
+    report.tasks = graph
+        .tasks
+        .iter()
+        .map(|t| TaskComparison {
+            name: t.name.clone(),
+            parallelism: t.parallelism,
+            metrics: by_task.remove(&t.name).unwrap_or_default(),
+        })
+        .collect();
+
+    let bottleneck = BottleneckChange {
+        baseline: side_bottleneck(base_inputs, &options.range),
+        current: side_bottleneck(cur_inputs, &options.range),
+        moved: false,
+    };
+    let bottleneck = BottleneckChange {
+        moved: bottleneck.baseline != bottleneck.current,
+        ..bottleneck
+    };
+    if let Some(explanation) = machine_explanation(&report.tasks, &bottleneck, base, cur) {
+        let rates = report
+            .throughput
+            .iter_mut()
+            .chain(report.tasks.iter_mut().flat_map(|t| &mut t.metrics))
+            .filter(|c| matches!(c.metric, Metric::Throughput | Metric::RecordsPerS));
+        for c in rates.filter(|c| c.status == ComparisonStatus::Regression) {
+            c.status = ComparisonStatus::Inconclusive;
+            c.reason = Some(explanation.clone());
+        }
+    }
+
+    // Functions: the tasks whose CPU per record regressed, then the current bottleneck.
+    let mut wanted: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut want = |task: &str, why: &'static str| match wanted.iter_mut().find(|(t, _)| t == task)
+    {
+        Some((_, whys)) => whys.push(why),
+        None => wanted.push((task.to_owned(), vec![why])),
+    };
+    for c in report.tasks.iter().flat_map(|t| &t.metrics) {
+        if c.metric == Metric::CpuPerRecord && c.status == ComparisonStatus::Regression {
+            want(c.task.as_deref().unwrap_or_default(), "regression");
+        }
+    }
+    for task in &bottleneck.current {
+        want(task, "bottleneck");
+    }
+    report.functions = wanted
+        .iter()
+        .filter_map(|(task, whys)| {
+            function_diff(
+                task,
+                &whys.join(", "),
+                &measured(base_inputs, base, task),
+                &measured(cur_inputs, cur, task),
+                &options.range,
+            )
+        })
+        .collect();
+
+    let comparisons = report
+        .throughput
+        .iter()
+        .chain(report.tasks.iter().flat_map(|t| &t.metrics));
+    let mut findings: Vec<Finding> = comparisons
+        .filter_map(|c| comparison_finding(c, &report.functions, &bottleneck))
+        .collect();
+    if bottleneck.moved {
+        findings.push(Finding {
+            severity: Severity::Warning,
+            title: "bottleneck moved".to_owned(),
+            message: format!(
+                "the bottleneck moved from {} to {}",
+                names(&bottleneck.baseline),
+                names(&bottleneck.current)
+            ),
+            task: bottleneck.current.first().cloned(),
+            metric: None,
+            function: None,
+        });
+    }
+    report.findings.extend(findings);
+    report.bottleneck = Some(bottleneck);
+}
+
+/// A rise of the bottleneck's run-queue share (of its busy time) at least this large, with no rise
+/// of its off-CPU share or of any cost per record, explains a lower throughput by a busier
+/// machine rather than by the code.
+pub const MACHINE_RUNQUEUE_RISE: f64 = 0.05;
+
+/// Why a lower throughput is the machine's doing, when it is: the bottleneck's cost per record
+/// did not rise (CPU, and off-CPU waits), but it waited longer for a CPU.
+fn machine_explanation(
+    tasks: &[TaskComparison],
+    bottleneck: &BottleneckChange,
+    base: &[RecordingValues],
+    cur: &[RecordingValues],
+) -> Option<String> {
+    let cost_rose = tasks.iter().flat_map(|t| &t.metrics).any(|c| {
+        c.metric == Metric::CpuPerRecord
+            && matches!(
+                c.status,
+                ComparisonStatus::Regression | ComparisonStatus::Inconclusive
+            )
+    });
+    if cost_rose || bottleneck.moved {
+        return None;
+    }
+    let task = bottleneck.current.first()?;
+    let share = |side: &[RecordingValues], wait: Wait| {
+        let groups: Vec<Vec<f64>> = side
+            .iter()
+            .map(|v| {
+                v.waits
+                    .get(&(task.clone(), wait))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        pooled_median(&groups)
+    };
+    let (rq_base, rq_cur) = (share(base, Wait::RunQueue)?, share(cur, Wait::RunQueue)?);
+    let (off_base, off_cur) = (share(base, Wait::OffCpu)?, share(cur, Wait::OffCpu)?);
+    (rq_cur - rq_base >= MACHINE_RUNQUEUE_RISE && off_cur - off_base < MACHINE_RUNQUEUE_RISE).then(|| {
+        format!(
+            "the machine was busier: the bottleneck {task} waited for a CPU {:.0}% of its busy time (baseline {:.0}%) while its CPU per record and off-CPU time did not rise; record both sides in the same job, interleaved, on an otherwise idle runner",
+            rq_cur * 100.0,
+            rq_base * 100.0
+        )
+    })
+}
+
+/// Each recording of a side with the CPU time `task` used in it, for [`function_diff`].
+fn measured<'a>(
+    inputs: &[CheckInput<'a>],
+    values: &[RecordingValues],
+    task: &str,
+) -> Vec<(&'a Recording, u64)> {
+    inputs
+        .iter()
+        .zip(values)
+        .map(|(i, v)| (i.recording, v.cpu_ns.get(task).copied().unwrap_or(0)))
+        .collect()
+}
+
+/// A comparison before it is decided.
+struct Planned {
+    key: Key,
+    base: Vec<Vec<f64>>,
+    current: Vec<Vec<f64>>,
+    windows: [usize; 2],
+    limit: Option<f64>,
+    /// Why there is no limit, when that needs saying.
+    reason: Option<String>,
+}
+
+/// The limit of `key`, with the reason when a default limit is waived.
+fn limit_for(
+    key: &Key,
+    base: &[RecordingValues],
+    limits: &Limits,
+) -> (Option<f64>, Option<String>) {
+    let (task, metric) = (key.0.as_deref(), key.1);
+    let (limit, source) = limits.get(task, metric);
+    if let (Some(task), Metric::CpuPerRecord, LimitSource::Default, Some(_)) =
+        (task, metric, source, limit)
+    {
+        let shares: Vec<f64> = base
+            .iter()
+            .filter_map(|v| v.cpu_share.get(task).copied())
+            .collect();
+        let share = shares.iter().sum::<f64>() / shares.len().max(1) as f64;
+        if share < MIN_CPU_SHARE {
+            return (
+                None,
+                Some(format!(
+                    "{task} used {:.1}% of the job's CPU (below {:.0}%): its cost per record is too noisy to gate; set a limit for {task}.cpu_per_record to gate it",
+                    share * 100.0,
+                    MIN_CPU_SHARE * 100.0
+                )),
+            );
+        }
+    }
+    (limit, None)
+}
+
+/// Decides one comparison.
+fn decide(p: Planned, level: f64, options: &CheckOptions, rng: &mut Rng) -> Comparison {
+    let (task, metric) = p.key;
+    let relative = metric.relative();
+    let interval = change_interval(&p.base, &p.current, relative, level, options.resamples, rng);
+    let mut comparison = Comparison {
+        task,
+        metric,
+        baseline: pooled_median(&p.base),
+        current: pooled_median(&p.current),
+        change: interval.map(|i| i.estimate),
+        interval: interval.map(|i| [i.low, i.high]),
+        relative,
+        limit: p.limit,
+        noise: p.limit.map(|l| l * NOISE_SHARE),
+        windows: p.windows,
+        status: ComparisonStatus::NotGated,
+        reason: p.reason,
+    };
+    let (Some(limit), Some(noise)) = (comparison.limit, comparison.noise) else {
+        return comparison;
+    };
+    let [nb, nc] = p.windows;
+    if nb < options.min_windows || nc < options.min_windows {
+        comparison.status = ComparisonStatus::Inconclusive;
+        comparison.reason = Some(format!(
+            "only {nb} baseline and {nc} current windows (at least {} each are needed): record longer, repeat the recordings, or record with `bpprof record` (100 ms intervals)",
+            options.min_windows
+        ));
+        return comparison;
+    }
+    let Some(i) = interval else {
+        comparison.status = ComparisonStatus::Inconclusive;
+        comparison.reason = Some("no value to compare on one side".to_owned());
+        return comparison;
+    };
+    // Everything in the worse direction: positive is worse.
+    let (bad, bad_low, bad_high) = match metric.worse() {
+        Worse::Up => (i.estimate, i.low, i.high),
+        Worse::Down => (-i.estimate, -i.high, -i.low),
+    };
+    comparison.status = if bad >= limit && bad_low >= noise {
+        ComparisonStatus::Regression
+    } else if -bad >= limit && bad_high <= -noise {
+        ComparisonStatus::Improvement
+    } else if bad.abs() >= limit {
+        comparison.reason = Some(format!(
+            "the change is beyond the limit but its interval {} reaches into the noise band (±{}): repeat the recordings (several per side) to decide",
+            comparison.interval_text(),
+            comparison_noise_text(&comparison, noise)
+        ));
+        ComparisonStatus::Inconclusive
+    } else {
+        ComparisonStatus::Unchanged
+    };
+    comparison
+}
+
+fn comparison_noise_text(c: &Comparison, noise: f64) -> String {
+    if c.relative {
+        format!("{:.1}%", noise * 100.0)
+    } else {
+        format!("{noise:.3}")
+    }
+}
+
+/// The bottleneck tasks of a side: the most frequent answer of `locate` over its recordings.
+fn side_bottleneck(inputs: &[CheckInput<'_>], range: &AnalysisOptions) -> Vec<String> {
+    let mut votes: Vec<(Vec<String>, usize)> = Vec::new();
+    for input in inputs {
+        let Ok(report) = locate(input.recording, range) else {
+            continue;
+        };
+        let tasks: Vec<String> = report.bottlenecks.iter().map(|b| b.task.clone()).collect();
+        match votes.iter_mut().find(|(t, _)| *t == tasks) {
+            Some((_, n)) => *n += 1,
+            None => votes.push((tasks, 1)),
+        }
+    }
+    // The first of the most frequent (max_by_key keeps the last maximum, hence the reversal).
+    votes
+        .into_iter()
+        .rev()
+        .max_by_key(|(_, n)| *n)
+        .map(|(t, _)| t)
+        .unwrap_or_default()
+}
+
+fn names(tasks: &[String]) -> String {
+    if tasks.is_empty() {
+        "(none)".to_owned()
+    } else {
+        tasks.join(", ")
+    }
+}
+
+/// The finding of a decided comparison, if it is one.
+fn comparison_finding(
+    c: &Comparison,
+    functions: &[FunctionDiff],
+    bottleneck: &BottleneckChange,
+) -> Option<Finding> {
+    let severity = match c.status {
+        ComparisonStatus::Regression => Severity::Error,
+        ComparisonStatus::Inconclusive => Severity::Warning,
+        ComparisonStatus::Improvement => Severity::Notice,
+        ComparisonStatus::Unchanged | ComparisonStatus::NotGated => return None,
+    };
+    // Where in the code: the task's own profile for its cost, the bottleneck's for throughput.
+    let traced_task = match c.metric {
+        Metric::CpuPerRecord => c.task.clone(),
+        _ => bottleneck.current.first().cloned(),
+    };
+    let function = (severity == Severity::Error)
+        .then(|| {
+            functions
+                .iter()
+                .find(|f| Some(&f.task) == traced_task.as_ref() && !f.hottest_path.is_empty())
+                .map(|f| f.hottest_path.join(" → "))
+        })
+        .flatten();
+    let what = match c.status {
+        ComparisonStatus::Regression => "regressed",
+        ComparisonStatus::Improvement => "improved",
+        _ => "changed, inconclusively",
+    };
+    let value = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format_value(c.metric, v));
+    let mut message = format!(
+        "{} {} (limit {}); median {} → {} over {} → {} windows",
+        c.change_text(),
+        c.interval_text(),
+        c.limit_text(),
+        value(c.baseline),
+        value(c.current),
+        c.windows[0],
+        c.windows[1],
+    );
+    if let Some(path) = &function {
+        message.push_str(&format!(
+            "; the cost that grew most is in {path} ({} on-CPU samples)",
+            traced_task.as_deref().unwrap_or("the bottleneck")
+        ));
+    }
+    if let Some(reason) = &c.reason {
+        message.push_str(&format!("; {reason}"));
+    }
+    Some(Finding {
+        severity,
+        title: format!("{} {what}", c.name()),
+        message,
+        task: c.task.clone(),
+        metric: Some(c.metric),
+        function,
+    })
+}
+
+fn budget_finding(b: &BudgetResult) -> Finding {
+    let value = b.value.map_or_else(
+        || "undefined in the recording".to_owned(),
+        |v| format_value(b.metric, v),
+    );
+    Finding {
+        severity: Severity::Error,
+        title: format!("budget {} exceeded", b.expression),
+        message: format!("budget '{}' not met: the value is {value}", b.expression),
+        task: b.task.clone(),
+        metric: Some(b.metric),
+        function: None,
+    }
+}
+
+/// A value in its metric's unit, for messages.
+pub fn format_value(metric: Metric, value: f64) -> String {
+    match metric {
+        Metric::Throughput | Metric::RecordsPerS => format!("{value:.0} records/s"),
+        Metric::CpuPerRecord => format!("{value:.2} µs"),
+        Metric::Busy | Metric::Backpressured | Metric::Idle => format!("{value:.3}"),
+    }
+}
+
+fn overall_status(report: &CheckReport) -> Status {
+    if report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error)
+    {
+        Status::Regression
+    } else if report
+        .throughput
+        .iter()
+        .chain(report.tasks.iter().flat_map(|t| &t.metrics))
+        .any(|c| c.status == ComparisonStatus::Inconclusive)
+    {
+        Status::Inconclusive
+    } else {
+        Status::Pass
+    }
+}
+
+/// The verdict line: the status, the job throughput, the findings that decide it, the bottleneck.
+fn summary(report: &CheckReport) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(t) = &report.throughput {
+        if t.change.is_some() {
+            parts.push(format!(
+                "throughput {} {}",
+                t.change_text(),
+                t.interval_text()
+            ));
+        }
+    }
+    let decisive = match report.status {
+        Status::Regression => Severity::Error,
+        Status::Inconclusive => Severity::Warning,
+        Status::Pass => Severity::Notice,
+    };
+    let comparisons: Vec<&Comparison> = report.tasks.iter().flat_map(|t| &t.metrics).collect();
+    let mut named = 0usize;
+    let mut more = 0usize;
+    for f in report.findings.iter().filter(|f| f.severity == decisive) {
+        if f.metric == Some(Metric::Throughput) {
+            continue;
+        }
+        if f.metric.is_none() {
+            continue; // The bottleneck is named below.
+        }
+        if named == SUMMARY_FINDINGS {
+            more += 1;
+            continue;
+        }
+        named += 1;
+        let comparison = comparisons
+            .iter()
+            .find(|c| c.task == f.task && Some(c.metric) == f.metric);
+        let mut text = match comparison {
+            Some(c) => format!("{} {} {}", c.name(), c.change_text(), c.interval_text()),
+            None => f.title.clone(),
+        };
+        if let Some(function) = &f.function {
+            text.push_str(&format!(" in {function}"));
+        }
+        parts.push(text);
+    }
+    if more > 0 {
+        parts.push(format!("and {more} more"));
+    }
+    if let Some(b) = &report.bottleneck {
+        parts.push(if b.moved {
+            format!(
+                "bottleneck moved: {} → {}",
+                names(&b.baseline),
+                names(&b.current)
+            )
+        } else {
+            format!("bottleneck unchanged: {}", names(&b.current))
+        });
+    }
+    if !report.budgets.is_empty() {
+        let failed = report.budgets.iter().filter(|b| !b.passed).count();
+        parts.push(if failed == 0 {
+            format!("{} budgets met", report.budgets.len())
+        } else {
+            format!("{failed} of {} budgets exceeded", report.budgets.len())
+        });
+    }
+    if parts.is_empty() {
+        parts.push("nothing beyond the limits".to_owned());
+    }
+    format!("{}: {}", report.status.label(), parts.join("; "))
+}

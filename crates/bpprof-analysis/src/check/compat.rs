@@ -1,0 +1,119 @@
+//! The compatibility gate of `bpprof check`: recordings are compared only when they ran the same
+//! job graph (tasks, parallelism, edges); different hosts, CPU counts or builds are only warned
+//! about.
+
+use bpprof_format::RecordingMeta;
+
+use crate::graph::JobGraph;
+
+/// The job graph of one recording, in comparable form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Task names and parallelism, in graph order.
+    tasks: Vec<(String, u32)>,
+    /// Edges as (upstream, downstream) task names, sorted.
+    edges: Vec<(String, String)>,
+}
+
+impl Shape {
+    pub(crate) fn of(graph: &JobGraph) -> Shape {
+        let mut edges: Vec<(String, String)> = graph
+            .edges
+            .iter()
+            .map(|e| {
+                (
+                    graph.tasks[e.from].name.clone(),
+                    graph.tasks[e.to].name.clone(),
+                )
+            })
+            .collect();
+        edges.sort();
+        Shape {
+            tasks: graph
+                .tasks
+                .iter()
+                .map(|t| (t.name.clone(), t.parallelism))
+                .collect(),
+            edges,
+        }
+    }
+}
+
+/// What differs between the job graph of `reference` (from the file `reference_path`) and
+/// `other` (from `other_path`), one sentence each; empty when they match.
+pub(crate) fn differences(
+    reference_path: &str,
+    reference: &Shape,
+    other_path: &str,
+    other: &Shape,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, parallelism) in &reference.tasks {
+        match other.tasks.iter().find(|(n, _)| n == name) {
+            None => out.push(format!(
+                "task {name} is in {reference_path} but not in {other_path}"
+            )),
+            Some((_, p)) if p != parallelism => out.push(format!(
+                "task {name} has parallelism {parallelism} in {reference_path} but {p} in {other_path}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for (name, _) in &other.tasks {
+        if !reference.tasks.iter().any(|(n, _)| n == name) {
+            out.push(format!(
+                "task {name} is in {other_path} but not in {reference_path}"
+            ));
+        }
+    }
+    for (from, to) in &reference.edges {
+        if !other.edges.contains(&(from.clone(), to.clone())) {
+            out.push(format!(
+                "edge {from} -> {to} is in {reference_path} but not in {other_path}"
+            ));
+        }
+    }
+    for (from, to) in &other.edges {
+        if !reference.edges.contains(&(from.clone(), to.clone())) {
+            out.push(format!(
+                "edge {from} -> {to} is in {other_path} but not in {reference_path}"
+            ));
+        }
+    }
+    out
+}
+
+/// Warnings when `other` was recorded on a different host, CPU count or build than `reference`.
+pub(crate) fn environment_warnings(
+    reference_path: &str,
+    reference: &RecordingMeta,
+    other_path: &str,
+    other: &RecordingMeta,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if reference.host != other.host {
+        out.push(format!(
+            "{other_path} was recorded on host '{}', {reference_path} on '{}': compare recordings from the same machine, or expect machine differences in the result",
+            other.host, reference.host
+        ));
+    }
+    if reference.cpus != other.cpus {
+        out.push(format!(
+            "{other_path} ran with {} CPUs, {reference_path} with {}: throughput and busy ratios are not comparable",
+            other.cpus, reference.cpus
+        ));
+    }
+    if reference.build != other.build {
+        out.push(format!(
+            "{other_path} is a '{}' build, {reference_path} a '{}' build",
+            other.build, reference.build
+        ));
+    }
+    if reference.sample_hz != other.sample_hz {
+        out.push(format!(
+            "{other_path} was sampled at {} Hz, {reference_path} at {} Hz (function costs are normalised per record, but the sampler's own cost differs)",
+            other.sample_hz, reference.sample_hz
+        ));
+    }
+    out
+}

@@ -1,0 +1,179 @@
+//! Every metric of a recording, per window and over the whole compared range.
+
+use std::collections::BTreeMap;
+
+use bpprof_format::Recording;
+
+use super::report::Metric;
+use crate::graph::JobGraph;
+use crate::window::{self, Selection};
+use crate::{task_report, AnalysisError, AnalysisOptions};
+
+/// A window shorter than this share of the nominal window (the recording interval, or
+/// `--window`) is left out: the last interval of a recording is cut short when it stops.
+pub const MIN_WINDOW_SHARE: f64 = 0.5;
+
+/// What a metric is measured on: one task, or the job (`None`).
+pub(crate) type Key = (Option<String>, Metric);
+
+/// The metrics of one recording.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RecordingValues {
+    /// Windows compared.
+    pub windows: usize,
+    /// Per-window values of each metric (windows where it is undefined are skipped).
+    pub per_window: BTreeMap<Key, Vec<f64>>,
+    /// Each metric over the whole compared range.
+    pub whole: BTreeMap<Key, f64>,
+    /// Each task's share of the CPU time of all tasks over the whole range.
+    pub cpu_share: BTreeMap<String, f64>,
+    /// Records each task processed over the whole range.
+    pub records: BTreeMap<String, u64>,
+    /// CPU time of each task over the whole range, ns.
+    pub cpu_ns: BTreeMap<String, u64>,
+    /// Per-window shares of each task's busy time spent waiting: for a CPU (run queue), and off
+    /// the CPU (blocked, sleeping). Windows without run-queue data are skipped.
+    pub waits: BTreeMap<(String, Wait), Vec<f64>>,
+}
+
+/// Where a busy thread waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Wait {
+    /// Runnable, waiting for a CPU: the machine was busy.
+    RunQueue,
+    /// Not runnable (blocked in a system call, a lock, a sleep): the code waited.
+    OffCpu,
+}
+
+/// Computes the metrics of `recording` over the range of `options`, cut into windows of
+/// `options.window_s` (one interval each by default).
+pub(crate) fn measure(
+    recording: &Recording,
+    graph: &JobGraph,
+    options: &AnalysisOptions,
+) -> Result<RecordingValues, AnalysisError> {
+    let range = window::select(
+        recording,
+        &AnalysisOptions {
+            window_s: None,
+            ..*options
+        },
+    )?;
+    let nominal_s = options
+        .window_s
+        .unwrap_or(recording.meta.interval_ns as f64 / 1e9);
+    let mut values = RecordingValues::default();
+    for w in window::split(recording, &range, options.window_s) {
+        if w.seconds < MIN_WINDOW_SHARE * nominal_s {
+            continue;
+        }
+        values.windows += 1;
+        let measured = metrics_of(recording, graph, &w);
+        for (key, value) in measured.values {
+            values.per_window.entry(key).or_default().push(value);
+        }
+        for (key, value) in measured.waits {
+            values.waits.entry(key).or_default().push(value);
+        }
+    }
+    let whole = metrics_of(recording, graph, &range);
+    values.whole = whole.values.into_iter().collect();
+    let total_cpu: u64 = whole.cpu.values().sum();
+    for (task, cpu) in &whole.cpu {
+        let share = if total_cpu > 0 {
+            *cpu as f64 / total_cpu as f64
+        } else {
+            0.0
+        };
+        values.cpu_share.insert(task.clone(), share);
+    }
+    values.records = whole.records;
+    values.cpu_ns = whole.cpu;
+    Ok(values)
+}
+
+/// The metrics of one selection.
+struct Measured {
+    values: Vec<(Key, f64)>,
+    /// CPU time per task, ns.
+    cpu: BTreeMap<String, u64>,
+    /// Records processed per task.
+    records: BTreeMap<String, u64>,
+    /// Wait shares of the busy time per task.
+    waits: Vec<((String, Wait), f64)>,
+}
+
+/// Every defined metric of every task, and the job throughput, over `selection`.
+fn metrics_of(recording: &Recording, graph: &JobGraph, selection: &Selection) -> Measured {
+    let sums = window::subtask_sums(recording, graph, selection);
+    let mut measured = Measured {
+        values: Vec::new(),
+        cpu: BTreeMap::new(),
+        records: BTreeMap::new(),
+        waits: Vec::new(),
+    };
+    let mut throughput: Option<f64> = None;
+    for (position, task) in graph.tasks.iter().enumerate() {
+        let report = task_report(position, task, &sums, selection.seconds);
+        let (mut cpu, mut records, mut busy, mut runqueue) = (0u64, 0u64, 0u64, None::<u64>);
+        for s in task
+            .indices
+            .iter()
+            .filter_map(|&i| sums.get(&(position, i)))
+        {
+            cpu = cpu.saturating_add(s.cpu);
+            records = records.saturating_add(s.records_processed());
+            busy = busy.saturating_add(s.busy);
+            if let Some(rq) = s.runqueue {
+                runqueue = Some(runqueue.unwrap_or(0).saturating_add(rq));
+            }
+        }
+        if let (Some(rq), false, true) = (runqueue, task.unaccounted, busy > 0) {
+            let rq = rq.min(busy);
+            let off = busy.saturating_sub(cpu.saturating_add(rq));
+            let share = |part: u64| part as f64 / busy as f64;
+            measured
+                .waits
+                .push(((task.name.clone(), Wait::RunQueue), share(rq)));
+            measured
+                .waits
+                .push(((task.name.clone(), Wait::OffCpu), share(off)));
+        }
+        let name = || Some(task.name.clone());
+        let records_per_s = if report.records_in_per_s > 0.0 {
+            report.records_in_per_s
+        } else {
+            report.records_out_per_s
+        };
+        measured
+            .values
+            .push(((name(), Metric::RecordsPerS), records_per_s));
+        if !task.unaccounted {
+            measured.cpu.insert(task.name.clone(), cpu);
+            if records > 0 {
+                let us_per_record = cpu as f64 / records as f64 / 1e3;
+                measured
+                    .values
+                    .push(((name(), Metric::CpuPerRecord), us_per_record));
+            }
+        }
+        measured.records.insert(task.name.clone(), records);
+        for (metric, value) in [
+            (Metric::Busy, report.busy),
+            (Metric::Backpressured, report.backpressured),
+            (Metric::Idle, report.idle),
+        ] {
+            if let Some(v) = value {
+                measured.values.push(((name(), metric), v));
+            }
+        }
+        let is_sink = graph.downstream(position).next().is_none();
+        if is_sink && report.records_in_per_s > 0.0 {
+            *throughput.get_or_insert(0.0) += report.records_in_per_s;
+        }
+    }
+    if let Some(t) = throughput {
+        measured.values.push(((None, Metric::Throughput), t));
+    }
+    measured
+}

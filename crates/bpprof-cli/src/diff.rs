@@ -1,0 +1,161 @@
+//! `bpprof diff`: a differential flame graph of one subtask (or task) between two recordings,
+//! normalised per record processed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bpprof_analysis::diff::{
+    fold_differential, render_diff_svg, DiffError, DiffOptions, Normalize,
+};
+use bpprof_analysis::flame::SvgOptions;
+use bpprof_format::Recording;
+
+use crate::flame::{flame_failure, output_path, write_output, FoldArgs};
+use crate::locate::read_failure;
+use crate::Failure;
+
+/// Arguments of `bpprof diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The baseline recording ("before").
+    #[arg(value_name = "BASE")]
+    pub base: PathBuf,
+    /// The recording compared with BASE ("after"). Without --subtask or --task, its bottleneck is
+    /// drawn, and the same subtask in BASE.
+    #[arg(value_name = "CURRENT")]
+    pub current: PathBuf,
+    /// What to draw, the same in both recordings.
+    #[command(flatten)]
+    pub fold: FoldArgs,
+    /// How the two recordings are made comparable: `records` (cost per record processed: samples
+    /// / sampling rate / records, so a run that processed more records is not a regression) or
+    /// `samples` (BASE scaled to CURRENT's sample total, like `inferno-diff-folded --normalize`;
+    /// for recordings without record counts).
+    #[arg(long, value_enum, default_value_t = CliNormalize::Records)]
+    pub normalize: CliNormalize,
+    /// Draw BASE instead of CURRENT (widths from BASE, so code paths that vanished in CURRENT are
+    /// visible); the colours keep their meaning (red: more in CURRENT, blue: less). With --folded,
+    /// the two counts are swapped: draw them with `inferno-flamegraph --negate`.
+    #[arg(long)]
+    pub negate: bool,
+    /// Where to write the graph; `-` for standard output. Default: `diff-TASK-INDEX.svg`
+    /// (`diff-TASK.svg` with --task) in the current directory, or standard output with --folded.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write folded stacks with two counts (`frame;frame BASE CURRENT`, in the unit of the graph)
+    /// instead of an SVG: the input of `inferno-flamegraph` and `flamegraph.pl`.
+    #[arg(long)]
+    pub folded: bool,
+    /// Width of the SVG in pixels. Default: as wide as the browser window.
+    #[arg(long, value_name = "PIXELS")]
+    pub width: Option<usize>,
+}
+
+/// `--normalize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CliNormalize {
+    /// Cost per record processed (needs record counts: an instrumented channel).
+    Records,
+    /// By sample totals.
+    Samples,
+}
+
+/// Runs `bpprof diff`.
+pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
+    let base = read(&args.base, "BASE", err)?;
+    let current = read(&args.current, "CURRENT", err)?;
+    let (base_name, current_name) = names(&args.base, &args.current);
+    let options = DiffOptions {
+        flame: args.fold.flame_options()?,
+        normalize: match args.normalize {
+            CliNormalize::Records => Normalize::Records,
+            CliNormalize::Samples => Normalize::Samples,
+        },
+        negate: args.negate,
+        base_name,
+        current_name,
+    };
+    let diff = fold_differential(&base, &current, &options).map_err(diff_failure)?;
+    let label = diff.current.selection.label();
+    if let Some(chosen) = &diff.current.selection.bottleneck {
+        // Advisory: a closed stderr must not stop the command.
+        let _ = writeln!(
+            err,
+            "no --subtask or --task given: comparing {label}, the bottleneck `bpprof locate` found in CURRENT: {}",
+            chosen.reason
+        );
+    }
+
+    let mut bytes = Vec::new();
+    if args.folded {
+        diff.write_folded(&mut bytes)?;
+    } else {
+        let svg = SvgOptions {
+            width: args.width,
+            ..SvgOptions::default()
+        };
+        render_diff_svg(&diff, &svg, &mut bytes)?;
+    }
+    let default = || diff.file_name("svg");
+    let Some(path) = output_path(args.output.as_deref(), args.folded, default) else {
+        out.write_all(&bytes)?;
+        out.flush()?;
+        return Ok(());
+    };
+    write_output(&path, &bytes)?;
+    let change = match diff.change() {
+        Some(change) => format!("{:+.1}% per record", change * 100.0).replace("-0.0%", "+0.0%"),
+        None => "normalised by sample totals".to_owned(),
+    };
+    writeln!(
+        out,
+        "wrote differential {} of {label} ({change}) to {}",
+        if args.folded {
+            "folded stacks"
+        } else {
+            "flame graph"
+        },
+        path.display()
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
+/// What the graph and the errors call the two recordings: their file names, or the paths as
+/// given when the file names are the same (`before/run.bpprof`, `after/run.bpprof`).
+fn names(base: &Path, current: &Path) -> (String, String) {
+    let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    match (file_name(base), file_name(current)) {
+        (Some(b), Some(c)) if b != c => (b, c),
+        _ => (base.display().to_string(), current.display().to_string()),
+    }
+}
+
+/// Reads one of the two recordings; its warnings go to `err`, prefixed with its role.
+fn read(path: &Path, role: &str, err: &mut dyn Write) -> Result<Recording, Failure> {
+    let recording = bpprof_format::read_file(path).map_err(|e| read_failure(path, e))?;
+    for warning in &recording.warnings {
+        let _ = writeln!(err, "warning: {role}: {warning}");
+    }
+    Ok(recording)
+}
+
+fn diff_failure(error: DiffError) -> Failure {
+    match error {
+        DiffError::Fold { side, name, error } => {
+            let failure = flame_failure(error);
+            Failure {
+                what: format!("in {}: {}", side.with_name(&name), failure.what),
+                ..failure
+            }
+        }
+        DiffError::NoRecords { .. } => Failure::bad_input(
+            error.to_string(),
+            "pass --normalize samples to normalise by sample totals instead",
+        ),
+        DiffError::NoSampleRate { .. } => Failure::bad_input(
+            error.to_string(),
+            "pass --normalize samples to normalise by sample totals instead",
+        ),
+    }
+}

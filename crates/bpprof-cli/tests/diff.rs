@@ -1,0 +1,319 @@
+//! `bpprof diff` as users run it: two synthetic recordings in a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bpprof_analysis::synth::{Load, Synth};
+use bpprof_format::SampleState::{Backpressured, Busy, Idle};
+
+fn bpprof_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bpprof"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("bpprof runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Source -> Enrich (2 subtasks) -> Sink, Enrich the bottleneck and Enrich#1 the busiest. Per
+/// interval Enrich#1 spends `hash` samples hashing and 30 looking up, and receives `records`.
+fn pipeline(hash: u32, records: u64) -> Synth {
+    let mut synth = Synth::new();
+    synth.sample_hz(100);
+    let source = synth.subtask("Source", 0, 1);
+    let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
+    let sink = synth.subtask("Sink", 0, 1);
+    synth.channel("raw", 100, &[source], &enrich);
+    synth.channel("enriched", 100, &enrich, &[sink]);
+    for _ in 0..6 {
+        synth.sample(enrich[0], Busy, true, &["main", "enrich", "hash"], 60);
+        synth.sample(enrich[0], Idle, false, &["main", "enrich", "recv"], 30);
+        synth.sample(enrich[1], Busy, true, &["main", "enrich", "hash"], hash);
+        synth.sample(enrich[1], Busy, false, &["main", "enrich", "lookup"], 30);
+        synth.sample(
+            source,
+            Backpressured,
+            false,
+            &["main", "source", "send"],
+            90,
+        );
+        synth.interval(&[
+            (source, Load::new(0.1, 0.88).records(0, 2 * records)),
+            (enrich[0], Load::new(0.9, 0.0).records(records, records)),
+            (enrich[1], Load::new(0.97, 0.0).records(records, records)),
+            (sink, Load::new(0.2, 0.0).records(2 * records, 0)),
+        ]);
+    }
+    synth
+}
+
+/// A temporary directory with `base.bpprof` (hash 30) and `current.bpprof` (hash 60, so Enrich#1
+/// costs 50% more per record).
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture::with(&pipeline(30, 1000), &pipeline(60, 1000))
+    }
+
+    fn with(base: &Synth, current: &Synth) -> Fixture {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        base.write_file(dir.path().join("base.bpprof")).unwrap();
+        current
+            .write_file(dir.path().join("current.bpprof"))
+            .unwrap();
+        Fixture { dir }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut all = vec!["diff", "base.bpprof", "current.bpprof"];
+        all.extend_from_slice(args);
+        bpprof_in(self.dir.path(), &all)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// The command failed the documented way: exit code 2, exactly one `error:` line, no panic.
+fn assert_one_error_line(output: &Output, mentions: &str) {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one line on stderr: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.contains(mentions),
+        "expected {mentions:?} in {stderr}"
+    );
+    assert!(output.stdout.is_empty(), "no output on failure");
+}
+
+fn assert_well_formed_svg(svg: &str) {
+    let xml = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    roxmltree::Document::parse_with_options(svg, xml).expect("well-formed SVG");
+}
+
+#[test]
+fn diff_writes_the_default_file_with_the_title() {
+    let fixture = Fixture::new();
+    let output = fixture.run(&["--subtask", "Enrich#1"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        "wrote differential flame graph of Enrich#1 (+50.0% per record) to diff-Enrich-1.svg\n"
+    );
+    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+    let svg = std::fs::read_to_string(fixture.path("diff-Enrich-1.svg")).unwrap();
+    assert_well_formed_svg(&svg);
+    assert!(
+        svg.contains("Enrich#1: current.bpprof vs base.bpprof, +50.0% time per record"),
+        "title in the SVG"
+    );
+    assert!(svg.contains("widths: ps per record in current.bpprof"));
+    assert!(svg.contains("ps per record"));
+}
+
+#[test]
+fn diff_defaults_to_the_bottleneck_of_current_and_says_why() {
+    let fixture = Fixture::new();
+    let output = fixture.run(&["-o", "d.svg"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("no --subtask or --task given: comparing Enrich#1, the bottleneck"),
+        "{stderr}"
+    );
+    assert!(text(&output.stdout).ends_with("to d.svg\n"));
+    assert_well_formed_svg(&std::fs::read_to_string(fixture.path("d.svg")).unwrap());
+}
+
+#[test]
+fn diff_folded_has_two_counts_per_line() {
+    let fixture = Fixture::new();
+    let output = fixture.run(&["--subtask", "Enrich#1", "--folded"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    // 5 intervals of 30 (BASE) and 60 (CURRENT) samples at 100 Hz over 5,000 records: 0.3 and
+    // 0.6 ms per record, in picoseconds (the total, 0.9 ms, is under a million ns).
+    assert_eq!(
+        stdout,
+        "[busy];main;enrich;hash 300000000 600000000\n[busy];main;enrich;lookup 300000000 300000000\n"
+    );
+    for line in stdout.lines() {
+        let fields: Vec<&str> = line.rsplitn(3, ' ').collect();
+        assert_eq!(fields.len(), 3, "{line}");
+        assert!(fields[0].parse::<u64>().is_ok() && fields[1].parse::<u64>().is_ok());
+    }
+
+    // --negate swaps the columns, for `inferno-flamegraph --negate`.
+    let output = fixture.run(&["--subtask", "Enrich#1", "--folded", "--negate"]);
+    assert_eq!(
+        text(&output.stdout).lines().next(),
+        Some("[busy];main;enrich;hash 600000000 300000000")
+    );
+}
+
+#[test]
+fn diff_shares_the_flame_options() {
+    let fixture = Fixture::new();
+    let output = fixture.run(&[
+        "--task", "Enrich", "--mode", "on-cpu", "--state", "busy", "--from", "2", "--to", "5",
+        "--folded",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout).lines().collect::<Vec<_>>(),
+        ["main;enrich;hash 450000000 600000000"],
+    );
+
+    let output = fixture.run(&["--task", "Enrich", "-o", "-", "--width", "800"]);
+    let svg = text(&output.stdout);
+    assert_well_formed_svg(&svg);
+    assert!(svg.contains("Enrich (2 subtasks): current.bpprof vs base.bpprof"));
+    assert!(svg.contains("width=\"800\""));
+}
+
+#[test]
+fn diff_normalize_samples_works_without_records() {
+    let fixture = Fixture::with(&pipeline(30, 0), &pipeline(60, 0));
+    let output = fixture.run(&["--subtask", "Enrich#1"]);
+    assert_one_error_line(&output, "needs record counts");
+    assert!(text(&output.stderr).contains("--normalize samples"));
+
+    let output = fixture.run(&[
+        "--subtask",
+        "Enrich#1",
+        "--normalize",
+        "samples",
+        "--folded",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    // BASE's 300 samples are scaled to CURRENT's 450.
+    assert_eq!(
+        text(&output.stdout),
+        "[busy];main;enrich;hash 225 300\n[busy];main;enrich;lookup 225 150\n"
+    );
+}
+
+#[test]
+fn diff_unknown_subtask_is_one_error_line() {
+    let fixture = Fixture::new();
+    assert_one_error_line(
+        &fixture.run(&["--subtask", "Enrich#5"]),
+        "in CURRENT 'current.bpprof': unknown subtask 'Enrich#5'",
+    );
+
+    // Enrich#1 is missing in BASE only: the error lists BASE's subtasks.
+    let mut base = Synth::new();
+    let enrich = base.subtask("Enrich", 0, 1);
+    for _ in 0..3 {
+        base.sample(enrich, Busy, true, &["main", "hash"], 10);
+        base.interval(&[(enrich, Load::new(0.9, 0.0).records(10, 10))]);
+    }
+    let fixture = Fixture::with(&base, &pipeline(60, 1000));
+    let output = fixture.run(&["--subtask", "Enrich#1"]);
+    assert_one_error_line(
+        &output,
+        "in BASE 'base.bpprof': unknown subtask 'Enrich#1' (did you mean 'Enrich#0'?); available: Enrich#0",
+    );
+    // The same when Enrich#1 comes from CURRENT's bottleneck.
+    assert_one_error_line(&fixture.run(&[]), "available: Enrich#0");
+}
+
+#[test]
+fn diff_missing_file_is_one_error_line() {
+    let fixture = Fixture::new();
+    let output = bpprof_in(
+        fixture.dir.path(),
+        &["diff", "nope.bpprof", "current.bpprof"],
+    );
+    assert_one_error_line(&output, "cannot read recording 'nope.bpprof'");
+    let output = bpprof_in(fixture.dir.path(), &["diff", "base.bpprof", "nope.bpprof"]);
+    assert_one_error_line(&output, "cannot read recording 'nope.bpprof'");
+}
+
+#[test]
+fn diff_without_samples_is_one_error_line() {
+    let mut unsampled = Synth::new();
+    let enrich = unsampled.subtask("Enrich", 1, 2);
+    for _ in 0..3 {
+        unsampled.interval(&[(enrich, Load::new(0.9, 0.0).records(10, 10))]);
+    }
+    let fixture = Fixture::with(&unsampled, &pipeline(60, 1000));
+    assert_one_error_line(
+        &fixture.run(&["--subtask", "Enrich#1"]),
+        "in BASE 'base.bpprof': no samples of Enrich#1",
+    );
+}
+
+#[test]
+fn diff_to_an_unwritable_path_is_one_error_line() {
+    let fixture = Fixture::new();
+    assert_one_error_line(
+        &fixture.run(&["--subtask", "Enrich#1", "-o", "no-such-dir/d.svg"]),
+        "cannot write 'no-such-dir/d.svg'",
+    );
+}
+
+#[test]
+fn diff_help_documents_the_options() {
+    let output = bpprof_in(Path::new("."), &["diff", "--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let help = text(&output.stdout);
+    for option in [
+        "<BASE>",
+        "<CURRENT>",
+        "--subtask",
+        "--task",
+        "--mode",
+        "--state",
+        "--operator",
+        "--from",
+        "--to",
+        "--normalize",
+        "--negate",
+        "--output",
+        "--folded",
+        "--width",
+    ] {
+        assert!(help.contains(option), "{option} in {help}");
+    }
+}
+
+#[test]
+fn diff_names_recordings_by_file_name_or_by_path_when_those_are_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    for (sub, hash) in [("before", 30), ("after", 60)] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        pipeline(hash, 1000)
+            .write_file(dir.path().join(sub).join("run.bpprof"))
+            .unwrap();
+    }
+    let output = bpprof_in(
+        dir.path(),
+        &[
+            "diff",
+            "before/run.bpprof",
+            "after/run.bpprof",
+            "--subtask",
+            "Enrich#1",
+            "-o",
+            "-",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("Enrich#1: after/run.bpprof vs before/run.bpprof, +50.0%")
+    );
+}

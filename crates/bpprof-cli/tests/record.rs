@@ -1,0 +1,420 @@
+//! `bpprof record -- CMD`: real processes, recordings in a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bpprof_analysis::synth::{Load, Synth};
+use bpprof_analysis::LocateReport;
+
+/// `bpprof` with `args`, in `dir`, without inheriting a recording setting from the test's
+/// environment.
+fn bpprof_in(dir: &Path, args: &[&str]) -> Output {
+    record_command(dir, args).output().expect("bpprof runs")
+}
+
+fn record_command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bpprof"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("BPPROF_OUT")
+        .env_remove("BPPROF_INTERVAL_MS")
+        .env_remove("BPPROF_SAMPLE_HZ")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts stderr is exactly one `error: what; fix` line and returns it.
+fn one_error_line(output: &Output) -> String {
+    let stderr = text(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr:\n{stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[0].contains("; "), "no fix after the error: {stderr}");
+    lines[0].to_owned()
+}
+
+/// A small valid recording (Source -> Enrich -> Sink, 5 intervals of 1 s, no samples).
+fn tiny_recording() -> Vec<u8> {
+    let mut synth = Synth::new();
+    let source = synth.subtask("Source", 0, 1);
+    let enrich = synth.subtask("Enrich", 0, 1);
+    let sink = synth.subtask("Sink", 0, 1);
+    synth.channel("raw", 100, &[source], &[enrich]);
+    synth.channel("enriched", 100, &[enrich], &[sink]);
+    for _ in 0..5 {
+        synth.interval(&[
+            (source, Load::new(0.1, 0.9).records(0, 100)),
+            (enrich, Load::new(1.0, 0.0).records(100, 100)),
+            (sink, Load::new(0.1, 0.0).records(100, 0)),
+        ]);
+    }
+    synth.bytes()
+}
+
+#[test]
+fn exit_code_of_the_command_is_passed_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = bpprof_in(dir.path(), &["record", "--", "sh", "-c", "exit 7"]);
+    assert_eq!(output.status.code(), Some(7), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("warning: sh failed and wrote no recording to sh.bpprof"),
+        "{stderr}"
+    );
+    // Without `--` too: everything from the command on is the command's.
+    let output = bpprof_in(dir.path(), &["record", "sh", "-c", "exit 9"]);
+    assert_eq!(output.status.code(), Some(9), "{}", text(&output.stderr));
+}
+
+#[test]
+fn command_killed_by_a_signal_exits_with_128_plus_the_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = bpprof_in(dir.path(), &["record", "--", "sh", "-c", "kill -TERM $$"]);
+    assert_eq!(output.status.code(), Some(128 + 15));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("killed by signal 15 (SIGTERM); exiting with 143"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_command_is_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = bpprof_in(dir.path(), &["record"]);
+    assert_eq!(output.status.code(), Some(2));
+    let line = one_error_line(&output);
+    assert!(line.contains("CMD"), "{line}");
+}
+
+#[test]
+fn command_that_cannot_start_is_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = bpprof_in(dir.path(), &["record", "--", "no-such-command-bpprof-test"]);
+    assert_eq!(output.status.code(), Some(2));
+    let line = one_error_line(&output);
+    assert!(
+        line.starts_with("error: cannot run 'no-such-command-bpprof-test': not found"),
+        "{line}"
+    );
+
+    let not_executable = dir.path().join("script");
+    std::fs::write(&not_executable, "#!/bin/sh\nexit 0\n").unwrap();
+    let output = bpprof_in(dir.path(), &["record", "--", "./script"]);
+    assert_eq!(output.status.code(), Some(2));
+    let line = one_error_line(&output);
+    assert!(
+        line.starts_with("error: cannot run './script': permission denied; make it executable"),
+        "{line}"
+    );
+}
+
+/// Asserts that recording to `output` fails with one line and exit code 2, and that the command
+/// (which would create a marker file) did not run.
+fn assert_refused_before_running(dir: &Path, output_path: &Path, expected: &str) {
+    let marker = dir.join("ran");
+    let command = format!("touch '{}'", marker.display());
+    let output = bpprof_in(
+        dir,
+        &[
+            "record",
+            "-o",
+            output_path.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &command,
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let line = one_error_line(&output);
+    assert!(line.contains(expected), "{line}");
+    assert!(!marker.exists(), "the command ran");
+}
+
+#[test]
+fn unwritable_output_is_refused_before_the_command_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_refused_before_running(
+        dir.path(),
+        &dir.path().join("missing-dir").join("x.bpprof"),
+        "does not exist",
+    );
+
+    // A read-only directory; root writes there anyway, so it then uses /proc, which nobody can
+    // create files in.
+    use std::os::unix::fs::PermissionsExt;
+    let read_only = dir.path().join("read-only");
+    std::fs::create_dir(&read_only).unwrap();
+    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let probe = read_only.join("probe");
+    let unwritable = if std::fs::write(&probe, b"").is_ok() {
+        std::fs::remove_file(&probe).unwrap();
+        PathBuf::from("/proc/bpprof-record-test.bpprof")
+    } else {
+        read_only.join("x.bpprof")
+    };
+    assert_refused_before_running(dir.path(), &unwritable, "cannot write the recording");
+    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn output_that_is_not_a_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("x.bpprof")).unwrap();
+    assert_refused_before_running(
+        dir.path(),
+        &dir.path().join("x.bpprof"),
+        "exists and is not a file",
+    );
+}
+
+#[test]
+fn invalid_settings_are_refused_before_the_command_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (["--interval-ms", "50"], "--interval-ms 50"),
+        (["--sample-hz", "10001"], "--sample-hz 10001"),
+    ] {
+        let marker = dir.path().join("ran");
+        let mut all = vec!["record"];
+        all.extend(args);
+        all.extend(["--", "touch", "ran"]);
+        let output = bpprof_in(dir.path(), &all);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+        let line = one_error_line(&output);
+        assert!(line.contains(expected), "{line}");
+        assert!(!marker.exists(), "the command ran");
+    }
+}
+
+#[test]
+fn command_that_writes_no_recording_gets_the_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = bpprof_in(dir.path(), &["record", "-o", "x.bpprof", "--", "true"]);
+    assert_eq!(output.status.code(), Some(2));
+    let line = one_error_line(&output);
+    assert!(
+        line.starts_with(
+            "error: true wrote no recording to x.bpprof: does it call bpprof::init_from_env()?"
+        ),
+        "{line}"
+    );
+}
+
+/// A recording left at the output path by an earlier run is not taken for the new one.
+#[test]
+fn previous_recording_is_not_mistaken_for_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("x.bpprof");
+    std::fs::write(&rec, tiny_recording()).unwrap();
+    let output = bpprof_in(dir.path(), &["record", "-o", "x.bpprof", "--", "true"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(one_error_line(&output).contains("wrote no recording"));
+    assert!(!rec.exists(), "the previous recording is still there");
+}
+
+/// The command sees BPPROF_OUT (absolute, overriding an inherited value), BPPROF_INTERVAL_MS and
+/// BPPROF_SAMPLE_HZ; what it writes there is summarised on stderr.
+#[test]
+fn command_gets_the_settings_and_its_recording_is_summarised() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = dir.path().join("tiny");
+    std::fs::write(&tiny, tiny_recording()).unwrap();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let script = format!(
+        "echo \"$BPPROF_OUT $BPPROF_INTERVAL_MS $BPPROF_SAMPLE_HZ\" > env.txt && cp '{}' \"$BPPROF_OUT\"",
+        tiny.display()
+    );
+    let output = record_command(
+        dir.path(),
+        &[
+            "record",
+            "-o",
+            "out/x.bpprof",
+            "--interval-ms",
+            "250",
+            "--sample-hz",
+            "0",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    )
+    .env("BPPROF_OUT", "/nonexistent/inherited.bpprof")
+    .output()
+    .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let env = std::fs::read_to_string(dir.path().join("env.txt")).unwrap();
+    let expected_out = dir.path().join("out/x.bpprof");
+    assert_eq!(
+        env.trim(),
+        format!("{} 250 0", expected_out.display()),
+        "environment of the command"
+    );
+    // The summary describes the file (written by Synth with 1 s intervals), not the settings.
+    assert_eq!(
+        stderr.trim_end(),
+        "bpprof: recording written to out/x.bpprof (5 intervals of 1,000 ms, 5.0 s, 3 subtasks, \
+         stack sampling off)"
+    );
+}
+
+/// Ctrl-C reaches both bpprof and the command (one process group); bpprof outlives the command
+/// and reports its exit as 128 + SIGINT. The command plays the terminal: `kill -INT 0` signals
+/// its whole process group, which `process_group(0)` separates from the test's.
+#[test]
+fn ctrl_c_stops_the_command_and_bpprof_reports_it() {
+    if sigint_ignored() {
+        eprintln!("skipped: SIGINT is ignored in this test process, as the command's would be");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = record_command(
+        dir.path(),
+        &["record", "--", "sh", "-c", "kill -INT 0; sleep 20; exit 3"],
+    )
+    .process_group(0)
+    .output()
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the command was not interrupted"
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(128 + 2), "{stderr}");
+    assert!(stderr.contains("killed by signal 2 (SIGINT)"), "{stderr}");
+}
+
+/// A signal sent to bpprof alone does not end it while the command runs.
+#[test]
+fn bpprof_waits_for_the_command_when_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = record_command(
+        dir.path(),
+        &["record", "--", "sh", "-c", "touch started; sleep 1; exit 5"],
+    )
+    .spawn()
+    .unwrap();
+    wait_for(&dir.path().join("started"));
+    for signal in ["INT", "TERM"] {
+        let kill = format!("kill -{signal} {}", child.id());
+        assert!(Command::new("sh")
+            .args(["-c", &kill])
+            .status()
+            .unwrap()
+            .success());
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(5), "{status}");
+}
+
+/// True when this process ignores SIGINT (Linux: bit 1 of `SigIgn` in /proc/self/status).
+fn sigint_ignored() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+}
+
+/// Waits (at most 30 s) until `path` exists.
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Builds the `slow_operator` example once, with this test's profile and target directory (the
+/// approach of the workspace's `tests/support`), and returns its path.
+fn slow_operator() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        // The test binary is `<target>/<profile>/deps/record-<hash>`.
+        let exe = std::env::current_exe().expect("path of the test binary");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary lives in <target>/<profile>/deps");
+        let target = profile_dir.parent().expect("profile dir has a parent");
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            .current_dir(&workspace)
+            .args(["build", "-q", "-p", "bpprof-scenarios"])
+            .args(["--example", "slow_operator", "--target-dir"])
+            .arg(target);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("run cargo build");
+        assert!(
+            status.success(),
+            "cargo build of slow_operator failed: {status}"
+        );
+        profile_dir
+            .join("examples")
+            .join(format!("slow_operator{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+#[test]
+fn records_a_real_pipeline() {
+    let example = slow_operator();
+    let dir = tempfile::tempdir().unwrap();
+    let output = record_command(
+        dir.path(),
+        &[
+            "record",
+            "-o",
+            "x.bpprof",
+            "--",
+            example.to_str().unwrap(),
+            "--seconds",
+            "1",
+        ],
+    )
+    .env_remove("BPPROF_EXAMPLE_SECONDS")
+    .env_remove("BPPROF_EXAMPLE_SLOWDOWN")
+    .output()
+    .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let rec = dir.path().join("x.bpprof");
+    assert!(rec.is_file(), "no recording at {}", rec.display());
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("bpprof: recording written to x.bpprof ("))
+        .unwrap_or_else(|| panic!("no summary line:\n{stderr}"));
+    assert!(summary.contains(" intervals of 100 ms, "), "{summary}");
+    assert!(summary.contains(" 8 subtasks, "), "{summary}");
+    assert!(summary.contains(" stack samples)"), "{summary}");
+    assert!(!stderr.contains("warning:"), "{stderr}");
+
+    let located = bpprof_in(dir.path(), &["locate", "x.bpprof", "--format", "json"]);
+    assert_eq!(located.status.code(), Some(0), "{}", text(&located.stderr));
+    let report: LocateReport = serde_json::from_slice(&located.stdout).unwrap();
+    assert_eq!(
+        report.bottlenecks.first().map(|b| b.task.as_str()),
+        Some("Enrich"),
+        "{}",
+        report.verdict
+    );
+}
