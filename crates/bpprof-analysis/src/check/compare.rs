@@ -10,7 +10,7 @@ use super::compat::{differences, environment_warnings, Shape};
 use super::limits::{LimitSource, Limits, MIN_CPU_SHARE, NOISE_SHARE};
 use super::profile::function_diff;
 use super::report::*;
-use super::samples::{measure, Key, RecordingValues, Wait};
+use super::samples::{measure, BusyPart, Key, RecordingValues};
 use super::stats::{change_interval, pooled_median, Rng};
 use crate::graph::JobGraph;
 use crate::{locate, AnalysisError, AnalysisOptions};
@@ -31,6 +31,8 @@ const TASK_METRICS: [Metric; 5] = [
     Metric::Backpressured,
     Metric::Idle,
 ];
+/// Title of the finding that the bottleneck moved.
+const BOTTLENECK_MOVED: &str = "bottleneck moved";
 /// Findings named in the verdict line before "and N more".
 const SUMMARY_FINDINGS: usize = 3;
 
@@ -413,7 +415,7 @@ fn compare_sides(
         moved: bottleneck.baseline != bottleneck.current,
         ..bottleneck
     };
-    if let Some(explanation) = machine_explanation(&report.tasks, &bottleneck, base, cur) {
+    if let Some(explanation) = machine_explanation(&bottleneck, base, cur) {
         let rates = report
             .throughput
             .iter_mut()
@@ -457,13 +459,39 @@ fn compare_sides(
         .throughput
         .iter()
         .chain(report.tasks.iter().flat_map(|t| &t.metrics));
-    let mut findings: Vec<Finding> = comparisons
+    // Comparisons left undecided for want of windows make one finding, not one each.
+    let short = |c: &Comparison| {
+        c.status == ComparisonStatus::Inconclusive
+            && c.windows.iter().any(|&n| n < options.min_windows)
+    };
+    let (short, decided): (Vec<&Comparison>, Vec<&Comparison>) =
+        comparisons.partition(|c| short(c));
+    let mut findings: Vec<Finding> = decided
+        .into_iter()
         .filter_map(|c| comparison_finding(c, &report.functions, &bottleneck))
         .collect();
+    if let Some(first) = short.first() {
+        let [b, c] = first.windows;
+        findings.push(Finding {
+            severity: Severity::Warning,
+            title: format!(
+                "too few windows ({b} baseline, {c} current; at least {} each)",
+                options.min_windows
+            ),
+            message: format!(
+                "{} gated comparisons were not decided: {}",
+                short.len(),
+                first.reason.as_deref().unwrap_or_default()
+            ),
+            task: None,
+            metric: None,
+            function: None,
+        });
+    }
     if bottleneck.moved {
         findings.push(Finding {
             severity: Severity::Warning,
-            title: "bottleneck moved".to_owned(),
+            title: BOTTLENECK_MOVED.to_owned(),
             message: format!(
                 "the bottleneck moved from {} to {}",
                 names(&bottleneck.baseline),
@@ -478,49 +506,40 @@ fn compare_sides(
     report.bottleneck = Some(bottleneck);
 }
 
-/// A rise of the bottleneck's run-queue share (of its busy time) at least this large, with no rise
-/// of its off-CPU share or of any cost per record, explains a lower throughput by a busier
-/// machine rather than by the code.
-pub const MACHINE_RUNQUEUE_RISE: f64 = 0.05;
+/// A lower throughput is put down to a busier machine when at least this share of the extra busy
+/// time per record of the bottleneck was spent waiting for a CPU (runnable, not running).
+pub const MACHINE_SHARE: f64 = 0.5;
 
-/// Why a lower throughput is the machine's doing, when it is: the bottleneck's cost per record
-/// did not rise (CPU, and off-CPU waits), but it waited longer for a CPU.
+/// Why a lower throughput is the machine's doing, when it is: the bottleneck was busy longer per
+/// record, and most of the extra time it was runnable but waiting for a CPU, rather than running
+/// more code or blocking.
 fn machine_explanation(
-    tasks: &[TaskComparison],
     bottleneck: &BottleneckChange,
     base: &[RecordingValues],
     cur: &[RecordingValues],
 ) -> Option<String> {
-    let cost_rose = tasks.iter().flat_map(|t| &t.metrics).any(|c| {
-        c.metric == Metric::CpuPerRecord
-            && matches!(
-                c.status,
-                ComparisonStatus::Regression | ComparisonStatus::Inconclusive
-            )
-    });
-    if cost_rose || bottleneck.moved {
+    if bottleneck.moved {
         return None;
     }
     let task = bottleneck.current.first()?;
-    let share = |side: &[RecordingValues], wait: Wait| {
+    let median = |side: &[RecordingValues], part: BusyPart| {
         let groups: Vec<Vec<f64>> = side
             .iter()
             .map(|v| {
-                v.waits
-                    .get(&(task.clone(), wait))
+                v.busy_parts
+                    .get(&(task.clone(), part))
                     .cloned()
                     .unwrap_or_default()
             })
             .collect();
         pooled_median(&groups)
     };
-    let (rq_base, rq_cur) = (share(base, Wait::RunQueue)?, share(cur, Wait::RunQueue)?);
-    let (off_base, off_cur) = (share(base, Wait::OffCpu)?, share(cur, Wait::OffCpu)?);
-    (rq_cur - rq_base >= MACHINE_RUNQUEUE_RISE && off_cur - off_base < MACHINE_RUNQUEUE_RISE).then(|| {
+    let busy = median(cur, BusyPart::Busy)? - median(base, BusyPart::Busy)?;
+    let runqueue = median(cur, BusyPart::RunQueue)? - median(base, BusyPart::RunQueue)?;
+    (busy > 0.0 && runqueue >= MACHINE_SHARE * busy).then(|| {
         format!(
-            "the machine was busier: the bottleneck {task} waited for a CPU {:.0}% of its busy time (baseline {:.0}%) while its CPU per record and off-CPU time did not rise; record both sides in the same job, interleaved, on an otherwise idle runner",
-            rq_cur * 100.0,
-            rq_base * 100.0
+            "the machine was busier: the bottleneck {task} was busy {busy:.1} µs longer per record, and {:.0}% of that it was waiting for a CPU, not running or blocked; record both sides in the same job, interleaved, on an otherwise idle runner",
+            (runqueue / busy).min(1.0) * 100.0
         )
     })
 }
@@ -802,7 +821,7 @@ fn summary(report: &CheckReport) -> String {
         if f.metric == Some(Metric::Throughput) {
             continue;
         }
-        if f.metric.is_none() {
+        if f.title == BOTTLENECK_MOVED {
             continue; // The bottleneck is named below.
         }
         if named == SUMMARY_FINDINGS {

@@ -31,18 +31,18 @@ pub(crate) struct RecordingValues {
     pub records: BTreeMap<String, u64>,
     /// CPU time of each task over the whole range, ns.
     pub cpu_ns: BTreeMap<String, u64>,
-    /// Per-window shares of each task's busy time spent waiting: for a CPU (run queue), and off
-    /// the CPU (blocked, sleeping). Windows without run-queue data are skipped.
-    pub waits: BTreeMap<(String, Wait), Vec<f64>>,
+    /// Per-window busy time of each task per record processed, and the part of it spent
+    /// runnable but waiting for a CPU, µs. Windows without records or run-queue data are skipped.
+    pub busy_parts: BTreeMap<(String, BusyPart), Vec<f64>>,
 }
 
-/// Where a busy thread waited.
+/// A part of a task's busy time per record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Wait {
-    /// Runnable, waiting for a CPU: the machine was busy.
+pub(crate) enum BusyPart {
+    /// All of it: on the CPU, waiting for a CPU, and blocked off the CPU.
+    Busy,
+    /// Runnable, waiting for a CPU: time the machine, not the code, took.
     RunQueue,
-    /// Not runnable (blocked in a system call, a lock, a sleep): the code waited.
-    OffCpu,
 }
 
 /// Computes the metrics of `recording` over the range of `options`, cut into windows of
@@ -72,8 +72,8 @@ pub(crate) fn measure(
         for (key, value) in measured.values {
             values.per_window.entry(key).or_default().push(value);
         }
-        for (key, value) in measured.waits {
-            values.waits.entry(key).or_default().push(value);
+        for (key, value) in measured.busy_parts {
+            values.busy_parts.entry(key).or_default().push(value);
         }
     }
     let whole = metrics_of(recording, graph, &range);
@@ -99,8 +99,8 @@ struct Measured {
     cpu: BTreeMap<String, u64>,
     /// Records processed per task.
     records: BTreeMap<String, u64>,
-    /// Wait shares of the busy time per task.
-    waits: Vec<((String, Wait), f64)>,
+    /// Busy time per record and its run-queue part per task, µs.
+    busy_parts: Vec<((String, BusyPart), f64)>,
 }
 
 /// Every defined metric of every task, and the job throughput, over `selection`.
@@ -110,7 +110,7 @@ fn metrics_of(recording: &Recording, graph: &JobGraph, selection: &Selection) ->
         values: Vec::new(),
         cpu: BTreeMap::new(),
         records: BTreeMap::new(),
-        waits: Vec::new(),
+        busy_parts: Vec::new(),
     };
     let mut throughput: Option<f64> = None;
     for (position, task) in graph.tasks.iter().enumerate() {
@@ -128,16 +128,13 @@ fn metrics_of(recording: &Recording, graph: &JobGraph, selection: &Selection) ->
                 runqueue = Some(runqueue.unwrap_or(0).saturating_add(rq));
             }
         }
-        if let (Some(rq), false, true) = (runqueue, task.unaccounted, busy > 0) {
-            let rq = rq.min(busy);
-            let off = busy.saturating_sub(cpu.saturating_add(rq));
-            let share = |part: u64| part as f64 / busy as f64;
-            measured
-                .waits
-                .push(((task.name.clone(), Wait::RunQueue), share(rq)));
-            measured
-                .waits
-                .push(((task.name.clone(), Wait::OffCpu), share(off)));
+        if let (Some(rq), false, true) = (runqueue, task.unaccounted, records > 0) {
+            let per_record = |ns: u64| ns as f64 / records as f64 / 1e3;
+            for (part, ns) in [(BusyPart::Busy, busy), (BusyPart::RunQueue, rq.min(busy))] {
+                measured
+                    .busy_parts
+                    .push(((task.name.clone(), part), per_record(ns)));
+            }
         }
         let name = || Some(task.name.clone());
         let records_per_s = if report.records_in_per_s > 0.0 {
