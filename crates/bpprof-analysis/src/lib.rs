@@ -50,9 +50,11 @@ pub mod picture;
 mod render;
 pub mod report;
 pub mod synth;
+mod table;
 pub mod timeline;
 pub mod verdict;
 mod window;
+mod xml;
 
 use std::collections::BTreeMap;
 

@@ -123,24 +123,6 @@ fn edge_style(bp: Option<f64>) -> (String, f64) {
     )
 }
 
-/// Escapes text for XML content and attribute values.
-fn xml(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 forbids (control characters other than tab / newline).
-            c if (c as u32) < 0x20 && c != '\t' && c != '\n' && c != '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// `text` cut to `max` characters, with an ellipsis when cut.
 fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -248,7 +230,7 @@ pub fn render_job_svg(report: &LocateReport, mut out: impl Write) -> io::Result<
     let _ = writeln!(
         s,
         "<title>bpprof job graph: {}</title>",
-        xml(&report.recording.program)
+        crate::xml::escape(&report.recording.program)
     );
     s.push_str(
         "<defs>\n<pattern id=\"na-hatch\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\" \
@@ -265,16 +247,16 @@ pub fn render_job_svg(report: &LocateReport, mut out: impl Write) -> io::Result<
         s,
         "<text x=\"{MARGIN}\" y=\"{:.1}\" font-size=\"14\" font-weight=\"bold\" fill=\"#1a1a1a\"><title>{}</title>{}</text>",
         MARGIN + 6.0,
-        xml(&report.verdict),
-        xml(&verdict)
+        crate::xml::escape(&report.verdict),
+        crate::xml::escape(&verdict)
     );
     let r = &report.recording;
     let _ = writeln!(
         s,
         "<text x=\"{MARGIN}\" y=\"{:.1}\" font-size=\"11\" fill=\"#555555\">{} on {} · {} CPUs · analysed {:.3}–{:.3} s of {:.3} s ({} intervals)</text>",
         MARGIN + 26.0,
-        xml(&r.program),
-        xml(&r.host),
+        crate::xml::escape(&r.program),
+        crate::xml::escape(&r.host),
         r.cpus,
         r.from_s,
         r.to_s,
@@ -335,9 +317,9 @@ pub fn render_job_svg(report: &LocateReport, mut out: impl Write) -> io::Result<
              <path d=\"M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"{w:.2}\"{dash}/>\
              <polygon points=\"{x2:.1},{:.1} {:.1},{y2:.1} {x2:.1},{:.1}\" fill=\"{colour}\"/>\
              <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#333333\">{}</text></g>",
-            xml(&e.from),
-            xml(&e.to),
-            xml(&tip),
+            crate::xml::escape(&e.from),
+            crate::xml::escape(&e.to),
+            crate::xml::escape(&tip),
             x1 + dx,
             x2 - dx,
             y2 - arrow * 0.6,
@@ -345,7 +327,7 @@ pub fn render_job_svg(report: &LocateReport, mut out: impl Write) -> io::Result<
             y2 + arrow * 0.6,
             (x1 + x2) / 2.0,
             (y1 + y2) / 2.0 - w / 2.0 - 4.0,
-            xml(&fill)
+            crate::xml::escape(&fill)
         );
     }
     s.push_str("</g>\n<g id=\"tasks\">\n");
@@ -412,8 +394,8 @@ fn node(s: &mut String, task: &TaskReport, x: f64, y: f64, bottleneck: Option<&s
         s,
         "<g class=\"task{}\" data-task=\"{}\" data-fill=\"{fill_hex}\"><title>{}</title>",
         if na { " na" } else { "" },
-        xml(&task.name),
-        xml(&tip)
+        crate::xml::escape(&task.name),
+        crate::xml::escape(&tip)
     );
     if let Some(kind) = bottleneck {
         let _ = writeln!(
@@ -448,7 +430,7 @@ fn node(s: &mut String, task: &TaskReport, x: f64, y: f64, bottleneck: Option<&s
          <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" fill=\"{ink}\">busy {} · backpressured {}</text>",
         x + 10.0,
         y + 21.0,
-        xml(&shorten(&task.name, NAME_MAX_CHARS)),
+        crate::xml::escape(&shorten(&task.name, NAME_MAX_CHARS)),
         x + 10.0,
         y + 39.0,
         task.parallelism,
@@ -495,8 +477,8 @@ fn bars(s: &mut String, task: &TaskReport, x: f64, y: f64) {
         let _ = write!(
             s,
             "<g class=\"subtask\" data-subtask=\"{}\"><title>{}</title>",
-            xml(&st.name),
-            xml(&tip)
+            crate::xml::escape(&st.name),
+            crate::xml::escape(&tip)
         );
         match st.busy.filter(|b| !b.is_nan()) {
             Some(busy) => {
@@ -720,9 +702,7 @@ mod tests {
     }
 
     #[test]
-    fn text_is_escaped() {
-        assert_eq!(xml("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&apos;");
-        assert_eq!(xml("x\u{1}y"), "x y");
+    fn dot_labels_are_quoted_and_long_names_shortened() {
         assert_eq!(dot_quote("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
         assert_eq!(shorten("abcdef", 4), "abc…");
         assert_eq!(shorten("abc", 4), "abc");

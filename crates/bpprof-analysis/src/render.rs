@@ -4,6 +4,8 @@ use std::io::{self, Write};
 
 use crate::report::{LocateReport, SubtaskReport, TaskReport};
 use crate::seconds;
+use crate::table::table;
+use crate::table::Align::{Left as L, Right as R};
 use crate::verdict::{pct, thousands};
 
 /// Writes `report` for people: the verdict (one line per bottleneck), the notes, a table of the
@@ -234,45 +236,4 @@ fn ms(ms: f64) -> String {
     } else {
         format!("{ms:.0} ms")
     }
-}
-
-#[derive(Clone, Copy)]
-enum Align {
-    Left,
-    Right,
-}
-const L: Align = Align::Left;
-const R: Align = Align::Right;
-
-/// Writes an aligned table, indented and separated by two spaces; trailing spaces are trimmed.
-fn table(w: &mut impl Write, columns: &[(&str, Align)], rows: Vec<Vec<String>>) -> io::Result<()> {
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
-            .chain([columns[i].0.len()])
-            .max()
-            .unwrap_or(0)
-    };
-    let widths: Vec<usize> = (0..columns.len()).map(width).collect();
-    let header: Vec<String> = columns.iter().map(|c| c.0.to_owned()).collect();
-    for row in std::iter::once(&header).chain(rows.iter()) {
-        let mut line = String::new();
-        for (i, (_, align)) in columns.iter().enumerate() {
-            let cell = row.get(i).map_or("", String::as_str);
-            let pad = widths[i].saturating_sub(cell.chars().count());
-            line.push_str("  ");
-            match align {
-                Align::Left => {
-                    line.push_str(cell);
-                    line.push_str(&" ".repeat(pad));
-                }
-                Align::Right => {
-                    line.push_str(&" ".repeat(pad));
-                    line.push_str(cell);
-                }
-            }
-        }
-        writeln!(w, "{}", line.trim_end())?;
-    }
-    Ok(())
 }

@@ -364,3 +364,18 @@ fn repeated_recordings_carry_their_run_to_run_spread() {
     );
     assert_ne!(cpu.status, ComparisonStatus::Regression);
 }
+
+#[test]
+fn different_hosts_and_cpu_counts_are_warned_about() {
+    let base = rec(Run::new(1));
+    let mut other = rec(Run::new(2));
+    other.meta.host = "ci-runner-7".into();
+    other.meta.cpus = 2;
+    let report = run_check(&[base], &[other], &options()).unwrap();
+    let warnings = report.warnings.join("\n");
+    assert!(
+        warnings.contains("rec1.bpprof was recorded on host 'ci-runner-7', rec0.bpprof on 'test'"),
+        "{warnings}"
+    );
+    assert!(warnings.contains("ran with 2 CPUs"), "{warnings}");
+}

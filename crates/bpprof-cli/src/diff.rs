@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use bpprof_analysis::diff::{
     fold_differential, render_diff_svg, DiffError, DiffOptions, Normalize,
 };
-use bpprof_analysis::flame::SvgOptions;
 use bpprof_format::Recording;
 
-use crate::flame::{flame_failure, output_path, write_output, FoldArgs};
+use crate::flame::{flame_failure, note_chosen, FoldArgs, GraphOutput};
 use crate::locate::read_failure;
 use crate::Failure;
 
@@ -77,32 +76,27 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
     };
     let diff = fold_differential(&base, &current, &options).map_err(diff_failure)?;
     let label = diff.current.selection.label();
-    if let Some(chosen) = &diff.current.selection.bottleneck {
-        // Advisory: a closed stderr must not stop the command.
-        let _ = writeln!(
-            err,
-            "no --subtask or --task given: comparing {label}, the bottleneck `bpprof locate` found in CURRENT: {}",
-            chosen.reason
-        );
-    }
+    note_chosen(
+        err,
+        &diff.current.selection,
+        "comparing",
+        "found in CURRENT",
+    );
 
-    let mut bytes = Vec::new();
-    if args.folded {
-        diff.write_folded(&mut bytes)?;
-    } else {
-        let svg = SvgOptions {
-            width: args.width,
-            ..SvgOptions::default()
-        };
-        render_diff_svg(&diff, &svg, &mut bytes)?;
-    }
-    let default = || diff.file_name("svg");
-    let Some(path) = output_path(args.output.as_deref(), args.folded, default) else {
-        out.write_all(&bytes)?;
-        out.flush()?;
+    let graph = GraphOutput {
+        output: args.output.as_deref(),
+        folded: args.folded,
+        width: args.width,
+    };
+    let written = graph.write(
+        out,
+        |bytes| diff.write_folded(bytes),
+        |svg, bytes| render_diff_svg(&diff, svg, bytes),
+        || diff.file_name("svg"),
+    )?;
+    let Some(path) = written else {
         return Ok(());
     };
-    write_output(&path, &bytes)?;
     let change = match diff.change() {
         Some(change) => format!("{:+.1}% per record", change * 100.0).replace("-0.0%", "+0.0%"),
         None => "normalised by sample totals".to_owned(),
@@ -110,11 +104,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
     writeln!(
         out,
         "wrote differential {} of {label} ({change}) to {}",
-        if args.folded {
-            "folded stacks"
-        } else {
-            "flame graph"
-        },
+        graph.kind(),
         path.display()
     )?;
     out.flush()?;

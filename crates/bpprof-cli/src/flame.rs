@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bpprof_analysis::flame::{
-    fold, render_svg, state_name, FlameError, FlameOptions, Mode, NoSamplesReason, Selection,
-    SvgOptions,
+    fold, render_svg, state_name, FlameError, FlameOptions, Mode, NoSamplesReason, Resolved,
+    Selection, SvgOptions,
 };
 use bpprof_analysis::verdict::thousands;
 use bpprof_format::SampleState;
@@ -144,40 +144,26 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     let options = args.fold.flame_options()?;
     let folded = fold(&recording, &options).map_err(flame_failure)?;
     let label = folded.selection.label();
-    if let Some(chosen) = &folded.selection.bottleneck {
-        // Advisory: a closed stderr must not stop the command.
-        let _ = writeln!(
-            err,
-            "no --subtask or --task given: drawing {label}, the bottleneck `bpprof locate` found: {}",
-            chosen.reason
-        );
-    }
+    note_chosen(err, &folded.selection, "drawing", "found");
 
-    let mut bytes = Vec::new();
-    if args.folded {
-        folded.write_folded(&mut bytes)?;
-    } else {
-        let svg = SvgOptions {
-            width: args.width,
-            ..SvgOptions::default()
-        };
-        render_svg(&folded, &svg, &mut bytes)?;
-    }
-    let default = || folded.selection.file_name("svg");
-    let Some(path) = output_path(args.output.as_deref(), args.folded, default) else {
-        out.write_all(&bytes)?;
-        out.flush()?;
+    let graph = GraphOutput {
+        output: args.output.as_deref(),
+        folded: args.folded,
+        width: args.width,
+    };
+    let written = graph.write(
+        out,
+        |bytes| folded.write_folded(bytes),
+        |svg, bytes| render_svg(&folded, svg, bytes),
+        || folded.selection.file_name("svg"),
+    )?;
+    let Some(path) = written else {
         return Ok(());
     };
-    write_output(&path, &bytes)?;
     writeln!(
         out,
         "wrote {} of {label} ({} samples) to {}",
-        if args.folded {
-            "folded stacks"
-        } else {
-            "flame graph"
-        },
+        graph.kind(),
         thousands(folded.samples),
         path.display()
     )?;
@@ -185,9 +171,73 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     Ok(())
 }
 
+/// Says on `err` which bottleneck was chosen when no --subtask or --task was given: `no --subtask
+/// or --task given: VERB LABEL, the bottleneck `bpprof locate` FOUND: REASON`. Nothing otherwise.
+pub(crate) fn note_chosen(err: &mut dyn Write, selection: &Resolved, verb: &str, found: &str) {
+    if let Some(chosen) = &selection.bottleneck {
+        // Advisory: a closed stderr must not stop the command.
+        let _ = writeln!(
+            err,
+            "no --subtask or --task given: {verb} {}, the bottleneck `bpprof locate` {found}: {}",
+            selection.label(),
+            chosen.reason
+        );
+    }
+}
+
+/// How `bpprof flame` and `bpprof diff` write their graph: the options they share.
+pub(crate) struct GraphOutput<'a> {
+    /// `-o`.
+    pub output: Option<&'a Path>,
+    /// `--folded`.
+    pub folded: bool,
+    /// `--width`.
+    pub width: Option<usize>,
+}
+
+impl GraphOutput<'_> {
+    /// Renders the graph, as folded stacks with `write_folded` (`--folded`) or as an SVG of
+    /// `--width` with `render_svg`, and writes it where `-o` says ([`output_path`];
+    /// `default_name()` without `-o`). Returns the file written, `None` when it went to `out`.
+    pub(crate) fn write(
+        &self,
+        out: &mut dyn Write,
+        write_folded: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+        render_svg: impl FnOnce(&SvgOptions, &mut Vec<u8>) -> std::io::Result<()>,
+        default_name: impl FnOnce() -> String,
+    ) -> anyhow::Result<Option<PathBuf>> {
+        let mut bytes = Vec::new();
+        if self.folded {
+            write_folded(&mut bytes)?;
+        } else {
+            let svg = SvgOptions {
+                width: self.width,
+                ..SvgOptions::default()
+            };
+            render_svg(&svg, &mut bytes)?;
+        }
+        let Some(path) = output_path(self.output, self.folded, default_name) else {
+            out.write_all(&bytes)?;
+            out.flush()?;
+            return Ok(None);
+        };
+        write_output(&path, &bytes)?;
+        Ok(Some(path))
+    }
+
+    /// What was written, for the closing line: `folded stacks` or `flame graph`.
+    pub(crate) fn kind(&self) -> &'static str {
+        if self.folded {
+            "folded stacks"
+        } else {
+            "flame graph"
+        }
+    }
+}
+
 /// Where `-o` says to write: `None` for standard output (`-o -`, or no `-o` with `--folded`),
 /// else the file (`default()` without `-o`).
-pub(crate) fn output_path(
+fn output_path(
     output: Option<&Path>,
     folded: bool,
     default: impl FnOnce() -> String,
@@ -201,7 +251,7 @@ pub(crate) fn output_path(
 }
 
 /// Writes the graph to `path`, as one error line when it cannot.
-pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     std::fs::write(path, bytes).map_err(|e| {
         Failure::bad_input(
             format!("cannot write '{}': {e}", path.display()),

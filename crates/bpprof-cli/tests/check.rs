@@ -1,11 +1,14 @@
 //! `bpprof check` as CI runs it: real processes, synthetic recordings in a temporary directory,
 //! every output parsed back.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use bpprof_analysis::check::{CheckReport, Status};
 use bpprof_analysis::synth::Pipeline;
+use common::{assert_error, code, command_in, text};
 
 /// A directory with recordings: `base.bpprof` and `base2.bpprof` (two runs of the same build),
 /// `same.bpprof` (a third one), `slow.bpprof` (`score` 40% slower: CPU per record +10%),
@@ -58,42 +61,28 @@ impl Dir {
         self.dir.path().join(name)
     }
 
-    /// Runs `bpprof ARGS` in the directory, without GitHub's variables unless `env` sets them.
-    fn bpprof(&self, args: &[&str], env: &[(&str, &Path)]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bpprof"));
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("GITHUB_STEP_SUMMARY")
-            .env_remove("GITHUB_ACTIONS");
-        for (key, value) in env {
-            command.env(key, value);
+    /// `bpprof check` in the directory with a `--baseline` for each of `baselines`, then `args`.
+    fn check_command(&self, baselines: &[&str], args: &[&str]) -> Command {
+        let mut all = vec!["check"];
+        for baseline in baselines {
+            all.extend(["--baseline", baseline]);
         }
-        command.output().expect("bpprof runs")
+        all.extend(args);
+        command_in(self.dir.path(), &all)
     }
-}
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited")
-}
-
-/// One line on stderr starting `error: `, exit code 2.
-fn assert_usage_error(output: &Output, expected: &str) {
-    let stderr = text(&output.stderr);
-    assert_eq!(code(output), 2, "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(stderr.contains(expected), "{stderr}");
+    /// Runs [`Dir::check_command`].
+    fn check(&self, baselines: &[&str], args: &[&str]) -> Output {
+        self.check_command(baselines, args)
+            .output()
+            .expect("bpprof runs")
+    }
 }
 
 #[test]
 fn a_a_passes_with_exit_code_0() {
     let dir = Dir::new();
-    let output = dir.bpprof(&["check", "--baseline", "base.bpprof", "same.bpprof"], &[]);
+    let output = dir.check(&["base.bpprof"], &["same.bpprof"]);
     let stdout = text(&output.stdout);
     assert_eq!(code(&output), 0, "{stdout}{}", text(&output.stderr));
     assert!(stdout.starts_with("PASS: throughput"), "{stdout}");
@@ -103,17 +92,7 @@ fn a_a_passes_with_exit_code_0() {
 #[test]
 fn a_regression_exits_1_and_names_the_task_and_function() {
     let dir = Dir::new();
-    let output = dir.bpprof(
-        &[
-            "check",
-            "--baseline",
-            "base.bpprof",
-            "--baseline",
-            "base2.bpprof",
-            "slow.bpprof",
-        ],
-        &[],
-    );
+    let output = dir.check(&["base.bpprof", "base2.bpprof"], &["slow.bpprof"]);
     let stdout = text(&output.stdout);
     assert_eq!(code(&output), 1, "{stdout}{}", text(&output.stderr));
     let verdict = stdout.lines().next().unwrap();
@@ -125,17 +104,7 @@ fn a_regression_exits_1_and_names_the_task_and_function() {
 #[test]
 fn json_output_deserialises_into_the_public_types() {
     let dir = Dir::new();
-    let output = dir.bpprof(
-        &[
-            "check",
-            "--baseline",
-            "base.bpprof",
-            "slow.bpprof",
-            "--format",
-            "json",
-        ],
-        &[],
-    );
+    let output = dir.check(&["base.bpprof"], &["slow.bpprof", "--format", "json"]);
     assert_eq!(code(&output), 1, "{}", text(&output.stderr));
     let report: CheckReport = serde_json::from_slice(&output.stdout).expect("valid JSON report");
     assert_eq!(report.schema, "bpprof.check");
@@ -148,20 +117,19 @@ fn json_output_deserialises_into_the_public_types() {
 #[test]
 fn inconclusive_is_a_warning_unless_strict() {
     let dir = Dir::new();
-    let args = ["check", "--baseline", "base.bpprof", "short.bpprof"];
-    let output = dir.bpprof(&args, &[]);
+    let output = dir.check(&["base.bpprof"], &["short.bpprof"]);
     assert_eq!(code(&output), 0, "{}", text(&output.stdout));
     assert!(text(&output.stdout).starts_with("INCONCLUSIVE:"));
     assert!(text(&output.stderr).contains("--strict makes it 3"));
-    let strict = dir.bpprof(&[&args[..], &["--strict"]].concat(), &[]);
+    let strict = dir.check(&["base.bpprof"], &["short.bpprof", "--strict"]);
     assert_eq!(code(&strict), 3, "{}", text(&strict.stdout));
 }
 
 #[test]
 fn different_job_graphs_are_refused_with_exit_code_2() {
     let dir = Dir::new();
-    let output = dir.bpprof(&["check", "--baseline", "base.bpprof", "wide.bpprof"], &[]);
-    assert_usage_error(
+    let output = dir.check(&["base.bpprof"], &["wide.bpprof"]);
+    assert_error(
         &output,
         "task Work has parallelism 2 in base.bpprof but 3 in wide.bpprof",
     );
@@ -170,79 +138,57 @@ fn different_job_graphs_are_refused_with_exit_code_2() {
 #[test]
 fn bad_input_is_one_line_and_exit_code_2() {
     let dir = Dir::new();
-    let cases: [(&[&str], &str); 7] = [
+    let base: &[&str] = &["base.bpprof"];
+    let cases: [(&[&str], &[&str], &str); 7] = [
         (
-            &["check", "--baseline", "base.bpprof", "missing.bpprof"],
+            base,
+            &["missing.bpprof"],
             "cannot read recording 'missing.bpprof'",
         ),
-        (&["check", "same.bpprof"], "nothing to check"),
+        (&[], &["same.bpprof"], "nothing to check"),
         (
-            &[
-                "check",
-                "--baseline",
-                "base.bpprof",
-                "same.bpprof",
-                "--limit",
-                "cpu=5%",
-            ],
+            base,
+            &["same.bpprof", "--limit", "cpu=5%"],
             "unknown metric 'cpu'",
         ),
         (
-            &[
-                "check",
-                "--baseline",
-                "base.bpprof",
-                "same.bpprof",
-                "--limit",
-                "Wrok.busy=0.1",
-            ],
+            base,
+            &["same.bpprof", "--limit", "Wrok.busy=0.1"],
             "task 'Wrok'",
         ),
         (
-            &["check", "same.bpprof", "--assert", "Work.busy 0.5"],
+            &[],
+            &["same.bpprof", "--assert", "Work.busy 0.5"],
             "invalid budget",
         ),
         (
-            &[
-                "check",
-                "--baseline",
-                "base.bpprof",
-                "same.bpprof",
-                "--confidence",
-                "1.5",
-            ],
+            base,
+            &["same.bpprof", "--confidence", "1.5"],
             "--confidence must be between 0 and 1",
         ),
         (
-            &[
-                "check",
-                "--baseline",
-                "base.bpprof",
-                "same.bpprof",
-                "--junit",
-                "no/such/dir/j.xml",
-            ],
+            base,
+            &["same.bpprof", "--junit", "no/such/dir/j.xml"],
             "cannot write JUnit report",
         ),
     ];
-    for (args, expected) in cases {
-        assert_usage_error(&dir.bpprof(args, &[]), expected);
+    for (baselines, args, expected) in cases {
+        assert_error(&dir.check(baselines, args), expected);
     }
 }
 
 #[test]
 fn budgets_pass_and_fail_on_a_single_recording() {
     let dir = Dir::new();
-    let ok = dir.bpprof(
+    let ok = dir.check(
+        &[],
         &[
-            "check",
             "same.bpprof",
             "--assert",
             "Sink.records_per_s > 5k",
             "--assert",
             "Work.busy < 0.99",
         ],
-        &[],
     );
     assert_eq!(code(&ok), 0, "{}", text(&ok.stdout));
     assert!(
@@ -250,10 +196,7 @@ fn budgets_pass_and_fail_on_a_single_recording() {
         "{}",
         text(&ok.stdout)
     );
-    let failed = dir.bpprof(
-        &["check", "same.bpprof", "--assert", "throughput > 50k"],
-        &[],
-    );
+    let failed = dir.check(&[], &["same.bpprof", "--assert", "throughput > 50k"]);
     assert_eq!(code(&failed), 1, "{}", text(&failed.stdout));
     assert!(text(&failed.stdout).contains("1 of 1 budgets exceeded"));
 }
@@ -261,18 +204,15 @@ fn budgets_pass_and_fail_on_a_single_recording() {
 #[test]
 fn junit_and_markdown_files_are_written_and_valid() {
     let dir = Dir::new();
-    let output = dir.bpprof(
+    let output = dir.check(
+        &["base.bpprof"],
         &[
-            "check",
-            "--baseline",
-            "base.bpprof",
             "slow.bpprof",
             "--junit",
             "junit.xml",
             "--markdown",
             "report.md",
         ],
-        &[],
     );
     assert_eq!(code(&output), 1, "{}", text(&output.stderr));
     let xml = std::fs::read_to_string(dir.path("junit.xml")).unwrap();
@@ -305,13 +245,12 @@ fn github_step_summary_and_annotations() {
     let dir = Dir::new();
     let summary = dir.path("summary.md");
     std::fs::write(&summary, "earlier step\n").unwrap();
-    let output = dir.bpprof(
-        &["check", "--baseline", "base.bpprof", "slow.bpprof"],
-        &[
-            ("GITHUB_STEP_SUMMARY", summary.as_path()),
-            ("GITHUB_ACTIONS", Path::new("true")),
-        ],
-    );
+    let output = dir
+        .check_command(&["base.bpprof"], &["slow.bpprof"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .expect("bpprof runs");
     assert_eq!(code(&output), 1);
     let appended = std::fs::read_to_string(&summary).unwrap();
     assert!(
@@ -341,17 +280,14 @@ fn bpprof_toml_sets_limits_and_flags_override_it() {
         "[check]\nmin_windows = 5\n[check.limits]\nthroughput = \"off\"\n[check.limits.Work]\ncpu_per_record = \"20%\"\n",
     )
     .unwrap();
-    let args = ["check", "--baseline", "base.bpprof", "slow.bpprof"];
-    let relaxed = dir.bpprof(&args, &[]);
+    let check = |args: &[&str]| dir.check(&["base.bpprof"], &[&["slow.bpprof"], args].concat());
+    let relaxed = check(&[]);
     assert_eq!(code(&relaxed), 0, "{}", text(&relaxed.stdout));
-    let ignored = dir.bpprof(&[&args[..], &["--no-config"]].concat(), &[]);
+    let ignored = check(&["--no-config"]);
     assert_eq!(code(&ignored), 1, "{}", text(&ignored.stdout));
-    let overridden = dir.bpprof(
-        &[&args[..], &["--limit", "Work.cpu_per_record=5%"]].concat(),
-        &[],
-    );
+    let overridden = check(&["--limit", "Work.cpu_per_record=5%"]);
     assert_eq!(code(&overridden), 1, "{}", text(&overridden.stdout));
 
     std::fs::write(dir.path("bpprof.toml"), "[check]\nconfidense = 0.9\n").unwrap();
-    assert_usage_error(&dir.bpprof(&args, &[]), "unknown key check.confidense");
+    assert_error(&check(&[]), "unknown key check.confidense");
 }

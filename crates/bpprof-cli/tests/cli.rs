@@ -1,22 +1,13 @@
 //! `bpprof` as users run it: real processes, recordings in a temporary directory.
 
+mod common;
+
 use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::{locate, AnalysisOptions, BottleneckKind, LocateReport};
-
-fn bpprof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpprof"))
-        .args(args)
-        .output()
-        .expect("bpprof runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{assert_one_error_line, bpprof, bpprof_in, command, text, Fixture};
 
 /// Source -> Parse -> Enrich -> Sink with Enrich the bottleneck.
 fn pipeline() -> Synth {
@@ -38,39 +29,6 @@ fn pipeline() -> Synth {
         ]);
     }
     synth
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-}
-
-impl Fixture {
-    fn new(name: &str, bytes: &[u8]) -> Fixture {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let path = dir.path().join(name);
-        std::fs::write(&path, bytes).expect("write the recording");
-        Fixture { _dir: dir, path }
-    }
-
-    fn arg(&self) -> &str {
-        self.path.to_str().expect("utf-8 temporary path")
-    }
-}
-
-/// The command failed the documented way: exit code 2, exactly one `error:` line, no panic.
-fn assert_one_error_line(output: &Output, mentions: &str) {
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "exactly one line on stderr: {stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    assert!(
-        stderr.contains(mentions),
-        "expected {mentions:?} in {stderr}"
-    );
-    assert!(output.stdout.is_empty(), "no report on failure");
 }
 
 #[test]
@@ -228,8 +186,7 @@ fn closed_stdout_is_not_an_error() {
         synth.interval(&loads);
     }
     let rec = Fixture::new("big.bpprof", &synth.bytes());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bpprof"))
-        .args(["locate", rec.arg(), "--format", "json"])
+    let mut child = command(&["locate", rec.arg(), "--format", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -304,14 +261,6 @@ fn sampled_pipeline() -> Synth {
         ]);
     }
     synth
-}
-
-fn bpprof_in(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpprof"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("bpprof runs")
 }
 
 fn assert_well_formed_svg(svg: &str, title: &str) {

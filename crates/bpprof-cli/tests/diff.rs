@@ -1,22 +1,13 @@
 //! `bpprof diff` as users run it: two synthetic recordings in a temporary directory.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_format::SampleState::{Backpressured, Busy, Idle};
-
-fn bpprof_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpprof"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("bpprof runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{assert_one_error_line, bpprof_in, text};
 
 /// Source -> Enrich (2 subtasks) -> Sink, Enrich the bottleneck and Enrich#1 the busiest. Per
 /// interval Enrich#1 spends `hash` samples hashing and 30 looking up, and receives `records`.
@@ -79,21 +70,6 @@ impl Fixture {
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
-}
-
-/// The command failed the documented way: exit code 2, exactly one `error:` line, no panic.
-fn assert_one_error_line(output: &Output, mentions: &str) {
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "exactly one line on stderr: {stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    assert!(
-        stderr.contains(mentions),
-        "expected {mentions:?} in {stderr}"
-    );
-    assert!(output.stdout.is_empty(), "no output on failure");
 }
 
 fn assert_well_formed_svg(svg: &str) {

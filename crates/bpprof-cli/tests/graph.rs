@@ -1,19 +1,9 @@
 //! `bpprof locate --svg` / `--dot`: the job-graph pictures written next to the normal output.
 
-use std::process::{Command, Output};
+mod common;
 
 use bpprof_analysis::synth::{Load, Synth};
-
-fn bpprof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpprof"))
-        .args(args)
-        .output()
-        .expect("bpprof runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{bpprof, text};
 
 /// Source -> Work(2) -> Sink with Work the bottleneck.
 fn recording(dir: &std::path::Path) -> String {

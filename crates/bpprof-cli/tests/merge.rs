@@ -1,24 +1,14 @@
 //! `bpprof merge`: recordings of the two ends of a link, made by two processes, merged into one
 //! job graph in which `bpprof locate` finds the exchange bottleneck.
 
-use std::process::{Command, Output};
+mod common;
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::{BottleneckKind, LocateReport};
+use common::{bpprof, text};
 
 const LINK: &str = "Producer->Consumer";
 const START: u64 = 1_700_000_000_000_000_000;
-
-fn bpprof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpprof"))
-        .args(args)
-        .output()
-        .expect("run bpprof")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// One end of the link: `task` (two subtasks) writing into it (`sender`) or reading from it.
 fn end(task: &str, sender: bool, start_unix_ns: u64) -> Synth {

@@ -1,42 +1,24 @@
 //! `bpprof record -- CMD`: real processes, recordings in a temporary directory.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::LocateReport;
+use common::{bpprof_in, command_in, error_line, text};
 
-/// `bpprof` with `args`, in `dir`, without inheriting a recording setting from the test's
-/// environment.
-fn bpprof_in(dir: &Path, args: &[&str]) -> Output {
-    record_command(dir, args).output().expect("bpprof runs")
-}
-
-fn record_command(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bpprof"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env_remove("BPPROF_OUT")
-        .env_remove("BPPROF_INTERVAL_MS")
-        .env_remove("BPPROF_SAMPLE_HZ")
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Asserts stderr is exactly one `error: what; fix` line and returns it.
-fn one_error_line(output: &Output) -> String {
-    let stderr = text(&output.stderr);
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "expected one line on stderr:\n{stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    assert!(lines[0].contains("; "), "no fix after the error: {stderr}");
-    lines[0].to_owned()
+/// Runs `bpprof ARGS` in `dir`, asserts that it exits with code 2 and writes exactly one
+/// `error: what; fix` line on stderr, and returns that line.
+fn error_in(dir: &Path, args: &[&str]) -> String {
+    let output = bpprof_in(dir, args);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let line = error_line(&output);
+    assert!(line.contains("; "), "no fix after the error: {line}");
+    line
 }
 
 /// A small valid recording (Source -> Enrich -> Sink, 5 intervals of 1 s, no samples).
@@ -87,18 +69,14 @@ fn command_killed_by_a_signal_exits_with_128_plus_the_signal() {
 #[test]
 fn missing_command_is_one_error_line() {
     let dir = tempfile::tempdir().unwrap();
-    let output = bpprof_in(dir.path(), &["record"]);
-    assert_eq!(output.status.code(), Some(2));
-    let line = one_error_line(&output);
+    let line = error_in(dir.path(), &["record"]);
     assert!(line.contains("CMD"), "{line}");
 }
 
 #[test]
 fn command_that_cannot_start_is_one_error_line() {
     let dir = tempfile::tempdir().unwrap();
-    let output = bpprof_in(dir.path(), &["record", "--", "no-such-command-bpprof-test"]);
-    assert_eq!(output.status.code(), Some(2));
-    let line = one_error_line(&output);
+    let line = error_in(dir.path(), &["record", "--", "no-such-command-bpprof-test"]);
     assert!(
         line.starts_with("error: cannot run 'no-such-command-bpprof-test': not found"),
         "{line}"
@@ -106,42 +84,36 @@ fn command_that_cannot_start_is_one_error_line() {
 
     let not_executable = dir.path().join("script");
     std::fs::write(&not_executable, "#!/bin/sh\nexit 0\n").unwrap();
-    let output = bpprof_in(dir.path(), &["record", "--", "./script"]);
-    assert_eq!(output.status.code(), Some(2));
-    let line = one_error_line(&output);
+    let line = error_in(dir.path(), &["record", "--", "./script"]);
     assert!(
         line.starts_with("error: cannot run './script': permission denied; make it executable"),
         "{line}"
     );
 }
 
-/// Asserts that recording to `output` fails with one line and exit code 2, and that the command
-/// (which would create a marker file) did not run.
-fn assert_refused_before_running(dir: &Path, output_path: &Path, expected: &str) {
+/// Asserts that `bpprof record OPTIONS -- CMD` fails with one line (containing `expected`) and
+/// exit code 2, and that CMD (which would create a marker file) did not run.
+fn assert_refused_before_running(dir: &Path, options: &[&str], expected: &str) {
     let marker = dir.join("ran");
     let command = format!("touch '{}'", marker.display());
-    let output = bpprof_in(
-        dir,
-        &[
-            "record",
-            "-o",
-            output_path.to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            &command,
-        ],
-    );
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
-    let line = one_error_line(&output);
+    let mut args = vec!["record"];
+    args.extend(options);
+    args.extend(["--", "sh", "-c", &command]);
+    let line = error_in(dir, &args);
     assert!(line.contains(expected), "{line}");
     assert!(!marker.exists(), "the command ran");
+}
+
+/// [`assert_refused_before_running`] with `-o output`.
+fn assert_output_refused(dir: &Path, output: &Path, expected: &str) {
+    let output = output.to_str().unwrap();
+    assert_refused_before_running(dir, &["-o", output], expected);
 }
 
 #[test]
 fn unwritable_output_is_refused_before_the_command_runs() {
     let dir = tempfile::tempdir().unwrap();
-    assert_refused_before_running(
+    assert_output_refused(
         dir.path(),
         &dir.path().join("missing-dir").join("x.bpprof"),
         "does not exist",
@@ -160,7 +132,7 @@ fn unwritable_output_is_refused_before_the_command_runs() {
     } else {
         read_only.join("x.bpprof")
     };
-    assert_refused_before_running(dir.path(), &unwritable, "cannot write the recording");
+    assert_output_refused(dir.path(), &unwritable, "cannot write the recording");
     std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
@@ -168,7 +140,7 @@ fn unwritable_output_is_refused_before_the_command_runs() {
 fn output_that_is_not_a_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("x.bpprof")).unwrap();
-    assert_refused_before_running(
+    assert_output_refused(
         dir.path(),
         &dir.path().join("x.bpprof"),
         "exists and is not a file",
@@ -182,24 +154,14 @@ fn invalid_settings_are_refused_before_the_command_runs() {
         (["--interval-ms", "50"], "--interval-ms 50"),
         (["--sample-hz", "10001"], "--sample-hz 10001"),
     ] {
-        let marker = dir.path().join("ran");
-        let mut all = vec!["record"];
-        all.extend(args);
-        all.extend(["--", "touch", "ran"]);
-        let output = bpprof_in(dir.path(), &all);
-        assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
-        let line = one_error_line(&output);
-        assert!(line.contains(expected), "{line}");
-        assert!(!marker.exists(), "the command ran");
+        assert_refused_before_running(dir.path(), &args, expected);
     }
 }
 
 #[test]
 fn command_that_writes_no_recording_gets_the_hint() {
     let dir = tempfile::tempdir().unwrap();
-    let output = bpprof_in(dir.path(), &["record", "-o", "x.bpprof", "--", "true"]);
-    assert_eq!(output.status.code(), Some(2));
-    let line = one_error_line(&output);
+    let line = error_in(dir.path(), &["record", "-o", "x.bpprof", "--", "true"]);
     assert!(
         line.starts_with(
             "error: true wrote no recording to x.bpprof: does it call bpprof::init_from_env()?"
@@ -214,9 +176,8 @@ fn previous_recording_is_not_mistaken_for_the_new_one() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("x.bpprof");
     std::fs::write(&rec, tiny_recording()).unwrap();
-    let output = bpprof_in(dir.path(), &["record", "-o", "x.bpprof", "--", "true"]);
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
-    assert!(one_error_line(&output).contains("wrote no recording"));
+    let line = error_in(dir.path(), &["record", "-o", "x.bpprof", "--", "true"]);
+    assert!(line.contains("wrote no recording"));
     assert!(!rec.exists(), "the previous recording is still there");
 }
 
@@ -232,7 +193,7 @@ fn command_gets_the_settings_and_its_recording_is_summarised() {
         "echo \"$BPPROF_OUT $BPPROF_INTERVAL_MS $BPPROF_SAMPLE_HZ\" > env.txt && cp '{}' \"$BPPROF_OUT\"",
         tiny.display()
     );
-    let output = record_command(
+    let output = command_in(
         dir.path(),
         &[
             "record",
@@ -280,7 +241,7 @@ fn ctrl_c_stops_the_command_and_bpprof_reports_it() {
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let output = record_command(
+    let output = command_in(
         dir.path(),
         &["record", "--", "sh", "-c", "kill -INT 0; sleep 20; exit 3"],
     )
@@ -300,7 +261,7 @@ fn ctrl_c_stops_the_command_and_bpprof_reports_it() {
 #[test]
 fn bpprof_waits_for_the_command_when_interrupted() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = record_command(
+    let mut child = command_in(
         dir.path(),
         &["record", "--", "sh", "-c", "touch started; sleep 1; exit 5"],
     )
@@ -379,7 +340,7 @@ fn slow_operator() -> &'static Path {
 fn records_a_real_pipeline() {
     let example = slow_operator();
     let dir = tempfile::tempdir().unwrap();
-    let output = record_command(
+    let output = command_in(
         dir.path(),
         &[
             "record",

@@ -1,20 +1,10 @@
 //! `bpprof locate --timeline` and `--window` on a synthetic recording whose bottleneck alternates.
 
-use std::process::{Command, Output};
+mod common;
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::LocateReport;
-
-fn bpprof(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bpprof"))
-        .args(args)
-        .output()
-        .expect("bpprof runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{bpprof, text, Fixture};
 
 /// Source -> A -> B: A is the bottleneck in even intervals, B in odd ones. Averaged, B would look
 /// like the only bottleneck (busy 52% below A backpressured 42%).
@@ -45,10 +35,8 @@ fn alternating() -> Synth {
 
 #[test]
 fn timeline_strip_and_json_windows() {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("alt.bpprof");
-    alternating().write_file(&rec).unwrap();
-    let rec = rec.to_str().unwrap();
+    let rec = Fixture::new("alt.bpprof", &alternating().bytes());
+    let rec = rec.arg();
 
     let out = bpprof(&["locate", rec, "--timeline"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -76,10 +64,8 @@ fn timeline_strip_and_json_windows() {
 
 #[test]
 fn non_positive_window_is_a_usage_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("alt.bpprof");
-    alternating().write_file(&rec).unwrap();
-    let out = bpprof(&["locate", rec.to_str().unwrap(), "--window", "0"]);
+    let rec = Fixture::new("alt.bpprof", &alternating().bytes());
+    let out = bpprof(&["locate", rec.arg(), "--window", "0"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.starts_with("error: invalid window"), "{stderr}");

@@ -7,10 +7,12 @@
 use std::io::{self, Write};
 
 use super::report::{
-    BudgetResult, CheckReport, Comparison, ComparisonStatus, FunctionChange, FunctionDiff,
-    FunctionStatus, Metric, Severity, Statistics,
+    change, interval, limit_text, BudgetResult, CheckReport, Comparison, ComparisonStatus,
+    FunctionChange, FunctionDiff, FunctionStatus, Metric, Severity, Statistics,
 };
-use crate::verdict::thousands;
+use crate::table::table;
+use crate::table::Align::{Left as L, Right as R};
+use crate::verdict::{pct, thousands};
 
 /// Function rows shown per task in the text and Markdown outputs (the largest changes; the JSON
 /// report has them all).
@@ -357,32 +359,9 @@ pub(crate) fn budget_value(b: &BudgetResult) -> String {
 /// µs as `12.34 µs`, ratios as `93%`.
 pub(crate) fn value(metric: Metric, v: f64) -> String {
     match metric.unit() {
-        "" => format!("{:.0}%", v * 100.0),
+        "" => pct(v),
         "µs" => format!("{v:.2} µs"),
         _ => number(v),
-    }
-}
-
-/// A relative change as `+21.0%`, an absolute one as `+0.06`.
-pub(crate) fn change(v: f64, relative: bool) -> String {
-    if relative {
-        format!("{:+.1}%", v * 100.0)
-    } else {
-        format!("{v:+.2}")
-    }
-}
-
-/// `[+19.2%, +22.8%]` or `[+0.04, +0.08]`.
-pub(crate) fn interval(i: [f64; 2], relative: bool) -> String {
-    format!("[{}, {}]", change(i[0], relative), change(i[1], relative))
-}
-
-/// A limit: `5%` (relative) or `0.05` (absolute).
-pub(crate) fn limit_text(v: f64, relative: bool) -> String {
-    if relative {
-        format!("{}%", trim_decimals(&format!("{:.2}", v * 100.0)))
-    } else {
-        trim_decimals(&format!("{v:.3}")).to_owned()
     }
 }
 
@@ -464,48 +443,6 @@ fn blank_repeats(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
         }
     }
     rows
-}
-
-#[derive(Clone, Copy)]
-enum Align {
-    Left,
-    Right,
-}
-const L: Align = Align::Left;
-const R: Align = Align::Right;
-
-/// Writes an aligned table, indented and separated by two spaces; trailing spaces are trimmed
-/// (as `bpprof locate` does).
-fn table(w: &mut dyn Write, columns: &[(&str, Align)], rows: Vec<Vec<String>>) -> io::Result<()> {
-    let width = |i: usize| {
-        rows.iter()
-            .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
-            .chain([columns[i].0.chars().count()])
-            .max()
-            .unwrap_or(0)
-    };
-    let widths: Vec<usize> = (0..columns.len()).map(width).collect();
-    let header: Vec<String> = columns.iter().map(|c| c.0.to_owned()).collect();
-    for row in std::iter::once(&header).chain(rows.iter()) {
-        let mut line = String::new();
-        for (i, (_, align)) in columns.iter().enumerate() {
-            let cell = row.get(i).map_or("", String::as_str);
-            let pad = widths[i].saturating_sub(cell.chars().count());
-            line.push_str("  ");
-            match align {
-                Align::Left => {
-                    line.push_str(cell);
-                    line.push_str(&" ".repeat(pad));
-                }
-                Align::Right => {
-                    line.push_str(&" ".repeat(pad));
-                    line.push_str(cell);
-                }
-            }
-        }
-        writeln!(w, "{}", line.trim_end())?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::human::{change, comparison_cells, interval, status_word, JOB};
-use super::report::{CheckReport, Comparison, ComparisonStatus, Metric, Severity};
+use super::human::{comparison_cells, status_word, JOB};
+use super::report::{
+    change, interval, limit_text, CheckReport, Comparison, ComparisonStatus, Metric, Severity,
+};
 
 /// Renders `report` as a JUnit XML document:
 ///
@@ -183,10 +185,7 @@ fn short(c: &Comparison) -> String {
         text.push_str(&interval(i, c.relative));
     }
     if let Some(l) = c.limit {
-        text.push_str(&format!(
-            ", limit {}",
-            super::human::limit_text(l, c.relative)
-        ));
+        text.push_str(&format!(", limit {}", limit_text(l, c.relative)));
     }
     text
 }
@@ -212,39 +211,5 @@ fn numbers(c: &Comparison) -> String {
     text
 }
 
-/// `s` escaped for XML 1.0 text and attribute values: `& < > " '` as entities, tab, line feed
-/// and carriage return as character references (so attribute values keep them), and the
-/// characters XML 1.0 does not allow (other control characters, U+FFFE, U+FFFF) left out.
-pub fn escape_xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escape_keeps_only_xml_characters() {
-        assert_eq!(
-            escape_xml("a<b>&\"c'\u{1}\u{1b}\td\u{FFFF}"),
-            "a&lt;b&gt;&amp;&quot;c&apos;&#9;d"
-        );
-        assert_eq!(escape_xml("x\ny\r"), "x&#10;y&#13;");
-        assert_eq!(escape_xml("é→😀"), "é→😀");
-    }
-}
+/// XML escaping as the report uses it (also for callers that embed report text in XML).
+pub use crate::xml::escape as escape_xml;

@@ -9,8 +9,8 @@
 
 use super::human::{
     bottleneck_line, budget_value, compared_line, comparison_cells, comparison_rows,
-    function_cells, function_heading, more_functions, samples_line, severity_word, status_word,
-    MAX_FUNCTION_ROWS,
+    function_cells, function_heading, more_functions, one_line, samples_line, severity_word,
+    status_word, MAX_FUNCTION_ROWS,
 };
 use super::report::{CheckReport, ComparisonStatus, Finding, Severity};
 use crate::verdict::thousands;
@@ -419,10 +419,7 @@ pub fn escape_text(s: &str) -> String {
 /// Cut at 4 KiB; empty for an empty `s`.
 pub fn code_span(s: &str, in_table: bool) -> String {
     let s = cut(s, MAX_TEXT);
-    let mut content: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let mut content = one_line(&s);
     if content.is_empty() {
         return String::new();
     }

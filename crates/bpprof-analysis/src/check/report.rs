@@ -374,22 +374,16 @@ impl Comparison {
     /// The change as text: `+21.0%` for relative metrics, `+0.06` for ratios, `-` when unknown.
     pub fn change_text(&self) -> String {
         self.change
-            .map_or_else(|| "-".to_owned(), |c| signed(c, self.relative))
+            .map_or_else(|| "-".to_owned(), |c| change(c, self.relative))
     }
 
-    /// The interval as text: `[+19.2, +22.8]` (percent for relative metrics, like the verdict
-    /// line), `[+0.04, +0.08]` for ratios, `-` when unknown.
+    /// The interval as the verdict line writes it: `[+19.2, +22.8]` (percent, like the change
+    /// before it, for relative metrics), `[+0.04, +0.08]` for ratios, `-` when unknown.
     pub fn interval_text(&self) -> String {
         self.interval.map_or_else(
             || "-".to_owned(),
             |[low, high]| {
-                let end = |v: f64| {
-                    if self.relative {
-                        format!("{:+.1}", v * 100.0)
-                    } else {
-                        format!("{v:+.2}")
-                    }
-                };
+                let end = |v: f64| change(v, self.relative).trim_end_matches('%').to_owned();
                 format!("[{}, {}]", end(low), end(high))
             },
         )
@@ -397,16 +391,8 @@ impl Comparison {
 
     /// The limit as text: `5%` for relative metrics, `0.05` for ratios, `-` when not gated.
     pub fn limit_text(&self) -> String {
-        self.limit.map_or_else(
-            || "-".to_owned(),
-            |l| {
-                if self.relative {
-                    format!("{}%", trim_number(l * 100.0))
-                } else {
-                    trim_number(l)
-                }
-            },
-        )
+        self.limit
+            .map_or_else(|| "-".to_owned(), |l| limit_text(l, self.relative))
     }
 
     /// `Enrich CPU/record` (`throughput` for the job).
@@ -418,17 +404,26 @@ impl Comparison {
     }
 }
 
-/// `+21.0%` (relative) or `+0.06` (absolute).
-fn signed(value: f64, relative: bool) -> String {
+/// A relative change as `+21.0%`, an absolute one as `+0.06`.
+pub(crate) fn change(v: f64, relative: bool) -> String {
     if relative {
-        format!("{:+.1}%", value * 100.0)
+        format!("{:+.1}%", v * 100.0)
     } else {
-        format!("{value:+.2}")
+        format!("{v:+.2}")
     }
 }
 
-/// A number with at most three decimals and no trailing zeros.
-fn trim_number(value: f64) -> String {
-    let text = format!("{value:.3}");
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+/// An interval for tables: `[+19.2%, +22.8%]` or `[+0.04, +0.08]`.
+pub(crate) fn interval(i: [f64; 2], relative: bool) -> String {
+    format!("[{}, {}]", change(i[0], relative), change(i[1], relative))
+}
+
+/// A limit: `5%`, `2.5%` (relative) or `0.05` (absolute).
+pub(crate) fn limit_text(v: f64, relative: bool) -> String {
+    let trim = |text: String| text.trim_end_matches('0').trim_end_matches('.').to_owned();
+    if relative {
+        format!("{}%", trim(format!("{:.2}", v * 100.0)))
+    } else {
+        trim(format!("{v:.3}"))
+    }
 }
