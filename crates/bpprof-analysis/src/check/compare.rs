@@ -23,6 +23,8 @@ pub const DEFAULT_RESAMPLES: usize = 5_000;
 pub const DEFAULT_SEED: u64 = 0x6270_7072_6f66;
 /// Default minimum number of windows per side for a comparison to be decided.
 pub const DEFAULT_MIN_WINDOWS: usize = 10;
+/// Bootstrap resamples of the comparisons that have no limit (shown for information only).
+pub const INFO_RESAMPLES: usize = 1_000;
 /// Per-task metrics, in the order they are shown.
 const TASK_METRICS: [Metric; 5] = [
     Metric::RecordsPerS,
@@ -602,7 +604,12 @@ fn limit_for(
 fn decide(p: Planned, level: f64, options: &CheckOptions, rng: &mut Rng) -> Comparison {
     let (task, metric) = p.key;
     let relative = metric.relative();
-    let interval = change_interval(&p.base, &p.current, relative, level, options.resamples, rng);
+    // Comparisons without a limit are shown, never decided: fewer resamples do for them.
+    let resamples = match p.limit {
+        Some(_) => options.resamples,
+        None => options.resamples.min(INFO_RESAMPLES),
+    };
+    let interval = change_interval(&p.base, &p.current, relative, level, resamples, rng);
     let mut comparison = Comparison {
         task,
         metric,

@@ -98,7 +98,8 @@ pub struct Statistics {
     /// Confidence level of each interval after the Bonferroni correction:
     /// `1 - (1 - confidence) / tests`.
     pub interval_level: f64,
-    /// Bootstrap resamples per interval.
+    /// Bootstrap resamples per interval of a gated comparison (comparisons without a limit,
+    /// shown for information, use at most 1,000).
     pub resamples: usize,
     /// Seed of the resampling (the same inputs and seed give the same intervals).
     pub seed: u64,
