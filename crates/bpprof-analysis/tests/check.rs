@@ -92,7 +92,10 @@ fn a_ten_percent_cost_regression_is_caught_and_traced_to_its_function() {
     let slow = Run {
         seed: 2,
         score_us: 56.0,
-        rate: 10_000.0 / 1.1,
+        // With more busy threads than CPUs, the extra CPU work also brings extra waiting for a
+        // CPU: most of Work's extra busy time per record is run-queue wait.
+        rate: 8_000.0,
+        runqueue: 0.26,
         ..base
     };
     let report = run_check(&[rec(base)], &[rec(slow)], &options()).unwrap();
@@ -112,6 +115,14 @@ fn a_ten_percent_cost_regression_is_caught_and_traced_to_its_function() {
     assert_eq!(finding.severity, Severity::Error);
     let function = finding.function.as_deref().unwrap_or_default();
     assert!(function.ends_with("score"), "{function}");
+    // The lower throughput is the code's doing (CPU per record regressed), not the machine's,
+    // although the oversubscribed Work also waited longer for a CPU.
+    let throughput = report.throughput.clone().unwrap();
+    assert_eq!(
+        throughput.status,
+        ComparisonStatus::Regression,
+        "{throughput:?}"
+    );
     assert!(
         report.summary.starts_with("REGRESSION: throughput -"),
         "{}",

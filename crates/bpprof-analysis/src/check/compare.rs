@@ -417,7 +417,7 @@ fn compare_sides(
         moved: bottleneck.baseline != bottleneck.current,
         ..bottleneck
     };
-    if let Some(explanation) = machine_explanation(&bottleneck, base, cur) {
+    if let Some(explanation) = machine_explanation(&report.tasks, &bottleneck, base, cur) {
         let rates = report
             .throughput
             .iter_mut()
@@ -512,10 +512,13 @@ fn compare_sides(
 /// time per record of the bottleneck was spent waiting for a CPU (runnable, not running).
 pub const MACHINE_SHARE: f64 = 0.5;
 
-/// Why a lower throughput is the machine's doing, when it is: the bottleneck was busy longer per
-/// record, and most of the extra time it was runnable but waiting for a CPU, rather than running
-/// more code or blocking.
+/// Why a lower throughput is the machine's doing, when it is: the bottleneck's CPU per record did
+/// not regress, it was busy longer per record, and most of the extra time it was runnable but
+/// waiting for a CPU, rather than running more code or blocking. (With more busy threads than
+/// CPUs, extra CPU work per record brings extra waiting for a CPU too: a regressed CPU per record
+/// is the code's doing, whatever the waiting.)
 fn machine_explanation(
+    tasks: &[TaskComparison],
     bottleneck: &BottleneckChange,
     base: &[RecordingValues],
     cur: &[RecordingValues],
@@ -524,6 +527,14 @@ fn machine_explanation(
         return None;
     }
     let task = bottleneck.current.first()?;
+    let cost_regressed = tasks
+        .iter()
+        .filter(|t| &t.name == task)
+        .flat_map(|t| &t.metrics)
+        .any(|c| c.metric == Metric::CpuPerRecord && c.status == ComparisonStatus::Regression);
+    if cost_regressed {
+        return None;
+    }
     let median = |side: &[RecordingValues], part: BusyPart| {
         let groups: Vec<Vec<f64>> = side
             .iter()
