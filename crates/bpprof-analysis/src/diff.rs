@@ -4,10 +4,22 @@
 //! [`fold_differential`] folds both recordings with [`crate::flame::fold`] (the same
 //! [`FlameOptions`] for both; the selection is resolved in CURRENT, so by default both sides draw
 //! the bottleneck of CURRENT) and turns each side's sample counts into a cost per record:
-//! `count / sample_hz / records` seconds, in one integer unit for both sides ([`DiffUnit`]). A
-//! run that processed twice the records with twice the samples then shows no change, where
+//! `count × ns_per_sample / records`, in one integer unit for both sides ([`DiffUnit`]). A run
+//! that processed twice the records with twice the samples then shows no change, where
 //! normalising by sample totals alone (inferno's `inferno-diff-folded --normalize`, here
 //! [`Normalize::Samples`]) would compare shares of the profile instead of costs.
+//!
+//! A sample stands for an equal share of the time the selection measurably spent in the folded
+//! mode over the range ([`Folded::ns_per_sample`], from the interval accounting): CPU time for
+//! [`Mode::OnCpu`], wall minus CPU time for [`Mode::OffCpu`], wall time for [`Mode::Mixed`]. It
+//! is *not* one sampling period: the sampler is wall-clock per thread, and a runnable thread
+//! waiting for a CPU on a loaded machine is sampled late or twice, so samples × period varies
+//! with the machine's load while the measured time does not. The on-CPU totals per record
+//! therefore equal the task's CPU time per record, as `bpprof check` reports it. The state and
+//! operator filters keep their samples' share of the measured time (`--state busy` draws the
+//! busy part of it, not all of it). Only when a side's measured time is unknown (an unaccounted
+//! task) is a sample taken to stand for one sampling period, `1 / sample_hz`; the subtitle then
+//! says so.
 //!
 //! [`render_diff_svg`] draws the result with inferno's differential mode: the frame widths are
 //! CURRENT's costs, a frame is red where its own (self) cost per record grew and blue where it
@@ -15,19 +27,22 @@
 //!
 //! ```
 //! use bpprof_analysis::diff::{fold_differential, render_diff_svg, DiffOptions, DiffUnit};
-//! use bpprof_analysis::flame::{FlameOptions, Selection, SvgOptions};
+//! use bpprof_analysis::flame::{FlameOptions, Mode, Selection, SvgOptions};
 //! use bpprof_analysis::synth::{Load, Synth};
 //! use bpprof_format::SampleState;
 //!
-//! // `hash` costs twice as much per record in CURRENT; `parse` is unchanged.
+//! // `hash` costs twice as much CPU per record in CURRENT; `parse` is unchanged. At 100 Hz over
+//! // 1-second intervals, a sample is 10 ms of CPU time.
 //! let run = |hash: u32| {
 //!     let mut synth = Synth::new();
 //!     synth.sample_hz(100);
 //!     let enrich = synth.subtask("Enrich", 0, 1);
+//!     let cpu = f64::from(hash + 25) / 100.0;
 //!     for _ in 0..3 {
 //!         synth.sample(enrich, SampleState::Busy, true, &["main", "hash"], hash);
-//!         synth.sample(enrich, SampleState::Busy, true, &["main", "parse"], 50);
-//!         synth.interval(&[(enrich, Load::new(0.9, 0.0).records(1000, 1000))]);
+//!         synth.sample(enrich, SampleState::Busy, true, &["main", "parse"], 25);
+//!         let load = Load::new(cpu, 0.0).on_cpu(cpu).records(1000, 1000);
+//!         synth.interval(&[(enrich, load)]);
 //!     }
 //!     synth.recording()
 //! };
@@ -36,17 +51,18 @@
 //! let options = DiffOptions {
 //!     flame: FlameOptions {
 //!         selection: Selection::parse_subtask("Enrich#0").unwrap(),
+//!         mode: Mode::OnCpu,
 //!         ..FlameOptions::default()
 //!     },
 //!     ..DiffOptions::default()
 //! };
 //! let diff = fold_differential(&base, &current, &options).unwrap();
-//! let (hash_before, hash_after) = diff.stacks["[busy];main;hash"];
+//! let (hash_before, hash_after) = diff.stacks["main;hash"];
 //! assert_eq!(hash_after, 2 * hash_before);
-//! let (parse_before, parse_after) = diff.stacks["[busy];main;parse"];
+//! let (parse_before, parse_after) = diff.stacks["main;parse"];
 //! assert_eq!(parse_before, parse_after);
-//! assert_eq!(diff.unit, DiffUnit::PerRecord { exponent: 9 }); // nanoseconds per record
-//! assert!(diff.title().ends_with("+33.3% time per record"), "{}", diff.title());
+//! assert_eq!(diff.unit, DiffUnit::PerRecord { exponent: 12 }); // picoseconds per record
+//! assert!(diff.title().ends_with("+50.0% CPU per record"), "{}", diff.title());
 //!
 //! let mut svg = Vec::new();
 //! render_diff_svg(&diff, &SvgOptions::default(), &mut svg).unwrap();
@@ -67,9 +83,10 @@ use crate::verdict::thousands;
 /// How the two sides' sample counts are made comparable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Normalize {
-    /// Cost per record processed: `count / sample_hz / records` seconds, for each side with its
-    /// own rate and record count ([`Folded::records`]). Needs record counts on both sides (an
-    /// instrumented channel into or out of the selection).
+    /// Cost per record processed: `count × ns_per_sample / records`, for each side with its own
+    /// time per sample ([`Folded::ns_per_sample`]: an equal share of the measured time of the
+    /// mode; `1 / sample_hz` when that is unknown) and record count ([`Folded::records`]). Needs
+    /// record counts on both sides (an instrumented channel into or out of the selection).
     #[default]
     Records,
     /// By sample totals, like `inferno-diff-folded --normalize`: BASE's counts are scaled so that
@@ -247,9 +264,11 @@ pub enum DiffError {
         /// End of the range, seconds.
         to_s: f64,
     },
-    /// Per-record normalisation, but one side's sampling rate is 0 although it has samples.
+    /// Per-record normalisation, but one side has neither a measured time for its samples (an
+    /// unaccounted task) nor a sampling rate to fall back to (`sample_hz` 0 although it has
+    /// samples).
     #[error(
-        "per-record normalisation needs the sampling rate, but {} has samples and sample_hz = 0",
+        "per-record normalisation needs the time a sample stands for, but {} has no measured time for its samples and sample_hz = 0",
         side.with_name(name)
     )]
     NoSampleRate {
@@ -260,11 +279,21 @@ pub enum DiffError {
     },
 }
 
-/// Seconds of sampled time per record of `count` samples of `folded`, `None` without records or
-/// sampling rate.
+/// The seconds one sample of `folded` stands for: its share of the measured time
+/// ([`Folded::ns_per_sample`]), or one sampling period (`1 / sample_hz`) when the measured time
+/// is unknown. `None` when neither is known.
+pub fn seconds_per_sample(folded: &Folded) -> Option<f64> {
+    match folded.ns_per_sample() {
+        Some(ns) => Some(ns / 1e9),
+        None => (folded.sample_hz > 0).then(|| 1.0 / f64::from(folded.sample_hz)),
+    }
+}
+
+/// Seconds per record that `count` samples of `folded` stand for ([`seconds_per_sample`] ×
+/// `count` / [`Folded::records`]), `None` without records or time per sample.
 pub fn seconds_per_record(folded: &Folded, count: u64) -> Option<f64> {
-    (folded.records > 0 && folded.sample_hz > 0)
-        .then(|| count as f64 / f64::from(folded.sample_hz) / folded.records as f64)
+    let per_sample = seconds_per_sample(folded)?;
+    (folded.records > 0).then(|| count as f64 * per_sample / folded.records as f64)
 }
 
 /// Folds `base` and `current` and normalises them (see the [module docs](self)).
@@ -308,14 +337,15 @@ pub fn fold_differential(
                         to_s: folded.to_s,
                     });
                 }
-                if folded.sample_hz == 0 {
+                if seconds_per_sample(folded).is_none() {
                     return Err(DiffError::NoSampleRate {
                         side,
                         name: name.clone(),
                     });
                 }
             }
-            let per_sample = |f: &Folded| 1.0 / f64::from(f.sample_hz) / f.records as f64;
+            // Seconds per record of one sample; both are known (checked above).
+            let per_sample = |f: &Folded| seconds_per_record(f, 1).unwrap_or(0.0);
             let larger = (base.samples as f64 * per_sample(&base))
                 .max(current.samples as f64 * per_sample(&current));
             let exponent = (0..=18)
@@ -455,7 +485,9 @@ impl DiffFolded {
     /// Default subtitle: what the widths and colours mean, then each side's samples and records
     /// (and sampling rate, when they differ), and the state filter:
     /// `widths: ns per record in CURRENT; red: more than in BASE, blue: less · CURRENT: 891
-    /// samples, 75,000 records · BASE: 712 samples, 70,000 records`.
+    /// samples, 75,000 records · BASE: 712 samples, 70,000 records`. A side whose samples had no
+    /// measured time to share (per record, normalised by its sampling rate instead) says so:
+    /// `BASE: 712 samples, 70,000 records, no measured time: 1/99 s per sample`.
     pub fn subtitle(&self) -> String {
         let (current, base) = (&self.current_name, &self.base_name);
         let drawn = if self.negate { base } else { current };
@@ -485,6 +517,12 @@ impl DiffFolded {
             }
             if folded.lost > 0 {
                 text.push_str(&format!(", {} samples lost", thousands(folded.lost)));
+            }
+            if self.normalize == Normalize::Records && folded.ns_per_sample().is_none() {
+                text.push_str(&format!(
+                    ", no measured time: 1/{} s per sample",
+                    folded.sample_hz
+                ));
             }
         }
         if self.current.states.len() < ALL_STATES.len() {

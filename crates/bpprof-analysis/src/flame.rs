@@ -26,6 +26,10 @@
 //! // Mixed mode (the default): the state is the root frame. The first interval is skipped.
 //! assert_eq!(folded.stacks["[busy];main;enrich;hash"], 132);
 //! assert_eq!(folded.stacks["[idle];main;enrich;recv"], 66);
+//! // What the samples stand for: in mixed mode, the wall time of the two intervals drawn.
+//! assert_eq!(folded.measured_ns, Some(2_000_000_000));
+//! assert_eq!(folded.mode_samples, 198);
+//! assert_eq!(folded.ns_per_sample(), Some(2e9 / 198.0));
 //!
 //! let mut svg = Vec::new();
 //! render_svg(&folded, &SvgOptions::default(), &mut svg).unwrap();
@@ -322,9 +326,51 @@ pub struct Folded {
     /// Records the selected subtasks processed over the range: records received, or records sent
     /// by a subtask that received none (a source).
     pub records: u64,
+    /// The time the selection measurably spent in the folded [`Mode`] over the range, ns, summed
+    /// over the selected subtasks from the interval accounting (not from the samples):
+    ///
+    /// * [`Mode::OnCpu`]: its CPU time (each interval's CPU time, at most its wall time);
+    /// * [`Mode::OffCpu`]: wall time minus CPU time (blocked, sleeping, or runnable but waiting
+    ///   for a CPU);
+    /// * [`Mode::Mixed`]: wall time.
+    ///
+    /// It is the time of the whole selection in that mode, whatever the state filter and the
+    /// operator filter keep. `None` when the task is unaccounted (its threads are not registered
+    /// subtasks) or the selection has no wall time in the range.
+    pub measured_ns: Option<u64>,
+    /// The samples of the selection in the range that the mode keeps (on-CPU samples for
+    /// [`Mode::OnCpu`], off-CPU ones for [`Mode::OffCpu`], all of them for [`Mode::Mixed`]),
+    /// counted *before* the state filter and the operator filter: the samples that together stand
+    /// for [`Folded::measured_ns`]. At least [`Folded::samples`].
+    pub mode_samples: u64,
 }
 
 impl Folded {
+    /// The time one sample stands for, ns: [`Folded::measured_ns`] shared equally among the
+    /// [`Folded::mode_samples`].
+    ///
+    /// This, not the sampling period, is what a sample is worth: the sampler is wall-clock per
+    /// thread, and a runnable thread waiting for a CPU (more busy threads than CPUs) is sampled
+    /// late, or its sample is taken again, so that samples × period is not the time they stand
+    /// for. Because the share is taken before the state and operator filters, a filtered graph
+    /// keeps its share of the measured time: with `--state busy` the busy samples stand for the
+    /// part of the time the selection was busy, not for all of it. The sum of
+    /// [`Folded::stacks`] times this is then the measured time of what was drawn; for
+    /// [`Mode::OnCpu`] without filters, the selection's CPU time.
+    ///
+    /// `None` when the measured time is unknown ([`Folded::measured_ns`] is `None`) or 0 although
+    /// the mode kept samples (the accounting missed the time they were taken in), or when the
+    /// mode kept no sample; callers may then fall back to the sampling period,
+    /// `1 / sample_hz`.
+    pub fn ns_per_sample(&self) -> Option<f64> {
+        match self.measured_ns {
+            Some(ns) if ns > 0 && self.mode_samples > 0 => {
+                Some(ns as f64 / self.mode_samples as f64)
+            }
+            _ => None,
+        }
+    }
+
     /// The folded lines, `stack count`, sorted.
     pub fn lines(&self) -> impl Iterator<Item = String> + '_ {
         self.stacks
@@ -541,6 +587,10 @@ fn list(names: &[String]) -> String {
 /// Frames and stacks are collected from every samples chunk (they are declared once, possibly
 /// before the range); counts only from the chunks of the selected intervals. Registrations of the
 /// same task and index (different subtask ids) are merged.
+///
+/// Besides the stacks, it sums what the samples stand for from the interval accounting of the
+/// same intervals ([`Folded::measured_ns`], [`Folded::mode_samples`],
+/// [`Folded::ns_per_sample`]).
 pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, FlameError> {
     let analysis = AnalysisOptions {
         from_s: options.from_s,
@@ -555,21 +605,29 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         .expect("a resolved selection names a task of the graph");
     let keys: HashSet<(usize, u32)> = selection.indices.iter().map(|&i| (position, i)).collect();
 
-    // Ratios from the interval accounting, summed over the selected subtasks.
+    // Ratios and measured time from the interval accounting, summed over the selected subtasks.
     let sums = window::subtask_sums(recording, &graph, &range);
     let (mut wall, mut busy, mut bp, mut idle, mut records) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut cpu = 0u64;
     for key in &keys {
         if let Some(s) = sums.get(key) {
             wall = wall.saturating_add(s.wall);
             busy = busy.saturating_add(s.busy);
             bp = bp.saturating_add(s.backpressured);
             idle = idle.saturating_add(s.idle);
+            cpu = cpu.saturating_add(s.cpu);
             records = records.saturating_add(s.records_processed());
         }
     }
     if graph.tasks[position].unaccounted {
         wall = 0;
     }
+    // Each interval's CPU time is clamped to its wall time, so `cpu <= wall`.
+    let measured_ns = (wall > 0).then(|| match options.mode {
+        Mode::OnCpu => cpu,
+        Mode::OffCpu => wall.saturating_sub(cpu),
+        Mode::Mixed => wall,
+    });
 
     // Interned frames and stacks of the whole recording.
     let mut frames: HashMap<u32, String> = HashMap::new();
@@ -626,7 +684,7 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         .map(|&n| recording.intervals[n].seq)
         .collect();
     let mut counts: HashMap<(Option<SampleState>, u32), u64> = HashMap::new();
-    let (mut seen, mut lost) = (0u64, 0u64);
+    let (mut seen, mut lost, mut mode_samples) = (0u64, 0u64, 0u64);
     for chunk in recording.samples.iter().filter(|c| seqs.contains(&c.seq)) {
         lost = lost.saturating_add(chunk.lost);
         for count in &chunk.counts {
@@ -635,6 +693,10 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
             };
             if !keys.contains(key) {
                 continue;
+            }
+            // What the measured time is shared among: before the operator and state filters.
+            if options.mode.keeps(count.on_cpu) {
+                mode_samples = mode_samples.saturating_add(u64::from(count.count));
             }
             if let Some(ids) = &operator_ids {
                 if !count
@@ -722,6 +784,8 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         operator: options.operator.clone(),
         sample_hz: recording.meta.sample_hz,
         records,
+        measured_ns,
+        mode_samples,
     })
 }
 

@@ -26,8 +26,9 @@ pub struct DiffArgs {
     /// What to draw, the same in both recordings.
     #[command(flatten)]
     pub fold: FoldArgs,
-    /// How the two recordings are made comparable: `records` (cost per record processed: samples
-    /// / sampling rate / records, so a run that processed more records is not a regression) or
+    /// How the two recordings are made comparable: `records` (time per record processed: each
+    /// sample stands for an equal share of the measured time of its mode, divided by the records,
+    /// so a run that processed more records is not a regression) or
     /// `samples` (BASE scaled to CURRENT's sample total, like `inferno-diff-folded --normalize`;
     /// for recordings without record counts).
     #[arg(long, value_enum, default_value_t = CliNormalize::Records)]

@@ -10,8 +10,11 @@ use bpprof_format::SampleState::{Backpressured, Busy, Idle};
 use common::{assert_one_error_line, bpprof_in, text};
 
 /// Source -> Enrich (2 subtasks) -> Sink, Enrich the bottleneck and Enrich#1 the busiest. Per
-/// interval Enrich#1 spends `hash` samples hashing and 30 looking up, and receives `records`.
-fn pipeline(hash: u32, records: u64) -> Synth {
+/// 1-second interval, sampled at 100 Hz, Enrich#1 spends `hash` samples hashing (on CPU), `lookup`
+/// looking up (busy, off CPU) and the rest of the 100 idle, and each Enrich subtask receives
+/// `records`; the interval accounting says the same (busy and CPU time), so every sample stands
+/// for 10 ms.
+fn pipeline(hash: u32, lookup: u32, records: u64) -> Synth {
     let mut synth = Synth::new();
     synth.sample_hz(100);
     let source = synth.subtask("Source", 0, 1);
@@ -19,11 +22,25 @@ fn pipeline(hash: u32, records: u64) -> Synth {
     let sink = synth.subtask("Sink", 0, 1);
     synth.channel("raw", 100, &[source], &enrich);
     synth.channel("enriched", 100, &enrich, &[sink]);
+    let fraction = |samples: u32| f64::from(samples) / 100.0;
     for _ in 0..6 {
         synth.sample(enrich[0], Busy, true, &["main", "enrich", "hash"], 60);
-        synth.sample(enrich[0], Idle, false, &["main", "enrich", "recv"], 30);
+        synth.sample(enrich[0], Idle, false, &["main", "enrich", "recv"], 40);
         synth.sample(enrich[1], Busy, true, &["main", "enrich", "hash"], hash);
-        synth.sample(enrich[1], Busy, false, &["main", "enrich", "lookup"], 30);
+        synth.sample(
+            enrich[1],
+            Busy,
+            false,
+            &["main", "enrich", "lookup"],
+            lookup,
+        );
+        synth.sample(
+            enrich[1],
+            Idle,
+            false,
+            &["main", "enrich", "recv"],
+            100 - hash - lookup,
+        );
         synth.sample(
             source,
             Backpressured,
@@ -31,25 +48,41 @@ fn pipeline(hash: u32, records: u64) -> Synth {
             &["main", "source", "send"],
             90,
         );
+        let enrich1 = Load::new(fraction(hash + lookup), 0.0).on_cpu(fraction(hash));
         synth.interval(&[
             (source, Load::new(0.1, 0.88).records(0, 2 * records)),
-            (enrich[0], Load::new(0.9, 0.0).records(records, records)),
-            (enrich[1], Load::new(0.97, 0.0).records(records, records)),
+            (
+                enrich[0],
+                Load::new(0.6, 0.0).on_cpu(0.6).records(records, records),
+            ),
+            (enrich[1], enrich1.records(records, records)),
             (sink, Load::new(0.2, 0.0).records(2 * records, 0)),
         ]);
     }
     synth
 }
 
-/// A temporary directory with `base.bpprof` (hash 30) and `current.bpprof` (hash 60, so Enrich#1
-/// costs 50% more per record).
+/// BASE: Enrich#1 hashes 45 and looks up 45 samples (450 ms each) per second, for 3,000 records:
+/// 0.15 ms of each per record.
+fn base() -> Synth {
+    pipeline(45, 45, 3000)
+}
+
+/// CURRENT: hashing costs twice as much per record (0.3 ms), so Enrich#1 processes only 2,000
+/// records per second: 60 samples hashing, 30 looking up (still 0.15 ms per record). Its time per
+/// record grows by 50%.
+fn current() -> Synth {
+    pipeline(60, 30, 2000)
+}
+
+/// A temporary directory with `base.bpprof` ([`base`]) and `current.bpprof` ([`current`]).
 struct Fixture {
     dir: tempfile::TempDir,
 }
 
 impl Fixture {
     fn new() -> Fixture {
-        Fixture::with(&pipeline(30, 1000), &pipeline(60, 1000))
+        Fixture::with(&base(), &current())
     }
 
     fn with(base: &Synth, current: &Synth) -> Fixture {
@@ -120,11 +153,12 @@ fn diff_folded_has_two_counts_per_line() {
     let output = fixture.run(&["--subtask", "Enrich#1", "--folded"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
-    // 5 intervals of 30 (BASE) and 60 (CURRENT) samples at 100 Hz over 5,000 records: 0.3 and
-    // 0.6 ms per record, in picoseconds (the total, 0.9 ms, is under a million ns).
+    // 5 intervals of 45 (BASE) and 60 (CURRENT) samples hashing, 10 ms each, over 15,000 and
+    // 10,000 records: 0.15 and 0.3 ms per record, in picoseconds (the larger total, 0.5 ms, is
+    // under a million ns).
     assert_eq!(
         stdout,
-        "[busy];main;enrich;hash 300000000 600000000\n[busy];main;enrich;lookup 300000000 300000000\n"
+        "[busy];main;enrich;hash 150000000 300000000\n[busy];main;enrich;lookup 150000000 150000000\n[idle];main;enrich;recv 33333333 50000000\n"
     );
     for line in stdout.lines() {
         let fields: Vec<&str> = line.rsplitn(3, ' ').collect();
@@ -136,7 +170,7 @@ fn diff_folded_has_two_counts_per_line() {
     let output = fixture.run(&["--subtask", "Enrich#1", "--folded", "--negate"]);
     assert_eq!(
         text(&output.stdout).lines().next(),
-        Some("[busy];main;enrich;hash 600000000 300000000")
+        Some("[busy];main;enrich;hash 300000000 150000000")
     );
 }
 
@@ -148,9 +182,11 @@ fn diff_shares_the_flame_options() {
         "--folded",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    // Intervals 2 to 4, both subtasks: (60 + 45) and (60 + 60) samples of 10 ms of CPU per
+    // second over 6,000 and 4,000 records.
     assert_eq!(
         text(&output.stdout).lines().collect::<Vec<_>>(),
-        ["main;enrich;hash 450000000 600000000"],
+        ["main;enrich;hash 175000000 300000000"],
     );
 
     let output = fixture.run(&["--task", "Enrich", "-o", "-", "--width", "800"]);
@@ -162,7 +198,7 @@ fn diff_shares_the_flame_options() {
 
 #[test]
 fn diff_normalize_samples_works_without_records() {
-    let fixture = Fixture::with(&pipeline(30, 0), &pipeline(60, 0));
+    let fixture = Fixture::with(&pipeline(45, 45, 0), &pipeline(60, 30, 0));
     let output = fixture.run(&["--subtask", "Enrich#1"]);
     assert_one_error_line(&output, "needs record counts");
     assert!(text(&output.stderr).contains("--normalize samples"));
@@ -175,10 +211,10 @@ fn diff_normalize_samples_works_without_records() {
         "--folded",
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    // BASE's 300 samples are scaled to CURRENT's 450.
+    // 500 samples on each side: nothing to scale.
     assert_eq!(
         text(&output.stdout),
-        "[busy];main;enrich;hash 225 300\n[busy];main;enrich;lookup 225 150\n"
+        "[busy];main;enrich;hash 225 300\n[busy];main;enrich;lookup 225 150\n[idle];main;enrich;recv 50 50\n"
     );
 }
 
@@ -197,7 +233,7 @@ fn diff_unknown_subtask_is_one_error_line() {
         base.sample(enrich, Busy, true, &["main", "hash"], 10);
         base.interval(&[(enrich, Load::new(0.9, 0.0).records(10, 10))]);
     }
-    let fixture = Fixture::with(&base, &pipeline(60, 1000));
+    let fixture = Fixture::with(&base, &current());
     let output = fixture.run(&["--subtask", "Enrich#1"]);
     assert_one_error_line(
         &output,
@@ -226,7 +262,7 @@ fn diff_without_samples_is_one_error_line() {
     for _ in 0..3 {
         unsampled.interval(&[(enrich, Load::new(0.9, 0.0).records(10, 10))]);
     }
-    let fixture = Fixture::with(&unsampled, &pipeline(60, 1000));
+    let fixture = Fixture::with(&unsampled, &current());
     assert_one_error_line(
         &fixture.run(&["--subtask", "Enrich#1"]),
         "in BASE 'base.bpprof': no samples of Enrich#1",
@@ -270,9 +306,9 @@ fn diff_help_documents_the_options() {
 #[test]
 fn diff_names_recordings_by_file_name_or_by_path_when_those_are_equal() {
     let dir = tempfile::tempdir().unwrap();
-    for (sub, hash) in [("before", 30), ("after", 60)] {
+    for (sub, synth) in [("before", base()), ("after", current())] {
         std::fs::create_dir(dir.path().join(sub)).unwrap();
-        pipeline(hash, 1000)
+        synth
             .write_file(dir.path().join(sub).join("run.bpprof"))
             .unwrap();
     }

@@ -450,8 +450,8 @@ fn compare_sides(
             function_diff(
                 task,
                 &whys.join(", "),
-                &measured(base_inputs, base, task),
-                &measured(cur_inputs, cur, task),
+                &recordings(base_inputs),
+                &recordings(cur_inputs),
                 &options.range,
             )
         })
@@ -557,17 +557,9 @@ fn machine_explanation(
     })
 }
 
-/// Each recording of a side with the CPU time `task` used in it, for [`function_diff`].
-fn measured<'a>(
-    inputs: &[CheckInput<'a>],
-    values: &[RecordingValues],
-    task: &str,
-) -> Vec<(&'a Recording, u64)> {
-    inputs
-        .iter()
-        .zip(values)
-        .map(|(i, v)| (i.recording, v.cpu_ns.get(task).copied().unwrap_or(0)))
-        .collect()
+/// The recordings of a side, for [`function_diff`].
+fn recordings<'a>(inputs: &[CheckInput<'a>]) -> Vec<&'a Recording> {
+    inputs.iter().map(|i| i.recording).collect()
 }
 
 /// A comparison before it is decided.
@@ -790,7 +782,12 @@ fn budget_finding(b: &BudgetResult) -> Finding {
 /// A value in its metric's unit, for messages.
 pub fn format_value(metric: Metric, value: f64) -> String {
     match metric {
-        Metric::Throughput | Metric::RecordsPerS => format!("{value:.0} records/s"),
+        Metric::Throughput | Metric::RecordsPerS => {
+            format!(
+                "{} records/s",
+                crate::verdict::thousands(value.round() as u64)
+            )
+        }
         Metric::CpuPerRecord => format!("{value:.2} µs"),
         Metric::Busy | Metric::Backpressured | Metric::Idle => format!("{value:.3}"),
     }

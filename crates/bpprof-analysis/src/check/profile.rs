@@ -30,20 +30,17 @@ struct SideCost {
     samples: u64,
 }
 
-/// A recording and the CPU time its task used over the compared range, ns.
-pub(crate) type Measured<'a> = (&'a Recording, u64);
-
 /// The per-function comparison of `task` between the sides, from on-CPU samples; `None` when a
 /// side has no usable samples (sampling off, or no records processed).
 ///
-/// Each on-CPU sample stands for an equal part of the task's measured CPU time (not for one
-/// sampling period: a runnable thread waiting for a CPU is sampled late), so the self costs add
-/// up to the task's CPU per record.
+/// Each on-CPU sample stands for an equal part of the task's measured CPU time over the range
+/// ([`crate::flame::Folded::ns_per_sample`]; not for one sampling period: a runnable thread
+/// waiting for a CPU is sampled late), so the self costs add up to the task's CPU per record.
 pub(crate) fn function_diff(
     task: &str,
     why: &str,
-    baseline: &[Measured<'_>],
-    current: &[Measured<'_>],
+    baseline: &[&Recording],
+    current: &[&Recording],
     range: &AnalysisOptions,
 ) -> Option<FunctionDiff> {
     let base = side_cost(task, baseline, range)?;
@@ -106,8 +103,10 @@ pub(crate) fn function_diff(
 }
 
 /// The mean over `recordings` of each function's cost per record (recordings without samples or
-/// records of the task are left out).
-fn side_cost(task: &str, recordings: &[Measured<'_>], range: &AnalysisOptions) -> Option<SideCost> {
+/// records of the task, or without a time per sample, are left out). A sample stands for its
+/// share of the task's CPU time ([`crate::flame::Folded::ns_per_sample`]), or for one sampling
+/// period when the task's CPU time is not measured (an unaccounted task).
+fn side_cost(task: &str, recordings: &[&Recording], range: &AnalysisOptions) -> Option<SideCost> {
     let options = FlameOptions {
         selection: Selection::Task(task.to_owned()),
         mode: Mode::OnCpu,
@@ -117,17 +116,22 @@ fn side_cost(task: &str, recordings: &[Measured<'_>], range: &AnalysisOptions) -
     };
     let mut side = SideCost::default();
     let mut used = 0usize;
-    for &(recording, cpu_ns) in recordings {
+    for &recording in recordings {
         let Ok(folded) = fold(recording, &options) else {
             continue;
         };
         if folded.records == 0 || folded.samples == 0 {
             continue;
         }
+        let Some(ns_per_sample) = folded
+            .ns_per_sample()
+            .or_else(|| (folded.sample_hz > 0).then(|| 1e9 / f64::from(folded.sample_hz)))
+        else {
+            continue;
+        };
         used += 1;
         side.records += folded.records;
         side.samples += folded.samples;
-        let ns_per_sample = cpu_ns as f64 / folded.samples as f64;
         for (stack, &count) in &folded.stacks {
             let cost = count as f64 * ns_per_sample / folded.records as f64;
             let frames: Vec<&str> = stack.split(';').collect();

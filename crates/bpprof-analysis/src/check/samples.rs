@@ -29,8 +29,6 @@ pub(crate) struct RecordingValues {
     pub cpu_share: BTreeMap<String, f64>,
     /// Records each task processed over the whole range.
     pub records: BTreeMap<String, u64>,
-    /// CPU time of each task over the whole range, ns.
-    pub cpu_ns: BTreeMap<String, u64>,
     /// Per-window busy time of each task per record processed, and the part of it spent
     /// runnable but waiting for a CPU, µs. Windows without records or run-queue data are skipped.
     pub busy_parts: BTreeMap<(String, BusyPart), Vec<f64>>,
@@ -88,7 +86,6 @@ pub(crate) fn measure(
         values.cpu_share.insert(task.clone(), share);
     }
     values.records = whole.records;
-    values.cpu_ns = whole.cpu;
     Ok(values)
 }
 
