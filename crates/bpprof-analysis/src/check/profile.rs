@@ -13,8 +13,8 @@ use crate::AnalysisOptions;
 pub const FUNCTION_ROWS: usize = 20;
 /// Frames of the hottest path shown (the innermost ones).
 pub const PATH_FRAMES: usize = 3;
-/// A frame without self cost whose total is at least this share of the task's cost on both sides
-/// encloses everything (a thread entry point) and is not listed.
+/// A frame whose total is at least this share of the task's cost on both sides, and whose self
+/// cost is at most the rest, encloses everything (a thread entry point) and is not listed.
 pub const ENCLOSING_SHARE: f64 = 0.99;
 
 /// Cost per record of one side, ns: per function (self and total) and per innermost path.
@@ -67,13 +67,14 @@ pub(crate) fn function_diff(
             }
         })
         .collect();
-    // Frames under which (almost) every sample lies on both sides, with no cost of their own
-    // (thread entry points, the subtask's loop), say nothing about where the change is.
+    // Frames under which (almost) every sample lies on both sides, with (almost) no cost of their
+    // own (thread entry points, the subtask's loop), say nothing about where the change is.
+    let enclosing = |total: f64, own: f64, all: f64| {
+        total >= ENCLOSING_SHARE * all && own <= (1.0 - ENCLOSING_SHARE) * all
+    };
     let everywhere = |r: &FunctionChange| {
-        r.self_baseline == 0.0
-            && r.self_current == 0.0
-            && r.total_baseline >= ENCLOSING_SHARE * base.total
-            && r.total_current >= ENCLOSING_SHARE * cur.total
+        enclosing(r.total_baseline, r.self_baseline, base.total)
+            && enclosing(r.total_current, r.self_current, cur.total)
     };
     rows.retain(|r| !everywhere(r));
     let change = |r: &FunctionChange| {
