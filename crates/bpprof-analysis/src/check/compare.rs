@@ -7,11 +7,13 @@ use bpprof_format::Recording;
 
 use super::budget::Budget;
 use super::compat::{differences, environment_warnings, Shape};
-use super::limits::{LimitSource, Limits, MIN_CPU_SHARE, NOISE_SHARE};
+use super::decide::{self, Planned};
+use super::limits::Limits;
 use super::profile::function_diff;
 use super::report::*;
-use super::samples::{measure, BusyPart, Key, RecordingValues};
-use super::stats::{change_interval, pooled_median, Rng};
+use super::samples::{measure, Key, RecordingValues};
+use super::stats::Rng;
+use super::verdict;
 use crate::graph::JobGraph;
 use crate::{locate, AnalysisError, AnalysisOptions};
 
@@ -33,11 +35,6 @@ const TASK_METRICS: [Metric; 5] = [
     Metric::Backpressured,
     Metric::Idle,
 ];
-/// Title of the finding that the bottleneck moved.
-const BOTTLENECK_MOVED: &str = "bottleneck moved";
-/// Findings named in the verdict line before "and N more".
-const SUMMARY_FINDINGS: usize = 3;
-
 /// One input recording and the name to show for it.
 #[derive(Debug, Clone, Copy)]
 pub struct CheckInput<'a> {
@@ -208,13 +205,13 @@ pub fn check(
         })
         .collect();
     for budget in report.budgets.iter().filter(|b| !b.passed) {
-        report.findings.push(budget_finding(budget));
+        report.findings.push(verdict::budget_finding(budget));
     }
     report.findings.sort_by_key(|f| f.severity);
     warnings.dedup();
     report.warnings = warnings;
-    report.status = overall_status(&report);
-    report.summary = summary(&report);
+    report.status = verdict::overall_status(&report);
+    report.summary = verdict::summary(&report);
     Ok(report)
 }
 
@@ -363,7 +360,7 @@ fn compare_sides(
         .map(|key| {
             let (b, c) = (groups(base, &key), groups(cur, &key));
             let windows = [b.iter().map(Vec::len).sum(), c.iter().map(Vec::len).sum()];
-            let (limit, reason) = limit_for(&key, base, &options.limits);
+            let (limit, reason) = decide::limit_for(&key, base, &options.limits);
             Planned {
                 key,
                 base: b,
@@ -392,7 +389,7 @@ fn compare_sides(
     let mut rng = Rng::new(options.seed);
     let mut by_task: BTreeMap<String, Vec<Comparison>> = BTreeMap::new();
     for p in planned {
-        let comparison = decide(p, level, options, &mut rng);
+        let comparison = decide::decide(p, level, options, &mut rng);
         match &comparison.task {
             None => report.throughput = Some(comparison),
             Some(task) => by_task.entry(task.clone()).or_default().push(comparison),
@@ -417,7 +414,7 @@ fn compare_sides(
         moved: bottleneck.baseline != bottleneck.current,
         ..bottleneck
     };
-    if let Some(explanation) = machine_explanation(&report.tasks, &bottleneck, base, cur) {
+    if let Some(explanation) = decide::machine_explanation(&report.tasks, &bottleneck, base, cur) {
         let rates = report
             .throughput
             .iter_mut()
@@ -457,221 +454,14 @@ fn compare_sides(
         })
         .collect();
 
-    let comparisons = report
-        .throughput
-        .iter()
-        .chain(report.tasks.iter().flat_map(|t| &t.metrics));
-    // Comparisons left undecided for want of windows make one finding, not one each.
-    let short = |c: &Comparison| {
-        c.status == ComparisonStatus::Inconclusive
-            && c.windows.iter().any(|&n| n < options.min_windows)
-    };
-    let (short, decided): (Vec<&Comparison>, Vec<&Comparison>) =
-        comparisons.partition(|c| short(c));
-    let mut findings: Vec<Finding> = decided
-        .into_iter()
-        .filter_map(|c| comparison_finding(c, &report.functions, &bottleneck))
-        .collect();
-    if let Some(first) = short.first() {
-        let [b, c] = first.windows;
-        findings.push(Finding {
-            severity: Severity::Warning,
-            title: format!(
-                "too few windows ({b} baseline, {c} current; at least {} each)",
-                options.min_windows
-            ),
-            message: format!(
-                "{} gated comparisons were not decided: {}",
-                short.len(),
-                first.reason.as_deref().unwrap_or_default()
-            ),
-            task: None,
-            metric: None,
-            function: None,
-        });
-    }
-    if bottleneck.moved {
-        findings.push(Finding {
-            severity: Severity::Warning,
-            title: BOTTLENECK_MOVED.to_owned(),
-            message: format!(
-                "the bottleneck moved from {} to {}",
-                names(&bottleneck.baseline),
-                names(&bottleneck.current)
-            ),
-            task: bottleneck.current.first().cloned(),
-            metric: None,
-            function: None,
-        });
-    }
+    let findings = verdict::comparison_findings(report, &bottleneck, options.min_windows);
     report.findings.extend(findings);
     report.bottleneck = Some(bottleneck);
-}
-
-/// A lower throughput is put down to a busier machine when at least this share of the extra busy
-/// time per record of the bottleneck was spent waiting for a CPU (runnable, not running).
-pub const MACHINE_SHARE: f64 = 0.5;
-
-/// Why a lower throughput is the machine's doing, when it is: the bottleneck's CPU per record did
-/// not regress, it was busy longer per record, and most of the extra time it was runnable but
-/// waiting for a CPU, rather than running more code or blocking. (With more busy threads than
-/// CPUs, extra CPU work per record brings extra waiting for a CPU too: a regressed CPU per record
-/// is the code's doing, whatever the waiting.)
-fn machine_explanation(
-    tasks: &[TaskComparison],
-    bottleneck: &BottleneckChange,
-    base: &[RecordingValues],
-    cur: &[RecordingValues],
-) -> Option<String> {
-    if bottleneck.moved {
-        return None;
-    }
-    let task = bottleneck.current.first()?;
-    let cost_regressed = tasks
-        .iter()
-        .filter(|t| &t.name == task)
-        .flat_map(|t| &t.metrics)
-        .any(|c| c.metric == Metric::CpuPerRecord && c.status == ComparisonStatus::Regression);
-    if cost_regressed {
-        return None;
-    }
-    let median = |side: &[RecordingValues], part: BusyPart| {
-        let groups: Vec<Vec<f64>> = side
-            .iter()
-            .map(|v| {
-                v.busy_parts
-                    .get(&(task.clone(), part))
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect();
-        pooled_median(&groups)
-    };
-    let busy = median(cur, BusyPart::Busy)? - median(base, BusyPart::Busy)?;
-    let runqueue = median(cur, BusyPart::RunQueue)? - median(base, BusyPart::RunQueue)?;
-    (busy > 0.0 && runqueue >= MACHINE_SHARE * busy).then(|| {
-        format!(
-            "the machine was busier: the bottleneck {task} was busy {busy:.1} µs longer per record, and {:.0}% of that it was waiting for a CPU, not running or blocked; record both sides in the same job, interleaved, on an otherwise idle runner",
-            (runqueue / busy).min(1.0) * 100.0
-        )
-    })
 }
 
 /// The recordings of a side, for [`function_diff`].
 fn recordings<'a>(inputs: &[CheckInput<'a>]) -> Vec<&'a Recording> {
     inputs.iter().map(|i| i.recording).collect()
-}
-
-/// A comparison before it is decided.
-struct Planned {
-    key: Key,
-    base: Vec<Vec<f64>>,
-    current: Vec<Vec<f64>>,
-    windows: [usize; 2],
-    limit: Option<f64>,
-    /// Why there is no limit, when that needs saying.
-    reason: Option<String>,
-}
-
-/// The limit of `key`, with the reason when a default limit is waived.
-fn limit_for(
-    key: &Key,
-    base: &[RecordingValues],
-    limits: &Limits,
-) -> (Option<f64>, Option<String>) {
-    let (task, metric) = (key.0.as_deref(), key.1);
-    let (limit, source) = limits.get(task, metric);
-    if let (Some(task), Metric::CpuPerRecord, LimitSource::Default, Some(_)) =
-        (task, metric, source, limit)
-    {
-        let shares: Vec<f64> = base
-            .iter()
-            .filter_map(|v| v.cpu_share.get(task).copied())
-            .collect();
-        let share = shares.iter().sum::<f64>() / shares.len().max(1) as f64;
-        if share < MIN_CPU_SHARE {
-            return (
-                None,
-                Some(format!(
-                    "{task} used {:.1}% of the job's CPU (below {:.0}%): its cost per record is too noisy to gate; set a limit for {task}.cpu_per_record to gate it",
-                    share * 100.0,
-                    MIN_CPU_SHARE * 100.0
-                )),
-            );
-        }
-    }
-    (limit, None)
-}
-
-/// Decides one comparison.
-fn decide(p: Planned, level: f64, options: &CheckOptions, rng: &mut Rng) -> Comparison {
-    let (task, metric) = p.key;
-    let relative = metric.relative();
-    // Comparisons without a limit are shown, never decided: fewer resamples do for them.
-    let resamples = match p.limit {
-        Some(_) => options.resamples,
-        None => options.resamples.min(INFO_RESAMPLES),
-    };
-    let interval = change_interval(&p.base, &p.current, relative, level, resamples, rng);
-    let mut comparison = Comparison {
-        task,
-        metric,
-        baseline: pooled_median(&p.base),
-        current: pooled_median(&p.current),
-        change: interval.map(|i| i.estimate),
-        interval: interval.map(|i| [i.low, i.high]),
-        relative,
-        limit: p.limit,
-        noise: p.limit.map(|l| l * NOISE_SHARE),
-        windows: p.windows,
-        status: ComparisonStatus::NotGated,
-        reason: p.reason,
-    };
-    let (Some(limit), Some(noise)) = (comparison.limit, comparison.noise) else {
-        return comparison;
-    };
-    let [nb, nc] = p.windows;
-    if nb < options.min_windows || nc < options.min_windows {
-        comparison.status = ComparisonStatus::Inconclusive;
-        comparison.reason = Some(format!(
-            "only {nb} baseline and {nc} current windows (at least {} each are needed): record longer, repeat the recordings, or record with `bpprof record` (100 ms intervals)",
-            options.min_windows
-        ));
-        return comparison;
-    }
-    let Some(i) = interval else {
-        comparison.status = ComparisonStatus::Inconclusive;
-        comparison.reason = Some("no value to compare on one side".to_owned());
-        return comparison;
-    };
-    // Everything in the worse direction: positive is worse.
-    let (bad, bad_low, bad_high) = match metric.worse() {
-        Worse::Up => (i.estimate, i.low, i.high),
-        Worse::Down => (-i.estimate, -i.high, -i.low),
-    };
-    comparison.status = if bad >= limit && bad_low >= noise {
-        ComparisonStatus::Regression
-    } else if -bad >= limit && bad_high <= -noise {
-        ComparisonStatus::Improvement
-    } else if bad.abs() >= limit {
-        comparison.reason = Some(format!(
-            "the change is beyond the limit but its interval {} reaches into the noise band (±{}): repeat the recordings (several per side) to decide",
-            comparison.interval_text(),
-            comparison_noise_text(&comparison, noise)
-        ));
-        ComparisonStatus::Inconclusive
-    } else {
-        ComparisonStatus::Unchanged
-    };
-    comparison
-}
-
-fn comparison_noise_text(c: &Comparison, noise: f64) -> String {
-    if c.relative {
-        format!("{:.1}%", noise * 100.0)
-    } else {
-        format!("{noise:.3}")
-    }
 }
 
 /// The bottleneck tasks of a side: the most frequent answer of `locate` over its recordings.
@@ -694,192 +484,4 @@ fn side_bottleneck(inputs: &[CheckInput<'_>], range: &AnalysisOptions) -> Vec<St
         .max_by_key(|(_, n)| *n)
         .map(|(t, _)| t)
         .unwrap_or_default()
-}
-
-fn names(tasks: &[String]) -> String {
-    if tasks.is_empty() {
-        "(none)".to_owned()
-    } else {
-        tasks.join(", ")
-    }
-}
-
-/// The finding of a decided comparison, if it is one.
-fn comparison_finding(
-    c: &Comparison,
-    functions: &[FunctionDiff],
-    bottleneck: &BottleneckChange,
-) -> Option<Finding> {
-    let severity = match c.status {
-        ComparisonStatus::Regression => Severity::Error,
-        ComparisonStatus::Inconclusive => Severity::Warning,
-        ComparisonStatus::Improvement => Severity::Notice,
-        ComparisonStatus::Unchanged | ComparisonStatus::NotGated => return None,
-    };
-    // Where in the code: the task's own profile for its cost, the bottleneck's for throughput.
-    let traced_task = match c.metric {
-        Metric::CpuPerRecord => c.task.clone(),
-        _ => bottleneck.current.first().cloned(),
-    };
-    let function = (severity == Severity::Error)
-        .then(|| {
-            functions
-                .iter()
-                .find(|f| Some(&f.task) == traced_task.as_ref() && !f.hottest_path.is_empty())
-                .map(|f| f.hottest_path.join(" → "))
-        })
-        .flatten();
-    let what = match c.status {
-        ComparisonStatus::Regression => "regressed",
-        ComparisonStatus::Improvement => "improved",
-        _ => "changed, inconclusively",
-    };
-    let value = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format_value(c.metric, v));
-    let mut message = format!(
-        "{} {} (limit {}); median {} → {} over {} → {} windows",
-        c.change_text(),
-        c.interval_text(),
-        c.limit_text(),
-        value(c.baseline),
-        value(c.current),
-        c.windows[0],
-        c.windows[1],
-    );
-    if let Some(path) = &function {
-        message.push_str(&format!(
-            "; the cost that grew most is in {path} ({} on-CPU samples)",
-            traced_task.as_deref().unwrap_or("the bottleneck")
-        ));
-    }
-    if let Some(reason) = &c.reason {
-        message.push_str(&format!("; {reason}"));
-    }
-    Some(Finding {
-        severity,
-        title: format!("{} {what}", c.name()),
-        message,
-        task: c.task.clone(),
-        metric: Some(c.metric),
-        function,
-    })
-}
-
-fn budget_finding(b: &BudgetResult) -> Finding {
-    let value = b.value.map_or_else(
-        || "undefined in the recording".to_owned(),
-        |v| format_value(b.metric, v),
-    );
-    Finding {
-        severity: Severity::Error,
-        title: format!("budget {} exceeded", b.expression),
-        message: format!("budget '{}' not met: the value is {value}", b.expression),
-        task: b.task.clone(),
-        metric: Some(b.metric),
-        function: None,
-    }
-}
-
-/// A value in its metric's unit, for messages.
-pub fn format_value(metric: Metric, value: f64) -> String {
-    match metric {
-        Metric::Throughput | Metric::RecordsPerS => {
-            format!(
-                "{} records/s",
-                crate::verdict::thousands(value.round() as u64)
-            )
-        }
-        Metric::CpuPerRecord => format!("{value:.2} µs"),
-        Metric::Busy | Metric::Backpressured | Metric::Idle => format!("{value:.3}"),
-    }
-}
-
-fn overall_status(report: &CheckReport) -> Status {
-    if report
-        .findings
-        .iter()
-        .any(|f| f.severity == Severity::Error)
-    {
-        Status::Regression
-    } else if report
-        .throughput
-        .iter()
-        .chain(report.tasks.iter().flat_map(|t| &t.metrics))
-        .any(|c| c.status == ComparisonStatus::Inconclusive)
-    {
-        Status::Inconclusive
-    } else {
-        Status::Pass
-    }
-}
-
-/// The verdict line: the status, the job throughput, the findings that decide it, the bottleneck.
-fn summary(report: &CheckReport) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    if let Some(t) = &report.throughput {
-        if t.change.is_some() {
-            parts.push(format!(
-                "throughput {} {}",
-                t.change_text(),
-                t.interval_text()
-            ));
-        }
-    }
-    let decisive = match report.status {
-        Status::Regression => Severity::Error,
-        Status::Inconclusive => Severity::Warning,
-        Status::Pass => Severity::Notice,
-    };
-    let comparisons: Vec<&Comparison> = report.tasks.iter().flat_map(|t| &t.metrics).collect();
-    let mut named = 0usize;
-    let mut more = 0usize;
-    for f in report.findings.iter().filter(|f| f.severity == decisive) {
-        if f.metric == Some(Metric::Throughput) {
-            continue;
-        }
-        if f.title == BOTTLENECK_MOVED {
-            continue; // The bottleneck is named below.
-        }
-        if named == SUMMARY_FINDINGS {
-            more += 1;
-            continue;
-        }
-        named += 1;
-        let comparison = comparisons
-            .iter()
-            .find(|c| c.task == f.task && Some(c.metric) == f.metric);
-        let mut text = match comparison {
-            Some(c) => format!("{} {} {}", c.name(), c.change_text(), c.interval_text()),
-            None => f.title.clone(),
-        };
-        if let Some(function) = &f.function {
-            text.push_str(&format!(" in {function}"));
-        }
-        parts.push(text);
-    }
-    if more > 0 {
-        parts.push(format!("and {more} more"));
-    }
-    if let Some(b) = &report.bottleneck {
-        parts.push(if b.moved {
-            format!(
-                "bottleneck moved: {} → {}",
-                names(&b.baseline),
-                names(&b.current)
-            )
-        } else {
-            format!("bottleneck unchanged: {}", names(&b.current))
-        });
-    }
-    if !report.budgets.is_empty() {
-        let failed = report.budgets.iter().filter(|b| !b.passed).count();
-        parts.push(if failed == 0 {
-            format!("{} budgets met", report.budgets.len())
-        } else {
-            format!("{failed} of {} budgets exceeded", report.budgets.len())
-        });
-    }
-    if parts.is_empty() {
-        parts.push("nothing beyond the limits".to_owned());
-    }
-    format!("{}: {}", report.status.label(), parts.join("; "))
 }

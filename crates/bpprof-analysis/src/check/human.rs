@@ -10,6 +10,7 @@ use super::report::{
     change, interval, limit_text, BudgetResult, CheckReport, Comparison, ComparisonStatus,
     FunctionChange, FunctionDiff, FunctionStatus, Metric, Severity, Statistics,
 };
+use super::verdict::names;
 use crate::table::table;
 use crate::table::Align::{Left as L, Right as R};
 use crate::verdict::{pct, thousands};
@@ -243,13 +244,6 @@ fn statistics_text(s: &Statistics) -> String {
 /// `Bottleneck: Enrich (unchanged)` or `Bottleneck moved: Enrich → Sink`.
 pub(crate) fn bottleneck_line(report: &CheckReport) -> Option<String> {
     let b = report.bottleneck.as_ref()?;
-    let names = |tasks: &[String]| {
-        if tasks.is_empty() {
-            "none".to_owned()
-        } else {
-            tasks.join(", ")
-        }
-    };
     Some(if b.moved {
         format!(
             "Bottleneck moved: {} → {}",

@@ -1,0 +1,175 @@
+//! Deciding one comparison: its limit, its interval, and its status; and when a lower throughput
+//! is the machine's doing rather than the code's.
+
+use super::compare::INFO_RESAMPLES;
+use super::limits::{LimitSource, Limits, MIN_CPU_SHARE, NOISE_SHARE};
+use super::report::*;
+use super::samples::{BusyPart, Key, RecordingValues};
+use super::stats::{change_interval, pooled_median, Rng};
+use super::CheckOptions;
+
+/// A lower throughput is put down to a busier machine when at least this share of the extra busy
+/// time per record of the bottleneck was spent waiting for a CPU (runnable, not running).
+pub const MACHINE_SHARE: f64 = 0.5;
+
+/// Why a lower throughput is the machine's doing, when it is: the bottleneck's CPU per record did
+/// not regress, it was busy longer per record, and most of the extra time it was runnable but
+/// waiting for a CPU, rather than running more code or blocking. (With more busy threads than
+/// CPUs, extra CPU work per record brings extra waiting for a CPU too: a regressed CPU per record
+/// is the code's doing, whatever the waiting.)
+pub(super) fn machine_explanation(
+    tasks: &[TaskComparison],
+    bottleneck: &BottleneckChange,
+    base: &[RecordingValues],
+    cur: &[RecordingValues],
+) -> Option<String> {
+    if bottleneck.moved {
+        return None;
+    }
+    let task = bottleneck.current.first()?;
+    let cost_regressed = tasks
+        .iter()
+        .filter(|t| &t.name == task)
+        .flat_map(|t| &t.metrics)
+        .any(|c| c.metric == Metric::CpuPerRecord && c.status == ComparisonStatus::Regression);
+    if cost_regressed {
+        return None;
+    }
+    let median = |side: &[RecordingValues], part: BusyPart| {
+        let groups: Vec<Vec<f64>> = side
+            .iter()
+            .map(|v| {
+                v.busy_parts
+                    .get(&(task.clone(), part))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        pooled_median(&groups)
+    };
+    let busy = median(cur, BusyPart::Busy)? - median(base, BusyPart::Busy)?;
+    let runqueue = median(cur, BusyPart::RunQueue)? - median(base, BusyPart::RunQueue)?;
+    (busy > 0.0 && runqueue >= MACHINE_SHARE * busy).then(|| {
+        format!(
+            "the machine was busier: the bottleneck {task} was busy {busy:.1} µs longer per record, and {:.0}% of that it was waiting for a CPU, not running or blocked; record both sides in the same job, interleaved, on an otherwise idle runner",
+            (runqueue / busy).min(1.0) * 100.0
+        )
+    })
+}
+
+/// A comparison before it is decided.
+pub(super) struct Planned {
+    /// The task (or the job) and the metric.
+    pub key: Key,
+    /// The baseline's per-window values, one list per recording.
+    pub base: Vec<Vec<f64>>,
+    /// The current per-window values, one list per recording.
+    pub current: Vec<Vec<f64>>,
+    /// Windows with a value: baseline, current.
+    pub windows: [usize; 2],
+    /// The limit; `None` when not gated.
+    pub limit: Option<f64>,
+    /// Why there is no limit, when that needs saying.
+    pub reason: Option<String>,
+}
+
+/// The limit of `key`, with the reason when a default limit is waived.
+pub(super) fn limit_for(
+    key: &Key,
+    base: &[RecordingValues],
+    limits: &Limits,
+) -> (Option<f64>, Option<String>) {
+    let (task, metric) = (key.0.as_deref(), key.1);
+    let (limit, source) = limits.get(task, metric);
+    if let (Some(task), Metric::CpuPerRecord, LimitSource::Default, Some(_)) =
+        (task, metric, source, limit)
+    {
+        let shares: Vec<f64> = base
+            .iter()
+            .filter_map(|v| v.cpu_share.get(task).copied())
+            .collect();
+        let share = shares.iter().sum::<f64>() / shares.len().max(1) as f64;
+        if share < MIN_CPU_SHARE {
+            return (
+                None,
+                Some(format!(
+                    "{task} used {:.1}% of the job's CPU (below {:.0}%): its cost per record is too noisy to gate; set a limit for {task}.cpu_per_record to gate it",
+                    share * 100.0,
+                    MIN_CPU_SHARE * 100.0
+                )),
+            );
+        }
+    }
+    (limit, None)
+}
+
+/// Decides one comparison.
+pub(super) fn decide(p: Planned, level: f64, options: &CheckOptions, rng: &mut Rng) -> Comparison {
+    let (task, metric) = p.key;
+    let relative = metric.relative();
+    // Comparisons without a limit are shown, never decided: fewer resamples do for them.
+    let resamples = match p.limit {
+        Some(_) => options.resamples,
+        None => options.resamples.min(INFO_RESAMPLES),
+    };
+    let interval = change_interval(&p.base, &p.current, relative, level, resamples, rng);
+    let mut comparison = Comparison {
+        task,
+        metric,
+        baseline: pooled_median(&p.base),
+        current: pooled_median(&p.current),
+        change: interval.map(|i| i.estimate),
+        interval: interval.map(|i| [i.low, i.high]),
+        relative,
+        limit: p.limit,
+        noise: p.limit.map(|l| l * NOISE_SHARE),
+        windows: p.windows,
+        status: ComparisonStatus::NotGated,
+        reason: p.reason,
+    };
+    let (Some(limit), Some(noise)) = (comparison.limit, comparison.noise) else {
+        return comparison;
+    };
+    let [nb, nc] = p.windows;
+    if nb < options.min_windows || nc < options.min_windows {
+        comparison.status = ComparisonStatus::Inconclusive;
+        comparison.reason = Some(format!(
+            "only {nb} baseline and {nc} current windows (at least {} each are needed): record longer, repeat the recordings, or record with `bpprof record` (100 ms intervals)",
+            options.min_windows
+        ));
+        return comparison;
+    }
+    let Some(i) = interval else {
+        comparison.status = ComparisonStatus::Inconclusive;
+        comparison.reason = Some("no value to compare on one side".to_owned());
+        return comparison;
+    };
+    // Everything in the worse direction: positive is worse.
+    let (bad, bad_low, bad_high) = match metric.worse() {
+        Worse::Up => (i.estimate, i.low, i.high),
+        Worse::Down => (-i.estimate, -i.high, -i.low),
+    };
+    comparison.status = if bad >= limit && bad_low >= noise {
+        ComparisonStatus::Regression
+    } else if -bad >= limit && bad_high <= -noise {
+        ComparisonStatus::Improvement
+    } else if bad.abs() >= limit {
+        comparison.reason = Some(format!(
+            "the change is beyond the limit but its interval {} reaches into the noise band (±{}): repeat the recordings (several per side) to decide",
+            comparison.interval_text(),
+            comparison_noise_text(&comparison, noise)
+        ));
+        ComparisonStatus::Inconclusive
+    } else {
+        ComparisonStatus::Unchanged
+    };
+    comparison
+}
+
+fn comparison_noise_text(c: &Comparison, noise: f64) -> String {
+    if c.relative {
+        format!("{:.1}%", noise * 100.0)
+    } else {
+        format!("{noise:.3}")
+    }
+}

@@ -1,0 +1,254 @@
+//! What a check concludes: the findings it rests on, its status, and the verdict line.
+
+use super::report::*;
+
+/// Title of the finding that the bottleneck moved.
+const BOTTLENECK_MOVED: &str = "bottleneck moved";
+
+/// Findings named in the verdict line before "and N more".
+const SUMMARY_FINDINGS: usize = 3;
+
+/// Task names for messages: `Enrich, Sink`, or `none`.
+pub(crate) fn names(tasks: &[String]) -> String {
+    if tasks.is_empty() {
+        "none".to_owned()
+    } else {
+        tasks.join(", ")
+    }
+}
+
+/// The finding of a decided comparison, if it is one.
+fn comparison_finding(
+    c: &Comparison,
+    functions: &[FunctionDiff],
+    bottleneck: &BottleneckChange,
+) -> Option<Finding> {
+    let severity = match c.status {
+        ComparisonStatus::Regression => Severity::Error,
+        ComparisonStatus::Inconclusive => Severity::Warning,
+        ComparisonStatus::Improvement => Severity::Notice,
+        ComparisonStatus::Unchanged | ComparisonStatus::NotGated => return None,
+    };
+    // Where in the code: the task's own profile for its cost, the bottleneck's for throughput.
+    let traced_task = match c.metric {
+        Metric::CpuPerRecord => c.task.clone(),
+        _ => bottleneck.current.first().cloned(),
+    };
+    let function = (severity == Severity::Error)
+        .then(|| {
+            functions
+                .iter()
+                .find(|f| Some(&f.task) == traced_task.as_ref() && !f.hottest_path.is_empty())
+                .map(|f| f.hottest_path.join(" → "))
+        })
+        .flatten();
+    let what = match c.status {
+        ComparisonStatus::Regression => "regressed",
+        ComparisonStatus::Improvement => "improved",
+        _ => "changed, inconclusively",
+    };
+    let value = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format_value(c.metric, v));
+    let mut message = format!(
+        "{} {} (limit {}); median {} → {} over {} → {} windows",
+        c.change_text(),
+        c.interval_text(),
+        c.limit_text(),
+        value(c.baseline),
+        value(c.current),
+        c.windows[0],
+        c.windows[1],
+    );
+    if let Some(path) = &function {
+        message.push_str(&format!(
+            "; the cost that grew most is in {path} ({} on-CPU samples)",
+            traced_task.as_deref().unwrap_or("the bottleneck")
+        ));
+    }
+    if let Some(reason) = &c.reason {
+        message.push_str(&format!("; {reason}"));
+    }
+    Some(Finding {
+        severity,
+        title: format!("{} {what}", c.name()),
+        message,
+        task: c.task.clone(),
+        metric: Some(c.metric),
+        function,
+    })
+}
+
+pub(super) fn budget_finding(b: &BudgetResult) -> Finding {
+    let value = b.value.map_or_else(
+        || "undefined in the recording".to_owned(),
+        |v| format_value(b.metric, v),
+    );
+    Finding {
+        severity: Severity::Error,
+        title: format!("budget {} exceeded", b.expression),
+        message: format!("budget '{}' not met: the value is {value}", b.expression),
+        task: b.task.clone(),
+        metric: Some(b.metric),
+        function: None,
+    }
+}
+
+/// A value in its metric's unit, for messages.
+pub fn format_value(metric: Metric, value: f64) -> String {
+    match metric {
+        Metric::Throughput | Metric::RecordsPerS => {
+            format!(
+                "{} records/s",
+                crate::verdict::thousands(value.round() as u64)
+            )
+        }
+        Metric::CpuPerRecord => format!("{value:.2} µs"),
+        Metric::Busy | Metric::Backpressured | Metric::Idle => format!("{value:.3}"),
+    }
+}
+
+pub(super) fn overall_status(report: &CheckReport) -> Status {
+    if report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error)
+    {
+        Status::Regression
+    } else if report
+        .throughput
+        .iter()
+        .chain(report.tasks.iter().flat_map(|t| &t.metrics))
+        .any(|c| c.status == ComparisonStatus::Inconclusive)
+    {
+        Status::Inconclusive
+    } else {
+        Status::Pass
+    }
+}
+
+/// The verdict line: the status, the job throughput, the findings that decide it, the bottleneck.
+pub(super) fn summary(report: &CheckReport) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(t) = &report.throughput {
+        if t.change.is_some() {
+            parts.push(format!(
+                "throughput {} {}",
+                t.change_text(),
+                t.interval_text()
+            ));
+        }
+    }
+    let decisive = match report.status {
+        Status::Regression => Severity::Error,
+        Status::Inconclusive => Severity::Warning,
+        Status::Pass => Severity::Notice,
+    };
+    let comparisons: Vec<&Comparison> = report.tasks.iter().flat_map(|t| &t.metrics).collect();
+    let mut named = 0usize;
+    let mut more = 0usize;
+    for f in report.findings.iter().filter(|f| f.severity == decisive) {
+        if f.metric == Some(Metric::Throughput) {
+            continue;
+        }
+        if f.title == BOTTLENECK_MOVED {
+            continue; // The bottleneck is named below.
+        }
+        if named == SUMMARY_FINDINGS {
+            more += 1;
+            continue;
+        }
+        named += 1;
+        let comparison = comparisons
+            .iter()
+            .find(|c| c.task == f.task && Some(c.metric) == f.metric);
+        let mut text = match comparison {
+            Some(c) => format!("{} {} {}", c.name(), c.change_text(), c.interval_text()),
+            None => f.title.clone(),
+        };
+        if let Some(function) = &f.function {
+            text.push_str(&format!(" in {function}"));
+        }
+        parts.push(text);
+    }
+    if more > 0 {
+        parts.push(format!("and {more} more"));
+    }
+    if let Some(b) = &report.bottleneck {
+        parts.push(if b.moved {
+            format!(
+                "bottleneck moved: {} → {}",
+                names(&b.baseline),
+                names(&b.current)
+            )
+        } else {
+            format!("bottleneck unchanged: {}", names(&b.current))
+        });
+    }
+    if !report.budgets.is_empty() {
+        let failed = report.budgets.iter().filter(|b| !b.passed).count();
+        parts.push(if failed == 0 {
+            format!("{} budgets met", report.budgets.len())
+        } else {
+            format!("{failed} of {} budgets exceeded", report.budgets.len())
+        });
+    }
+    if parts.is_empty() {
+        parts.push("nothing beyond the limits".to_owned());
+    }
+    format!("{}: {}", report.status.label(), parts.join("; "))
+}
+
+/// The findings of the decided comparisons (one for all those left undecided for want of
+/// windows) and of a moved bottleneck.
+pub(super) fn comparison_findings(
+    report: &CheckReport,
+    bottleneck: &BottleneckChange,
+    min_windows: usize,
+) -> Vec<Finding> {
+    let comparisons = report
+        .throughput
+        .iter()
+        .chain(report.tasks.iter().flat_map(|t| &t.metrics));
+    // Comparisons left undecided for want of windows make one finding, not one each.
+    let short = |c: &Comparison| {
+        c.status == ComparisonStatus::Inconclusive && c.windows.iter().any(|&n| n < min_windows)
+    };
+    let (short, decided): (Vec<&Comparison>, Vec<&Comparison>) =
+        comparisons.partition(|c| short(c));
+    let mut findings: Vec<Finding> = decided
+        .into_iter()
+        .filter_map(|c| comparison_finding(c, &report.functions, bottleneck))
+        .collect();
+    if let Some(first) = short.first() {
+        let [b, c] = first.windows;
+        findings.push(Finding {
+            severity: Severity::Warning,
+            title: format!(
+                "too few windows ({b} baseline, {c} current; at least {} each)",
+                min_windows
+            ),
+            message: format!(
+                "{} gated comparisons were not decided: {}",
+                short.len(),
+                first.reason.as_deref().unwrap_or_default()
+            ),
+            task: None,
+            metric: None,
+            function: None,
+        });
+    }
+    if bottleneck.moved {
+        findings.push(Finding {
+            severity: Severity::Warning,
+            title: BOTTLENECK_MOVED.to_owned(),
+            message: format!(
+                "the bottleneck moved from {} to {}",
+                names(&bottleneck.baseline),
+                names(&bottleneck.current)
+            ),
+            task: bottleneck.current.first().cloned(),
+            metric: None,
+            function: None,
+        });
+    }
+    findings
+}
