@@ -9,8 +9,9 @@ use crate::table::Align::{Left as L, Right as R};
 use crate::verdict::{pct, thousands};
 
 /// Writes `report` for people: the verdict (one line per bottleneck), the notes, a table of the
-/// tasks in graph order, a table of the subtasks of each bottleneck task (skewed ones marked
-/// `*`), and the edges with their queue usage.
+/// tasks in graph order, the operators of the tasks that run chains with their shares of the
+/// busy time, a table of the subtasks of each bottleneck task (skewed ones marked `*`), and the
+/// edges with their queue usage.
 ///
 /// Recording warnings are not written (a command-line tool prints them on stderr).
 pub fn render_human(report: &LocateReport, out: impl Write) -> io::Result<()> {
@@ -83,6 +84,7 @@ pub fn render_human_with(
         ],
         rows,
     )?;
+    operators(w, report)?;
 
     for b in &report.bottlenecks {
         let Some(task) = report.tasks.iter().find(|t| t.name == b.task) else {
@@ -151,6 +153,35 @@ pub fn render_human_with(
         )?;
     }
     Ok(())
+}
+
+/// The operators of every task that runs a chain (see `bpprof::operator`), each with its share
+/// of the task's busy time; the task is named on its first operator's row only. Nothing when no
+/// task has operators.
+fn operators(w: &mut impl Write, report: &LocateReport) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = report
+        .tasks
+        .iter()
+        .flat_map(|t| {
+            t.operators.iter().enumerate().map(move |(i, o)| {
+                vec![
+                    if i == 0 {
+                        t.name.clone()
+                    } else {
+                        String::new()
+                    },
+                    o.name.clone(),
+                    pct(o.busy_share),
+                ]
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(w)?;
+    writeln!(w, "Operators (share of the task's busy time):")?;
+    table(w, &[("TASK", L), ("OPERATOR", L), ("BUSY", R)], rows)
 }
 
 /// The timeline strip: a header with the windows, one row per task, and the legend.

@@ -3,7 +3,9 @@
 //! arriving from threads bpprof does not see are reported.
 
 use bpprof_analysis::synth::{Load, Synth};
-use bpprof_analysis::{locate, AnalysisOptions, BottleneckKind, LocateReport, TaskReport};
+use bpprof_analysis::{
+    locate, render_human, AnalysisOptions, BottleneckKind, LocateReport, TaskReport,
+};
 
 const INTERVALS: usize = 6;
 
@@ -88,6 +90,48 @@ fn documents_without_operators_still_deserialise() {
     }
     let back: LocateReport = serde_json::from_value(json).unwrap();
     assert!(back.tasks.iter().all(|t| t.operators.is_empty()));
+}
+
+fn human(report: &LocateReport) -> String {
+    let mut out = Vec::new();
+    render_human(report, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn human_output_lists_the_operators_under_the_tasks() {
+    let report = analyse(&chain(0.1, 0.047, 0.85 * 0.98));
+    let text = human(&report);
+    let section: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Operators"))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        section,
+        [
+            "Operators (share of the task's busy time):",
+            "  TASK   OPERATOR  BUSY",
+            "  Chain  Parse      10%",
+            "         Filter      5%",
+            "         Enrich     85%",
+        ],
+        "{text}"
+    );
+    // Right after the task table, before the subtasks of the bottleneck.
+    let at = |heading: &str| text.find(heading).unwrap_or_else(|| panic!("{text}"));
+    assert!(at("Tasks:") < at("Operators (") && at("Operators (") < at("Subtasks of Chain:"));
+    assert_eq!(text.matches("Operators (").count(), 1, "{text}");
+}
+
+#[test]
+fn human_output_has_no_operator_section_without_operators() {
+    let report = analyse(&legacy(true));
+    assert!(report.tasks.iter().all(|t| t.operators.is_empty()));
+    let text = human(&report);
+    assert!(text.contains("Tasks:"), "{text}");
+    assert!(!text.contains("Operators"), "{text}");
+    assert!(!text.contains("OPERATOR"), "{text}");
 }
 
 /// Source (declared unaccounted, its thread registered but idle-looking) feeds `source->parse`
