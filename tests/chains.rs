@@ -68,6 +68,46 @@ fn chain_names_enrich_inside_the_chain() {
     );
     let total: f64 = chain.operators.iter().map(|o| o.busy_share).sum();
     assert!(total <= 1.0 + 1e-9, "{:?}", chain.operators);
+    // Calls per operator: Parse and Filter see every record Chain receives, Enrich every record
+    // Filter keeps, which Chain then sends. The channel counts a record when it is received or
+    // sent, the operator when its scope is entered, so they may differ by a record or two at the
+    // ends of the range.
+    let close = |a: u64, b: u64| a.abs_diff(b) <= 2 + b / 100;
+    let chain0 = &chain.subtasks[0];
+    let [parse, filter, enrich] = chain.operators.as_slice() else {
+        unreachable!()
+    };
+    assert!(chain0.records_in > 1_000, "{}", located.text);
+    for op in [parse, filter] {
+        assert!(
+            close(op.records, chain0.records_in),
+            "{} saw {} records, Chain received {}:\n{}",
+            op.name,
+            op.records,
+            chain0.records_in,
+            located.text
+        );
+    }
+    assert!(
+        close(enrich.records, chain0.records_out),
+        "Enrich saw {} records, Chain sent {}:\n{}",
+        enrich.records,
+        chain0.records_out,
+        located.text
+    );
+    // Filter drops about one record in eight.
+    assert!(
+        enrich.records < parse.records && enrich.records * 10 > parse.records * 8,
+        "{:?}",
+        chain.operators
+    );
+    let per_record = |o: &bpprof_analysis::OperatorShare| o.busy_per_record_us.unwrap_or(0.0);
+    assert!(
+        per_record(enrich) > 10.0 * per_record(parse),
+        "Enrich costs most per record: {:?}",
+        chain.operators
+    );
+    assert!(located.text.contains("BUSY/REC"), "{}", located.text);
     assert!(
         located.task("Source").operators.is_empty() && located.task("Sink").operators.is_empty()
     );

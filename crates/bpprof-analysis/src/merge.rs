@@ -169,6 +169,7 @@ fn absorb(into: &mut IntervalChunk, from: IntervalChunk) {
     into.channels.extend(from.channels);
     into.declared_operators.extend(from.declared_operators);
     into.operators.extend(from.operators);
+    into.operator_calls.extend(from.operator_calls);
 }
 
 /// Ids already used in the merged recording, and the channels by name.
@@ -288,6 +289,9 @@ impl Offsets {
         for o in &mut c.operators {
             o.subtask += self.subtask;
         }
+        for o in &mut c.operator_calls {
+            o.subtask += self.subtask;
+        }
         c
     }
 
@@ -313,5 +317,41 @@ impl Offsets {
             c.stack += self.stack;
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{Load, Synth};
+
+    /// One subtask `task#0` running operator `op`, entered `calls` times per interval.
+    fn chain(task: &str, op: &str, calls: u64) -> Recording {
+        let mut synth = Synth::new();
+        let s = synth.subtask(task, 0, 1);
+        let id = synth.operator(s, op);
+        for _ in 0..3 {
+            synth.operator_busy(s, id, 0.5);
+            synth.operator_calls(s, id, calls);
+            synth.interval(&[(s, Load::new(0.6, 0.0))]);
+        }
+        synth.recording()
+    }
+
+    #[test]
+    fn operator_calls_follow_their_subtask() {
+        let merged = merge(&[chain("A", "Parse", 10), chain("B", "Enrich", 20)]).unwrap();
+        let task_of: HashMap<u32, String> = merged
+            .intervals
+            .iter()
+            .flat_map(|i| &i.declared_subtasks)
+            .map(|d| (d.id, d.task.clone()))
+            .collect();
+        let mut calls: HashMap<String, u64> = HashMap::new();
+        for c in merged.intervals.iter().flat_map(|i| &i.operator_calls) {
+            *calls.entry(task_of[&c.subtask].clone()).or_default() += c.calls;
+        }
+        assert_eq!(calls.get("A"), Some(&30), "{calls:?}");
+        assert_eq!(calls.get("B"), Some(&60), "{calls:?}");
     }
 }

@@ -10,7 +10,7 @@ use crate::verdict::{pct, thousands};
 
 /// Writes `report` for people: the verdict (one line per bottleneck), the notes, a table of the
 /// tasks in graph order, the operators of the tasks that run chains with their shares of the
-/// busy time, a table of the subtasks of each bottleneck task (skewed ones marked `*`), and the
+/// busy time, records per second and busy time per record, a table of the subtasks of each bottleneck task (skewed ones marked `*`), and the
 /// edges with their queue usage.
 ///
 /// Recording warnings are not written (a command-line tool prints them on stderr).
@@ -156,8 +156,9 @@ pub fn render_human_with(
 }
 
 /// The operators of every task that runs a chain (see `bpprof::operator`), each with its share
-/// of the task's busy time; the task is named on its first operator's row only. Nothing when no
-/// task has operators.
+/// of the task's busy time, its records (calls) per second and its busy time per record; the task
+/// is named on its first operator's row only. Records show as `-` when none were counted (a
+/// format 1.0 recording has no call counts). Nothing when no task has operators.
 fn operators(w: &mut impl Write, report: &LocateReport) -> io::Result<()> {
     let rows: Vec<Vec<String>> = report
         .tasks
@@ -172,6 +173,12 @@ fn operators(w: &mut impl Write, report: &LocateReport) -> io::Result<()> {
                     },
                     o.name.clone(),
                     pct(o.busy_share),
+                    if o.records > 0 {
+                        thousands(o.records_per_s.round() as u64)
+                    } else {
+                        "-".into()
+                    },
+                    o.busy_per_record_us.map_or("-".into(), micros),
                 ]
             })
         })
@@ -180,8 +187,37 @@ fn operators(w: &mut impl Write, report: &LocateReport) -> io::Result<()> {
         return Ok(());
     }
     writeln!(w)?;
-    writeln!(w, "Operators (share of the task's busy time):")?;
-    table(w, &[("TASK", L), ("OPERATOR", L), ("BUSY", R)], rows)
+    writeln!(
+        w,
+        "Operators (share of the task's busy time, records per second, busy time per record):"
+    )?;
+    table(
+        w,
+        &[
+            ("TASK", L),
+            ("OPERATOR", L),
+            ("BUSY", R),
+            ("REC/S", R),
+            ("BUSY/REC", R),
+        ],
+        rows,
+    )
+}
+
+/// A duration in microseconds with three significant digits or more: `0.712 µs`, `84.7 µs`,
+/// `1,250 µs`.
+fn micros(us: f64) -> String {
+    if us >= 999.5 {
+        format!("{} µs", thousands(us.round() as u64))
+    } else if us >= 99.95 {
+        format!("{us:.0} µs")
+    } else if us >= 9.995 {
+        format!("{us:.1} µs")
+    } else if us >= 0.9995 {
+        format!("{us:.2} µs")
+    } else {
+        format!("{us:.3} µs")
+    }
 }
 
 /// The timeline strip: a header with the windows, one row per task, and the legend.

@@ -239,6 +239,18 @@ pub struct OperatorShare {
     pub name: String,
     /// Share (0..1) of the task's busy time (summed over its subtasks) spent in this operator.
     pub busy_share: f64,
+    /// Times its scope was entered over the range, summed over the task's subtasks: for an
+    /// operator run once per record, the records it processed (Flink's numRecordsIn). 0 when the
+    /// recording has no call counts (format 1.0).
+    #[serde(default)]
+    pub records: u64,
+    /// `records` per second of the analysed range.
+    #[serde(default)]
+    pub records_per_s: f64,
+    /// Its busy time per record, microseconds: its busy time / `records`, both summed over the
+    /// task's subtasks; `null` when `records` is 0.
+    #[serde(default)]
+    pub busy_per_record_us: Option<f64>,
 }
 
 /// One subtask over the analysed range (every registration of the same task and index merged).

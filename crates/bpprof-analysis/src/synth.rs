@@ -18,9 +18,9 @@ use std::path::Path;
 
 use bpprof_format::{
     read_recording, ChannelDecl, ChannelEndpoint, ChannelInterval, EdgeDecl, EndChunk,
-    EndpointRole, FrameDecl, IntervalChunk, OperatorDecl, OperatorInterval, Recording,
-    RecordingMeta, RecordingWriter, SampleCount, SampleState, SamplesChunk, StackDecl, SubtaskDecl,
-    SubtaskInterval, TaskDecl,
+    EndpointRole, FrameDecl, IntervalChunk, OperatorCalls, OperatorDecl, OperatorInterval,
+    Recording, RecordingMeta, RecordingWriter, SampleCount, SampleState, SamplesChunk, StackDecl,
+    SubtaskDecl, SubtaskInterval, TaskDecl,
 };
 
 /// Sampling frequency that [`Synth::sample`] sets when none was set.
@@ -224,6 +224,16 @@ impl Synth {
             subtask,
             id: operator,
             busy_ns,
+        });
+    }
+
+    /// Records that `subtask` entered operator `operator`'s scope `calls` times (processed
+    /// `calls` records in it) in the next interval.
+    pub fn operator_calls(&mut self, subtask: u32, operator: u32, calls: u64) {
+        self.pending.operator_calls.push(OperatorCalls {
+            subtask,
+            id: operator,
+            calls,
         });
     }
 

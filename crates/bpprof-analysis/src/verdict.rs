@@ -266,7 +266,8 @@ fn exchange_bottleneck(
     }
 }
 
-/// Fills [`TaskReport::operators`]: each operator's share of its task's busy time.
+/// Fills [`TaskReport::operators`]: each operator's share of its task's busy time, its records
+/// (calls) and its busy time per record.
 fn attach_operators(
     recording: &Recording,
     graph: &JobGraph,
@@ -285,18 +286,25 @@ fn attach_operators(
             .range((position, 0)..=(position, u32::MAX))
             .map(|(_, s)| s.busy)
             .sum();
-        let total: u64 = operators.iter().map(|(_, b)| *b).sum();
+        let total: u64 = operators.iter().map(|o| o.busy).sum();
         // Operator time is measured separately from busy time; never report more than all of it.
         let whole = busy.max(total);
         task.operators = operators
             .into_iter()
-            .map(|(name, b)| OperatorShare {
-                name,
+            .map(|o| OperatorShare {
                 busy_share: if whole > 0 {
-                    b as f64 / whole as f64
+                    o.busy as f64 / whole as f64
                 } else {
                     0.0
                 },
+                records: o.calls,
+                records_per_s: if selection.seconds > 0.0 {
+                    o.calls as f64 / selection.seconds
+                } else {
+                    0.0
+                },
+                busy_per_record_us: (o.calls > 0).then(|| o.busy as f64 / 1e3 / o.calls as f64),
+                name: o.name,
             })
             .collect();
     }

@@ -237,44 +237,73 @@ pub(crate) fn split(
     windows
 }
 
-/// Busy time per operator of every task over the selection: for each task position, its
-/// operators in order of first declaration (merged by name across subtasks and registrations),
-/// with their busy ns. Tasks without operators are absent.
+/// One operator of a task over a selection, summed over the task's subtasks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OperatorSums {
+    pub name: String,
+    /// Busy ns inside its scopes.
+    pub busy: u64,
+    /// Scope entries (0 throughout in a format 1.0 recording, which has no call counts).
+    pub calls: u64,
+}
+
+/// Busy time and calls per operator of every task over the selection: for each task position,
+/// its operators in order of first declaration (merged by name across subtasks and
+/// registrations). Tasks without operators are absent.
 pub(crate) fn operator_sums(
     recording: &Recording,
     graph: &JobGraph,
     selection: &Selection,
-) -> BTreeMap<usize, Vec<(String, u64)>> {
+) -> BTreeMap<usize, Vec<OperatorSums>> {
     // Declarations accumulate over the whole file, whatever range is analysed.
     let mut names: HashMap<(u32, u32), &str> = HashMap::new();
-    let mut out: BTreeMap<usize, Vec<(String, u64)>> = BTreeMap::new();
+    let mut out: BTreeMap<usize, Vec<OperatorSums>> = BTreeMap::new();
     for interval in &recording.intervals {
         for decl in &interval.declared_operators {
             names.insert((decl.subtask, decl.id), decl.name.as_str());
             if let Some(&(task, _)) = graph.subtasks.get(&decl.subtask) {
-                let ops = out.entry(task).or_default();
-                if !ops.iter().any(|(n, _)| n == &decl.name) {
-                    ops.push((decl.name.clone(), 0));
-                }
+                entry(out.entry(task).or_default(), &decl.name);
             }
         }
     }
     for &n in &selection.intervals {
-        for op in &recording.intervals[n].operators {
-            let (Some(&(task, _)), Some(name)) = (
-                graph.subtasks.get(&op.subtask),
-                names.get(&(op.subtask, op.id)),
-            ) else {
+        let interval = &recording.intervals[n];
+        let busy = interval
+            .operators
+            .iter()
+            .map(|o| (o.subtask, o.id, o.busy_ns, 0));
+        let calls = interval
+            .operator_calls
+            .iter()
+            .map(|o| (o.subtask, o.id, 0, o.calls));
+        for (subtask, id, busy, calls) in busy.chain(calls) {
+            let (Some(&(task, _)), Some(name)) =
+                (graph.subtasks.get(&subtask), names.get(&(subtask, id)))
+            else {
                 continue;
             };
-            let ops = out.entry(task).or_default();
-            match ops.iter_mut().find(|(n, _)| n == name) {
-                Some((_, busy)) => *busy = busy.saturating_add(op.busy_ns),
-                None => ops.push((name.to_string(), op.busy_ns)),
-            }
+            let op = entry(out.entry(task).or_default(), name);
+            op.busy = op.busy.saturating_add(busy);
+            op.calls = op.calls.saturating_add(calls);
         }
     }
     out
+}
+
+/// The sums of operator `name` in `ops`, added at the end when not there yet.
+fn entry<'a>(ops: &'a mut Vec<OperatorSums>, name: &str) -> &'a mut OperatorSums {
+    let at = match ops.iter().position(|o| o.name == name) {
+        Some(at) => at,
+        None => {
+            ops.push(OperatorSums {
+                name: name.to_owned(),
+                busy: 0,
+                calls: 0,
+            });
+            ops.len() - 1
+        }
+    };
+    &mut ops[at]
 }
 
 /// Channels whose receivers got records in the selection but into which no registered subtask

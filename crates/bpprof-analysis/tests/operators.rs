@@ -18,8 +18,18 @@ fn task<'a>(report: &'a LocateReport, name: &str) -> &'a TaskReport {
 }
 
 /// Source -> Chain [Parse -> Filter -> Enrich] -> Sink, Chain busy 98% of the time; each operator
-/// busy the given fraction of the interval.
+/// busy the given fraction of the interval. No call counts, as in a format 1.0 recording.
 fn chain(parse_busy: f64, filter_busy: f64, enrich: f64) -> Synth {
+    chain_with_calls(parse_busy, filter_busy, enrich, None)
+}
+
+/// [`chain`], with the calls of Parse, Filter and Enrich per interval when given.
+fn chain_with_calls(
+    parse_busy: f64,
+    filter_busy: f64,
+    enrich: f64,
+    calls: Option<[u64; 3]>,
+) -> Synth {
     let mut synth = Synth::new();
     let src = synth.subtask("Source", 0, 1);
     let chain = synth.subtask("Chain", 0, 1);
@@ -33,6 +43,11 @@ fn chain(parse_busy: f64, filter_busy: f64, enrich: f64) -> Synth {
         synth.operator_busy(chain, parse, parse_busy);
         synth.operator_busy(chain, filter, filter_busy);
         synth.operator_busy(chain, enrich_op, enrich);
+        if let Some([p, f, e]) = calls {
+            synth.operator_calls(chain, parse, p);
+            synth.operator_calls(chain, filter, f);
+            synth.operator_calls(chain, enrich_op, e);
+        }
         synth.interval(&[
             (src, Load::new(0.05, 0.95)),
             (chain, Load::new(0.98, 0.0)),
@@ -59,6 +74,12 @@ fn slowest_operator_of_the_bottleneck_chain_is_named() {
     let names: Vec<&str> = ops.iter().map(|o| o.name.as_str()).collect();
     assert_eq!(names, ["Parse", "Filter", "Enrich"]);
     assert!((ops[2].busy_share - 0.85).abs() < 1e-6, "{ops:?}");
+    // No call counts (a 1.0 recording): no records, no busy time per record.
+    assert!(
+        ops.iter()
+            .all(|o| o.records == 0 && o.records_per_s == 0.0 && o.busy_per_record_us.is_none()),
+        "{ops:?}"
+    );
     assert!(task(&report, "Source").operators.is_empty());
 
     let json = serde_json::to_value(&report).unwrap();
@@ -110,11 +131,11 @@ fn human_output_lists_the_operators_under_the_tasks() {
     assert_eq!(
         section,
         [
-            "Operators (share of the task's busy time):",
-            "  TASK   OPERATOR  BUSY",
-            "  Chain  Parse      10%",
-            "         Filter      5%",
-            "         Enrich     85%",
+            "Operators (share of the task's busy time, records per second, busy time per record):",
+            "  TASK   OPERATOR  BUSY  REC/S  BUSY/REC",
+            "  Chain  Parse      10%      -         -",
+            "         Filter      5%      -         -",
+            "         Enrich     85%      -         -",
         ],
         "{text}"
     );
@@ -122,6 +143,113 @@ fn human_output_lists_the_operators_under_the_tasks() {
     let at = |heading: &str| text.find(heading).unwrap_or_else(|| panic!("{text}"));
     assert!(at("Tasks:") < at("Operators (") && at("Operators (") < at("Subtasks of Chain:"));
     assert_eq!(text.matches("Operators (").count(), 1, "{text}");
+}
+
+/// Parse and Filter see every record, Enrich the 7 in 8 that Filter keeps.
+const CALLS: [u64; 3] = [8_000, 8_000, 7_000];
+
+#[test]
+fn records_and_busy_per_record_come_from_the_calls() {
+    let report = analyse(&chain_with_calls(0.1, 0.047, 0.85 * 0.98, Some(CALLS)));
+    let ops = &task(&report, "Chain").operators;
+    let records: Vec<u64> = ops.iter().map(|o| o.records).collect();
+    // The first interval (warm-up) is left out by default.
+    let seconds = INTERVALS as u64 - 1;
+    assert_eq!(records, CALLS.map(|c| c * seconds), "{ops:?}");
+    for (o, calls) in ops.iter().zip(CALLS) {
+        assert!((o.records_per_s - calls as f64).abs() < 1e-6, "{o:?}");
+    }
+    // Busy per record: busy time / calls, both over the whole range.
+    let per_record = |o: usize| ops[o].busy_per_record_us.unwrap();
+    assert!((per_record(0) - 0.1e6 / 8_000.0).abs() < 1e-3, "{ops:?}");
+    assert!((per_record(1) - 0.047e6 / 8_000.0).abs() < 1e-3, "{ops:?}");
+    assert!(
+        (per_record(2) - 0.85 * 0.98e6 / 7_000.0).abs() < 1e-3,
+        "{ops:?}"
+    );
+
+    let json = serde_json::to_value(&report).unwrap();
+    let enrich = &json["tasks"][1]["operators"][2];
+    assert_eq!(enrich["records"], 7_000 * seconds);
+    assert!((enrich["busy_per_record_us"].as_f64().unwrap() - 119.0).abs() < 1e-6);
+    let back: LocateReport = serde_json::from_value(json).unwrap();
+    assert_eq!(back, report);
+
+    let text = human(&report);
+    let section: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Operators"))
+        .take_while(|l| !l.is_empty())
+        .skip(1)
+        .collect();
+    assert_eq!(
+        section,
+        [
+            "  TASK   OPERATOR  BUSY  REC/S  BUSY/REC",
+            "  Chain  Parse      10%  8,000   12.5 µs",
+            "         Filter      5%  8,000   5.88 µs",
+            "         Enrich     85%  7,000    119 µs",
+        ],
+        "{text}"
+    );
+}
+
+/// Records and busy time of an operator are summed over the task's subtasks (and registrations)
+/// before dividing; an operator entered but never busy has records and 0 µs per record; a range
+/// counts only its own intervals.
+#[test]
+fn records_are_merged_across_subtasks_and_ranges() {
+    let mut synth = Synth::new();
+    let src = synth.subtask("Source", 0, 1);
+    let work: Vec<u32> = (0..2).map(|i| synth.subtask("Work", i, 2)).collect();
+    synth.channel("in", 256, &[src], &work);
+    let ops: Vec<(u32, u32, u32)> = work
+        .iter()
+        .map(|&w| (w, synth.operator(w, "Decode"), synth.operator(w, "Route")))
+        .collect();
+    for n in 0..INTERVALS {
+        for (i, &(w, decode, route)) in ops.iter().enumerate() {
+            // Work#0: 1,000 records at 500 µs; Work#1: 3,000 at 100 µs; in the last interval,
+            // twice as many records.
+            let scale = if n == INTERVALS - 1 { 2 } else { 1 };
+            let (calls, busy) = [(1_000, 0.5), (3_000, 0.3)][i];
+            synth.operator_busy(w, decode, busy);
+            synth.operator_calls(w, decode, calls * scale);
+            synth.operator_calls(w, route, calls * scale);
+        }
+        synth.interval(&[
+            (src, Load::new(0.05, 0.9)),
+            (work[0], Load::new(0.6, 0.0)),
+            (work[1], Load::new(0.4, 0.0)),
+        ]);
+    }
+    let report = analyse(&synth);
+    let [decode, route] = task(&report, "Work").operators.as_slice() else {
+        panic!("{:?}", task(&report, "Work").operators);
+    };
+    // Intervals 1..INTERVALS (the warm-up left out), the last with twice the records.
+    let n = INTERVALS as u64 - 1;
+    assert_eq!(decode.records, 4_000 * (n + 1), "{decode:?}");
+    let busy_us = 0.8e6 * n as f64;
+    let expected = busy_us / (4_000 * (n + 1)) as f64;
+    assert!(
+        (decode.busy_per_record_us.unwrap() - expected).abs() < 1e-6,
+        "{decode:?}"
+    );
+    assert_eq!(route.records, decode.records);
+    assert_eq!(route.busy_per_record_us, Some(0.0));
+
+    // Only the last interval: twice the records, half the busy time per record.
+    let last = (INTERVALS - 1) as f64;
+    let options = AnalysisOptions {
+        from_s: Some(last),
+        ..AnalysisOptions::default()
+    };
+    let report = locate(&synth.recording(), &options).unwrap();
+    let decode = &task(&report, "Work").operators[0];
+    assert_eq!(decode.records, 8_000, "{decode:?}");
+    assert!((decode.records_per_s - 8_000.0).abs() < 1e-6, "{decode:?}");
+    assert!((decode.busy_per_record_us.unwrap() - 100.0).abs() < 1e-6);
 }
 
 #[test]

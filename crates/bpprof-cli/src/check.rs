@@ -60,27 +60,37 @@ pub struct CheckArgs {
     pub junit: Option<PathBuf>,
     /// Start of the range compared in every recording, seconds. Default: the end of the first
     /// interval (the warm-up is skipped).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub from: Option<f64>,
     /// End of the range compared (exclusive), seconds. Default: the end of each recording.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub to: Option<f64>,
     /// Length of the windows whose values are compared, seconds. Default: the recording
     /// interval.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub window: Option<f64>,
     /// Family-wise confidence level of the intervals (Bonferroni-corrected over the gated
     /// comparisons). Default: 0.95.
-    #[arg(long, value_name = "LEVEL")]
+    #[arg(long, value_name = "LEVEL", allow_negative_numbers = true)]
     pub confidence: Option<f64>,
     /// Fewer windows than this on a side make a comparison inconclusive. Default: 10.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub min_windows: Option<usize>,
     /// Bootstrap resamples per interval.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_RESAMPLES)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_RESAMPLES,
+        allow_negative_numbers = true
+    )]
     pub resamples: usize,
     /// Seed of the bootstrap (the same recordings and seed give the same result).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_SEED)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_SEED,
+        allow_negative_numbers = true
+    )]
     pub seed: u64,
 }
 
@@ -104,12 +114,18 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     let options = options(args, &config)?;
     let strict = args.strict || config.strict.unwrap_or(false);
 
-    let baseline = read_all(&args.baseline, err)?;
-    let current = read_all(&args.current, err)?;
+    let baseline = read_all(&args.baseline)?;
+    let current = read_all(&args.current)?;
     let report =
         check(&as_inputs(&baseline), &as_inputs(&current), &options).map_err(check_failure)?;
 
-    // Files first: an unwritable path fails before anything is printed.
+    // Files first: an unwritable path fails before anything is printed, and before either file
+    // is written.
+    for (path, option) in [(&args.markdown, "--markdown"), (&args.junit, "--junit")] {
+        if let Some(path) = path {
+            crate::keep_recording(path, option)?;
+        }
+    }
     if let Some(path) = &args.markdown {
         write_file(
             path,
@@ -210,15 +226,13 @@ fn options(args: &CheckArgs, config: &CheckConfig) -> Result<CheckOptions, Failu
     })
 }
 
-/// Reads every recording, printing its warnings (e.g. truncated) with its path.
-fn read_all(paths: &[PathBuf], err: &mut dyn Write) -> Result<Vec<(String, Recording)>, Failure> {
+/// Reads every recording. Their warnings (e.g. truncated) are the report's: `check` lists them
+/// with the path, in every output format.
+fn read_all(paths: &[PathBuf]) -> Result<Vec<(String, Recording)>, Failure> {
     paths
         .iter()
         .map(|path| {
             let recording = bpprof_format::read_file(path).map_err(|e| read_failure(path, e))?;
-            for warning in &recording.warnings {
-                let _ = writeln!(err, "warning: {}: {warning}", path.display());
-            }
             Ok((path.display().to_string(), recording))
         })
         .collect()

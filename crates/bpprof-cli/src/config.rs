@@ -63,9 +63,18 @@ impl CheckConfig {
 
     /// Parses the text of a `bpprof.toml`.
     pub fn parse(text: &str) -> Result<CheckConfig, String> {
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| e.message().to_owned())?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            // toml's own rendering quotes the line over several; one line names it instead.
+            let message = e.message().trim_end_matches('\n').to_owned();
+            match e.span() {
+                Some(span) => {
+                    let before = &text.as_bytes()[..span.start.min(text.len())];
+                    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+                    format!("not valid TOML: line {line}: {message}")
+                }
+                None => format!("not valid TOML: {message}"),
+            }
+        })?;
         let mut config = CheckConfig::default();
         for (key, value) in &table {
             if key != "check" {
@@ -86,7 +95,10 @@ impl CheckConfig {
             let wrong = |expected: &str| format!("check.{key} must be {expected}, got {value}");
             match key.as_str() {
                 "confidence" => {
-                    self.confidence = Some(value.as_float().ok_or_else(|| wrong("a number such as 0.95"))?)
+                    let c = number(value)
+                        .filter(|&c| c > 0.0 && c < 1.0)
+                        .ok_or_else(|| wrong("a number between 0 and 1, such as 0.95"))?;
+                    self.confidence = Some(c);
                 }
                 "min_windows" => {
                     let n = value
@@ -96,7 +108,9 @@ impl CheckConfig {
                     self.min_windows = Some(n as usize);
                 }
                 "window" => {
-                    let w = number(value).ok_or_else(|| wrong("a number of seconds"))?;
+                    let w = number(value)
+                        .filter(|&w| w.is_finite() && w > 0.0)
+                        .ok_or_else(|| wrong("a positive number of seconds"))?;
                     self.window_s = Some(w);
                 }
                 "strict" => self.strict = Some(value.as_bool().ok_or_else(|| wrong("true or false"))?),
@@ -126,11 +140,13 @@ impl CheckConfig {
         for (key, value) in limits {
             if let Some(task) = value.as_table() {
                 for (metric, value) in task {
-                    self.limits
-                        .push(format!("{key}.{metric}={}", limit_text(value)?));
+                    let text = limit_text(value)
+                        .map_err(|e| format!("check.limits.{key}.{metric}: {e}"))?;
+                    self.limits.push(format!("{key}.{metric}={text}"));
                 }
             } else {
-                self.limits.push(format!("{key}={}", limit_text(value)?));
+                let text = limit_text(value).map_err(|e| format!("check.limits.{key}: {e}"))?;
+                self.limits.push(format!("{key}={text}"));
             }
         }
         // Validate now, so the error names the file.
@@ -209,5 +225,42 @@ mod tests {
         assert!(e.contains("unknown section [chek]"), "{e}");
         let e = CheckConfig::parse("[check]\nmin_windows = 1\n").unwrap_err();
         assert!(e.contains("at least 2"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key_and_line() {
+        let e = CheckConfig::parse("[check]\nstrict = true\nthis is not toml ]]\n").unwrap_err();
+        assert!(e.starts_with("not valid TOML: line 3: "), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = CheckConfig::parse("[check.limits.Enrich]\nbusy = true\n").unwrap_err();
+        assert!(
+            e.starts_with("check.limits.Enrich.busy: a limit must be"),
+            "{e}"
+        );
+        let e = CheckConfig::parse("[check.limits]\nEnrich = true\n").unwrap_err();
+        assert!(e.starts_with("check.limits.Enrich: a limit must be"), "{e}");
+        for (text, expected) in [
+            (
+                "window = -1",
+                "check.window must be a positive number of seconds",
+            ),
+            (
+                "window = nan",
+                "check.window must be a positive number of seconds",
+            ),
+            (
+                "confidence = 1",
+                "check.confidence must be a number between 0 and 1",
+            ),
+            (
+                "confidence = 1.5",
+                "check.confidence must be a number between 0 and 1",
+            ),
+        ] {
+            let e = CheckConfig::parse(&format!("[check]\n{text}\n")).unwrap_err();
+            assert!(e.starts_with(expected), "{text}: {e}");
+        }
+        let config = CheckConfig::parse("[check]\nwindow = 2\nconfidence = 0.9\n").unwrap();
+        assert_eq!((config.window_s, config.confidence), (Some(2.0), Some(0.9)));
     }
 }

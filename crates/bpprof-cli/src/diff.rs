@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bpprof_analysis::diff::{
-    fold_differential, render_diff_svg, DiffError, DiffOptions, Normalize,
+    fold_differential, render_diff_svg, DiffError, DiffOptions, Normalize, Side,
 };
+use bpprof_analysis::flame::FlameError;
 use bpprof_format::Recording;
 
 use crate::flame::{flame_failure, note_chosen, FoldArgs, GraphOutput};
@@ -46,8 +47,13 @@ pub struct DiffArgs {
     /// instead of an SVG: the input of `inferno-flamegraph` and `flamegraph.pl`.
     #[arg(long)]
     pub folded: bool,
-    /// Width of the SVG in pixels. Default: as wide as the browser window.
-    #[arg(long, value_name = "PIXELS")]
+    /// Width of the SVG in pixels (at least 100). Default: as wide as the browser window.
+    #[arg(
+        long,
+        value_name = "PIXELS",
+        value_parser = crate::flame::parse_width,
+        allow_negative_numbers = true
+    )]
     pub width: Option<usize>,
 }
 
@@ -76,13 +82,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         current_name,
     };
     let diff = fold_differential(&base, &current, &options).map_err(diff_failure)?;
-    let label = diff.current.selection.label();
-    note_chosen(
-        err,
-        &diff.current.selection,
-        "comparing",
-        "found in CURRENT",
-    );
+    let label = crate::one_line(&diff.current.selection.label());
 
     let graph = GraphOutput {
         output: args.output.as_deref(),
@@ -95,6 +95,13 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         |svg, bytes| render_diff_svg(&diff, svg, bytes),
         || diff.file_name("svg"),
     )?;
+    // After the graph is written: a failure to write is then the only line on stderr.
+    note_chosen(
+        err,
+        &diff.current.selection,
+        "comparing",
+        "found in CURRENT",
+    );
     let Some(path) = written else {
         return Ok(());
     };
@@ -134,9 +141,23 @@ fn read(path: &Path, role: &str, err: &mut dyn Write) -> Result<Recording, Failu
 fn diff_failure(error: DiffError) -> Failure {
     match error {
         DiffError::Fold { side, name, error } => {
+            // Resolved in CURRENT but missing in BASE: the two job graphs differ.
+            let only_current = match (&side, &error) {
+                (Side::Base, FlameError::UnknownSubtask { wanted, .. }) => {
+                    let task = wanted.rsplit_once('#').map_or(wanted.as_str(), |(t, _)| t);
+                    Some(format!(
+                        "{wanted} is in CURRENT only (the parallelism of {task} differs?): compare the whole task with --task {task}"
+                    ))
+                }
+                (Side::Base, FlameError::UnknownTask { wanted, .. }) => Some(format!(
+                    "task {wanted} is in CURRENT only: pass a task that both recordings have"
+                )),
+                _ => None,
+            };
             let failure = flame_failure(error);
             Failure {
                 what: format!("in {}: {}", side.with_name(&name), failure.what),
+                fix: only_current.unwrap_or(failure.fix),
                 ..failure
             }
         }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use bpprof_analysis::flame::{
     fold, render_svg, state_name, FlameError, FlameOptions, Mode, NoSamplesReason, Resolved,
-    Selection, SvgOptions,
+    Selection, SvgOptions, MIN_WIDTH,
 };
 use bpprof_analysis::verdict::thousands;
 use bpprof_format::SampleState;
@@ -30,8 +30,13 @@ pub struct FlameArgs {
     /// instead of an SVG.
     #[arg(long)]
     pub folded: bool,
-    /// Width of the SVG in pixels. Default: as wide as the browser window.
-    #[arg(long, value_name = "PIXELS")]
+    /// Width of the SVG in pixels (at least 100). Default: as wide as the browser window.
+    #[arg(
+        long,
+        value_name = "PIXELS",
+        value_parser = parse_width,
+        allow_negative_numbers = true
+    )]
     pub width: Option<usize>,
 }
 
@@ -65,11 +70,11 @@ pub struct FoldArgs {
     /// Start of the range, in seconds since the recording started. An interval's samples are
     /// drawn when its midpoint lies in [--from, --to). Default: the end of the first interval (the
     /// warm-up is skipped), as for `locate`.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub from: Option<f64>,
     /// End of the range (exclusive), in seconds since the recording started. Default: the end of
     /// the recording.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub to: Option<f64>,
 }
 
@@ -176,12 +181,12 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
 pub(crate) fn note_chosen(err: &mut dyn Write, selection: &Resolved, verb: &str, found: &str) {
     if let Some(chosen) = &selection.bottleneck {
         // Advisory: a closed stderr must not stop the command.
-        let _ = writeln!(
-            err,
+        let line = format!(
             "no --subtask or --task given: {verb} {}, the bottleneck `bpprof locate` {found}: {}",
             selection.label(),
             chosen.reason
         );
+        let _ = writeln!(err, "{}", crate::one_line(&line));
     }
 }
 
@@ -250,8 +255,17 @@ fn output_path(
     }
 }
 
-/// Writes the graph to `path`, as one error line when it cannot.
+/// `--width`: a number of pixels, at least [`MIN_WIDTH`].
+pub(crate) fn parse_width(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(width) if width >= MIN_WIDTH => Ok(width),
+        _ => Err(format!("give a number of pixels of at least {MIN_WIDTH}")),
+    }
+}
+
+/// Writes the graph to `path`, as one error line when it cannot (or when a recording is there).
 fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    crate::keep_recording(path, "-o")?;
     std::fs::write(path, bytes).map_err(|e| {
         Failure::bad_input(
             format!("cannot write '{}': {e}", path.display()),

@@ -38,18 +38,29 @@ const MAX_SAMPLE_HZ: u32 = 10_000;
 )]
 pub struct RecordArgs {
     /// Where the recording goes (sets BPPROF_OUT for the command, replacing any inherited value).
-    /// A file already there is removed before the command starts, so it cannot be mistaken for
-    /// the new recording. Default: `<name of CMD>.bpprof` in the current directory.
+    /// A recording already there is removed before the command starts, so it cannot be mistaken
+    /// for the new recording; any other file there is left alone, and the command is not run.
+    /// Default: `<name of CMD>.bpprof` in the current directory.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Recording interval in milliseconds (sets BPPROF_INTERVAL_MS); at least 100. The default is
     /// the shortest the recorder accepts, because `bpprof check` compares recordings window by
     /// window: short intervals give it many windows, and so tighter confidence intervals, from a
     /// short benchmark run.
-    #[arg(long = "interval-ms", value_name = "MS", default_value_t = 100)]
+    #[arg(
+        long = "interval-ms",
+        value_name = "MS",
+        default_value_t = 100,
+        allow_negative_numbers = true
+    )]
     pub interval_ms: u64,
     /// Stack samples per second per subtask (sets BPPROF_SAMPLE_HZ), 0 (off) to 10000.
-    #[arg(long = "sample-hz", value_name = "HZ", default_value_t = 99)]
+    #[arg(
+        long = "sample-hz",
+        value_name = "HZ",
+        default_value_t = 99,
+        allow_negative_numbers = true
+    )]
     pub sample_hz: u32,
     /// The command to run and its arguments; put `--` before it when it has options of its own.
     #[arg(
@@ -211,6 +222,15 @@ fn prepare_output(path: &Path) -> Result<(), Failure> {
         }
         Err(_) => false,
     };
+    // Only a previous recording is replaced: any other file there is somebody's data.
+    if existed && !replaceable(path) {
+        return Err(Failure::bad_input(
+            format!(
+                "'{shown}' exists and is not a bpprof recording: recording there would destroy it"
+            ),
+            "choose another --output, or remove the file first",
+        ));
+    }
     let probe = OpenOptions::new()
         .write(true)
         .create(true)
@@ -234,6 +254,18 @@ fn prepare_output(path: &Path) -> Result<(), Failure> {
         ));
     }
     Ok(())
+}
+
+/// True when the file at `path` may be replaced by a new recording: it is empty, or it starts
+/// like a bpprof recording (a complete one, or one cut short while its header was written).
+fn replaceable(path: &Path) -> bool {
+    use std::io::Read;
+    let mut start = Vec::with_capacity(bpprof_format::MAGIC.len());
+    let read = fs::File::open(path).and_then(|f| {
+        f.take(bpprof_format::MAGIC.len() as u64)
+            .read_to_end(&mut start)
+    });
+    read.is_ok() && bpprof_format::MAGIC.starts_with(&start)
 }
 
 /// The one-line error for a command that could not be started.

@@ -291,3 +291,190 @@ fn bpprof_toml_sets_limits_and_flags_override_it() {
     std::fs::write(dir.path("bpprof.toml"), "[check]\nconfidense = 0.9\n").unwrap();
     assert_error(&check(&[]), "unknown key check.confidense");
 }
+
+/// Flags at their edges: one `error:` line and exit code 2 each, never a panic, never a check
+/// that runs without what the flag asked for.
+#[test]
+fn edge_case_flags_are_one_error_line() {
+    let dir = Dir::new();
+    let base: &[&str] = &["base.bpprof"];
+    let cases: [(&[&str], &[&str], &str); 12] = [
+        // Negative numbers were taken for unknown flags ("unexpected argument '-1' found").
+        (
+            base,
+            &["same.bpprof", "--window", "-1"],
+            "--window must be a positive number of seconds, got -1",
+        ),
+        (
+            base,
+            &["same.bpprof", "--from", "-5"],
+            "--from must be a non-negative number",
+        ),
+        (
+            base,
+            &["same.bpprof", "--min-windows", "-1"],
+            "invalid value '-1' for '--min-windows",
+        ),
+        (
+            base,
+            &["same.bpprof", "--window", "nan"],
+            "--window must be a positive number",
+        ),
+        // Before: no window fitted, and the check was "inconclusive: record longer" (exit 0).
+        (
+            base,
+            &["same.bpprof", "--window", "100"],
+            "--window 100 s is longer than the compared range of base.bpprof (39 s)",
+        ),
+        (
+            base,
+            &["same.bpprof", "--window", "0.5"],
+            "--window 0.5 s is shorter than the recording interval of base.bpprof (1 s)",
+        ),
+        (
+            base,
+            &["same.bpprof", "--confidence", "nan"],
+            "--confidence must be between 0 and 1",
+        ),
+        (
+            base,
+            &["same.bpprof", "--resamples", "0"],
+            "--resamples must be at least 100",
+        ),
+        (
+            base,
+            &["same.bpprof", "--limit", ".busy=1"],
+            "empty task name before '.'",
+        ),
+        // Before: a budget without a task on a task metric was always "exceeded" (exit 1).
+        (
+            &[],
+            &["same.bpprof", "--assert", "busy < 1"],
+            "busy is a metric of a task: name the task",
+        ),
+        (
+            &[],
+            &["same.bpprof", "--assert", "Work.busy <"],
+            "no number after '<'",
+        ),
+        (
+            &[],
+            &["same.bpprof", "--assert", "Work.busy < 1e400"],
+            "'1e400' is too large a bound",
+        ),
+    ];
+    for (baselines, args, expected) in cases {
+        let output = dir.check(baselines, args);
+        assert!(!text(&output.stderr).contains("panicked"), "{args:?}");
+        assert_error(&output, expected);
+        assert!(
+            output.stdout.is_empty(),
+            "{args:?}: {}",
+            text(&output.stdout)
+        );
+    }
+}
+
+#[test]
+fn bpprof_toml_errors_name_the_key_and_the_line() {
+    let dir = Dir::new();
+    for (toml, expected) in [
+        (
+            "[check]\nstrict = true\nthis is not toml ]]\n",
+            "config 'bpprof.toml': not valid TOML: line 3: ",
+        ),
+        // Before: "a limit must be a number ...", without the key.
+        (
+            "[check.limits.Work]\nbusy = true\n",
+            "config 'bpprof.toml': check.limits.Work.busy: a limit must be a number",
+        ),
+        // Before: "--window: invalid window: --window must be ...", blaming a flag not given.
+        (
+            "[check]\nwindow = -1\n",
+            "config 'bpprof.toml': check.window must be a positive number of seconds",
+        ),
+        (
+            "[check]\nconfidence = 1.0\n",
+            "config 'bpprof.toml': check.confidence must be a number between 0 and 1",
+        ),
+        (
+            "[check]\nassert = [\"busy < 1\"]\n",
+            "check.assert: invalid budget 'busy < 1'",
+        ),
+    ] {
+        std::fs::write(dir.path("bpprof.toml"), toml).unwrap();
+        assert_error(&dir.check(&["base.bpprof"], &["same.bpprof"]), expected);
+    }
+}
+
+/// Before: `--junit base.bpprof` replaced the baseline recording with the JUnit report.
+#[test]
+fn reports_are_never_written_over_a_recording() {
+    let dir = Dir::new();
+    let before = std::fs::read(dir.path("base.bpprof")).unwrap();
+    let output = dir.check(
+        &["base.bpprof"],
+        &[
+            "same.bpprof",
+            "--markdown",
+            "report.md",
+            "--junit",
+            "base.bpprof",
+        ],
+    );
+    assert_error(
+        &output,
+        "--junit 'base.bpprof' is a bpprof recording, which writing there would destroy",
+    );
+    assert_eq!(std::fs::read(dir.path("base.bpprof")).unwrap(), before);
+    assert!(!dir.path("report.md").exists(), "no report is half written");
+}
+
+/// Before: a current run whose job processed nothing was "inconclusive" with exit code 0.
+#[test]
+fn a_job_that_stopped_fails_the_check() {
+    let dir = Dir::new();
+    let stopped = Pipeline {
+        rate: 0.0,
+        ..Pipeline::new(7)
+    };
+    std::fs::write(dir.path("stopped.bpprof"), stopped.recording_bytes()).unwrap();
+    let output = dir.check(&["base.bpprof"], &["stopped.bpprof"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(code(&output), 1, "{stdout}{}", text(&output.stderr));
+    assert!(
+        stdout.starts_with("REGRESSION: throughput -100.0%"),
+        "{stdout}"
+    );
+}
+
+/// A truncated recording is compared as far as it is complete, and the report (not only stderr)
+/// says it was truncated; the same file on both sides is warned about.
+#[test]
+fn truncated_and_repeated_recordings_are_reported() {
+    let dir = Dir::new();
+    let bytes = std::fs::read(dir.path("base.bpprof")).unwrap();
+    std::fs::write(dir.path("cut.bpprof"), &bytes[..bytes.len() / 2]).unwrap();
+    for (baseline, current) in [("cut.bpprof", "same.bpprof"), ("same.bpprof", "cut.bpprof")] {
+        let output = dir.check(&[baseline], &[current, "--format", "json"]);
+        assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+        let report: CheckReport = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("cut.bpprof: the recording is truncated at byte")),
+            "{:?}",
+            report.warnings
+        );
+    }
+    let output = dir.check(&["base.bpprof"], &["base.bpprof"]);
+    assert_eq!(code(&output), 0);
+    assert!(
+        text(&output.stdout).contains(
+            "warning: base.bpprof is both a baseline and a current recording: it is compared with itself"
+        ),
+        "{}",
+        text(&output.stdout)
+    );
+}

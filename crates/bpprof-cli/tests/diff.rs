@@ -329,3 +329,106 @@ fn diff_names_recordings_by_file_name_or_by_path_when_those_are_equal() {
         text(&output.stdout).contains("Enrich#1: after/run.bpprof vs before/run.bpprof, +50.0%")
     );
 }
+
+/// Before: `--width 0` (or anything up to 20) panicked inside inferno.
+#[test]
+fn diff_with_a_too_narrow_width_is_one_error_line() {
+    let fixture = Fixture::new();
+    for width in ["0", "20", "99", "-1"] {
+        let output = fixture.run(&["--subtask", "Enrich#1", "--width", width, "-o", "d.svg"]);
+        assert_one_error_line(&output, "give a number of pixels of at least 100");
+        assert!(!fixture.path("d.svg").exists());
+    }
+    let output = fixture.run(&["--subtask", "Enrich#1", "--width", "100", "-o", "d.svg"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+/// Before: `-o current.bpprof` replaced the recording with the SVG.
+#[test]
+fn diff_never_writes_over_a_recording() {
+    let fixture = Fixture::new();
+    let before = std::fs::read(fixture.path("current.bpprof")).unwrap();
+    assert_one_error_line(
+        &fixture.run(&["--subtask", "Enrich#1", "-o", "current.bpprof"]),
+        "-o 'current.bpprof' is a bpprof recording, which writing there would destroy; give -o another path",
+    );
+    assert_eq!(
+        std::fs::read(fixture.path("current.bpprof")).unwrap(),
+        before
+    );
+}
+
+/// Before: the note on the bottleneck chosen came first, so an unwritable `-o` gave two lines.
+#[test]
+fn diff_of_the_bottleneck_to_an_unwritable_path_is_one_error_line() {
+    let fixture = Fixture::new();
+    assert_one_error_line(
+        &fixture.run(&["-o", "no-such-dir/d.svg"]),
+        "cannot write 'no-such-dir/d.svg'",
+    );
+    // Written: the note follows.
+    let output = fixture.run(&["-o", "d.svg"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).starts_with("no --subtask or --task given: comparing Enrich#1"));
+}
+
+/// A subtask of CURRENT that BASE does not have (another parallelism): the fix says so.
+#[test]
+fn diff_of_a_subtask_in_current_only_suggests_the_task() {
+    let mut narrow = Synth::new();
+    narrow.sample_hz(100);
+    let enrich = narrow.subtask("Enrich", 0, 1);
+    for _ in 0..3 {
+        narrow.sample(enrich, Busy, true, &["main", "hash"], 10);
+        narrow.interval(&[(enrich, Load::new(0.9, 0.0).records(10, 10))]);
+    }
+    let fixture = Fixture::with(&narrow, &current());
+    assert_one_error_line(
+        &fixture.run(&["--subtask", "Enrich#1"]),
+        "Enrich#1 is in CURRENT only (the parallelism of Enrich differs?): compare the whole task with --task Enrich",
+    );
+    let output = fixture.run(&["--task", "Enrich", "-o", "d.svg"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+/// Task names with line breaks stay on their line in what `diff` prints.
+#[test]
+fn diff_output_lines_stay_whole_with_odd_task_names() {
+    let renamed = |synth: Synth| {
+        let mut recording = synth.recording();
+        for interval in &mut recording.intervals {
+            for s in &mut interval.declared_subtasks {
+                if s.task == "Enrich" {
+                    s.task = "En#rich%\n€".into();
+                }
+            }
+        }
+        recording
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, synth) in [("base.bpprof", base()), ("current.bpprof", current())] {
+        let recording = renamed(synth);
+        let mut file = std::fs::File::create(dir.path().join(name)).unwrap();
+        let mut writer = bpprof_format::RecordingWriter::new(&mut file, &recording.meta).unwrap();
+        for interval in &recording.intervals {
+            writer.write_interval(interval).unwrap();
+        }
+        for samples in &recording.samples {
+            writer.write_samples(samples).unwrap();
+        }
+        writer.finish(recording.end.as_ref().unwrap()).unwrap();
+    }
+    let output = bpprof_in(
+        dir.path(),
+        &["diff", "base.bpprof", "current.bpprof", "-o", "d.svg"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with("wrote differential flame graph of En#rich% €#1"),
+        "{stdout}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

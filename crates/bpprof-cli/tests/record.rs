@@ -379,3 +379,79 @@ fn records_a_real_pipeline() {
         report.verdict
     );
 }
+
+/// Before: any file at the output path was deleted before the command ran, whatever it was.
+#[test]
+fn a_file_that_is_not_a_recording_is_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "my notes\n").unwrap();
+    assert_output_refused(dir.path(), &notes, "is not a bpprof recording");
+    let line = error_in(dir.path(), &["record", "-o", "notes.txt", "--", "true"]);
+    assert!(
+        line.starts_with(
+            "error: 'notes.txt' exists and is not a bpprof recording: recording there would destroy it; "
+        ),
+        "{line}"
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my notes\n");
+    // An empty file, or a recording cut short in its first bytes, is replaced.
+    for bytes in [&b""[..], &tiny_recording()[..4]] {
+        std::fs::write(dir.path().join("x.bpprof"), bytes).unwrap();
+        let line = error_in(dir.path(), &["record", "-o", "x.bpprof", "--", "true"]);
+        assert!(line.contains("wrote no recording"), "{line}");
+    }
+}
+
+/// Before: `--interval-ms -5` was "unexpected argument '-5' found".
+#[test]
+fn negative_settings_are_invalid_values() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (
+            ["--interval-ms", "-5"],
+            "invalid value '-5' for '--interval-ms <MS>'",
+        ),
+        (
+            ["--sample-hz", "-1"],
+            "invalid value '-1' for '--sample-hz <HZ>'",
+        ),
+        (
+            ["--interval-ms", "99"],
+            "--interval-ms 99 is shorter than the recorder accepts",
+        ),
+    ] {
+        assert_refused_before_running(dir.path(), &args, expected);
+    }
+}
+
+/// A command killed by a signal after it wrote part of a recording: the exit code says so, and
+/// the part is kept and summarised.
+#[test]
+fn a_partial_recording_of_a_killed_command_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = tiny_recording();
+    std::fs::write(dir.path().join("partial"), &full[..full.len() * 2 / 3]).unwrap();
+    let script = "cp partial \"$BPPROF_OUT\"; kill -KILL $$";
+    let output = bpprof_in(
+        dir.path(),
+        &["record", "-o", "x.bpprof", "--", "sh", "-c", script],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(128 + 9),
+        "{}",
+        text(&output.stderr)
+    );
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("killed by signal 9 (SIGKILL)"), "{stderr}");
+    assert!(
+        stderr.contains("x.bpprof: the recording is truncated"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bpprof: recording written to x.bpprof ("),
+        "{stderr}"
+    );
+    assert!(dir.path().join("x.bpprof").exists());
+}

@@ -62,6 +62,9 @@ pub struct IntervalChunk {
     pub declared_operators: Vec<OperatorDecl>,
     /// Per-operator busy time for this interval; operators without busy time in it are absent.
     pub operators: Vec<OperatorInterval>,
+    /// Per-operator call counts (scope entries) for this interval; operators not entered in it are
+    /// absent. Added in format 1.1: empty when read from a 1.0 recording.
+    pub operator_calls: Vec<OperatorCalls>,
 }
 
 /// An operator run inside a subtask (one operator of a chain sharing the subtask's thread).
@@ -84,6 +87,18 @@ pub struct OperatorInterval {
     pub id: u32,
     /// Busy time inside the operator's scopes (minus idle and backpressured time in them), ns.
     pub busy_ns: u64,
+}
+
+/// How many times one operator of one subtask was entered during one interval (format 1.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorCalls {
+    /// The subtask ([`SubtaskDecl::id`]).
+    pub subtask: u32,
+    /// The operator ([`OperatorDecl::id`] within the subtask).
+    pub id: u32,
+    /// Scopes of the operator entered during the interval (for an operator run once per record,
+    /// the records it processed). Nested scopes count for their own operator.
+    pub calls: u64,
 }
 
 /// A task declared explicitly through the API.

@@ -5,13 +5,15 @@ use std::io::{self, BufReader, Read};
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::chunk::{
     chunk_crc, parse_header, ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD,
 };
 use crate::{
-    EndChunk, IntervalChunk, RecordingMeta, SamplesChunk, FORMAT_MAJOR, FORMAT_MINOR, MAGIC,
-    PREAMBLE_LEN,
+    ChannelDecl, ChannelEndpoint, ChannelInterval, EdgeDecl, EndChunk, IntervalChunk, OperatorDecl,
+    OperatorInterval, RecordingMeta, SamplesChunk, SubtaskDecl, SubtaskInterval, TaskDecl,
+    FORMAT_MAJOR, FORMAT_MINOR, MAGIC, PREAMBLE_LEN,
 };
 
 /// A recording as read from a file: its metadata, its complete interval chunks in file order, and
@@ -164,7 +166,7 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
             _ if recording.end.is_some() => {
                 return Err(chunk.corrupt("a chunk after the end chunk"))
             }
-            ChunkKind::Interval => recording.intervals.push(chunk.decode()?),
+            ChunkKind::Interval => recording.intervals.push(chunk.decode_interval(version)?),
             ChunkKind::Samples => recording.samples.push(chunk.decode()?),
             ChunkKind::End => recording.end = Some(chunk.decode()?),
             ChunkKind::Meta => return Err(chunk.corrupt("a second meta chunk")),
@@ -208,11 +210,62 @@ impl Chunk {
             .map_err(|e| self.corrupt(format!("payload does not decode: {e}")))
     }
 
+    /// An interval chunk of a file of format `version`. A payload ends where its writer's struct
+    /// ended, and postcard cannot tell a missing field from a damaged payload, so the payload of
+    /// an older minor version is decoded with that version's layout and the fields added since
+    /// take their empty values.
+    fn decode_interval(&self, version: (u16, u16)) -> Result<IntervalChunk, ReadError> {
+        match version.1 {
+            0 => self.decode::<IntervalChunk1_0>().map(IntervalChunk::from),
+            _ => self.decode(),
+        }
+    }
+
     fn corrupt(&self, reason: impl Into<String>) -> ReadError {
         ReadError::Corrupt {
             offset: self.offset,
             index: self.index,
             reason: reason.into(),
+        }
+    }
+}
+
+/// [`IntervalChunk`] as format 1.0 wrote it: every field up to `operators`.
+#[derive(Deserialize)]
+struct IntervalChunk1_0 {
+    seq: u64,
+    start_ns: u64,
+    end_ns: u64,
+    coalesced: u32,
+    declared_tasks: Vec<TaskDecl>,
+    declared_subtasks: Vec<SubtaskDecl>,
+    declared_channels: Vec<ChannelDecl>,
+    declared_edges: Vec<EdgeDecl>,
+    endpoints: Vec<ChannelEndpoint>,
+    subtasks: Vec<SubtaskInterval>,
+    channels: Vec<ChannelInterval>,
+    declared_operators: Vec<OperatorDecl>,
+    operators: Vec<OperatorInterval>,
+}
+
+impl From<IntervalChunk1_0> for IntervalChunk {
+    fn from(c: IntervalChunk1_0) -> Self {
+        IntervalChunk {
+            seq: c.seq,
+            start_ns: c.start_ns,
+            end_ns: c.end_ns,
+            coalesced: c.coalesced,
+            declared_tasks: c.declared_tasks,
+            declared_subtasks: c.declared_subtasks,
+            declared_channels: c.declared_channels,
+            declared_edges: c.declared_edges,
+            endpoints: c.endpoints,
+            subtasks: c.subtasks,
+            channels: c.channels,
+            declared_operators: c.declared_operators,
+            operators: c.operators,
+            // Added in 1.1.
+            operator_calls: Vec::new(),
         }
     }
 }

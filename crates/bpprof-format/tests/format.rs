@@ -463,6 +463,114 @@ fn newer_minor_with_unknown_kinds_and_trailing_fields_reads() {
     );
 }
 
+/// An interval chunk with operators, their busy time and their calls.
+fn interval_with_operators(seq: u64) -> IntervalChunk {
+    let mut chunk = intervals(seq + 1, 4, 2).pop().unwrap();
+    chunk.declared_operators = vec![
+        OperatorDecl {
+            subtask: 1,
+            id: 0,
+            name: "Parse".into(),
+        },
+        OperatorDecl {
+            subtask: 1,
+            id: 1,
+            name: "Enrich".into(),
+        },
+    ];
+    chunk.operators = vec![
+        OperatorInterval {
+            subtask: 1,
+            id: 0,
+            busy_ns: 20_000_000,
+        },
+        OperatorInterval {
+            subtask: 1,
+            id: 1,
+            busy_ns: 900_000_000,
+        },
+    ];
+    chunk.operator_calls = vec![
+        OperatorCalls {
+            subtask: 1,
+            id: 0,
+            calls: 12_000,
+        },
+        OperatorCalls {
+            subtask: 1,
+            id: 1,
+            calls: 10_500,
+        },
+    ];
+    chunk
+}
+
+/// The payload of `chunk` as format 1.0 wrote it: without `operator_calls`, the last field.
+fn payload_1_0(chunk: &IntervalChunk) -> Vec<u8> {
+    let without_calls = IntervalChunk {
+        operator_calls: Vec::new(),
+        ..chunk.clone()
+    };
+    let mut payload = postcard::to_stdvec(&without_calls).unwrap();
+    // An empty `operator_calls` is its element count, a single zero byte, at the very end.
+    assert_eq!(payload.pop(), Some(0));
+    payload
+}
+
+#[test]
+fn operator_calls_round_trip() {
+    let written = [interval_with_operators(0), interval_with_operators(1)];
+    let (bytes, _) = write(&written, Some(&end_chunk(2)));
+    let recording = read(&bytes).unwrap();
+    assert_eq!(recording.version, (1, 1));
+    assert_eq!(recording.intervals, written);
+    assert_eq!(recording.warnings, []);
+}
+
+/// A recording written by format 1.0, whose interval payloads end after `operators`, reads with
+/// empty `operator_calls` and everything else intact.
+#[test]
+fn recording_of_format_1_0_reads_without_operator_calls() {
+    let written = [interval_with_operators(0), interval_with_operators(1)];
+    let end = end_chunk(2);
+    let mut bytes = preamble(1, 0);
+    bytes.extend_from_slice(&meta_chunk());
+    for chunk in &written {
+        bytes.extend_from_slice(&frame(2, &payload_1_0(chunk)));
+    }
+    bytes.extend_from_slice(&frame(3, &postcard::to_stdvec(&end).unwrap()));
+
+    let recording = read(&bytes).unwrap();
+    assert_eq!(recording.version, (1, 0));
+    assert_eq!(recording.meta, meta());
+    assert_eq!(recording.end, Some(end));
+    assert_eq!(recording.warnings, []);
+    let expected: Vec<IntervalChunk> = written
+        .iter()
+        .map(|c| IntervalChunk {
+            operator_calls: Vec::new(),
+            ..c.clone()
+        })
+        .collect();
+    assert_eq!(recording.intervals, expected);
+    // A 1.0 interval cut inside its operators is still corrupt, not padded into something else.
+    let mut cut = preamble(1, 0);
+    cut.extend_from_slice(&meta_chunk());
+    let payload = payload_1_0(&written[0]);
+    cut.extend_from_slice(&frame(2, &payload[..payload.len() - 3]));
+    assert!(is_corrupt(&read(&cut)), "{:?}", read(&cut));
+}
+
+/// From 1.1 on, an interval payload must hold `operator_calls`: a shorter one is corrupt.
+#[test]
+fn recording_of_format_1_1_needs_operator_calls() {
+    let mut bytes = preamble(1, 1);
+    bytes.extend_from_slice(&meta_chunk());
+    bytes.extend_from_slice(&frame(2, &payload_1_0(&interval_with_operators(0))));
+    let result = read(&bytes);
+    assert!(is_corrupt(&result), "{result:?}");
+}
+
 #[test]
 fn first_chunk_not_meta_is_corrupt() {
     for kind in [2, 3, 9] {
@@ -524,7 +632,7 @@ fn chunk_after_end_chunk_is_corrupt() {
         [ReadWarning::UnknownChunks {
             count: 1,
             major: 1,
-            minor: 0
+            minor: FORMAT_MINOR
         }]
     );
 }
@@ -652,7 +760,7 @@ fn end_chunk_bytes_match_the_specification_example() {
             coalesced_intervals: 0,
         })
         .unwrap();
-    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x00\x00");
+    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x01\x00");
     let spec = [
         0x07, 0x00, 0x00, 0x00, 0x03, 0xb7, 0x7a, 0x0b, 0xed, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0x01,
         0x00, 0x53, 0xe9, 0xf8, 0xa7,

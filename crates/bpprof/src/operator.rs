@@ -5,8 +5,12 @@
 //! idle and backpressured time inside it (blocking inside an operator stays idle or
 //! backpressured). Nested scopes: the innermost operator gets the time.
 //!
+//! Each scope entry is also counted for its operator ("calls": for a per-record operator, the
+//! records it processed).
+//!
 //! Cost: one monotonic clock read when a scope is entered and one when it exits, plus a few
-//! relaxed atomic loads and stores on counters only the subtask's own thread writes. The first use
+//! relaxed atomic loads and stores on counters only the subtask's own thread writes (the call
+//! count is one more load and store, no clock read). The first use
 //! of each operator name by a subtask interns it (a short mutex taken at most
 //! [`MAX_OPERATORS`] times per subtask); later uses compare the name with the at most 64 known
 //! ones, without a lock.
@@ -30,36 +34,58 @@ pub(crate) const NO_OPERATOR: u32 = u32::MAX;
 /// Nesting depth tracked; deeper scopes do nothing (their time stays with the enclosing one).
 const MAX_NESTING: usize = 8;
 
-/// The operators of one subtask: names and cumulative busy time. Allocated on the first operator
-/// scope of the subtask; written only by its thread, read by the recorder.
+/// The operators of one subtask: names, cumulative busy time and call counts. Allocated on the
+/// first operator scope of the subtask; written only by its thread, read by the recorder.
 #[derive(Debug)]
 pub(crate) struct Operators {
     /// Interned names; index = operator id. The owner pushes, the recorder copies.
     pub names: Mutex<Vec<Arc<str>>>,
     /// Cumulative busy ns per operator id (index [`OTHER_ID`] = "other").
     busy_ns: Box<[AtomicU64]>,
+    /// Cumulative scope entries per operator id (index [`OTHER_ID`] = "other").
+    calls: Box<[AtomicU64]>,
+}
+
+/// The cumulative counters of one operator, as the recorder reads them.
+#[derive(Debug, Clone)]
+pub(crate) struct OperatorReading {
+    /// Operator id within the subtask.
+    pub id: u32,
+    pub name: Arc<str>,
+    /// Busy ns so far.
+    pub busy_ns: u64,
+    /// Scope entries so far.
+    pub calls: u64,
 }
 
 impl Operators {
     fn new() -> Self {
+        let counters = || (0..=MAX_OPERATORS).map(|_| AtomicU64::new(0)).collect();
         Operators {
             names: Mutex::new(Vec::new()),
-            busy_ns: (0..=MAX_OPERATORS).map(|_| AtomicU64::new(0)).collect(),
+            busy_ns: counters(),
+            calls: counters(),
         }
     }
 
-    /// Recorder: `(id, name, cumulative busy ns)` of every operator used so far ("other" last,
+    /// Recorder: the cumulative busy ns and calls of every operator used so far ("other" last,
     /// when used).
-    pub fn read(&self) -> Vec<(u32, Arc<str>, u64)> {
+    pub fn read(&self) -> Vec<OperatorReading> {
         let names = self.names.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut out: Vec<(u32, Arc<str>, u64)> = names
+        let reading = |id: usize, name: Arc<str>| OperatorReading {
+            id: id as u32,
+            name,
+            busy_ns: self.busy_ns[id].load(Ordering::Relaxed),
+            calls: self.calls[id].load(Ordering::Relaxed),
+        };
+        let mut out: Vec<OperatorReading> = names
             .into_iter()
             .enumerate()
-            .map(|(id, name)| (id as u32, name, self.busy_ns[id].load(Ordering::Relaxed)))
+            .map(|(id, name)| reading(id, name))
             .collect();
-        let other = self.busy_ns[MAX_OPERATORS].load(Ordering::Relaxed);
-        if other > 0 {
-            out.push((OTHER_ID, Arc::from(OTHER_OPERATOR), other));
+        let other = reading(MAX_OPERATORS, Arc::from(OTHER_OPERATOR));
+        if other.busy_ns > 0 || other.calls > 0 {
+            out.push(other);
         }
         out
     }
@@ -69,6 +95,17 @@ impl Operators {
         if let Some(cell) = self.busy_ns.get(id as usize) {
             cell.store(
                 cell.load(Ordering::Relaxed).saturating_add(ns),
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Owner: counts one entry into a scope of operator `id`. A load and a store: only the owner
+    /// writes.
+    fn count_call(&self, id: u32) {
+        if let Some(cell) = self.calls.get(id as usize) {
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(1),
                 Ordering::Relaxed,
             );
         }
@@ -143,8 +180,10 @@ pub struct OperatorScope {
 /// The subtask's busy time inside the scope is credited to `name`; time blocked in an instrumented
 /// channel or a blocking scope inside it stays idle or backpressured. Scopes nest: the innermost
 /// operator gets the time. A subtask counts at most [`MAX_OPERATORS`] distinct names; the time of
-/// further ones is counted under [`OTHER_OPERATOR`]. On a thread that is not registered it does
-/// nothing.
+/// further ones is counted under [`OTHER_OPERATOR`]. Each call is counted for `name` (nested
+/// scopes for their own operator; scopes nested deeper than 8 levels are not counted), so the
+/// recording says how many records (or batches) each operator processed. On a thread that is not
+/// registered it does nothing.
 ///
 /// Cost: two monotonic clock reads per scope (entry and exit).
 pub fn enter_operator(name: &str) -> OperatorScope {
@@ -158,6 +197,7 @@ pub fn enter_operator(name: &str) -> OperatorScope {
         }
         let table = cell.operators.get_or_init(|| Box::new(Operators::new()));
         let id = owner.id_of(table, name);
+        table.count_call(id);
         let now = clock::now_ns();
         let blocked = blocked_total(cell, now);
         owner.credit_top(table, now, blocked);

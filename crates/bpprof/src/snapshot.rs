@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bpprof_format::{
-    ChannelDecl, ChannelInterval, EdgeDecl, IntervalChunk, OperatorDecl, OperatorInterval,
-    SubtaskDecl, SubtaskInterval, TaskDecl,
+    ChannelDecl, ChannelInterval, EdgeDecl, IntervalChunk, OperatorCalls, OperatorDecl,
+    OperatorInterval, SubtaskDecl, SubtaskInterval, TaskDecl,
 };
 
 use crate::channel::ChannelProbe;
@@ -55,8 +55,8 @@ pub(crate) struct Pending {
     endpoint_cursors: Vec<(u32, usize)>,
     /// Channels whose every handle was gone at the tick: forgotten once this chunk is written.
     dead_channels: Vec<u32>,
-    /// Cumulative busy ns per (subtask, operator) at the end of this chunk.
-    operator_bases: Vec<((u32, u32), u64)>,
+    /// Cumulative busy ns and calls per (subtask, operator) at the end of this chunk.
+    operator_bases: Vec<((u32, u32), OperatorBase)>,
 }
 
 /// The recorder's view of what it has already written.
@@ -74,9 +74,16 @@ pub(crate) struct Snapshotter {
     declared_channels: HashSet<u32>,
     declared_tasks: Vec<TaskDecl>,
     declared_edges: Vec<EdgeDecl>,
-    /// Cumulative busy ns per (subtask, operator) at the end of the last written chunk; an
-    /// operator present here has been declared.
-    operator_bases: HashMap<(u32, u32), u64>,
+    /// Cumulative busy ns and calls per (subtask, operator) at the end of the last written
+    /// chunk; an operator present here has been declared.
+    operator_bases: HashMap<(u32, u32), OperatorBase>,
+}
+
+/// Cumulative counters of one operator of one subtask at the end of the last written chunk.
+#[derive(Debug, Clone, Copy, Default)]
+struct OperatorBase {
+    busy_ns: u64,
+    calls: u64,
 }
 
 impl Snapshotter {
@@ -99,8 +106,14 @@ impl Snapshotter {
         let live = registry::lock().live.clone();
         for cell in live {
             if let Some(operators) = cell.operators.get() {
-                for (id, _, busy) in operators.read() {
-                    snapshotter.operator_bases.insert((cell.id, id), busy);
+                for op in operators.read() {
+                    snapshotter.operator_bases.insert(
+                        (cell.id, op.id),
+                        OperatorBase {
+                            busy_ns: op.busy_ns,
+                            calls: op.calls,
+                        },
+                    );
                 }
             }
             let reading = cell.read_thread();
@@ -166,28 +179,42 @@ impl Snapshotter {
         let mut operator_bases = Vec::new();
         for cell in live.iter().chain(self.ended.iter()) {
             if let Some(operators) = cell.operators.get() {
-                for (id, name, busy) in operators.read() {
-                    let key = (cell.id, id);
+                for op in operators.read() {
+                    let key = (cell.id, op.id);
                     let base = match self.operator_bases.get(&key) {
                         Some(&base) => base,
                         None => {
                             chunk.declared_operators.push(OperatorDecl {
                                 subtask: cell.id,
-                                id,
-                                name: name.to_string(),
+                                id: op.id,
+                                name: op.name.to_string(),
                             });
-                            0
+                            OperatorBase::default()
                         }
                     };
-                    let busy_ns = busy.saturating_sub(base);
+                    let busy_ns = op.busy_ns.saturating_sub(base.busy_ns);
                     if busy_ns > 0 {
                         chunk.operators.push(OperatorInterval {
                             subtask: cell.id,
-                            id,
+                            id: op.id,
                             busy_ns,
                         });
                     }
-                    operator_bases.push((key, busy));
+                    let calls = op.calls.wrapping_sub(base.calls);
+                    if calls > 0 {
+                        chunk.operator_calls.push(OperatorCalls {
+                            subtask: cell.id,
+                            id: op.id,
+                            calls,
+                        });
+                    }
+                    operator_bases.push((
+                        key,
+                        OperatorBase {
+                            busy_ns: op.busy_ns,
+                            calls: op.calls,
+                        },
+                    ));
                 }
             }
             let known = self.baselines.get(&cell.id).copied();

@@ -40,6 +40,103 @@ fn operator_busy(recording: &Recording, task: &str) -> HashMap<String, u64> {
     busy
 }
 
+/// Calls per operator name of `task`'s subtasks over the whole recording.
+fn operator_calls(recording: &Recording, task: &str) -> HashMap<String, u64> {
+    let ids: Vec<u32> = recording
+        .intervals
+        .iter()
+        .flat_map(|c| &c.declared_subtasks)
+        .filter(|d| d.task == task)
+        .map(|d| d.id)
+        .collect();
+    let names: HashMap<(u32, u32), String> = recording
+        .intervals
+        .iter()
+        .flat_map(|c| &c.declared_operators)
+        .map(|d| ((d.subtask, d.id), d.name.clone()))
+        .collect();
+    let mut calls: HashMap<String, u64> = HashMap::new();
+    for chunk in &recording.intervals {
+        for op in chunk
+            .operator_calls
+            .iter()
+            .filter(|o| ids.contains(&o.subtask))
+        {
+            assert!(
+                op.calls > 0,
+                "an interval without calls is left out: {op:?}"
+            );
+            let name = names
+                .get(&(op.subtask, op.id))
+                .expect("operator declared before use");
+            *calls.entry(name.clone()).or_default() += op.calls;
+        }
+    }
+    calls
+}
+
+/// Nested scopes `depth` deep, the innermost being `Deep{depth}`.
+fn nest(depth: usize) {
+    if depth == 0 {
+        return;
+    }
+    let _scope = bpprof::enter_operator(&format!("Deep{depth}"));
+    nest(depth - 1);
+}
+
+#[test]
+fn every_scope_entry_is_counted_as_a_call() {
+    const N: u64 = 20_000;
+    let _lock = recorder_lock();
+    let rec = start("operator-calls");
+    let worker = thread::spawn(|| {
+        let _subtask = bpprof::register("Chain", 0, 1);
+        for i in 0..N {
+            let record = bpprof::operator("Parse", || i + 1);
+            if record % 4 == 0 {
+                continue;
+            }
+            bpprof::operator("Enrich", || {
+                // Nested scopes count for their own operator, and the enclosing one once.
+                if record % 2 == 0 {
+                    bpprof::operator("Lookup", || ());
+                }
+            });
+            // Short enough that the run spans several intervals.
+            if i % 2_000 == 0 {
+                thread::sleep(Duration::from_millis(40));
+            }
+        }
+        // 8 levels are tracked; the scopes nested deeper are not counted.
+        for _ in 0..10 {
+            nest(10);
+        }
+    });
+    worker.join().unwrap();
+    // On a thread that is not registered, nothing is counted.
+    bpprof::operator("Unregistered", || ());
+    let recording = rec.finish();
+
+    let calls = operator_calls(&recording, "Chain");
+    let kept = (1..=N).filter(|r| r % 4 != 0).count() as u64;
+    let looked_up = (1..=N).filter(|r| r % 4 != 0 && r % 2 == 0).count() as u64;
+    assert_eq!(calls.get("Parse"), Some(&N), "{calls:?}");
+    assert_eq!(calls.get("Enrich"), Some(&kept), "{calls:?}");
+    assert_eq!(calls.get("Lookup"), Some(&looked_up), "{calls:?}");
+    for depth in 3..=10 {
+        assert_eq!(calls.get(&format!("Deep{depth}")), Some(&10), "{calls:?}");
+    }
+    assert_eq!(calls.get("Deep2"), None, "{calls:?}");
+    assert_eq!(calls.get("Deep1"), None, "{calls:?}");
+    assert!(!calls.contains_key("Unregistered"));
+    let with_calls = recording
+        .intervals
+        .iter()
+        .filter(|c| !c.operator_calls.is_empty())
+        .count();
+    assert!(with_calls >= 2, "calls in {with_calls} intervals");
+}
+
 fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }

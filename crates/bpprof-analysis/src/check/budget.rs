@@ -84,7 +84,22 @@ impl Budget {
             fail("expected [TASK.]METRIC OP NUMBER with OP one of < <= > >=, e.g. 'Enrich.busy < 0.8'".to_owned())
         })?;
         let (task, metric) = parse_key(expression[..at].trim()).map_err(fail)?;
-        let bound = parse_number(expression[at + len..].trim()).map_err(fail)?;
+        if task.is_none() && metric != Metric::Throughput {
+            return Err(fail(format!(
+                "{} is a metric of a task: name the task, e.g. 'Enrich.{} {} ...' (only throughput is the job's)",
+                metric.name(),
+                metric.name(),
+                operator.symbol()
+            )));
+        }
+        let number = expression[at + len..].trim();
+        if number.is_empty() {
+            return Err(fail(format!(
+                "no number after '{}' (examples: 0.8, 80%, 50000, 50k)",
+                operator.symbol()
+            )));
+        }
+        let bound = parse_number(number).map_err(fail)?;
         Ok(Budget {
             expression: expression.to_owned(),
             task,
@@ -120,7 +135,8 @@ fn parse_number(text: &str) -> Result<f64, String> {
         (text, 1.0)
     };
     match number.trim().replace('_', "").parse::<f64>() {
-        Ok(n) if n.is_finite() => Ok(n * scale),
+        Ok(n) if (n * scale).is_finite() => Ok(n * scale),
+        Ok(n) if !n.is_nan() => Err(format!("'{text}' is too large a bound")),
         _ => Err(format!(
             "'{text}' is not a number (examples: 0.8, 80%, 50000, 50k)"
         )),
@@ -166,6 +182,19 @@ mod tests {
         let e = Budget::parse("Enrich.bussy < 0.8").unwrap_err();
         assert!(e.reason.contains("unknown metric 'bussy'"), "{e}");
         let e = Budget::parse("Enrich.busy < lots").unwrap_err();
+        assert!(e.reason.contains("not a number"), "{e}");
+        let e = Budget::parse("busy < 0.8").unwrap_err();
+        assert!(
+            e.reason.contains("name the task, e.g. 'Enrich.busy < ...'"),
+            "{e}"
+        );
+        let e = Budget::parse("Enrich.busy <").unwrap_err();
+        assert!(e.reason.contains("no number after '<'"), "{e}");
+        let e = Budget::parse("throughput < 1e308k").unwrap_err();
+        assert!(e.reason.contains("too large"), "{e}");
+        let e = Budget::parse("Enrich.busy < 1e400").unwrap_err();
+        assert!(e.reason.contains("too large"), "{e}");
+        let e = Budget::parse("Enrich.busy < NaN").unwrap_err();
         assert!(e.reason.contains("not a number"), "{e}");
     }
 }

@@ -133,6 +133,20 @@ pub fn check(
     let graph = JobGraph::from_recording(reference.recording);
     let mut warnings = gate(reference, baseline.iter().chain(current), &graph)?;
     check_task_names(&graph, options)?;
+    // What the reader had to skip (a truncated tail, ...) belongs in the report CI keeps.
+    for input in baseline.iter().chain(current) {
+        for warning in &input.recording.warnings {
+            warnings.push(format!("{}: {warning}", input.path));
+        }
+    }
+    for input in current {
+        if baseline.iter().any(|b| b.path == input.path) {
+            warnings.push(format!(
+                "{} is both a baseline and a current recording: it is compared with itself",
+                input.path
+            ));
+        }
+    }
 
     let measure_all = |inputs: &[CheckInput<'_>]| {
         inputs
@@ -149,6 +163,15 @@ pub fn check(
     };
     let base_values = measure_all(baseline)?;
     let cur_values = measure_all(current)?;
+    if let Some(window_s) = options.range.window_s {
+        let measured = baseline
+            .iter()
+            .chain(current)
+            .zip(base_values.iter().chain(&cur_values));
+        for (input, values) in measured {
+            check_window(window_s, input, values)?;
+        }
+    }
     let info = |inputs: &[CheckInput<'_>], values: &[RecordingValues]| -> Vec<RecordingInfo> {
         inputs
             .iter()
@@ -247,13 +270,49 @@ fn validate(
     }
     if let Some(w) = options.range.window_s {
         if !(w.is_finite() && w > 0.0) {
-            return Err(CheckError::Analysis {
-                path: "--window".to_owned(),
-                source: AnalysisError::InvalidWindow { window_s: w },
-            });
+            return invalid(format!(
+                "--window must be a positive number of seconds, got {w}"
+            ));
         }
     }
     Ok(())
+}
+
+/// A window length that `input` cannot be cut into is an error, not a check without windows:
+/// windows are made of whole recording intervals, and must fit in the compared range.
+fn check_window(
+    window_s: f64,
+    input: &CheckInput<'_>,
+    values: &RecordingValues,
+) -> Result<(), CheckError> {
+    // Seconds as `0.5`, or `1e-12` / `1e300` when three decimals would not show them.
+    let seconds = |s: f64| {
+        if s == 0.0 || (1e-3..1e9).contains(&s) {
+            crate::seconds(s)
+        } else {
+            format!("{s:e}")
+        }
+    };
+    let interval_s = input.recording.meta.interval_ns as f64 / 1e9;
+    let reason = if window_s < interval_s * (1.0 - 1e-9) {
+        format!(
+            "--window {} s is shorter than the recording interval of {} ({} s): a window is made of whole intervals; give at least {} s, or no --window (one interval per window)",
+            seconds(window_s),
+            input.path,
+            seconds(interval_s),
+            seconds(interval_s)
+        )
+    } else if values.windows == 0 {
+        format!(
+            "--window {} s is longer than the compared range of {} ({} s): not one window fits; give a shorter --window",
+            seconds(window_s),
+            input.path,
+            seconds(values.range_s)
+        )
+    } else {
+        return Ok(());
+    };
+    Err(CheckError::InvalidOption { reason })
 }
 
 fn graph_of(input: &CheckInput<'_>) -> JobGraph {
@@ -355,17 +414,21 @@ fn compare_sides(
             .map(|v| v.per_window.get(key).cloned().unwrap_or_default())
             .collect()
     };
+    let recorded = [base, cur].map(|side| side.iter().map(|v| v.windows).sum());
     let planned: Vec<Planned> = keys
         .into_iter()
         .map(|key| {
             let (b, c) = (groups(base, &key), groups(cur, &key));
             let windows = [b.iter().map(Vec::len).sum(), c.iter().map(Vec::len).sum()];
-            let (limit, reason) = decide::limit_for(&key, base, &options.limits);
+            let task = key.0.as_deref().and_then(|name| graph.position(name));
+            let unaccounted = task.is_some_and(|t| graph.tasks[t].unaccounted);
+            let (limit, reason) = decide::limit_for(&key, base, &options.limits, unaccounted);
             Planned {
                 key,
                 base: b,
                 current: c,
                 windows,
+                recorded,
                 limit,
                 reason,
             }

@@ -83,7 +83,8 @@ pub(crate) fn differences(
     out
 }
 
-/// Warnings when `other` was recorded on a different host, CPU count or build than `reference`.
+/// Warnings when `other` was recorded from a different program, on a different host, CPU count or
+/// build than `reference`.
 pub(crate) fn environment_warnings(
     reference_path: &str,
     reference: &RecordingMeta,
@@ -91,6 +92,12 @@ pub(crate) fn environment_warnings(
     other: &RecordingMeta,
 ) -> Vec<String> {
     let mut out = Vec::new();
+    if reference.program != other.program {
+        out.push(format!(
+            "{other_path} is a recording of '{}', {reference_path} of '{}': check that both sides ran the same benchmark",
+            other.program, reference.program
+        ));
+    }
     if reference.host != other.host {
         out.push(format!(
             "{other_path} was recorded on host '{}', {reference_path} on '{}': compare recordings from the same machine, or expect machine differences in the result",

@@ -57,6 +57,10 @@ pub(super) fn machine_explanation(
     })
 }
 
+/// What to do when the recordings have too few windows.
+pub(super) const TOO_SHORT_ADVICE: &str =
+    "record longer, repeat the recordings, or record with `bpprof record` (100 ms intervals)";
+
 /// A comparison before it is decided.
 pub(super) struct Planned {
     /// The task (or the job) and the metric.
@@ -67,20 +71,36 @@ pub(super) struct Planned {
     pub current: Vec<Vec<f64>>,
     /// Windows with a value: baseline, current.
     pub windows: [usize; 2],
+    /// Windows of the recordings, with a value or not: baseline, current.
+    pub recorded: [usize; 2],
     /// The limit; `None` when not gated.
     pub limit: Option<f64>,
     /// Why there is no limit, when that needs saying.
     pub reason: Option<String>,
 }
 
-/// The limit of `key`, with the reason when a default limit is waived.
+/// The limit of `key`, with the reason when a default limit is waived. `unaccounted`: the task
+/// is declared unaccounted (its ratios and CPU time are unknown).
 pub(super) fn limit_for(
     key: &Key,
     base: &[RecordingValues],
     limits: &Limits,
+    unaccounted: bool,
 ) -> (Option<f64>, Option<String>) {
     let (task, metric) = (key.0.as_deref(), key.1);
     let (limit, source) = limits.get(task, metric);
+    let measured = matches!(metric, Metric::Throughput | Metric::RecordsPerS);
+    if let (Some(task), true, false, LimitSource::Default, Some(_)) =
+        (task, unaccounted, measured, source, limit)
+    {
+        return (
+            None,
+            Some(format!(
+                "{task} is declared unaccounted: its work runs in threads bpprof does not see, so its {} is unknown",
+                metric.label()
+            )),
+        );
+    }
     if let (Some(task), Metric::CpuPerRecord, LimitSource::Default, Some(_)) =
         (task, metric, source, limit)
     {
@@ -131,17 +151,33 @@ pub(super) fn decide(p: Planned, level: f64, options: &CheckOptions, rng: &mut R
         return comparison;
     };
     let [nb, nc] = p.windows;
-    if nb < options.min_windows || nc < options.min_windows {
+    let [rb, rc] = p.recorded;
+    let min = options.min_windows;
+    if nb < min || nc < min {
         comparison.status = ComparisonStatus::Inconclusive;
-        comparison.reason = Some(format!(
-            "only {nb} baseline and {nc} current windows (at least {} each are needed): record longer, repeat the recordings, or record with `bpprof record` (100 ms intervals)",
-            options.min_windows
-        ));
+        comparison.reason = Some(if rb >= min && rc >= min {
+            // The recordings are long enough: the metric itself is missing from their windows.
+            let (when, fix) = undefined_when(metric);
+            format!(
+                "{} has a value in only {nb} of {rb} baseline and {nc} of {rc} current windows (none in a window where {when}): {fix}",
+                comparison.name(),
+            )
+        } else {
+            format!(
+                "only {nb} baseline and {nc} current windows (at least {min} each are needed): {TOO_SHORT_ADVICE}"
+            )
+        });
         return comparison;
     }
     let Some(i) = interval else {
         comparison.status = ComparisonStatus::Inconclusive;
-        comparison.reason = Some("no value to compare on one side".to_owned());
+        comparison.reason = Some(match comparison.baseline {
+            Some(b) if relative && b <= 0.0 => format!(
+                "the baseline median is 0 {}, so a relative change is undefined: check that the baseline recordings processed records",
+                metric.unit()
+            ),
+            _ => "the change of the medians could not be computed".to_owned(),
+        });
         return comparison;
     };
     // Everything in the worse direction: positive is worse.
@@ -171,5 +207,23 @@ fn comparison_noise_text(c: &Comparison, noise: f64) -> String {
         format!("{:.1}%", noise * 100.0)
     } else {
         format!("{noise:.3}")
+    }
+}
+
+/// When a metric has no value in a window, and what to check.
+fn undefined_when(metric: Metric) -> (&'static str, &'static str) {
+    match metric {
+        Metric::Throughput => (
+            "the sinks received no records",
+            "check that both sides processed records",
+        ),
+        Metric::RecordsPerS | Metric::CpuPerRecord => (
+            "the task processed no records",
+            "check that both sides processed records",
+        ),
+        Metric::Busy | Metric::Backpressured | Metric::Idle => (
+            "the task's threads reported no time",
+            "check that the task's threads ran on both sides",
+        ),
     }
 }

@@ -35,10 +35,10 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
     if !budget_only {
         if let Some(line) = compared_line(report) {
             writeln!(out)?;
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", one_line(&line))?;
         }
         if let Some(line) = bottleneck_line(report) {
-            writeln!(out, "{line}")?;
+            writeln!(out, "{}", one_line(&line))?;
         }
     }
 

@@ -21,6 +21,8 @@ pub(crate) type Key = (Option<String>, Metric);
 pub(crate) struct RecordingValues {
     /// Windows compared.
     pub windows: usize,
+    /// Length of the compared range, seconds (gaps excluded).
+    pub range_s: f64,
     /// Per-window values of each metric (windows where it is undefined are skipped).
     pub per_window: BTreeMap<Key, Vec<f64>>,
     /// Each metric over the whole compared range.
@@ -60,7 +62,10 @@ pub(crate) fn measure(
     let nominal_s = options
         .window_s
         .unwrap_or(recording.meta.interval_ns as f64 / 1e9);
-    let mut values = RecordingValues::default();
+    let mut values = RecordingValues {
+        range_s: range.seconds,
+        ..RecordingValues::default()
+    };
     for w in window::split(recording, &range, options.window_s) {
         if w.seconds < MIN_WINDOW_SHARE * nominal_s {
             continue;
@@ -161,8 +166,14 @@ fn metrics_of(recording: &Recording, graph: &JobGraph, selection: &Selection) ->
                 measured.values.push(((name(), metric), v));
             }
         }
+        // A sink fed by an instrumented channel counts its records even when it received none
+        // (the job then had no throughput, which is a value, not a gap).
         let is_sink = graph.downstream(position).next().is_none();
-        if is_sink && report.records_in_per_s > 0.0 {
+        let counted = graph
+            .edges
+            .iter()
+            .any(|e| e.to == position && !e.channels.is_empty());
+        if is_sink && (counted || report.records_in_per_s > 0.0) {
             *throughput.get_or_insert(0.0) += report.records_in_per_s;
         }
     }

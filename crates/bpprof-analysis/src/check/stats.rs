@@ -71,13 +71,21 @@ pub(crate) fn pooled_median(side: &[Vec<f64>]) -> Option<f64> {
 }
 
 /// The change from `base` to `current`: `current / base - 1` when `relative`, else
-/// `current - base`. `None` for a relative change from a base that is not positive.
+/// `current - base`. A relative change from 0 to 0 is none (0); from 0 to anything else (or from
+/// a negative base) it is undefined: `None`. Never a NaN or an infinity.
 pub(crate) fn change(base: f64, current: f64, relative: bool) -> Option<f64> {
-    if relative {
-        (base > 0.0).then(|| current / base - 1.0)
+    let change = if relative {
+        if base == 0.0 && current == 0.0 {
+            0.0
+        } else if base > 0.0 {
+            current / base - 1.0
+        } else {
+            return None;
+        }
     } else {
-        Some(current - base)
-    }
+        current - base
+    };
+    change.is_finite().then_some(change)
 }
 
 /// The change of the pooled median from `base` to `current` with its bootstrap interval at
@@ -154,6 +162,8 @@ mod tests {
     #[test]
     fn relative_change_needs_a_positive_base() {
         assert_eq!(change(0.0, 1.0, true), None);
+        assert_eq!(change(0.0, 0.0, true), Some(0.0));
+        assert_eq!(change(f64::MIN_POSITIVE, 1e300, true), None);
         assert_eq!(change(2.0, 3.0, true), Some(0.5));
         assert_eq!(change(0.0, 0.25, false), Some(0.25));
     }

@@ -45,19 +45,26 @@ fn comparison_finding(
     let what = match c.status {
         ComparisonStatus::Regression => "regressed",
         ComparisonStatus::Improvement => "improved",
+        _ if c.change.is_none() => "could not be compared",
         _ => "changed, inconclusively",
     };
     let value = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format_value(c.metric, v));
-    let mut message = format!(
-        "{} {} (limit {}); median {} → {} over {} → {} windows",
-        c.change_text(),
-        c.interval_text(),
-        c.limit_text(),
+    let median = format!(
+        "median {} → {} over {} → {} windows",
         value(c.baseline),
         value(c.current),
         c.windows[0],
         c.windows[1],
     );
+    let mut message = match c.change {
+        Some(_) => format!(
+            "{} {} (limit {}); {median}",
+            c.change_text(),
+            c.interval_text(),
+            c.limit_text(),
+        ),
+        None => format!("{median} (limit {})", c.limit_text()),
+    };
     if let Some(path) = &function {
         message.push_str(&format!(
             "; the cost that grew most is in {path} ({} on-CPU samples)",
@@ -145,8 +152,12 @@ pub(super) fn summary(report: &CheckReport) -> String {
     let comparisons: Vec<&Comparison> = report.tasks.iter().flat_map(|t| &t.metrics).collect();
     let mut named = 0usize;
     let mut more = 0usize;
+    let throughput_named = report
+        .throughput
+        .as_ref()
+        .is_some_and(|t| t.change.is_some());
     for f in report.findings.iter().filter(|f| f.severity == decisive) {
-        if f.metric == Some(Metric::Throughput) {
+        if f.metric == Some(Metric::Throughput) && throughput_named {
             continue;
         }
         if f.title == BOTTLENECK_MOVED {
@@ -161,8 +172,10 @@ pub(super) fn summary(report: &CheckReport) -> String {
             .iter()
             .find(|c| c.task == f.task && Some(c.metric) == f.metric);
         let mut text = match comparison {
-            Some(c) => format!("{} {} {}", c.name(), c.change_text(), c.interval_text()),
-            None => f.title.clone(),
+            Some(c) if c.change.is_some() => {
+                format!("{} {} {}", c.name(), c.change_text(), c.interval_text())
+            }
+            _ => f.title.clone(),
         };
         if let Some(function) = &f.function {
             text.push_str(&format!(" in {function}"));
@@ -194,7 +207,8 @@ pub(super) fn summary(report: &CheckReport) -> String {
     if parts.is_empty() {
         parts.push("nothing beyond the limits".to_owned());
     }
-    format!("{}: {}", report.status.label(), parts.join("; "))
+    // One line, whatever the task names hold.
+    super::human::one_line(&format!("{}: {}", report.status.label(), parts.join("; ")))
 }
 
 /// The findings of the decided comparisons (one for all those left undecided for want of
@@ -208,9 +222,16 @@ pub(super) fn comparison_findings(
         .throughput
         .iter()
         .chain(report.tasks.iter().flat_map(|t| &t.metrics));
-    // Comparisons left undecided for want of windows make one finding, not one each.
+    // Comparisons left undecided because a side's recordings are too short make one finding, not
+    // one each. (With recordings long enough, a comparison short of windows lacks values of its
+    // metric: a finding of its own says which.)
+    let recorded = |side: &[RecordingInfo]| side.iter().map(|r| r.windows).sum::<usize>();
+    let [rb, rc] = [recorded(&report.baseline), recorded(&report.current)];
+    let short_side = rb < min_windows || rc < min_windows;
     let short = |c: &Comparison| {
-        c.status == ComparisonStatus::Inconclusive && c.windows.iter().any(|&n| n < min_windows)
+        short_side
+            && c.status == ComparisonStatus::Inconclusive
+            && c.windows.iter().any(|&n| n < min_windows)
     };
     let (short, decided): (Vec<&Comparison>, Vec<&Comparison>) =
         comparisons.partition(|c| short(c));
@@ -218,18 +239,18 @@ pub(super) fn comparison_findings(
         .into_iter()
         .filter_map(|c| comparison_finding(c, &report.functions, bottleneck))
         .collect();
-    if let Some(first) = short.first() {
-        let [b, c] = first.windows;
+    if !short.is_empty() {
         findings.push(Finding {
             severity: Severity::Warning,
             title: format!(
-                "too few windows ({b} baseline, {c} current; at least {} each)",
+                "too few windows ({rb} baseline, {rc} current; at least {} each)",
                 min_windows
             ),
             message: format!(
-                "{} gated comparisons were not decided: {}",
+                "{} gated comparison{} not decided: {}",
                 short.len(),
-                first.reason.as_deref().unwrap_or_default()
+                if short.len() == 1 { " was" } else { "s were" },
+                super::decide::TOO_SHORT_ADVICE
             ),
             task: None,
             metric: None,

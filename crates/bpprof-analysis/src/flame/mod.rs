@@ -63,7 +63,7 @@ pub use escape::escape_frame;
 pub use fold::{fold, Folded};
 pub use resolve::{ChosenBottleneck, Resolved};
 pub(crate) use svg::Graph;
-pub use svg::{render_svg, SvgOptions};
+pub use svg::{render_svg, SvgOptions, MIN_WIDTH};
 
 /// Root frame of busy samples in [`Mode::Mixed`].
 pub const BUSY_FRAME: &str = "[busy]";

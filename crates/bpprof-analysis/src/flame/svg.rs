@@ -10,6 +10,10 @@ use super::{
     IDLE_FRAME,
 };
 
+/// The narrowest SVG drawn, pixels: narrower widths leave no room for a frame (inferno pads 10
+/// pixels on each side). [`render_svg`] and [`crate::diff::render_diff_svg`] refuse them.
+pub const MIN_WIDTH: usize = 100;
+
 /// How to draw the SVG.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SvgOptions {
@@ -17,7 +21,8 @@ pub struct SvgOptions {
     pub title: Option<String>,
     /// Subtitle. Default (`None`): [`Folded::subtitle`].
     pub subtitle: Option<String>,
-    /// Width in pixels. Default (`None`): fluid (the width of the browser window).
+    /// Width in pixels, at least [`MIN_WIDTH`]. Default (`None`): fluid (the width of the
+    /// browser window).
     pub width: Option<usize>,
 }
 
@@ -70,6 +75,14 @@ impl Graph {
         lines: impl IntoIterator<Item = &'l str>,
         out: impl Write,
     ) -> io::Result<()> {
+        if let Some(width) = self.width.filter(|&w| w < MIN_WIDTH) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "a flame graph {width} pixels wide is too narrow: give at least {MIN_WIDTH}"
+                ),
+            ));
+        }
         let mut palette = PaletteMap::default();
         palette.insert(BUSY_FRAME, BUSY_COLOR);
         palette.insert(BACKPRESSURED_FRAME, BACKPRESSURED_COLOR);
