@@ -149,7 +149,6 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     let options = args.fold.flame_options()?;
     let folded = fold(&recording, &options).map_err(flame_failure)?;
     let label = folded.selection.label();
-    note_chosen(err, &folded.selection, "drawing", "found");
 
     let graph = GraphOutput {
         output: args.output.as_deref(),
@@ -162,6 +161,8 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         |svg, bytes| render_svg(&folded, svg, bytes),
         || folded.selection.file_name("svg"),
     )?;
+    // After the graph is written: a failure to write is then the only line on stderr.
+    note_chosen(err, &folded.selection, "drawing", "found");
     let Some(path) = written else {
         return Ok(());
     };

@@ -37,10 +37,11 @@ const MAX_SAMPLE_HZ: u32 = 10_000;
     after_help = "Examples:\n  bpprof record -- target/release/examples/slow_operator --seconds 5\n  bpprof record -o out/bench.bpprof --sample-hz 0 -- ./bench --quick\n\nThe command must call bpprof::init_from_env() to record. Ctrl-C reaches the command (it is in\nthe same process group); bpprof waits for it to exit and still reports what was recorded."
 )]
 pub struct RecordArgs {
-    /// Where the recording goes (sets BPPROF_OUT for the command, replacing any inherited value).
-    /// A recording already there is removed before the command starts, so it cannot be mistaken
-    /// for the new recording; any other file there is left alone, and the command is not run.
-    /// Default: `<name of CMD>.bpprof` in the current directory.
+    /// Where the recording goes. The command records into a temporary file next to it
+    /// (`.NAME.PID.partial`, through BPPROF_OUT, replacing any inherited value) that is renamed to
+    /// FILE when the command exits: a recording already at FILE is replaced only by a new one, and
+    /// stays untouched when the command records nothing. Any other file at FILE is left alone, and
+    /// the command is not run. Default: `<name of CMD>.bpprof` in the current directory.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Recording interval in milliseconds (sets BPPROF_INTERVAL_MS); at least 100. The default is
@@ -87,9 +88,9 @@ pub fn run(args: &RecordArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyh
         .output
         .clone()
         .unwrap_or_else(|| default_output(program));
-    prepare_output(&output)?;
+    let partial = prepare_output(&output)?;
     // The command may change its working directory; the recording must still land where we look.
-    let env_out = std::path::absolute(&output).unwrap_or_else(|_| output.clone());
+    let env_out = std::path::absolute(&partial).unwrap_or_else(|_| partial.clone());
 
     let mut command = Command::new(program);
     command
@@ -119,11 +120,16 @@ pub fn run(args: &RecordArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyh
         )?;
     }
     let succeeded = status.success();
-    if !output.exists() {
+    let previous = if output.exists() {
+        " (the previous recording there is unchanged)"
+    } else {
+        ""
+    };
+    if !partial.exists() {
         if succeeded {
             return Err(Failure::bad_input(
                 format!(
-                    "{name} wrote no recording to {}: does it call bpprof::init_from_env()?",
+                    "{name} wrote no recording to {}{previous}: does it call bpprof::init_from_env()?",
                     output.display()
                 ),
                 format!(
@@ -134,11 +140,21 @@ pub fn run(args: &RecordArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyh
         }
         writeln!(
             err,
-            "warning: {name} failed and wrote no recording to {}",
+            "warning: {name} failed and wrote no recording to {}{previous}",
             output.display()
         )?;
         return Ok(code);
     }
+    fs::rename(&partial, &output).map_err(|e| {
+        Failure::bad_input(
+            format!(
+                "cannot move the recording from {} to {}: {e}",
+                partial.display(),
+                output.display()
+            ),
+            "the recording is complete in the first file; move it by hand",
+        )
+    })?;
     match bpprof_format::read_file(&output) {
         Ok(recording) => {
             for warning in &recording.warnings {
@@ -195,9 +211,10 @@ fn default_output(program: &OsStr) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Checks that the recording can be created at `path` (its directory exists and is writable) and
-/// removes any file already there, so that only the command's recording can be found afterwards.
-fn prepare_output(path: &Path) -> Result<(), Failure> {
+/// Checks that a recording may be written at `path` (its directory exists and is writable, and
+/// what is there is a previous recording or nothing) and returns the temporary file next to it
+/// that the command records into.
+fn prepare_output(path: &Path) -> Result<PathBuf, Failure> {
     let shown = path.display();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -212,48 +229,46 @@ fn prepare_output(path: &Path) -> Result<(), Failure> {
             "create it first or choose another --output",
         ));
     }
-    let existed = match fs::metadata(path) {
-        Ok(meta) if meta.is_file() => true,
-        Ok(_) => {
+    match fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
             return Err(Failure::bad_input(
                 format!("cannot write the recording to '{shown}': it exists and is not a file"),
                 "choose another --output",
             ))
         }
-        Err(_) => false,
-    };
-    // Only a previous recording is replaced: any other file there is somebody's data.
-    if existed && !replaceable(path) {
-        return Err(Failure::bad_input(
-            format!(
+        // Only a previous recording is replaced: any other file there is somebody's data.
+        Ok(_) if !replaceable(path) => {
+            return Err(Failure::bad_input(
+                format!(
                 "'{shown}' exists and is not a bpprof recording: recording there would destroy it"
             ),
-            "choose another --output, or remove the file first",
-        ));
+                "choose another --output, or remove the file first",
+            ))
+        }
+        _ => {}
     }
+    let file_name = path
+        .file_name()
+        .map_or_else(|| OsString::from("recording"), OsStr::to_owned);
+    let mut partial_name = OsString::from(".");
+    partial_name.push(&file_name);
+    partial_name.push(format!(".{}.partial", std::process::id()));
+    let partial = dir.join(partial_name);
     let probe = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path);
+        .create_new(true)
+        .open(&partial)
+        .and_then(|_| fs::remove_file(&partial));
     if let Err(e) = probe {
         return Err(Failure::bad_input(
-            format!("cannot write the recording to '{shown}': {e}"),
+            format!(
+                "cannot write the recording next to '{shown}' ({}): {e}",
+                partial.display()
+            ),
             "choose a writable --output (the command was not run)",
         ));
     }
-    if let Err(e) = fs::remove_file(path) {
-        let what = if existed {
-            format!("cannot replace the previous recording '{shown}': {e}")
-        } else {
-            format!("cannot write the recording to '{shown}': {e}")
-        };
-        return Err(Failure::bad_input(
-            what,
-            "remove it or choose another --output",
-        ));
-    }
-    Ok(())
+    Ok(partial)
 }
 
 /// True when the file at `path` may be replaced by a new recording: it is empty, or it starts

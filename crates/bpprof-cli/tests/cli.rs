@@ -464,6 +464,11 @@ fn flame_to_an_unwritable_path_is_one_error_line() {
     assert!(text(&output.stderr)
         .trim_end()
         .ends_with("choose a writable path with -o"));
+
+    // Without --subtask the bottleneck is drawn; the note saying so comes only after a
+    // successful write, so the error is still the only line.
+    let output = bpprof(&["flame", rec.arg(), "-o", path.to_str().unwrap()]);
+    assert_one_error_line(&output, "cannot write");
 }
 
 #[test]

@@ -170,15 +170,47 @@ fn command_that_writes_no_recording_gets_the_hint() {
     );
 }
 
-/// A recording left at the output path by an earlier run is not taken for the new one.
+/// A recording left at the output path by an earlier run is not taken for the new one, and is
+/// not lost when the command records nothing.
 #[test]
-fn previous_recording_is_not_mistaken_for_the_new_one() {
+fn previous_recording_is_not_mistaken_for_the_new_one_nor_lost() {
     let dir = tempfile::tempdir().unwrap();
     let rec = dir.path().join("x.bpprof");
     std::fs::write(&rec, tiny_recording()).unwrap();
     let line = error_in(dir.path(), &["record", "-o", "x.bpprof", "--", "true"]);
-    assert!(line.contains("wrote no recording"));
-    assert!(!rec.exists(), "the previous recording is still there");
+    assert!(
+        line.contains("wrote no recording to x.bpprof (the previous recording there is unchanged)"),
+        "{line}"
+    );
+    assert_eq!(std::fs::read(&rec).unwrap(), tiny_recording());
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "a temporary file was left behind: {left:?}");
+}
+
+/// A new recording replaces the previous one.
+#[test]
+fn a_new_recording_replaces_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.bpprof"), tiny_recording()).unwrap();
+    let full = tiny_recording();
+    let shorter = &full[..full.len() - 40];
+    std::fs::write(dir.path().join("new"), shorter).unwrap();
+    let output = command_in(
+        dir.path(),
+        &[
+            "record",
+            "-o",
+            "x.bpprof",
+            "--",
+            "sh",
+            "-c",
+            "cp new \"$BPPROF_OUT\"",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(std::fs::read(dir.path().join("x.bpprof")).unwrap(), shorter);
 }
 
 /// The command sees BPPROF_OUT (absolute, overriding an inherited value), BPPROF_INTERVAL_MS and
@@ -215,12 +247,22 @@ fn command_gets_the_settings_and_its_recording_is_summarised() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let env = std::fs::read_to_string(dir.path().join("env.txt")).unwrap();
-    let expected_out = dir.path().join("out/x.bpprof");
+    // A temporary file next to the output, renamed when the command exits.
+    let (out, settings) = env.trim().split_once(' ').unwrap();
+    let out = Path::new(out);
     assert_eq!(
-        env.trim(),
-        format!("{} 250 0", expected_out.display()),
-        "environment of the command"
+        out.parent(),
+        Some(dir.path().join("out").as_path()),
+        "{env}"
     );
+    let temp = out.file_name().unwrap().to_string_lossy();
+    assert!(
+        temp.starts_with(".x.bpprof.") && temp.ends_with(".partial"),
+        "{env}"
+    );
+    assert_eq!(settings, "250 0", "environment of the command");
+    assert!(dir.path().join("out/x.bpprof").is_file());
+    assert!(!out.exists(), "the temporary file was not renamed");
     // The summary describes the file (written by Synth with 1 s intervals), not the settings.
     assert_eq!(
         stderr.trim_end(),
