@@ -49,35 +49,30 @@ pub(crate) fn differences(
 ) -> Vec<String> {
     let mut out = Vec::new();
     for (name, parallelism) in &reference.tasks {
-        match other.tasks.iter().find(|(n, _)| n == name) {
-            None => out.push(format!(
-                "task {name} is in {reference_path} but not in {other_path}"
-            )),
-            Some((_, p)) if p != parallelism => out.push(format!(
-                "task {name} has parallelism {parallelism} in {reference_path} but {p} in {other_path}"
-            )),
-            Some(_) => {}
+        if let Some((_, p)) = other.tasks.iter().find(|(n, _)| n == name) {
+            if p != parallelism {
+                out.push(format!(
+                    "task {name} has parallelism {parallelism} in {reference_path} but {p} in {other_path}"
+                ));
+            }
         }
     }
-    for (name, _) in &other.tasks {
-        if !reference.tasks.iter().any(|(n, _)| n == name) {
-            out.push(format!(
-                "task {name} is in {other_path} but not in {reference_path}"
-            ));
+    // What one side has and the other lacks, both ways.
+    for ((a_path, a), (b_path, b)) in [
+        ((reference_path, reference), (other_path, other)),
+        ((other_path, other), (reference_path, reference)),
+    ] {
+        for (name, _) in &a.tasks {
+            if !b.tasks.iter().any(|(n, _)| n == name) {
+                out.push(format!("task {name} is in {a_path} but not in {b_path}"));
+            }
         }
-    }
-    for (from, to) in &reference.edges {
-        if !other.edges.contains(&(from.clone(), to.clone())) {
-            out.push(format!(
-                "edge {from} -> {to} is in {reference_path} but not in {other_path}"
-            ));
-        }
-    }
-    for (from, to) in &other.edges {
-        if !reference.edges.contains(&(from.clone(), to.clone())) {
-            out.push(format!(
-                "edge {from} -> {to} is in {other_path} but not in {reference_path}"
-            ));
+        for edge @ (from, to) in &a.edges {
+            if !b.edges.contains(edge) {
+                out.push(format!(
+                    "edge {from} -> {to} is in {a_path} but not in {b_path}"
+                ));
+            }
         }
     }
     out
@@ -123,4 +118,36 @@ pub(crate) fn environment_warnings(
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(tasks: &[(&str, u32)], edges: &[(&str, &str)]) -> Shape {
+        Shape {
+            tasks: tasks.iter().map(|&(n, p)| (n.to_owned(), p)).collect(),
+            edges: edges
+                .iter()
+                .map(|&(a, b)| (a.to_owned(), b.to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn every_difference_is_named_both_ways() {
+        let base = shape(&[("A", 1), ("B", 2), ("C", 1)], &[("A", "B"), ("B", "C")]);
+        let head = shape(&[("A", 1), ("B", 4), ("D", 1)], &[("A", "B"), ("B", "D")]);
+        assert_eq!(
+            differences("base", &base, "head", &head),
+            [
+                "task B has parallelism 2 in base but 4 in head",
+                "task C is in base but not in head",
+                "edge B -> C is in base but not in head",
+                "task D is in head but not in base",
+                "edge B -> D is in head but not in base",
+            ]
+        );
+        assert!(differences("base", &base, "same", &base).is_empty());
+    }
 }
