@@ -8,23 +8,9 @@ use std::rc::Rc;
 mod common;
 
 use bpprof_format::*;
-use common::{frame, header, Rng};
+use common::{frame, header, meta, Rng};
 
 const SECOND: u64 = 1_000_000_000;
-
-fn meta() -> RecordingMeta {
-    RecordingMeta {
-        start_unix_ns: 1_717_171_717_000_000_000,
-        interval_ns: SECOND,
-        host: "build-07.example.org".into(),
-        cpus: 16,
-        pid: 41_234,
-        program: "wordcount".into(),
-        bpprof_version: "0.1.0".into(),
-        build: "release x86_64-unknown-linux-gnu".into(),
-        sample_hz: 99,
-    }
-}
 
 /// One realistic interval of `subtasks` subtasks (ids `0..subtasks`) and `channels` channels;
 /// declarations only when `seq == 0`.

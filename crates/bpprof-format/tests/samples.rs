@@ -9,24 +9,10 @@ use std::rc::Rc;
 mod common;
 
 use bpprof_format::*;
-use common::Rng;
+use common::{meta, Rng};
 
 const SECOND: u64 = 1_000_000_000;
 const HZ: u32 = 99;
-
-fn meta() -> RecordingMeta {
-    RecordingMeta {
-        start_unix_ns: 1_717_171_717_000_000_000,
-        interval_ns: SECOND,
-        host: "build-07.example.org".into(),
-        cpus: 16,
-        pid: 41_234,
-        program: "wordcount".into(),
-        bpprof_version: "0.1.0".into(),
-        build: "release x86_64-unknown-linux-gnu".into(),
-        sample_hz: HZ,
-    }
-}
 
 /// A workload: `tasks` tasks of `per_task` subtasks; each task's code has a set of 10–30
 /// distinct stacks of depth 20–40 (sharing the thread start-up frames), each stack taken in one

@@ -8,15 +8,12 @@ use std::thread;
 use std::time::Duration;
 
 use bpprof_format::{Recording, SampleState};
-use common::{recorder_lock, spin_cpu, start, start_sampled};
+use common::{declarations_of, recorder_lock, spin_cpu, start, start_sampled};
 
 /// Busy ns per operator name of `task`'s subtasks over the whole recording.
 fn operator_busy(recording: &Recording, task: &str) -> HashMap<String, u64> {
-    let ids: Vec<u32> = recording
-        .intervals
+    let ids: Vec<u32> = declarations_of(recording, task)
         .iter()
-        .flat_map(|c| &c.declared_subtasks)
-        .filter(|d| d.task == task)
         .map(|d| d.id)
         .collect();
     let mut names = HashMap::new();
@@ -42,11 +39,8 @@ fn operator_busy(recording: &Recording, task: &str) -> HashMap<String, u64> {
 
 /// Calls per operator name of `task`'s subtasks over the whole recording.
 fn operator_calls(recording: &Recording, task: &str) -> HashMap<String, u64> {
-    let ids: Vec<u32> = recording
-        .intervals
+    let ids: Vec<u32> = declarations_of(recording, task)
         .iter()
-        .flat_map(|c| &c.declared_subtasks)
-        .filter(|d| d.task == task)
         .map(|d| d.id)
         .collect();
     let names: HashMap<(u32, u32), String> = recording

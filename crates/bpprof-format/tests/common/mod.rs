@@ -1,6 +1,23 @@
 //! Helpers shared by the format's test binaries.
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+use bpprof_format::RecordingMeta;
+
+/// The meta chunk of the test recordings: a 16-CPU build host, 1 s intervals, sampled at 99 Hz.
+pub fn meta() -> RecordingMeta {
+    RecordingMeta {
+        start_unix_ns: 1_717_171_717_000_000_000,
+        interval_ns: 1_000_000_000,
+        host: "build-07.example.org".into(),
+        cpus: 16,
+        pid: 41_234,
+        program: "wordcount".into(),
+        bpprof_version: "0.1.0".into(),
+        build: "release x86_64-unknown-linux-gnu".into(),
+        sample_hz: 99,
+    }
+}
+
 /// xorshift64: a tiny deterministic PRNG so the tests need no extra dependency.
 pub struct Rng(u64);
 

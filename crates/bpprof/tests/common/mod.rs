@@ -222,11 +222,8 @@ pub fn join_within<T: Send + 'static>(
 
 /// Every sample of `task`'s subtasks: (state, on_cpu, function names outermost first, count).
 pub fn samples_of(recording: &Recording, task: &str) -> Vec<(SampleState, bool, Vec<String>, u32)> {
-    let ids: Vec<u32> = recording
-        .intervals
+    let ids: Vec<u32> = declarations_of(recording, task)
         .iter()
-        .flat_map(|c| &c.declared_subtasks)
-        .filter(|d| d.task == task)
         .map(|d| d.id)
         .collect();
     let mut frames = HashMap::new();
