@@ -170,6 +170,14 @@ fn absorb(into: &mut IntervalChunk, from: IntervalChunk) {
     into.declared_operators.extend(from.declared_operators);
     into.operators.extend(from.operators);
     into.operator_calls.extend(from.operator_calls);
+    into.waits.extend(from.waits);
+    into.blocking.extend(from.blocking);
+    into.fills.extend(from.fills);
+    for warning in from.warnings {
+        if !into.warnings.contains(&warning) {
+            into.warnings.push(warning);
+        }
+    }
 }
 
 /// Ids already used in the merged recording, and the channels by name.
@@ -291,6 +299,16 @@ impl Offsets {
         }
         for o in &mut c.operator_calls {
             o.subtask += self.subtask;
+        }
+        for w in &mut c.waits {
+            w.subtask += self.subtask;
+            w.channel = self.channel(w.channel);
+        }
+        for b in &mut c.blocking {
+            b.id += self.subtask;
+        }
+        for f in &mut c.fills {
+            f.id = self.channel(f.id);
         }
         c
     }

@@ -65,6 +65,68 @@ pub struct IntervalChunk {
     /// Per-operator call counts (scope entries) for this interval; operators not entered in it are
     /// absent. Added in format 1.1: empty when read from a 1.0 recording.
     pub operator_calls: Vec<OperatorCalls>,
+    /// Where each subtask waited: its blocked time per channel end (format 1.2; empty when read
+    /// from older recordings). A subtask's idle time not listed here was spent in `bpprof::idle`
+    /// scopes (or in a wait still in progress when an older runtime wrote the chunk).
+    pub waits: Vec<ChannelWait>,
+    /// Per subtask: wake-up latency of its blocked waits and CPU used inside them (format 1.2).
+    pub blocking: Vec<SubtaskBlocking>,
+    /// Per channel: how often its fill level was sampled empty and full (format 1.2).
+    pub fills: Vec<ChannelFill>,
+    /// Problems the runtime found since the previous chunk (an inconsistent registration, ...),
+    /// one each (format 1.2).
+    pub warnings: Vec<RuntimeWarning>,
+}
+
+/// Time one subtask spent blocked on one end of one channel (or link) during one interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelWait {
+    /// The subtask ([`SubtaskDecl::id`]).
+    pub subtask: u32,
+    /// The channel ([`ChannelDecl::id`]).
+    pub channel: u32,
+    /// Which end: a receiver's wait is idle time, a sender's is backpressured time.
+    pub role: EndpointRole,
+    /// Time blocked, ns, up to the instant the operation could proceed (the wake-up latency after
+    /// it is in [`SubtaskBlocking::wake_ns`], not here). Counts a wait in progress up to the
+    /// interval's end.
+    pub wait_ns: u64,
+    /// Blocking operations that ended during the interval.
+    pub waits: u64,
+}
+
+/// How one subtask's blocked waits ended during one interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubtaskBlocking {
+    /// The subtask ([`SubtaskDecl::id`]).
+    pub id: u32,
+    /// Wake-up latency, ns: time between a blocked channel operation becoming able to proceed
+    /// (a record arrived, room was freed) and the thread running again. It is part of busy time
+    /// (the subtask has work and waits for a CPU), not of idle or backpressured time.
+    pub wake_ns: u64,
+    /// CPU time used inside blocking waits (spinning before parking, the system calls), ns. It
+    /// is part of [`SubtaskInterval::cpu_ns`] but was spent idle or backpressured, not busy.
+    pub blocked_cpu_ns: u64,
+}
+
+/// How often one channel was sampled empty and full during one interval.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelFill {
+    /// The channel ([`ChannelDecl::id`]).
+    pub id: u32,
+    /// Fill samples (of [`ChannelInterval::fill_samples`]) that found no message queued.
+    pub empty_samples: u32,
+    /// Fill samples that found the queue at its capacity.
+    pub full_samples: u32,
+}
+
+/// A problem the runtime found, kept in the recording so that every command shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeWarning {
+    /// Stable identifier of the problem, e.g. `registration`.
+    pub code: String,
+    /// One sentence naming the call and the fix.
+    pub message: String,
 }
 
 /// An operator run inside a subtask (one operator of a chain sharing the subtask's thread).

@@ -11,9 +11,9 @@ use crate::chunk::{
     chunk_crc, parse_header, ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD,
 };
 use crate::{
-    ChannelDecl, ChannelEndpoint, ChannelInterval, EdgeDecl, EndChunk, IntervalChunk, OperatorDecl,
-    OperatorInterval, RecordingMeta, SamplesChunk, SubtaskDecl, SubtaskInterval, TaskDecl,
-    FORMAT_MAJOR, FORMAT_MINOR, MAGIC, PREAMBLE_LEN,
+    ChannelDecl, ChannelEndpoint, ChannelInterval, EdgeDecl, EndChunk, IntervalChunk,
+    OperatorCalls, OperatorDecl, OperatorInterval, RecordingMeta, SamplesChunk, SubtaskDecl,
+    SubtaskInterval, TaskDecl, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, PREAMBLE_LEN,
 };
 
 /// A recording as read from a file: its metadata, its complete interval chunks in file order, and
@@ -37,6 +37,15 @@ pub struct Recording {
 /// Something wrong with a recording that still leaves its complete part usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadWarning {
+    /// The recorded program's runtime found a problem while recording (an inconsistent
+    /// registration, ...). The message names the call and the fix.
+    #[error("{message}")]
+    Runtime {
+        /// Stable identifier of the problem (`registration`, ...).
+        code: String,
+        /// One sentence.
+        message: String,
+    },
     /// The file ends in the middle of a chunk (the recorded process was killed while writing).
     #[error(
         "the recording is truncated at byte {offset} (the recorded process was probably killed); \
@@ -166,7 +175,19 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
             _ if recording.end.is_some() => {
                 return Err(chunk.corrupt("a chunk after the end chunk"))
             }
-            ChunkKind::Interval => recording.intervals.push(chunk.decode_interval(version)?),
+            ChunkKind::Interval => {
+                let interval = chunk.decode_interval(version)?;
+                for w in &interval.warnings {
+                    let warning = ReadWarning::Runtime {
+                        code: w.code.clone(),
+                        message: w.message.clone(),
+                    };
+                    if !recording.warnings.contains(&warning) {
+                        recording.warnings.push(warning);
+                    }
+                }
+                recording.intervals.push(interval);
+            }
             ChunkKind::Samples => recording.samples.push(chunk.decode()?),
             ChunkKind::End => recording.end = Some(chunk.decode()?),
             ChunkKind::Meta => return Err(chunk.corrupt("a second meta chunk")),
@@ -217,6 +238,14 @@ impl Chunk {
     fn decode_interval(&self, version: (u16, u16)) -> Result<IntervalChunk, ReadError> {
         match version.1 {
             0 => self.decode::<IntervalChunk1_0>().map(IntervalChunk::from),
+            // A postcard struct is its fields one after the other, so a 1.1 payload reads as the
+            // 1.0 fields followed by the one field 1.1 added.
+            1 => self.decode::<(IntervalChunk1_0, Vec<OperatorCalls>)>().map(
+                |(chunk, operator_calls)| IntervalChunk {
+                    operator_calls,
+                    ..IntervalChunk::from(chunk)
+                },
+            ),
             _ => self.decode(),
         }
     }
@@ -264,8 +293,8 @@ impl From<IntervalChunk1_0> for IntervalChunk {
             channels: c.channels,
             declared_operators: c.declared_operators,
             operators: c.operators,
-            // Added in 1.1.
-            operator_calls: Vec::new(),
+            // Added in 1.1 and 1.2.
+            ..IntervalChunk::default()
         }
     }
 }

@@ -491,14 +491,24 @@ fn interval_with_operators(seq: u64) -> IntervalChunk {
     chunk
 }
 
-/// The payload of `chunk` as format 1.0 wrote it: without `operator_calls`, the last field.
+/// The payload of `chunk` as format 1.1 wrote it: without the four fields 1.2 appended
+/// (`waits`, `blocking`, `fills`, `warnings`), which must be empty in `chunk`.
+fn payload_1_1(chunk: &IntervalChunk) -> Vec<u8> {
+    let mut payload = postcard::to_stdvec(chunk).unwrap();
+    // An empty sequence is its element count, a single zero byte.
+    for _ in 0..4 {
+        assert_eq!(payload.pop(), Some(0));
+    }
+    payload
+}
+
+/// The payload of `chunk` as format 1.0 wrote it: also without `operator_calls`.
 fn payload_1_0(chunk: &IntervalChunk) -> Vec<u8> {
     let without_calls = IntervalChunk {
         operator_calls: Vec::new(),
         ..chunk.clone()
     };
-    let mut payload = postcard::to_stdvec(&without_calls).unwrap();
-    // An empty `operator_calls` is its element count, a single zero byte, at the very end.
+    let mut payload = payload_1_1(&without_calls);
     assert_eq!(payload.pop(), Some(0));
     payload
 }
@@ -508,9 +518,72 @@ fn operator_calls_round_trip() {
     let written = [interval_with_operators(0), interval_with_operators(1)];
     let (bytes, _) = write(&written, Some(&end_chunk(2)));
     let recording = read(&bytes).unwrap();
-    assert_eq!(recording.version, (1, 1));
+    assert_eq!(recording.version, (1, 2));
     assert_eq!(recording.intervals, written);
     assert_eq!(recording.warnings, []);
+}
+
+/// An interval with every field format 1.2 added.
+fn interval_with_waits(seq: u64) -> IntervalChunk {
+    let mut chunk = interval_with_operators(seq);
+    chunk.waits = vec![ChannelWait {
+        subtask: 1,
+        channel: 0,
+        role: EndpointRole::Receiver,
+        wait_ns: 300_000_000,
+        waits: 1_200,
+    }];
+    chunk.blocking = vec![SubtaskBlocking {
+        id: 1,
+        wake_ns: 40_000_000,
+        blocked_cpu_ns: 2_000_000,
+    }];
+    chunk.fills = vec![ChannelFill {
+        id: 0,
+        empty_samples: 61,
+        full_samples: 3,
+    }];
+    chunk.warnings = vec![RuntimeWarning {
+        code: "registration".to_owned(),
+        message: "bpprof::register(\"Enrich\", 5, 4): index 5 is not below the parallelism 4"
+            .to_owned(),
+    }];
+    chunk
+}
+
+#[test]
+fn waits_blocking_fills_and_warnings_round_trip() {
+    let written = [interval_with_waits(0), interval_with_waits(1)];
+    let (bytes, _) = write(&written, Some(&end_chunk(2)));
+    let recording = read(&bytes).unwrap();
+    assert_eq!(recording.intervals, written);
+    // The runtime's warning is the recording's, once.
+    assert_eq!(
+        recording.warnings,
+        [ReadWarning::Runtime {
+            code: "registration".to_owned(),
+            message: written[0].warnings[0].message.clone(),
+        }]
+    );
+}
+
+/// A recording written by format 1.1 reads with the fields added in 1.2 empty.
+#[test]
+fn recording_of_format_1_1_reads_without_waits() {
+    let written = [interval_with_operators(0), interval_with_operators(1)];
+    let mut bytes = preamble(1, 1);
+    bytes.extend_from_slice(&meta_chunk());
+    for chunk in &written {
+        bytes.extend_from_slice(&frame(2, &payload_1_1(chunk)));
+    }
+    let recording = read(&bytes).unwrap();
+    assert_eq!(recording.version, (1, 1));
+    assert_eq!(recording.intervals, written);
+    // From 1.2 on, the payload must hold the new fields: the same bytes are corrupt there.
+    let mut newer = preamble(1, 2);
+    newer.extend_from_slice(&meta_chunk());
+    newer.extend_from_slice(&frame(2, &payload_1_1(&written[0])));
+    assert!(is_corrupt(&read(&newer)), "{:?}", read(&newer));
 }
 
 /// A recording written by format 1.0, whose interval payloads end after `operators`, reads with
@@ -746,7 +819,7 @@ fn end_chunk_bytes_match_the_specification_example() {
             coalesced_intervals: 0,
         })
         .unwrap();
-    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x01\x00");
+    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x02\x00");
     let spec = [
         0x07, 0x00, 0x00, 0x00, 0x03, 0xb7, 0x7a, 0x0b, 0xed, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0x01,
         0x00, 0x53, 0xe9, 0xf8, 0xa7,

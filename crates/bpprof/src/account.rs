@@ -5,7 +5,9 @@
 //! non-blocking path costs no clock read). Busy time is never stored: it is the wall time minus
 //! idle and backpressured, derived when the recorder reads.
 
-use std::sync::atomic::{fence, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+use bpprof_format::EndpointRole;
 
 /// What a subtask is doing at an instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,25 +30,70 @@ impl State {
     }
 }
 
+/// How many distinct channel ends one registration's waits are told apart on. Waits on further
+/// channels still count as idle or backpressured time, but are not attributed to a channel.
+pub(crate) const MAX_WAIT_CHANNELS: usize = 16;
+
+/// Where a blocking wait happens: one end of one instrumented channel or link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WaitSite {
+    pub channel: u32,
+    pub role: EndpointRole,
+}
+
+/// Cumulative blocked time of one registration on one channel end, at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SiteTotals {
+    pub site: WaitSite,
+    pub wait_ns: u64,
+    pub waits: u64,
+}
+
 /// Cumulative totals of one subtask at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Totals {
     pub idle_ns: u64,
     pub backpressured_ns: u64,
+    /// Wake-up latency of completed waits: ready to proceed, not yet running (busy time).
+    pub wake_ns: u64,
+    /// CPU used inside completed waits.
+    pub blocked_cpu_ns: u64,
     /// Length so far of the stall in progress, and its kind, at the instant of the reading.
     pub ongoing_idle_ns: u64,
     pub ongoing_backpressured_ns: u64,
+    /// Blocked time per channel end (a wait in progress counted up to the reading), in the order
+    /// the sites were first used; `sites_len` of them are valid.
+    pub sites: [Option<SiteTotals>; MAX_WAIT_CHANNELS],
 }
+
+/// One channel end's cells. `channel` and `role` are written once, before `Account::sites_len`
+/// publishes the slot.
+#[derive(Debug, Default)]
+struct SiteCells {
+    channel: AtomicU32,
+    role: AtomicU8,
+    wait_ns: AtomicU64,
+    waits: AtomicU64,
+}
+
+/// No site: a wait outside any channel (an `idle` or `backpressured` scope).
+const NO_SITE: u8 = u8::MAX;
 
 /// Single-writer accounting cells. All fields are atomics so a concurrent reader is never UB; the
 /// sequence number makes a reader's view of (state, since, totals) consistent.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Account {
     seq: AtomicU64,
     state: AtomicU8,
     since_ns: AtomicU64,
     idle_ns: AtomicU64,
     backpressured_ns: AtomicU64,
+    wake_ns: AtomicU64,
+    blocked_cpu_ns: AtomicU64,
+    /// Slot of the wait in progress, or [`NO_SITE`].
+    current_site: AtomicU8,
+    sites: [SiteCells; MAX_WAIT_CHANNELS],
+    sites_len: AtomicU8,
     /// Longest completed stalls since the recorder last took them.
     max_idle_stall_ns: AtomicU64,
     max_backpressured_stall_ns: AtomicU64,
@@ -54,31 +101,100 @@ pub(crate) struct Account {
     records_out: AtomicU64,
 }
 
+impl Default for Account {
+    fn default() -> Self {
+        Account {
+            seq: AtomicU64::new(0),
+            state: AtomicU8::new(State::Busy as u8),
+            since_ns: AtomicU64::new(0),
+            idle_ns: AtomicU64::new(0),
+            backpressured_ns: AtomicU64::new(0),
+            wake_ns: AtomicU64::new(0),
+            blocked_cpu_ns: AtomicU64::new(0),
+            current_site: AtomicU8::new(NO_SITE),
+            sites: Default::default(),
+            sites_len: AtomicU8::new(0),
+            max_idle_stall_ns: AtomicU64::new(0),
+            max_backpressured_stall_ns: AtomicU64::new(0),
+            records_in: AtomicU64::new(0),
+            records_out: AtomicU64::new(0),
+        }
+    }
+}
+
+/// How a blocking wait ended, as the waiting thread saw it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WaitEnd {
+    /// When the thread runs again.
+    pub now: u64,
+    /// When the operation became able to proceed (a record arrived, room was freed), if known;
+    /// the time from then to `now` is wake-up latency.
+    pub ready_ns: Option<u64>,
+    /// CPU the thread used during the wait.
+    pub cpu_ns: u64,
+}
+
 impl Account {
-    /// Owner thread: enters a blocking state at `now`.
-    pub fn enter(&self, state: State, now: u64) {
+    /// Owner thread: enters a blocking state at `now`, waiting on `site` when it is a channel end.
+    pub fn enter(&self, state: State, now: u64, site: Option<WaitSite>) {
+        let slot = site.and_then(|s| self.slot_of(s)).unwrap_or(NO_SITE);
         self.write(|a| {
             a.state.store(state as u8, Ordering::Relaxed);
             a.since_ns.store(now, Ordering::Relaxed);
+            a.current_site.store(slot, Ordering::Relaxed);
         });
     }
 
-    /// Owner thread: leaves the blocking state at `now`, adding the stall to its total.
-    pub fn exit(&self, now: u64) {
+    /// Owner thread: leaves the blocking state. The stall up to the instant the operation could
+    /// proceed is added to the state's total (and its site's); the rest, the wake-up latency, is
+    /// busy time spent waiting for a CPU.
+    pub fn exit(&self, end: WaitEnd) {
         let state = State::from_u8(self.state.load(Ordering::Relaxed));
-        let stall = now.saturating_sub(self.since_ns.load(Ordering::Relaxed));
+        let since = self.since_ns.load(Ordering::Relaxed);
+        let stall = end.now.saturating_sub(since);
+        let wake = match end.ready_ns {
+            Some(ready) if ready > since => end.now.saturating_sub(ready).min(stall),
+            _ => 0,
+        };
+        let blocked = stall - wake;
         let (total, max) = match state {
             State::Busy => return,
             State::Idle => (&self.idle_ns, &self.max_idle_stall_ns),
             State::Backpressured => (&self.backpressured_ns, &self.max_backpressured_stall_ns),
         };
+        let slot = self.current_site.load(Ordering::Relaxed);
         self.write(|a| {
-            let sum = total.load(Ordering::Relaxed).saturating_add(stall);
-            total.store(sum, Ordering::Relaxed);
+            add(total, blocked);
+            add(&a.wake_ns, wake);
+            add(&a.blocked_cpu_ns, end.cpu_ns);
+            if let Some(site) = a.sites.get(usize::from(slot)) {
+                add(&site.wait_ns, blocked);
+                add(&site.waits, 1);
+            }
+            a.current_site.store(NO_SITE, Ordering::Relaxed);
             a.state.store(State::Busy as u8, Ordering::Relaxed);
-            a.since_ns.store(now, Ordering::Relaxed);
+            a.since_ns.store(end.now, Ordering::Relaxed);
         });
-        max.fetch_max(stall, Ordering::Relaxed);
+        max.fetch_max(blocked, Ordering::Relaxed);
+    }
+
+    /// Owner thread: the slot of `site`, claimed on first use; `None` when every slot is taken.
+    fn slot_of(&self, site: WaitSite) -> Option<u8> {
+        let len = self.sites_len.load(Ordering::Relaxed);
+        let role = role_code(site.role);
+        let used = &self.sites[..usize::from(len)];
+        if let Some(at) = used.iter().position(|s| {
+            s.channel.load(Ordering::Relaxed) == site.channel
+                && s.role.load(Ordering::Relaxed) == role
+        }) {
+            return Some(at as u8);
+        }
+        let cells = self.sites.get(usize::from(len))?;
+        cells.channel.store(site.channel, Ordering::Relaxed);
+        cells.role.store(role, Ordering::Relaxed);
+        // Publishes the slot's identity to readers (Acquire in `totals`).
+        self.sites_len.store(len + 1, Ordering::Release);
+        Some(len)
     }
 
     /// Owner thread: counts records received. A load and a store, no read-modify-write: only the
@@ -111,11 +227,25 @@ impl Account {
             }
             let state = State::from_u8(self.state.load(Ordering::Relaxed));
             let since = self.since_ns.load(Ordering::Relaxed);
+            let current = self.current_site.load(Ordering::Relaxed);
             let mut totals = Totals {
                 idle_ns: self.idle_ns.load(Ordering::Relaxed),
                 backpressured_ns: self.backpressured_ns.load(Ordering::Relaxed),
+                wake_ns: self.wake_ns.load(Ordering::Relaxed),
+                blocked_cpu_ns: self.blocked_cpu_ns.load(Ordering::Relaxed),
                 ..Totals::default()
             };
+            let len = usize::from(self.sites_len.load(Ordering::Acquire));
+            for (slot, cells) in self.sites[..len].iter().enumerate() {
+                totals.sites[slot] = Some(SiteTotals {
+                    site: WaitSite {
+                        channel: cells.channel.load(Ordering::Relaxed),
+                        role: role_of(cells.role.load(Ordering::Relaxed)),
+                    },
+                    wait_ns: cells.wait_ns.load(Ordering::Relaxed),
+                    waits: cells.waits.load(Ordering::Relaxed),
+                });
+            }
             fence(Ordering::Acquire);
             if self.seq.load(Ordering::Relaxed) != before {
                 continue;
@@ -130,6 +260,11 @@ impl Account {
                 State::Backpressured => {
                     totals.backpressured_ns += ongoing;
                     totals.ongoing_backpressured_ns = ongoing;
+                }
+            }
+            if state != State::Busy {
+                if let Some(Some(site)) = totals.sites.get_mut(usize::from(current)) {
+                    site.wait_ns += ongoing;
                 }
             }
             return totals;
@@ -162,6 +297,27 @@ impl Account {
     }
 }
 
+/// Owner thread: adds `n` to a single-writer counter (a load and a store, saturating).
+fn add(cell: &AtomicU64, n: u64) {
+    let v = cell.load(Ordering::Relaxed);
+    cell.store(v.saturating_add(n), Ordering::Relaxed);
+}
+
+fn role_code(role: EndpointRole) -> u8 {
+    match role {
+        EndpointRole::Sender => 0,
+        EndpointRole::Receiver => 1,
+    }
+}
+
+fn role_of(code: u8) -> EndpointRole {
+    if code == 1 {
+        EndpointRole::Receiver
+    } else {
+        EndpointRole::Sender
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,14 +325,14 @@ mod tests {
     #[test]
     fn stalls_add_up_and_ongoing_stall_counts_until_now() {
         let a = Account::default();
-        a.enter(State::Idle, 100);
-        a.exit(250);
-        a.enter(State::Backpressured, 300);
+        a.enter(State::Idle, 100, None);
+        a.exit(at(250));
+        a.enter(State::Backpressured, 300, None);
         let t = a.totals(400);
         assert_eq!(t.idle_ns, 150);
         assert_eq!(t.backpressured_ns, 100);
         assert_eq!(t.ongoing_backpressured_ns, 100);
-        a.exit(500);
+        a.exit(at(500));
         let t = a.totals(900);
         assert_eq!((t.idle_ns, t.backpressured_ns), (150, 200));
         assert_eq!(a.take_max_stalls(), (150, 200));
@@ -186,7 +342,64 @@ mod tests {
     #[test]
     fn exit_without_enter_changes_nothing() {
         let a = Account::default();
-        a.exit(1_000);
+        a.exit(at(1_000));
         assert_eq!(a.totals(2_000), Totals::default());
+    }
+
+    fn at(now: u64) -> WaitEnd {
+        WaitEnd {
+            now,
+            ..WaitEnd::default()
+        }
+    }
+
+    #[test]
+    fn wake_latency_is_busy_and_sites_add_up() {
+        let a = Account::default();
+        let input = WaitSite {
+            channel: 7,
+            role: EndpointRole::Receiver,
+        };
+        a.enter(State::Idle, 1_000, Some(input));
+        // Ready at 1_600, running again at 2_000: 400 ns waiting for a CPU.
+        a.exit(WaitEnd {
+            now: 2_000,
+            ready_ns: Some(1_600),
+            cpu_ns: 50,
+        });
+        let t = a.totals(2_000);
+        assert_eq!((t.idle_ns, t.wake_ns, t.blocked_cpu_ns), (600, 400, 50));
+        let site = t.sites[0].expect("site recorded");
+        assert_eq!((site.site, site.wait_ns, site.waits), (input, 600, 1));
+        // A ready time from before the wait started is stale: no wake-up latency.
+        a.enter(State::Idle, 3_000, Some(input));
+        a.exit(WaitEnd {
+            now: 3_500,
+            ready_ns: Some(2_900),
+            cpu_ns: 0,
+        });
+        // A wait in progress counts for its site up to the reading.
+        a.enter(State::Idle, 4_000, Some(input));
+        let t = a.totals(4_100);
+        assert_eq!((t.idle_ns, t.wake_ns), (600 + 500 + 100, 400));
+        assert_eq!(t.sites[0].unwrap().wait_ns, 1_200);
+        assert!(t.sites[1].is_none());
+    }
+
+    #[test]
+    fn sites_beyond_the_table_still_count_as_idle() {
+        let a = Account::default();
+        for channel in 0..(MAX_WAIT_CHANNELS as u32 + 3) {
+            let site = WaitSite {
+                channel,
+                role: EndpointRole::Sender,
+            };
+            a.enter(State::Backpressured, u64::from(channel) * 10, Some(site));
+            a.exit(at(u64::from(channel) * 10 + 5));
+        }
+        let t = a.totals(1_000);
+        assert_eq!(t.backpressured_ns, 5 * (MAX_WAIT_CHANNELS as u64 + 3));
+        let attributed: u64 = t.sites.iter().flatten().map(|s| s.wait_ns).sum();
+        assert_eq!(attributed, 5 * MAX_WAIT_CHANNELS as u64);
     }
 }

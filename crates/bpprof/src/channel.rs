@@ -5,16 +5,17 @@
 //! Only a send that finds the queue full (backpressured) or a receive that finds it empty (idle)
 //! opens a blocking scope around the blocking call.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bpprof_format::{ChannelEndpoint, EndpointRole};
 pub use crossbeam_channel::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
-use crate::account::State;
+use crate::account::{State, WaitSite};
+use crate::clock;
 use crate::registry;
-use crate::subtask::{count_channel_record, enter};
+use crate::subtask::{count_channel_record, enter_wait, BlockingScope};
 
 /// What the recorder reads of a channel, whatever its message type.
 pub(crate) trait ChannelProbe: Send + Sync {
@@ -36,6 +37,14 @@ pub(crate) struct ChannelInfo {
     pub blocked_recvs: AtomicU64,
     /// A sender found the queue full since the recorder last looked.
     pub saw_full: AtomicBool,
+    /// Receivers and senders blocked on the channel now.
+    waiting_receivers: AtomicU32,
+    waiting_senders: AtomicU32,
+    /// When a record last arrived while a receiver was blocked, and when room was last freed
+    /// while a sender was blocked (monotonic ns; 0: never). A woken waiter's time from then until
+    /// it runs again is wake-up latency.
+    record_ready_ns: AtomicU64,
+    room_ready_ns: AtomicU64,
 }
 
 struct Shared<T> {
@@ -93,6 +102,76 @@ impl ChannelInfo {
             blocked_sends: AtomicU64::new(0),
             blocked_recvs: AtomicU64::new(0),
             saw_full: AtomicBool::new(false),
+            waiting_receivers: AtomicU32::new(0),
+            waiting_senders: AtomicU32::new(0),
+            record_ready_ns: AtomicU64::new(0),
+            room_ready_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// A send or receive is about to make the other side able to proceed: when someone on the
+    /// other side (`waiter`) is blocked, note the time, so that the woken thread can tell its
+    /// wake-up latency from its wait. Costs one relaxed load when nobody waits; a clock read
+    /// otherwise, on a path that is about to wake a thread anyway.
+    #[inline]
+    fn note_ready_for(&self, waiter: EndpointRole) {
+        let (waiting, ready) = match waiter {
+            EndpointRole::Receiver => (&self.waiting_receivers, &self.record_ready_ns),
+            EndpointRole::Sender => (&self.waiting_senders, &self.room_ready_ns),
+        };
+        if waiting.load(Ordering::Relaxed) != 0 {
+            ready.store(clock::now_ns(), Ordering::Relaxed);
+        }
+    }
+
+    /// Marks the calling subtask blocked on the `role` end of this channel until the returned
+    /// wait ends.
+    pub(crate) fn block(&self, role: EndpointRole) -> ChannelWaitScope<'_> {
+        let state = match role {
+            EndpointRole::Sender => {
+                self.blocked_sends.fetch_add(1, Ordering::Relaxed);
+                self.waiting_senders.fetch_add(1, Ordering::SeqCst);
+                State::Backpressured
+            }
+            EndpointRole::Receiver => {
+                self.blocked_recvs.fetch_add(1, Ordering::Relaxed);
+                self.waiting_receivers.fetch_add(1, Ordering::SeqCst);
+                State::Idle
+            }
+        };
+        ChannelWaitScope {
+            info: self,
+            role,
+            scope: Some(enter_wait(state, Some(self.site(role)))),
+        }
+    }
+
+    /// The `role` end of this channel, as a place where a subtask waits.
+    pub(crate) fn site(&self, role: EndpointRole) -> WaitSite {
+        WaitSite {
+            channel: self.id,
+            role,
+        }
+    }
+}
+
+/// A subtask blocked on one end of an instrumented channel; dropping it ends the wait.
+pub(crate) struct ChannelWaitScope<'a> {
+    info: &'a ChannelInfo,
+    role: EndpointRole,
+    scope: Option<BlockingScope>,
+}
+
+impl Drop for ChannelWaitScope<'_> {
+    fn drop(&mut self) {
+        let (waiting, ready) = match self.role {
+            EndpointRole::Receiver => (&self.info.waiting_receivers, &self.info.record_ready_ns),
+            EndpointRole::Sender => (&self.info.waiting_senders, &self.info.room_ready_ns),
+        };
+        waiting.fetch_sub(1, Ordering::SeqCst);
+        let ready = ready.load(Ordering::Relaxed);
+        if let Some(scope) = self.scope.take() {
+            scope.end((ready != 0).then_some(ready));
         }
     }
 }
@@ -133,13 +212,13 @@ impl<T: Send + 'static> Sender<T> {
     /// Fails only when every receiver is gone.
     #[inline]
     pub fn send(&self, msg: T) -> Result<(), SendError<T>> {
+        let info = &self.shared.info;
+        info.note_ready_for(EndpointRole::Receiver);
         match self.tx.try_send(msg) {
             Ok(()) => {}
             Err(TrySendError::Full(msg)) => {
-                let info = &self.shared.info;
-                info.blocked_sends.fetch_add(1, Ordering::Relaxed);
                 info.saw_full.store(true, Ordering::Relaxed);
-                let _scope = enter(State::Backpressured);
+                let _wait = info.block(EndpointRole::Sender);
                 self.tx.send(msg)?;
             }
             Err(TrySendError::Disconnected(msg)) => return Err(SendError(msg)),
@@ -151,6 +230,7 @@ impl<T: Send + 'static> Sender<T> {
     /// Sends `msg` if there is room now, without blocking.
     #[inline]
     pub fn try_send(&self, msg: T) -> Result<(), TrySendError<T>> {
+        self.shared.info.note_ready_for(EndpointRole::Receiver);
         self.tx.try_send(msg)?;
         account_record(&self.shared.info, EndpointRole::Sender);
         Ok(())
@@ -221,14 +301,12 @@ impl<T: Send + 'static> Receiver<T> {
     /// Fails when the queue is empty and every sender is gone.
     #[inline]
     pub fn recv(&self) -> Result<T, RecvError> {
+        let info = &self.shared.info;
+        info.note_ready_for(EndpointRole::Sender);
         let msg = match self.rx.try_recv() {
             Ok(msg) => msg,
             Err(TryRecvError::Empty) => {
-                self.shared
-                    .info
-                    .blocked_recvs
-                    .fetch_add(1, Ordering::Relaxed);
-                let _scope = enter(State::Idle);
+                let _wait = info.block(EndpointRole::Receiver);
                 self.rx.recv()?
             }
             Err(TryRecvError::Disconnected) => return Err(RecvError),
@@ -239,14 +317,12 @@ impl<T: Send + 'static> Receiver<T> {
 
     /// Like [`recv`](Self::recv), but gives up after `timeout` (the wait still counts as idle).
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        let info = &self.shared.info;
+        info.note_ready_for(EndpointRole::Sender);
         let msg = match self.rx.try_recv() {
             Ok(msg) => msg,
             Err(TryRecvError::Empty) => {
-                self.shared
-                    .info
-                    .blocked_recvs
-                    .fetch_add(1, Ordering::Relaxed);
-                let _scope = enter(State::Idle);
+                let _wait = info.block(EndpointRole::Receiver);
                 self.rx.recv_timeout(timeout)?
             }
             Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
@@ -258,6 +334,7 @@ impl<T: Send + 'static> Receiver<T> {
     /// Receives a message if one is queued now, without blocking.
     #[inline]
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.shared.info.note_ready_for(EndpointRole::Sender);
         let msg = self.rx.try_recv()?;
         account_record(&self.shared.info, EndpointRole::Receiver);
         Ok(msg)

@@ -62,9 +62,9 @@ pub use recorder::{
     DEFAULT_SAMPLE_HZ, ENV_INTERVAL_MS, ENV_OUT, ENV_SAMPLE_HZ, ENV_SAMPLE_SIGNAL, MAX_SAMPLE_HZ,
     MIN_INTERVAL,
 };
-pub use registry::{declare_edge, declare_task};
+pub use registry::{declare_edge, declare_task, RegisterError};
 pub use sampling::SamplingError;
 pub use subtask::{
     backpressured, count_records_in, count_records_out, current_state, enter, idle, register,
-    BlockingScope, SubtaskGuard,
+    try_register, BlockingScope, SubtaskGuard,
 };

@@ -13,7 +13,7 @@ use bpprof_format::EndpointRole;
 
 use crate::account::State;
 use crate::channel::{account_record, register_probe, ChannelInfo, ChannelProbe};
-use crate::subtask::enter;
+use crate::subtask::enter_wait;
 
 /// No fill level is known (see [`Link::set_fill`]).
 const UNKNOWN_FILL: u64 = u64::MAX;
@@ -58,12 +58,10 @@ impl Link {
     /// Runs `f`, a blocking write of one record into the link, with the calling subtask marked
     /// backpressured, and counts one record out of the writer's end.
     pub fn write<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.shared
-            .info
-            .blocked_sends
-            .fetch_add(1, Ordering::Relaxed);
+        let info = &self.shared.info;
+        info.blocked_sends.fetch_add(1, Ordering::Relaxed);
         let out = {
-            let _scope = enter(State::Backpressured);
+            let _scope = enter_wait(State::Backpressured, Some(info.site(EndpointRole::Sender)));
             f()
         };
         account_record(&self.shared.info, EndpointRole::Sender);
@@ -73,12 +71,10 @@ impl Link {
     /// Runs `f`, a blocking read of one record from the link, with the calling subtask marked
     /// idle, and counts one record into the reader's end.
     pub fn read<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.shared
-            .info
-            .blocked_recvs
-            .fetch_add(1, Ordering::Relaxed);
+        let info = &self.shared.info;
+        info.blocked_recvs.fetch_add(1, Ordering::Relaxed);
         let out = {
-            let _scope = enter(State::Idle);
+            let _scope = enter_wait(State::Idle, Some(info.site(EndpointRole::Receiver)));
             f()
         };
         account_record(&self.shared.info, EndpointRole::Receiver);

@@ -346,7 +346,7 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
     {
         let mut registry = registry::lock();
         registry.prune_channels();
-        registry.recording = true;
+        registry.set_recording(true);
     }
     let start_ns = clock::now_ns();
     // Baselines of the subtasks registered so far are taken now, not when the snapshot thread

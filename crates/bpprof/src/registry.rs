@@ -4,9 +4,10 @@
 //! channel; the recorder takes it once per tick to copy a list of handles. No I/O and no other
 //! lock is taken while it is held.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bpprof_format::{EdgeDecl, TaskDecl};
+use bpprof_format::{EdgeDecl, RuntimeWarning, TaskDecl};
 
 use crate::channel::ChannelProbe;
 use crate::subtask::SubtaskCell;
@@ -36,9 +37,89 @@ pub(crate) struct Registry {
     pub tasks: Vec<TaskDecl>,
     /// Edges declared explicitly, in declaration order.
     pub edges: Vec<EdgeDecl>,
+    /// The parallelism each task was first registered (or declared) with.
+    parallelism: Vec<(Arc<str>, u32)>,
+    /// Problems found since the recorder last took them, at most [`MAX_PENDING_WARNINGS`].
+    warnings: Vec<RuntimeWarning>,
+    /// Problems not kept because `warnings` was full.
+    warnings_dropped: u64,
+}
+
+/// Problems kept for the recorder at most; beyond, they are counted.
+pub(crate) const MAX_PENDING_WARNINGS: usize = 64;
+
+/// Why a registration is inconsistent (see [`crate::try_register`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    /// The task name is empty.
+    #[error("bpprof::register(\"\", {index}, {parallelism}): the task name is empty; give the task a name")]
+    EmptyTask {
+        /// The index passed.
+        index: u32,
+        /// The parallelism passed.
+        parallelism: u32,
+    },
+    /// The parallelism is 0.
+    #[error("bpprof::register({task:?}, {index}, 0): the parallelism is 0; pass the number of subtasks of {task}")]
+    ZeroParallelism {
+        /// The task name.
+        task: String,
+        /// The index passed.
+        index: u32,
+    },
+    /// The index is not below the parallelism.
+    #[error("bpprof::register({task:?}, {index}, {parallelism}): index {index} is not below the parallelism {parallelism}; indices run from 0 to {}", parallelism.saturating_sub(1))]
+    IndexOutOfRange {
+        /// The task name.
+        task: String,
+        /// The index passed.
+        index: u32,
+        /// The parallelism passed.
+        parallelism: u32,
+    },
+    /// The task was registered (or declared) before with another parallelism.
+    #[error("bpprof::register({task:?}, {index}, {parallelism}): {task} was registered with parallelism {earlier} before; pass the same parallelism for every subtask of a task")]
+    ParallelismChanged {
+        /// The task name.
+        task: String,
+        /// The index passed.
+        index: u32,
+        /// The parallelism passed.
+        parallelism: u32,
+        /// The parallelism registered first.
+        earlier: u32,
+    },
+    /// Another thread holds the same subtask now.
+    #[error("bpprof::register({task:?}, {index}, {parallelism}): {task}#{index} is already registered on thread {other_tid}; give each thread its own index, or drop the other guard first")]
+    AlreadyRegistered {
+        /// The task name.
+        task: String,
+        /// The index passed.
+        index: u32,
+        /// The parallelism passed.
+        parallelism: u32,
+        /// Kernel thread id of the thread that holds it.
+        other_tid: u32,
+    },
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+
+/// Mirrors [`Registry::recording`] for the pipeline threads' blocking path, which must not lock.
+static RECORDING: AtomicBool = AtomicBool::new(false);
+
+/// Whether a recorder is active (a relaxed read, for the blocking path).
+pub(crate) fn is_recording() -> bool {
+    RECORDING.load(Ordering::Relaxed)
+}
+
+impl Registry {
+    /// Marks a recorder active or not.
+    pub fn set_recording(&mut self, recording: bool) {
+        self.recording = recording;
+        RECORDING.store(recording, Ordering::Relaxed);
+    }
+}
 
 /// Locks the registry. A panic elsewhere while it was held does not make it unusable.
 pub(crate) fn lock() -> RegistryGuard {
@@ -76,6 +157,97 @@ impl Registry {
         let id = self.next_channel_id;
         self.next_channel_id = self.next_channel_id.wrapping_add(1);
         id
+    }
+
+    /// Checks a registration of `task#index` (of `parallelism`) by thread `tid` against what is
+    /// registered already; remembers the task's parallelism the first time.
+    pub fn check_registration(
+        &mut self,
+        task: &str,
+        index: u32,
+        parallelism: u32,
+        tid: u32,
+    ) -> Result<(), RegisterError> {
+        if task.is_empty() {
+            return Err(RegisterError::EmptyTask { index, parallelism });
+        }
+        let owned = || task.to_string();
+        if parallelism == 0 {
+            return Err(RegisterError::ZeroParallelism {
+                task: owned(),
+                index,
+            });
+        }
+        if index >= parallelism {
+            return Err(RegisterError::IndexOutOfRange {
+                task: owned(),
+                index,
+                parallelism,
+            });
+        }
+        let declared = self
+            .tasks
+            .iter()
+            .find(|t| t.name == task && t.parallelism > 0)
+            .map(|t| t.parallelism);
+        let registered = self
+            .parallelism
+            .iter()
+            .find(|(t, _)| &**t == task)
+            .map(|p| p.1);
+        match registered.or(declared) {
+            Some(earlier) if earlier != parallelism => {
+                return Err(RegisterError::ParallelismChanged {
+                    task: owned(),
+                    index,
+                    parallelism,
+                    earlier,
+                })
+            }
+            Some(_) => {}
+            None => self.parallelism.push((Arc::from(task), parallelism)),
+        }
+        if let Some(other) = self
+            .live
+            .iter()
+            .find(|c| c.index == index && &*c.task == task && c.tid != tid)
+        {
+            return Err(RegisterError::AlreadyRegistered {
+                task: owned(),
+                index,
+                parallelism,
+                other_tid: other.tid,
+            });
+        }
+        Ok(())
+    }
+
+    /// Keeps `warning` for the recorder (once per distinct message, within the bound).
+    pub fn warn(&mut self, warning: RuntimeWarning) {
+        if self.warnings.contains(&warning) {
+            return;
+        }
+        if self.warnings.len() >= MAX_PENDING_WARNINGS {
+            self.warnings_dropped += 1;
+            return;
+        }
+        self.warnings.push(warning);
+    }
+
+    /// The problems found since the last call, and one more naming how many were not kept.
+    pub fn take_warnings(&mut self) -> Vec<RuntimeWarning> {
+        let mut taken = std::mem::take(&mut self.warnings);
+        if self.warnings_dropped > 0 {
+            taken.push(RuntimeWarning {
+                code: "warnings_dropped".to_owned(),
+                message: format!(
+                    "{} more runtime warnings were not kept (at most {MAX_PENDING_WARNINGS} per interval)",
+                    self.warnings_dropped
+                ),
+            });
+            self.warnings_dropped = 0;
+        }
+        taken
     }
 
     /// Moves a deregistered subtask from `live` to `retired` (or forgets it when not recording).
@@ -146,7 +318,7 @@ pub fn declare_edge(from: &str, to: &str, partitioning: &str) {
 /// Marks the end of a recording: retired subtasks are no longer kept.
 pub(crate) fn finish_recording() {
     let mut registry = lock();
-    registry.recording = false;
+    registry.set_recording(false);
     registry.retired.clear();
     registry.prune_channels();
 }

@@ -9,12 +9,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bpprof_format::{
-    ChannelDecl, ChannelInterval, EdgeDecl, IntervalChunk, OperatorCalls, OperatorDecl,
-    OperatorInterval, SubtaskDecl, SubtaskInterval, TaskDecl,
+    ChannelDecl, ChannelFill, ChannelInterval, ChannelWait, EdgeDecl, IntervalChunk, OperatorCalls,
+    OperatorDecl, OperatorInterval, RuntimeWarning, SubtaskBlocking, SubtaskDecl, SubtaskInterval,
+    TaskDecl,
 };
 
+use crate::account::{Totals, MAX_WAIT_CHANNELS};
 use crate::channel::ChannelProbe;
-use crate::registry;
+use crate::registry::{self, MAX_PENDING_WARNINGS};
 use crate::subtask::{SubtaskCell, ThreadTimes};
 
 /// Cumulative values of one subtask at the end of the last chunk that was written.
@@ -26,6 +28,10 @@ struct Baseline {
     times: ThreadTimes,
     records_in: u64,
     records_out: u64,
+    wake_ns: u64,
+    blocked_cpu_ns: u64,
+    /// Blocked time and waits per wait-site slot of the subtask's account.
+    sites: [(u64, u64); MAX_WAIT_CHANNELS],
     /// Longest stalls seen in chunks that could not be written (carried into the next one).
     max_idle_stall_ns: u64,
     max_backpressured_stall_ns: u64,
@@ -40,6 +46,8 @@ struct FillStats {
     samples: u32,
     sum: u64,
     max: u64,
+    empty: u32,
+    full: u32,
     blocked_sends_base: u64,
     blocked_recvs_base: u64,
 }
@@ -77,6 +85,8 @@ pub(crate) struct Snapshotter {
     /// Cumulative busy ns and calls per (subtask, operator) at the end of the last written
     /// chunk; an operator present here has been declared.
     operator_bases: HashMap<(u32, u32), OperatorBase>,
+    /// Runtime warnings not yet in a written chunk (bounded by the registry's bound).
+    unwritten_warnings: Vec<RuntimeWarning>,
 }
 
 /// Cumulative counters of one operator of one subtask at the end of the last written chunk.
@@ -102,6 +112,7 @@ impl Snapshotter {
             declared_tasks: Vec::new(),
             declared_edges: Vec::new(),
             operator_bases: HashMap::new(),
+            unwritten_warnings: Vec::new(),
         };
         let live = registry::lock().live.clone();
         for cell in live {
@@ -129,6 +140,9 @@ impl Snapshotter {
                     times: reading.times,
                     records_in,
                     records_out,
+                    wake_ns: totals.wake_ns,
+                    blocked_cpu_ns: totals.blocked_cpu_ns,
+                    sites: site_values(&totals),
                     ..Baseline::default()
                 },
             );
@@ -145,6 +159,10 @@ impl Snapshotter {
                 stats.samples = stats.samples.saturating_add(1);
                 stats.sum = stats.sum.saturating_add(len as u64);
                 stats.max = stats.max.max(len as u64);
+                stats.empty = stats.empty.saturating_add(u32::from(len == 0));
+                stats.full = stats
+                    .full
+                    .saturating_add(u32::from(len >= channel.info().capacity));
             }
         }
     }
@@ -153,6 +171,13 @@ impl Snapshotter {
     pub fn tick(&mut self, now_ns: u64) -> Pending {
         let (live, retired, tasks, edges) = {
             let mut registry = registry::lock();
+            for warning in registry.take_warnings() {
+                if self.unwritten_warnings.len() < MAX_PENDING_WARNINGS
+                    && !self.unwritten_warnings.contains(&warning)
+                {
+                    self.unwritten_warnings.push(warning);
+                }
+            }
             let retired = std::mem::take(&mut registry.retired);
             (
                 registry.live.clone(),
@@ -266,6 +291,31 @@ impl Snapshotter {
                 records_out: records_out.wrapping_sub(base.records_out),
                 ended: reading.ended,
             });
+            let sites = site_values(&totals);
+            for (slot, site) in totals.sites.iter().enumerate() {
+                let Some(site) = site else { break };
+                let (wait_ns, waits) = (
+                    sites[slot].0.saturating_sub(base.sites[slot].0),
+                    sites[slot].1.saturating_sub(base.sites[slot].1),
+                );
+                if wait_ns > 0 || waits > 0 {
+                    chunk.waits.push(ChannelWait {
+                        subtask: cell.id,
+                        channel: site.site.channel,
+                        role: site.site.role,
+                        wait_ns,
+                        waits,
+                    });
+                }
+            }
+            let blocking = SubtaskBlocking {
+                id: cell.id,
+                wake_ns: totals.wake_ns.saturating_sub(base.wake_ns),
+                blocked_cpu_ns: totals.blocked_cpu_ns.saturating_sub(base.blocked_cpu_ns),
+            };
+            if blocking.wake_ns > 0 || blocking.blocked_cpu_ns > 0 {
+                chunk.blocking.push(blocking);
+            }
             if reading.ended {
                 ended.push(Arc::clone(cell));
             }
@@ -278,6 +328,9 @@ impl Snapshotter {
                     times: reading.times,
                     records_in,
                     records_out,
+                    wake_ns: totals.wake_ns,
+                    blocked_cpu_ns: totals.blocked_cpu_ns,
+                    sites,
                     // Kept only if this chunk is dropped; cleared on commit.
                     max_idle_stall_ns: max_idle,
                     max_backpressured_stall_ns: max_bp,
@@ -326,6 +379,13 @@ impl Snapshotter {
                 blocked_sends: blocked_sends.saturating_sub(stats.blocked_sends_base),
                 blocked_recvs: blocked_recvs.saturating_sub(stats.blocked_recvs_base),
             });
+            if stats.empty > 0 || stats.full > 0 {
+                chunk.fills.push(ChannelFill {
+                    id: info.id,
+                    empty_samples: stats.empty,
+                    full_samples: stats.full,
+                });
+            }
             channel_bases.push((info.id, blocked_sends, blocked_recvs));
         }
 
@@ -337,6 +397,7 @@ impl Snapshotter {
             .into_iter()
             .filter(|e| !self.declared_edges.contains(e))
             .collect();
+        chunk.warnings = self.unwritten_warnings.clone();
         chunk.declared_tasks = declared_tasks.clone();
         chunk.declared_edges = declared_edges.clone();
 
@@ -390,6 +451,7 @@ impl Snapshotter {
         for (id, cursor) in pending.endpoint_cursors {
             self.endpoint_cursors.insert(id, cursor);
         }
+        self.unwritten_warnings.clear();
         self.declared_tasks.extend(pending.declared_tasks);
         self.declared_edges.extend(pending.declared_edges);
         registry::lock().remove_channels(&pending.dead_channels);
@@ -417,6 +479,17 @@ impl Snapshotter {
     pub fn chunks(&self) -> u64 {
         self.seq
     }
+}
+
+/// The cumulative (blocked ns, waits) of every wait-site slot in `totals`.
+fn site_values(totals: &Totals) -> [(u64, u64); MAX_WAIT_CHANNELS] {
+    let mut values = [(0, 0); MAX_WAIT_CHANNELS];
+    for (value, site) in values.iter_mut().zip(&totals.sites) {
+        if let Some(site) = site {
+            *value = (site.wait_ns, site.waits);
+        }
+    }
+    values
 }
 
 /// The channels the registry knows: alive, or dead and not yet written.

@@ -6,14 +6,14 @@ use std::marker::PhantomData;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use bpprof_format::EndpointRole;
+use bpprof_format::{EndpointRole, RuntimeWarning};
 
 use std::sync::atomic::Ordering;
 
-use crate::account::{Account, State};
+use crate::account::{Account, State, WaitEnd, WaitSite};
 use crate::clock;
 use crate::operator::{CurrentOperator, Operators, OwnerOperators};
-use crate::registry;
+use crate::registry::{self, RegisterError};
 use crate::sampling::{self, capture_blocked_stack, SampleSlot, StackBounds};
 
 /// One registration of a thread as subtask `index` of `task`.
@@ -166,6 +166,11 @@ impl SubtaskGuard {
 /// scope). A thread of a pool may register again after dropping its guard, as another subtask. If
 /// the thread is still registered, the earlier registration ends here.
 ///
+/// An inconsistent registration (see [`try_register`]) still registers, so no data is lost,
+/// and leaves one warning naming the call in the recording, which every `bpprof` command
+/// prints. An empty task name is registered as `(unnamed)`, an index not below the parallelism
+/// raises the parallelism to index + 1.
+///
 /// ```
 /// let worker = std::thread::spawn(|| {
 ///     let _subtask = bpprof::register("Enrich", 0, 1);
@@ -174,10 +179,66 @@ impl SubtaskGuard {
 /// worker.join().unwrap();
 /// ```
 pub fn register(task: &str, index: u32, parallelism: u32) -> SubtaskGuard {
-    end_current_registration();
+    register_checked(task, index, parallelism, Check::Warn)
+        .unwrap_or_else(|_| unreachable!("a registration that warns never fails"))
+}
+
+/// Like [`register`], but an inconsistent registration (an empty task name, a parallelism of 0,
+/// an index not below the parallelism, a parallelism other than the task's earlier one, a
+/// subtask another thread holds now) returns the error instead of registering with a warning.
+///
+/// ```
+/// let err = bpprof::try_register("Enrich", 4, 4).unwrap_err();
+/// assert!(err.to_string().contains("index 4 is not below the parallelism 4"));
+/// ```
+pub fn try_register(
+    task: &str,
+    index: u32,
+    parallelism: u32,
+) -> Result<SubtaskGuard, RegisterError> {
+    register_checked(task, index, parallelism, Check::Refuse)
+}
+
+/// What an inconsistent registration does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Registers anyway (under a name and parallelism that keep the data readable) and leaves a
+    /// warning in the recording.
+    Warn,
+    /// Returns the error.
+    Refuse,
+}
+
+/// The task name an empty one is registered under.
+const UNNAMED_TASK: &str = "(unnamed)";
+
+fn register_checked(
+    task: &str,
+    index: u32,
+    parallelism: u32,
+    check: Check,
+) -> Result<SubtaskGuard, RegisterError> {
     let tid = clock::current_tid();
+    // Checked before the thread's earlier registration ends, so that a refused call changes
+    // nothing; the earlier registration of this very thread is not a conflict.
+    let problem = registry::lock()
+        .check_registration(task, index, parallelism, tid)
+        .err();
+    if let Some(problem) = &problem {
+        if check == Check::Refuse {
+            return Err(problem.clone());
+        }
+    }
+    end_current_registration();
+    let task = if task.is_empty() { UNNAMED_TASK } else { task };
     let cell = {
         let mut registry = registry::lock();
+        if let Some(problem) = problem {
+            registry.warn(RuntimeWarning {
+                code: "registration".to_owned(),
+                message: problem.to_string(),
+            });
+        }
         let cell = Arc::new(SubtaskCell {
             id: registry.allocate_subtask_id(),
             task: Arc::from(task),
@@ -208,10 +269,10 @@ pub fn register(task: &str, index: u32, parallelism: u32) -> SubtaskGuard {
     FAST_CELL.set(Arc::as_ptr(&cell));
     LAST_SENT.set(u64::MAX);
     LAST_RECEIVED.set(u64::MAX);
-    SubtaskGuard {
+    Ok(SubtaskGuard {
         cell,
         _not_send: PhantomData,
-    }
+    })
 }
 
 impl Drop for SubtaskGuard {
@@ -261,7 +322,10 @@ fn deregister(cell: &Arc<SubtaskCell>) {
     }
     let now = clock::now_ns();
     // A blocking scope still open on this thread ends with the registration.
-    cell.account.exit(now);
+    cell.account.exit(WaitEnd {
+        now,
+        ..WaitEnd::default()
+    });
     life.ended = Some((now, own_thread_times()));
 }
 
@@ -375,6 +439,10 @@ pub struct BlockingScope {
     /// and unregistered threads, which account nothing.
     cell: Option<Arc<SubtaskCell>>,
     nested: bool,
+    /// The thread's CPU time when the wait began (read only while a recorder is active).
+    cpu_at_entry: Option<u64>,
+    /// Set once the scope has been accounted (by [`BlockingScope::end`] or by `Drop`).
+    closed: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -383,9 +451,17 @@ pub struct BlockingScope {
 /// another library's channel (backpressured). Nested scopes count once, as the outermost one.
 /// On a thread that is not registered it does nothing.
 pub fn enter(state: State) -> BlockingScope {
+    enter_wait(state, None)
+}
+
+/// [`enter`] for a wait on one end of an instrumented channel or link (`site`), so that the
+/// recording tells where the subtask waited.
+pub(crate) fn enter_wait(state: State, site: Option<WaitSite>) -> BlockingScope {
     let mut scope = BlockingScope {
         cell: None,
         nested: false,
+        cpu_at_entry: None,
+        closed: false,
         _not_send: PhantomData,
     };
     if state == State::Busy {
@@ -398,7 +474,10 @@ pub fn enter(state: State) -> BlockingScope {
             if sampling::is_active() {
                 capture_blocked_stack(&cell.sampling.blocked, cell.sampling.bounds);
             }
-            cell.account.enter(state, clock::now_ns());
+            if registry::is_recording() {
+                scope.cpu_at_entry = clock::read_clock(libc::CLOCK_THREAD_CPUTIME_ID);
+            }
+            cell.account.enter(state, clock::now_ns(), site);
             scope.cell = Some(Arc::clone(&current.0.cell));
         } else {
             scope.nested = true;
@@ -407,15 +486,37 @@ pub fn enter(state: State) -> BlockingScope {
     scope
 }
 
-impl Drop for BlockingScope {
-    fn drop(&mut self) {
-        if self.cell.is_none() && !self.nested {
+impl BlockingScope {
+    /// Ends the wait, which became able to proceed at `ready_ns` (monotonic ns, when known): the
+    /// time from then to now is wake-up latency, busy time, not idle or backpressured.
+    pub(crate) fn end(mut self, ready_ns: Option<u64>) {
+        self.close(ready_ns);
+    }
+
+    fn close(&mut self, ready_ns: Option<u64>) {
+        if self.closed || (self.cell.is_none() && !self.nested) {
             return;
         }
+        self.closed = true;
         with_current(|current| current.0.depth = current.0.depth.saturating_sub(1));
         if let Some(cell) = &self.cell {
-            cell.account.exit(clock::now_ns());
+            let cpu_ns = match self.cpu_at_entry {
+                Some(before) => clock::read_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+                    .map_or(0, |now| now.saturating_sub(before)),
+                None => 0,
+            };
+            cell.account.exit(WaitEnd {
+                now: clock::now_ns(),
+                ready_ns,
+                cpu_ns,
+            });
         }
+    }
+}
+
+impl Drop for BlockingScope {
+    fn drop(&mut self) {
+        self.close(None);
     }
 }
 
