@@ -16,6 +16,9 @@ pub struct JobGraph {
     pub subtasks: HashMap<u32, (usize, u32)>,
     /// Declared channels: id to (name, capacity).
     pub channels: HashMap<u32, (String, u64)>,
+    /// The channels that are links (`bpprof::link`: a socket or process boundary), not
+    /// in-process queues.
+    pub links: BTreeSet<u32>,
 }
 
 /// A task of the job graph.
@@ -67,6 +70,7 @@ impl JobGraph {
             for c in &chunk.declared_channels {
                 b.channels.insert(c.id, (c.name.clone(), c.capacity));
             }
+            b.links.extend(chunk.declared_links.iter().copied());
             for e in &chunk.declared_edges {
                 let (from, to) = (b.task(&e.from), b.task(&e.to));
                 if from == to {
@@ -144,6 +148,7 @@ struct Builder {
     by_name: HashMap<String, usize>,
     subtasks: HashMap<u32, (usize, u32)>,
     channels: HashMap<u32, (String, u64)>,
+    links: BTreeSet<u32>,
     edges: BTreeMap<(usize, usize), (BTreeSet<u32>, Option<String>)>,
     endpoints: Vec<(u32, u32, EndpointRole)>,
 }
@@ -216,6 +221,7 @@ impl Builder {
             edges,
             subtasks,
             channels: self.channels,
+            links: self.links,
         }
     }
 }

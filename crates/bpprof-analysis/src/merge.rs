@@ -173,6 +173,7 @@ fn absorb(into: &mut IntervalChunk, from: IntervalChunk) {
     into.waits.extend(from.waits);
     into.blocking.extend(from.blocking);
     into.fills.extend(from.fills);
+    into.declared_links.extend(from.declared_links);
     for warning in from.warnings {
         if !into.warnings.contains(&warning) {
             into.warnings.push(warning);
@@ -310,6 +311,10 @@ impl Offsets {
         for f in &mut c.fills {
             f.id = self.channel(f.id);
         }
+        for id in &mut c.declared_links {
+            *id = self.channel(*id);
+        }
+        c.declared_links.retain(|id| self.fresh_channels.contains(id));
         c
     }
 

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bpprof_format::Recording;
+use bpprof_format::{EndpointRole, Recording};
 
 use crate::graph::JobGraph;
 use crate::{AnalysisError, AnalysisOptions};
@@ -104,15 +104,29 @@ pub(crate) fn select(
 }
 
 /// One subtask's totals over the selection, nanoseconds and counts.
+///
+/// A subtask is *logical*: every registration with its task and index adds to it, and its time
+/// base `wall` is the time during which it existed (from its first registration to its last
+/// deregistration), so that the subtasks of a pool, whose threads register per job, compare
+/// fairly. The part of `wall` during which no thread held it is `unregistered`, counted as idle.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct SubtaskSums {
     pub wall: u64,
+    /// Idle time, including `unregistered`.
     pub idle: u64,
     pub backpressured: u64,
+    /// `wall - idle - backpressured`: working, or waiting for a CPU to work.
     pub busy: u64,
+    /// CPU time of the threads while they held the subtask (in waits too).
     pub cpu: u64,
+    /// CPU time used inside blocking waits (part of `cpu`, not of busy).
+    pub blocked_cpu: u64,
+    /// Wake-up latency of waits (part of busy).
+    pub wake: u64,
     /// Sum of the known run-queue times; `None` when no interval reported one.
     pub runqueue: Option<u64>,
+    /// Time within `wall` during which no thread held the subtask.
+    pub unregistered: u64,
     pub records_in: u64,
     pub records_out: u64,
     pub max_idle_stall: u64,
@@ -129,24 +143,77 @@ impl SubtaskSums {
             self.records_out
         }
     }
+
+    /// CPU time spent busy: the threads' CPU time minus what they used inside waits.
+    pub fn busy_cpu(&self) -> u64 {
+        self.cpu.saturating_sub(self.blocked_cpu)
+    }
+}
+
+/// When each logical subtask (task position, index) existed: from its first registration to
+/// its last deregistration (`None`: still registered at the end of the recording), ns since the
+/// recording started.
+pub(crate) fn logical_spans(
+    recording: &Recording,
+    graph: &JobGraph,
+) -> HashMap<(usize, u32), (u64, Option<u64>)> {
+    let mut registered: HashMap<u32, u64> = HashMap::new();
+    let mut ended: HashMap<u32, u64> = HashMap::new();
+    for interval in &recording.intervals {
+        for d in &interval.declared_subtasks {
+            registered.insert(d.id, d.registered_ns);
+        }
+        for s in &interval.subtasks {
+            if s.ended {
+                let from = registered.get(&s.id).copied().unwrap_or(0);
+                ended.insert(s.id, interval.start_ns.max(from).saturating_add(s.wall_ns));
+            }
+        }
+    }
+    let mut spans: HashMap<(usize, u32), (u64, Option<u64>)> = HashMap::new();
+    for (&id, &start) in &registered {
+        let Some(&key) = graph.subtasks.get(&id) else {
+            continue;
+        };
+        let end = ended.get(&id).copied();
+        spans
+            .entry(key)
+            .and_modify(|span| {
+                span.0 = span.0.min(start);
+                span.1 = match (span.1, end) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+            })
+            .or_insert((start, end));
+    }
+    spans
 }
 
 /// Sums every subtask's intervals in the selection, merging the registrations that share a task
-/// and index. Keyed by (task position in the graph, subtask index). Data of undeclared subtask ids
-/// is ignored.
+/// and index into one logical subtask (see [`SubtaskSums`]). Keyed by (task position in the
+/// graph, subtask index). Data of undeclared subtask ids is ignored.
 pub(crate) fn subtask_sums(
     recording: &Recording,
     graph: &JobGraph,
     selection: &Selection,
 ) -> BTreeMap<(usize, u32), SubtaskSums> {
+    let spans = logical_spans(recording, graph);
     let mut sums: BTreeMap<(usize, u32), SubtaskSums> = BTreeMap::new();
     for &n in &selection.intervals {
-        for s in &recording.intervals[n].subtasks {
+        let interval = &recording.intervals[n];
+        let blocking: HashMap<u32, (u64, u64)> = interval
+            .blocking
+            .iter()
+            .map(|b| (b.id, (b.wake_ns, b.blocked_cpu_ns)))
+            .collect();
+        let mut registered_wall: HashMap<(usize, u32), u64> = HashMap::new();
+        for s in &interval.subtasks {
             let Some(&key) = graph.subtasks.get(&s.id) else {
                 continue;
             };
             let sum = sums.entry(key).or_default();
-            sum.wall = sum.wall.saturating_add(s.wall_ns);
+            *registered_wall.entry(key).or_default() += s.wall_ns;
             // Clamp each interval's parts to its wall time so the ratios stay within 0..1.
             let idle = s.idle_ns.min(s.wall_ns);
             sum.idle = sum.idle.saturating_add(idle);
@@ -155,6 +222,10 @@ pub(crate) fn subtask_sums(
                 .saturating_add(s.backpressured_ns.min(s.wall_ns - idle));
             sum.busy = sum.busy.saturating_add(s.busy_ns());
             sum.cpu = sum.cpu.saturating_add(s.cpu_ns.min(s.wall_ns));
+            if let Some(&(wake, blocked_cpu)) = blocking.get(&s.id) {
+                sum.wake = sum.wake.saturating_add(wake);
+                sum.blocked_cpu = sum.blocked_cpu.saturating_add(blocked_cpu);
+            }
             if let Some(rq) = s.runqueue_ns {
                 sum.runqueue = Some(sum.runqueue.unwrap_or(0).saturating_add(rq.min(s.wall_ns)));
             }
@@ -163,6 +234,44 @@ pub(crate) fn subtask_sums(
             sum.max_idle_stall = sum.max_idle_stall.max(s.max_idle_stall_ns);
             sum.max_backpressure_stall =
                 sum.max_backpressure_stall.max(s.max_backpressure_stall_ns);
+        }
+        // The logical subtask's time base in this interval: the part of it during which the
+        // subtask existed, or the registrations' wall time if that is more (overlapping ones).
+        for (key, &(start, end)) in &spans {
+            let from = start.max(interval.start_ns);
+            let to = end.unwrap_or(u64::MAX).min(interval.end_ns);
+            let existed = to.saturating_sub(from);
+            let held = registered_wall.get(key).copied().unwrap_or(0);
+            if existed == 0 && held == 0 {
+                continue;
+            }
+            let sum = sums.entry(*key).or_default();
+            let wall = existed.max(held);
+            let gap = wall - held;
+            sum.wall = sum.wall.saturating_add(wall);
+            sum.unregistered = sum.unregistered.saturating_add(gap);
+            sum.idle = sum.idle.saturating_add(gap);
+        }
+    }
+    sums
+}
+
+/// Where the subtasks of each task waited over the selection: blocked ns and waits per (task
+/// position, channel, role), summed over the task's subtasks.
+pub(crate) fn site_sums(
+    recording: &Recording,
+    graph: &JobGraph,
+    selection: &Selection,
+) -> HashMap<(usize, u32, EndpointRole), (u64, u64)> {
+    let mut sums: HashMap<(usize, u32, EndpointRole), (u64, u64)> = HashMap::new();
+    for &n in &selection.intervals {
+        for w in &recording.intervals[n].waits {
+            let Some(&(task, _)) = graph.subtasks.get(&w.subtask) else {
+                continue;
+            };
+            let sum = sums.entry((task, w.channel, w.role)).or_default();
+            sum.0 = sum.0.saturating_add(w.wait_ns);
+            sum.1 = sum.1.saturating_add(w.waits);
         }
     }
     sums
@@ -176,6 +285,9 @@ pub(crate) struct ChannelSums {
     pub max_fill: u64,
     pub blocked_sends: u64,
     pub blocked_recvs: u64,
+    /// Fill samples that found the queue empty, and at its capacity (format 1.2 on).
+    pub empty_samples: u64,
+    pub full_samples: u64,
     /// At least one interval reported the channel.
     pub seen: bool,
 }
@@ -195,6 +307,11 @@ pub(crate) fn channel_sums(
             sum.max_fill = sum.max_fill.max(c.max_fill);
             sum.blocked_sends = sum.blocked_sends.saturating_add(c.blocked_sends);
             sum.blocked_recvs = sum.blocked_recvs.saturating_add(c.blocked_recvs);
+        }
+        for f in &recording.intervals[n].fills {
+            let sum = sums.entry(f.id).or_default();
+            sum.empty_samples = sum.empty_samples.saturating_add(u64::from(f.empty_samples));
+            sum.full_samples = sum.full_samples.saturating_add(u64::from(f.full_samples));
         }
     }
     sums
@@ -314,7 +431,6 @@ pub(crate) fn unseen_producers(
     graph: &JobGraph,
     selection: &Selection,
 ) -> Vec<(u32, String, Vec<usize>)> {
-    use bpprof_format::EndpointRole;
     let mut senders: HashMap<u32, bool> = HashMap::new();
     let mut receivers: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     let mut channel_names: HashMap<u32, &str> = HashMap::new();

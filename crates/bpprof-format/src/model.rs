@@ -76,6 +76,9 @@ pub struct IntervalChunk {
     /// Problems the runtime found since the previous chunk (an inconsistent registration, ...),
     /// one each (format 1.2).
     pub warnings: Vec<RuntimeWarning>,
+    /// Channels declared in this chunk ([`ChannelDecl::id`]) that are links (`bpprof::link`): an
+    /// exchange across a socket or process boundary rather than an in-process queue (format 1.2).
+    pub declared_links: Vec<u32>,
 }
 
 /// Time one subtask spent blocked on one end of one channel (or link) during one interval.
@@ -217,7 +220,7 @@ pub struct EdgeDecl {
 }
 
 /// Which end of a channel a subtask uses.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EndpointRole {
     /// The subtask sends into the channel.
     #[default]

@@ -491,12 +491,12 @@ fn interval_with_operators(seq: u64) -> IntervalChunk {
     chunk
 }
 
-/// The payload of `chunk` as format 1.1 wrote it: without the four fields 1.2 appended
-/// (`waits`, `blocking`, `fills`, `warnings`), which must be empty in `chunk`.
+/// The payload of `chunk` as format 1.1 wrote it: without the five fields 1.2 appended
+/// (`waits`, `blocking`, `fills`, `warnings`, `declared_links`), which must be empty in `chunk`.
 fn payload_1_1(chunk: &IntervalChunk) -> Vec<u8> {
     let mut payload = postcard::to_stdvec(chunk).unwrap();
     // An empty sequence is its element count, a single zero byte.
-    for _ in 0..4 {
+    for _ in 0..5 {
         assert_eq!(payload.pop(), Some(0));
     }
     payload

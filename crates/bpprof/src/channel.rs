@@ -31,6 +31,8 @@ pub(crate) struct ChannelInfo {
     pub id: u32,
     pub name: String,
     pub capacity: usize,
+    /// A link (`bpprof::link`), not an in-process queue.
+    pub is_link: bool,
     /// Subtasks that used each end, one per (task, role) at most.
     pub endpoints: Mutex<Vec<(Arc<str>, ChannelEndpoint)>>,
     pub blocked_sends: AtomicU64,
@@ -78,7 +80,7 @@ pub fn bounded_named<T: Send + 'static>(name: &str, capacity: usize) -> (Sender<
     let capacity = capacity.max(1);
     let (tx, rx) = crossbeam_channel::bounded(capacity);
     let shared = register_probe(|id| Shared {
-        info: ChannelInfo::new(id, name, capacity),
+        info: ChannelInfo::new(id, name, capacity, false),
         senders: AtomicUsize::new(1),
         probe: Mutex::new(Some(tx.clone())),
     });
@@ -92,12 +94,13 @@ pub fn bounded_named<T: Send + 'static>(name: &str, capacity: usize) -> (Sender<
 }
 
 impl ChannelInfo {
-    /// A channel's info with no endpoint and no count yet.
-    pub(crate) fn new(id: u32, name: &str, capacity: usize) -> ChannelInfo {
+    /// A channel's (or, `is_link`, a link's) info with no endpoint and no count yet.
+    pub(crate) fn new(id: u32, name: &str, capacity: usize, is_link: bool) -> ChannelInfo {
         ChannelInfo {
             id,
             name: name.to_string(),
             capacity,
+            is_link,
             endpoints: Mutex::new(Vec::new()),
             blocked_sends: AtomicU64::new(0),
             blocked_recvs: AtomicU64::new(0),

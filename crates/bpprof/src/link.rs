@@ -48,7 +48,7 @@ pub fn link(name: &str, capacity_hint: usize) -> Link {
     let capacity = capacity_hint.max(1);
     Link {
         shared: register_probe(|id| LinkShared {
-            info: ChannelInfo::new(id, name, capacity),
+            info: ChannelInfo::new(id, name, capacity, true),
             fill: AtomicU64::new(UNKNOWN_FILL),
         }),
     }

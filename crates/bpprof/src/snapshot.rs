@@ -354,6 +354,9 @@ impl Snapshotter {
                     name: info.name.clone(),
                     capacity: info.capacity as u64,
                 });
+                if info.is_link {
+                    chunk.declared_links.push(info.id);
+                }
             }
             let cursor = self.endpoint_cursors.get(&info.id).copied().unwrap_or(0);
             let endpoints = info.endpoints.lock().unwrap_or_else(|p| p.into_inner());
