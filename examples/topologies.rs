@@ -430,8 +430,9 @@ fn diamond(run_for: Duration, threads: &mut Vec<JoinHandle<()>>) {
 /// Dispatcher(1) -> jobs for Score(4 logical subtasks, skewed to #2) on a pool of 2 threads ->
 /// Sink(1).
 fn pool_skew(run_for: Duration, threads: &mut Vec<JoinHandle<()>>) {
-    // The pool's threads take jobs while not registered: the job channel has no Score endpoint,
-    // so the edge and Score's parallelism are declared.
+    // Score's parallelism is known before every logical subtask has run a job; the edge is
+    // inferred from the job channel (the pool threads receive while registered), declared here
+    // only to give its partitioning.
     bpprof::declare_task("Score", SCORE, false);
     bpprof::declare_edge("Dispatcher", "Score", "rebalance");
     let (to_pool, pool_in) =
@@ -479,12 +480,22 @@ fn make_batch(seq: &mut u64) -> Vec<u64> {
         .collect()
 }
 
-/// A pool thread: takes a job (unregistered), runs it as logical subtask `Score#index`, repeats.
+/// A pool thread: takes a job, runs it as logical subtask `Score#index`, repeats.
+///
+/// The pool pattern (see `docs/runtime.md`): the thread stays registered as the logical subtask
+/// of its last job while it waits for the next one, and registers as the next job's subtask as
+/// soon as it has it (which ends the earlier registration). So no time of the thread goes
+/// unaccounted: waiting for a job is idle time of the subtask it last ran, and the job channel's
+/// receiving end is Score's, which makes the Dispatcher -> Score edge and its waits visible.
 fn pool_worker(jobs: &Receiver<(u32, Vec<u64>)>, output: &Sender<Vec<u64>>) {
+    let mut subtask = None;
     while let Ok((index, batch)) = jobs.recv() {
-        let _subtask = bpprof::register("Score", index, SCORE);
+        // The receive that took the job counted one record for the subtask that waited for it
+        // (none before the first job); count the rest of the batch for the job's own subtask.
+        let counted = u64::from(subtask.is_some());
+        subtask = Some(bpprof::register("Score", index, SCORE));
         let records = batch.len() as u64;
-        bpprof::count_records_in(records);
+        bpprof::count_records_in(records - counted);
         let results = batch.into_iter().map(|r| score_record(index, r)).collect();
         // One message per batch: a send per record would keep the Sink thread runnable (and
         // Score waiting for it) on a machine whose CPUs the two pool threads already fill.

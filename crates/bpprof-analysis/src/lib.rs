@@ -43,6 +43,8 @@
 
 pub mod check;
 pub mod diff;
+mod evidence;
+mod explain;
 pub mod flame;
 pub mod graph;
 pub mod merge;
@@ -65,7 +67,7 @@ pub use render::{render_human, render_human_with, RenderOptions};
 pub use report::{
     Bottleneck, BottleneckKind, EdgeReport, Level, LocateReport, OperatorShare, RecordingSummary,
     StripRow, SubtaskReport, TaskReport, TaskShare, Timeline, UpstreamPressure, WindowVerdict,
-    SCHEMA, SCHEMA_VERSION,
+    EdgeRef, Evidence, Rule, SCHEMA, SCHEMA_MINOR, SCHEMA_VERSION,
 };
 
 /// Which part of the recording to analyse.
@@ -133,8 +135,7 @@ pub fn locate(
     }
     let selection = window::select(recording, options)?;
     let graph = JobGraph::from_recording(recording);
-    let channel_sums = window::channel_sums(recording, &selection);
-    let (tasks, averaged) = analyse(recording, &graph, &selection);
+    let (tasks, edges, averaged) = analyse(recording, &graph, &selection);
     let mut timeline = timeline::build(recording, &graph, &selection, options.window_s);
     // A moving bottleneck replaces the averaged verdict, which may name a task that is never the
     // bottleneck; the notes stay those of the whole range.
@@ -142,48 +143,6 @@ pub fn locate(
         Some(moving) => (moving.verdict, moving.bottlenecks),
         None => (averaged.verdict, averaged.bottlenecks),
     };
-
-    let edges = graph
-        .edges
-        .iter()
-        .map(|e| {
-            let names: Vec<String> = e
-                .channels
-                .iter()
-                .map(|id| match graph.channels.get(id) {
-                    Some((name, _)) if !name.is_empty() => name.clone(),
-                    _ => format!("channel#{id}"),
-                })
-                .collect();
-            let capacity = e
-                .channels
-                .iter()
-                .filter_map(|id| graph.channels.get(id).map(|c| c.1))
-                .reduce(u64::saturating_add);
-            let used: Vec<&window::ChannelSums> = e
-                .channels
-                .iter()
-                .filter_map(|id| channel_sums.get(id))
-                .collect();
-            let sampled: Vec<f64> = used
-                .iter()
-                .filter(|c| c.fill_samples > 0)
-                .map(|c| c.fill_sum as f64 / c.fill_samples as f64)
-                .collect();
-            EdgeReport {
-                from: graph.tasks[e.from].name.clone(),
-                to: graph.tasks[e.to].name.clone(),
-                channel: names.first().cloned(),
-                channels: names,
-                capacity,
-                avg_fill: (!sampled.is_empty()).then(|| sampled.iter().sum()),
-                max_fill: used.iter().filter(|c| c.seen).map(|c| c.max_fill).max(),
-                blocked_sends: used.iter().map(|c| c.blocked_sends).sum(),
-                blocked_recvs: used.iter().map(|c| c.blocked_recvs).sum(),
-                partitioning: e.partitioning.clone(),
-            }
-        })
-        .collect();
 
     let timeline::Built {
         windows,
@@ -193,6 +152,7 @@ pub fn locate(
     Ok(LocateReport {
         schema: SCHEMA.to_owned(),
         schema_version: SCHEMA_VERSION,
+        schema_minor: SCHEMA_MINOR,
         recording: RecordingSummary {
             program: recording.meta.program.clone(),
             host: recording.meta.host.clone(),
@@ -219,7 +179,7 @@ pub(crate) fn analyse(
     recording: &Recording,
     graph: &JobGraph,
     selection: &window::Selection,
-) -> (Vec<TaskReport>, verdict::Conclusion) {
+) -> (Vec<TaskReport>, Vec<EdgeReport>, verdict::Conclusion) {
     let sums = window::subtask_sums(recording, graph, selection);
     let mut tasks: Vec<TaskReport> = graph
         .tasks
@@ -227,8 +187,10 @@ pub(crate) fn analyse(
         .enumerate()
         .map(|(i, task)| task_report(i, task, &sums, selection.seconds))
         .collect();
-    let conclusion = verdict::conclude_range(recording, graph, selection, &sums, &mut tasks);
-    (tasks, conclusion)
+    let edges = evidence::edge_reports(recording, graph, selection, &sums);
+    let conclusion =
+        verdict::conclude_range(recording, graph, selection, &sums, &mut tasks, &edges);
+    (tasks, edges, conclusion)
 }
 
 /// Seconds for messages: at most three decimals, no trailing zeros (`2.5`, `10`, `0.125`).
@@ -251,6 +213,38 @@ fn per_s(count: u64, seconds: f64) -> f64 {
     }
 }
 
+/// A logical subtask's busy time split into on-CPU, waiting for a CPU and off-CPU parts (ns),
+/// which add up to its busy time exactly, plus the measured parts that fall outside busy time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BusySplit {
+    on_cpu: u64,
+    cpu_wait: Option<u64>,
+    off_cpu: u64,
+    /// CPU used while idle or backpressured: inside waits as measured, plus any CPU time beyond
+    /// the busy time (waits too short to tell apart).
+    blocked_cpu: u64,
+    /// Run-queue time beyond what busy time leaves for it: waiting for a CPU while counted idle
+    /// or backpressured (after a wait whose end bpprof cannot time).
+    cpu_wait_outside: Option<u64>,
+}
+
+/// Splits `s.busy`: on-CPU first (the threads' CPU time minus what they used inside waits),
+/// then waiting for a CPU (the run-queue time), the rest off-CPU. What does not fit is reported
+/// apart, as CPU inside waits or CPU wait outside busy, never dropped.
+fn busy_split(s: &window::SubtaskSums) -> BusySplit {
+    let on_cpu = s.busy_cpu().min(s.busy);
+    let blocked_cpu = s.cpu - on_cpu;
+    let room = s.busy - on_cpu;
+    let cpu_wait = s.runqueue.map(|rq| rq.min(room));
+    BusySplit {
+        on_cpu,
+        cpu_wait,
+        off_cpu: room - cpu_wait.unwrap_or(0),
+        blocked_cpu,
+        cpu_wait_outside: s.runqueue.zip(cpu_wait).map(|(rq, w)| rq - w),
+    }
+}
+
 pub(crate) fn task_report(
     position: usize,
     task: &graph::Task,
@@ -264,29 +258,23 @@ pub(crate) fn task_report(
             let s = sums.get(&(position, index)).copied().unwrap_or_default();
             // A declared-unaccounted task's ratios are unknown, whatever its threads reported.
             let wall = if task.unaccounted { 0 } else { s.wall };
+            let split = busy_split(&s);
             let busy = ratio(s.busy, wall);
             let backpressured = ratio(s.backpressured, wall);
-            let off_cpu_share = (wall > 0)
-                .then(|| {
-                    ratio(
-                        s.busy
-                            .saturating_sub(s.cpu.saturating_add(s.runqueue.unwrap_or(0))),
-                        s.busy,
-                    )
-                })
-                .flatten();
-            let runqueue_share = (wall > 0)
-                .then(|| s.runqueue.and_then(|rq| ratio(rq.min(s.busy), s.busy)))
-                .flatten();
+            let known = |part: u64| (wall > 0).then(|| ratio(part, s.busy)).flatten();
             SubtaskReport {
                 index,
                 name: format!("{}#{index}", task.name),
                 busy,
                 backpressured,
                 idle: ratio(s.idle, wall),
-                on_cpu: ratio(s.cpu, wall),
-                off_cpu_share,
-                runqueue_share,
+                on_cpu: ratio(split.on_cpu, wall),
+                off_cpu_share: known(split.off_cpu),
+                runqueue_share: split.cpu_wait.and_then(known),
+                blocked_cpu: ratio(split.blocked_cpu, wall),
+                wake: ratio(s.wake, wall),
+                cpu_wait_outside_busy: split.cpu_wait_outside.and_then(|x| ratio(x, wall)),
+                unregistered: ratio(s.unregistered, wall),
                 level: backpressured.map(Level::of),
                 skewed: false,
                 records_in: s.records_in,
@@ -295,6 +283,7 @@ pub(crate) fn task_report(
                 records_out_per_s: per_s(s.records_out, seconds),
                 max_idle_stall_ms: s.max_idle_stall as f64 / 1e6,
                 max_backpressure_stall_ms: s.max_backpressure_stall as f64 / 1e6,
+                load: ratio(s.busy.saturating_sub(s.wake), wall),
             }
         })
         .collect();
@@ -308,6 +297,7 @@ pub(crate) fn task_report(
         backpressured,
         idle: max(|s| s.idle),
         on_cpu: max(|s| s.on_cpu),
+        load: max(|s| s.load),
         level: backpressured.map(Level::of),
         records_in_per_s: per_s(subtasks.iter().map(|s| s.records_in).sum(), seconds),
         records_out_per_s: per_s(subtasks.iter().map(|s| s.records_out).sum(), seconds),

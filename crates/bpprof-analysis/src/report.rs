@@ -8,6 +8,9 @@ pub const SCHEMA: &str = "bpprof.locate";
 /// Value of [`LocateReport::schema_version`]. Additive changes (new fields, new enum values) keep
 /// it; removing or renaming a field, or changing its meaning or unit, increments it.
 pub const SCHEMA_VERSION: u32 = 1;
+/// Value of [`LocateReport::schema_minor`]: incremented by additive changes. 1: per-edge
+/// evidence, the busy split, structured bottleneck evidence.
+pub const SCHEMA_MINOR: u32 = 1;
 
 /// Where a pipeline's bottleneck is, and the figures behind the verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,6 +19,9 @@ pub struct LocateReport {
     pub schema: String,
     /// Always [`SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// [`SCHEMA_MINOR`]; 0 in documents written before it existed.
+    #[serde(default)]
+    pub schema_minor: u32,
     /// The recording and the range analysed.
     pub recording: RecordingSummary,
     /// One-sentence conclusion (the bottleneck's reason when there is exactly one).
@@ -188,6 +194,58 @@ pub struct Bottleneck {
     /// otherwise.
     #[serde(default)]
     pub downstream: Option<String>,
+    /// The rule that named it (see `docs/locate.md`). Absent in documents of schema 1.0.
+    #[serde(default)]
+    pub rule: Option<Rule>,
+    /// The edge the decisive backpressure (or, for `exchange`, the slow link) is on.
+    #[serde(default)]
+    pub edge: Option<EdgeRef>,
+    /// For rule `slowest_input`: the task downstream that waits for this one.
+    #[serde(default)]
+    pub waited_by: Option<String>,
+    /// The figures and thresholds that decided, in the order the rule checks them.
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+}
+
+/// The rules that name bottlenecks (thresholds in [`crate::verdict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// A loaded task downstream of an edge that its upstream is backpressured on (Flink's rule).
+    LoadedBelowBackpressure,
+    /// A task whose downstream waits for its records while the downstream's other input is
+    /// backpressured: a join held back by its slowest input.
+    SlowestInput,
+    /// A link whose writer is blocked on it while its reader waits on it.
+    Exchange,
+    /// Backpressure that nothing recorded downstream explains.
+    External,
+}
+
+/// An edge named by its two tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EdgeRef {
+    /// Upstream task.
+    pub from: String,
+    /// Downstream task.
+    pub to: String,
+}
+
+/// One figure a rule checked against its threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// What was measured: `load`, `busy`, `backpressured`, `upstream_blocked`,
+    /// `downstream_blocked`, `empty_share`, ...
+    pub metric: String,
+    /// Of which task (`Enrich`), subtask (`Enrich#2`) or edge (`Parse -> Enrich`).
+    pub subject: String,
+    /// Its value (a ratio 0..1).
+    pub value: f64,
+    /// The threshold it was compared with.
+    pub threshold: f64,
+    /// True when the rule needed `value >= threshold`, false when it needed `value < threshold`.
+    pub at_least: bool,
 }
 
 /// A backpressured upstream task of a bottleneck.
@@ -218,6 +276,10 @@ pub struct TaskReport {
     pub idle: Option<f64>,
     /// On-CPU ratio (CPU time / wall time): the maximum over its subtasks.
     pub on_cpu: Option<f64>,
+    /// Load (busy without wake-up latency, see [`SubtaskReport::load`]): the maximum over its
+    /// subtasks.
+    #[serde(default)]
+    pub load: Option<f64>,
     /// Backpressure level of `backpressured`; `null` when unknown.
     pub level: Option<Level>,
     /// Records received per second, summed over subtasks.
@@ -266,14 +328,32 @@ pub struct SubtaskReport {
     pub backpressured: Option<f64>,
     /// Idle ratio (blocked waiting for input).
     pub idle: Option<f64>,
-    /// CPU time / wall time.
+    /// CPU time used while busy / wall time (never more than `busy`; CPU used inside blocking
+    /// waits is `blocked_cpu`).
     pub on_cpu: Option<f64>,
-    /// Share of the busy time spent neither on a CPU nor waiting for one:
-    /// (busy - cpu - runqueue).max(0) / busy; `null` when busy is 0 or unknown.
+    /// Share of the busy time spent neither on a CPU nor waiting for one (I/O, locks, sleeps);
+    /// `null` when busy is 0 or unknown. `on_cpu / busy + runqueue_share + off_cpu_share = 1`.
     pub off_cpu_share: Option<f64>,
-    /// Share of the busy time spent runnable but waiting for a CPU; `null` when the recording has
-    /// no run-queue data or busy is 0.
+    /// Share of the busy time spent runnable but waiting for a CPU (the wake-up latency after
+    /// waits included); `null` when the recording has no run-queue data or busy is 0.
     pub runqueue_share: Option<f64>,
+    /// CPU time used inside blocking waits (spinning before parking, system calls) / wall time:
+    /// spent idle or backpressured, so not part of `on_cpu`. `null` without data.
+    #[serde(default)]
+    pub blocked_cpu: Option<f64>,
+    /// Wake-up latency / wall time: blocked channel operations that could proceed but whose
+    /// thread waited for a CPU (part of busy and of `runqueue_share`). `null` without data.
+    #[serde(default)]
+    pub wake: Option<f64>,
+    /// Time waiting for a CPU that falls outside busy time / wall time (after a wait that bpprof
+    /// cannot time the end of, such as an `idle` scope); kept apart, never hidden. `null` without
+    /// run-queue data.
+    #[serde(default)]
+    pub cpu_wait_outside_busy: Option<f64>,
+    /// Share of the wall time in which no thread held the subtask (a pool's logical subtask
+    /// between jobs); counted in `idle`.
+    #[serde(default)]
+    pub unregistered: Option<f64>,
     /// Backpressure level of `backpressured`.
     pub level: Option<Level>,
     /// True when the subtask is much busier than its siblings (see [`crate::verdict::is_skewed`]).
@@ -290,6 +370,10 @@ pub struct SubtaskReport {
     pub max_idle_stall_ms: f64,
     /// Longest single backpressure stall, milliseconds.
     pub max_backpressure_stall_ms: f64,
+    /// Busy ratio without the wake-up latency after waits: the share of the time the subtask
+    /// worked, or was preempted while working. What the rules call *loaded*.
+    #[serde(default)]
+    pub load: Option<f64>,
 }
 
 /// An edge of the job graph: data flows from `from` to `to`. All channels between the same two
@@ -317,4 +401,28 @@ pub struct EdgeReport {
     pub blocked_recvs: u64,
     /// Partitioning, when declared (`forward`, `hash`, ...).
     pub partitioning: Option<String>,
+    /// True when the edge crosses a link (`bpprof::link`: a socket or process boundary) rather
+    /// than in-process queues.
+    #[serde(default)]
+    pub link: bool,
+    /// Average fill / capacity (0..1), time-weighted (sampled every 10 ms); `null` without
+    /// samples.
+    #[serde(default)]
+    pub fill_ratio: Option<f64>,
+    /// Share of the fill samples that found the queues empty; `null` without samples (format 1.2
+    /// on).
+    #[serde(default)]
+    pub empty_share: Option<f64>,
+    /// Share of the fill samples that found a queue at its capacity; `null` without samples.
+    #[serde(default)]
+    pub full_share: Option<f64>,
+    /// Share of the upstream task's time (summed over its subtasks) blocked sending into this
+    /// edge: its backpressure on this edge. `null` when the recording does not say where waits
+    /// happened (format before 1.2, or an edge without channels).
+    #[serde(default)]
+    pub upstream_blocked: Option<f64>,
+    /// Share of the downstream task's time (summed over its subtasks) blocked receiving from
+    /// this edge: its idleness on this edge. `null` as for `upstream_blocked`.
+    #[serde(default)]
+    pub downstream_blocked: Option<f64>,
 }

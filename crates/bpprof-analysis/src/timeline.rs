@@ -73,7 +73,7 @@ pub(crate) fn build(
     let mut verdicts = Vec::with_capacity(windows.len());
     let mut strip: Vec<String> = vec![String::new(); graph.tasks.len()];
     for w in &windows {
-        let (tasks, conclusion) = analyse(recording, graph, w);
+        let (tasks, _, conclusion) = analyse(recording, graph, w);
         let names: Vec<String> = conclusion
             .bottlenecks
             .iter()
@@ -312,7 +312,7 @@ fn turn_bottleneck(
     };
     let find = |s: &Selection| {
         analyse(recording, graph, s)
-            .1
+            .2
             .bottlenecks
             .into_iter()
             .find(|b| b.task == task)

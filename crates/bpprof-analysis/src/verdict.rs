@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 use bpprof_format::Recording;
 
 use crate::graph::JobGraph;
+use crate::explain;
 use crate::report::{
-    Bottleneck, BottleneckKind, Level, OperatorShare, SubtaskReport, TaskReport, UpstreamPressure,
+    Bottleneck, BottleneckKind, EdgeRef, EdgeReport, Evidence, Level, OperatorShare, Rule,
+    SubtaskReport, TaskReport, UpstreamPressure,
 };
 use crate::window::{self, Selection, SubtaskSums};
 
@@ -88,12 +90,12 @@ pub(crate) fn conclude_range(
     selection: &Selection,
     sums: &BTreeMap<(usize, u32), SubtaskSums>,
     tasks: &mut [TaskReport],
+    edges: &[EdgeReport],
 ) -> Conclusion {
     attach_operators(recording, graph, selection, sums, tasks);
     mark_skew(tasks);
     let full = full_queues_from_unaccounted(recording, graph, selection, tasks);
-    let waiting = waiting_queues(recording, graph, selection);
-    let mut conclusion = conclude(graph, tasks, recording.meta.cpus, &full, &waiting);
+    let mut conclusion = conclude(graph, tasks, edges, recording.meta.cpus, &full);
     for (_, channel, receivers) in window::unseen_producers(recording, graph, selection) {
         let names: Vec<String> = receivers
             .iter()
@@ -170,100 +172,161 @@ fn full_queues_from_unaccounted(
     out
 }
 
-/// A downstream task idle at least this much (and not busy) below a backpressured task makes the
-/// link between them the bottleneck (kind `exchange`)...
+/// A link is the bottleneck (kind `exchange`) when its writer is blocked on it at least
+/// [`LEVEL_OK_MAX`] of the time while its reader waits on it at least this share of the time.
+/// Only links qualify: an in-process queue cannot be full for its writer and empty for its
+/// reader at once, so such a pair of figures means the pressure comes and goes.
 pub const EXCHANGE_IDLE_MIN: f64 = 0.5;
-/// ... unless the queue between them is on average at least this full and no receive from it
-/// ever found it empty: then records wait in it and the link does not starve the downstream task.
-pub const EXCHANGE_INPUT_FULL_MIN: f64 = 0.5;
+/// A task that is not loaded and whose upstream is blocked on one input waits for another input
+/// when it is blocked receiving from that input at least this share of the time (and more than
+/// from the blocked one): the task on that input is what holds it back (rule `slowest_input`).
+pub const INPUT_WAIT_MIN: f64 = 0.3;
 
-/// Per edge: whether its queue shows records waiting for the downstream task (average fill at
-/// least [`EXCHANGE_INPUT_FULL_MIN`] of the capacity, and no receive found it empty). Only edges
-/// whose fill is known are listed.
-pub(crate) fn waiting_queues(
-    recording: &Recording,
-    graph: &JobGraph,
-    selection: &Selection,
-) -> BTreeMap<(usize, usize), bool> {
-    let channel_sums = window::channel_sums(recording, selection);
-    let mut out = BTreeMap::new();
-    for e in &graph.edges {
-        let (mut fill, mut capacity, mut empty_recvs) = (0.0, 0u64, 0u64);
-        for id in e.channels.iter() {
-            let (Some(sums), Some(c)) = (channel_sums.get(id), graph.channels.get(id)) else {
-                continue;
-            };
-            empty_recvs += sums.blocked_recvs;
-            if sums.fill_samples > 0 {
-                fill += sums.fill_sum as f64 / sums.fill_samples as f64;
-                capacity += c.1;
+/// How the analysis sees the graph: the tasks, the edges with their evidence, and which edges
+/// carry backpressure.
+struct View<'a> {
+    graph: &'a JobGraph,
+    tasks: &'a [TaskReport],
+    edges: &'a [EdgeReport],
+}
+
+impl View<'_> {
+    /// The load of task `i` (busy without wake-up latency; Flink's busy when unknown).
+    fn load(&self, i: usize) -> Option<f64> {
+        self.tasks[i].load.or(self.tasks[i].busy)
+    }
+
+    fn loaded(&self, i: usize) -> bool {
+        self.load(i).is_some_and(|l| l >= BUSY_MIN)
+    }
+
+    fn level(&self, i: usize) -> Option<Level> {
+        self.tasks[i].level
+    }
+
+    /// Whether the upstream task of edge `e` is backpressured on it: blocked sending into it at
+    /// least [`LEVEL_OK_MAX`] of the time, or, when the recording does not say where waits
+    /// happened, backpressured at level LOW or HIGH.
+    fn pressured(&self, e: usize) -> bool {
+        let edge = &self.edges[e];
+        match edge.upstream_blocked {
+            Some(blocked) => blocked > LEVEL_OK_MAX,
+            None => matches!(
+                self.level(self.graph.edges[e].from),
+                Some(Level::Low | Level::High)
+            ),
+        }
+    }
+
+    /// The upstream task's backpressure on edge `e` (its blocked share, or its whole
+    /// backpressured ratio when unknown).
+    fn pressure(&self, e: usize) -> f64 {
+        self.edges[e]
+            .upstream_blocked
+            .or(self.tasks[self.graph.edges[e].from].backpressured)
+            .unwrap_or(0.0)
+    }
+
+    fn edges_into(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.graph.edges.len()).filter(move |&e| self.graph.edges[e].to == i)
+    }
+
+    fn edges_out_of(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.graph.edges.len()).filter(move |&e| self.graph.edges[e].from == i)
+    }
+
+    fn edge_name(&self, e: usize) -> String {
+        format!("{} -> {}", self.edges[e].from, self.edges[e].to)
+    }
+
+    fn edge_ref(&self, e: usize) -> EdgeRef {
+        EdgeRef {
+            from: self.edges[e].from.clone(),
+            to: self.edges[e].to.clone(),
+        }
+    }
+
+    /// The input edge of task `d`, other than `except`, that `d` waits on most, when it waits on
+    /// it at least [`INPUT_WAIT_MIN`] of the time and longer than on `except`.
+    fn waited_input(&self, d: usize, except: usize) -> Option<usize> {
+        let on_except = self.edges[except].downstream_blocked.unwrap_or(0.0);
+        self.edges_into(d)
+            .filter(|&e| e != except)
+            .filter_map(|e| self.edges[e].downstream_blocked.map(|w| (e, w)))
+            .filter(|&(_, w)| w >= INPUT_WAIT_MIN && w > on_except)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(e, _)| e)
+    }
+
+    /// Follows the inputs a task waits for, from edge `e`, to the first loaded task; `None` when
+    /// the trail ends without one (a source that is not loaded, a cycle).
+    fn slowest_input(&self, e: usize) -> Option<(usize, Vec<usize>)> {
+        let mut trail = vec![e];
+        let mut at = self.graph.edges[e].from;
+        while !self.loaded(at) {
+            let next = self
+                .edges_into(at)
+                .filter_map(|e| self.edges[e].downstream_blocked.map(|w| (e, w)))
+                .filter(|&(_, w)| w >= INPUT_WAIT_MIN)
+                .max_by(|a, b| a.1.total_cmp(&b.1))?;
+            if trail.contains(&next.0) {
+                return None;
             }
+            trail.push(next.0);
+            at = self.graph.edges[next.0].from;
         }
-        if capacity > 0 {
-            let waiting = empty_recvs == 0 && fill / capacity as f64 >= EXCHANGE_INPUT_FULL_MIN;
-            out.insert((e.from, e.to), waiting);
-        }
+        Some((at, trail))
     }
-    out
 }
 
-/// The direct downstream task of the backpressured task `up` that the link starves: idle at least
-/// [`EXCHANGE_IDLE_MIN`], not busy, not backpressured, and no records waiting in its input queue
-/// from `up` (see [`waiting_queues`]). The most idle one.
-fn exchange_downstream(
-    graph: &JobGraph,
-    tasks: &[TaskReport],
-    up: usize,
-    waiting: &BTreeMap<(usize, usize), bool>,
-) -> Option<usize> {
-    graph
-        .downstream(up)
-        .filter(|&d| {
-            let t = &tasks[d];
-            d != up
-                && t.level == Some(Level::Ok)
-                && t.idle.is_some_and(|x| x >= EXCHANGE_IDLE_MIN)
-                && t.busy.is_some_and(|b| b < BUSY_MIN)
-                && waiting.get(&(up, d)) != Some(&true)
-        })
-        .fold(None, |best: Option<usize>, d| match best {
-            Some(b) if tasks[b].idle >= tasks[d].idle => Some(b),
-            _ => Some(d),
-        })
+/// What explains the backpressure on one edge.
+enum Cause {
+    /// The downstream task is loaded.
+    Loaded(usize),
+    /// The downstream task waits for another input, whose trail leads to this loaded task.
+    Input {
+        task: usize,
+        waiting: usize,
+        via: usize,
+    },
+    /// A link whose reader waits on it.
+    Exchange,
+    /// The downstream task is itself backpressured: explained further down.
+    Further,
+    /// Nothing downstream explains it.
+    Unexplained,
 }
 
-fn exchange_bottleneck(
-    up: &TaskReport,
-    down: &TaskReport,
-    upstream: Vec<UpstreamPressure>,
-) -> Bottleneck {
-    let reason = format!(
-        "The exchange {} -> {} is the bottleneck: {} is backpressured {} while {} is idle {} with an empty input queue: the link between them (network, serialisation) is too slow",
-        up.name,
-        down.name,
-        up.name,
-        pct(up.backpressured.unwrap_or(0.0)),
-        down.name,
-        pct(down.idle.unwrap_or(0.0)),
-    );
-    let most = up
-        .subtasks
-        .iter()
-        .filter(|s| s.backpressured.is_some())
-        .fold(None::<&SubtaskReport>, |best, s| match best {
-            Some(b) if b.backpressured >= s.backpressured => Some(b),
-            _ => Some(s),
-        });
-    Bottleneck {
-        task: up.name.clone(),
-        subtasks: most.map(|s| s.index).into_iter().collect(),
-        kind: BottleneckKind::Exchange,
-        reason,
-        busy: up.busy.unwrap_or(0.0),
-        upstream,
-        operator: None,
-        downstream: Some(down.name.clone()),
+fn cause(view: &View, e: usize) -> Cause {
+    let edge = &view.graph.edges[e];
+    let d = edge.to;
+    if d == edge.from {
+        return Cause::Unexplained;
     }
+    if view.loaded(d) {
+        return Cause::Loaded(d);
+    }
+    let report = &view.edges[e];
+    if report.link
+        && report
+            .downstream_blocked
+            .is_some_and(|w| w >= EXCHANGE_IDLE_MIN)
+    {
+        return Cause::Exchange;
+    }
+    if let Some(input) = view.waited_input(d, e) {
+        if let Some((task, _)) = view.slowest_input(input) {
+            return Cause::Input {
+                task,
+                waiting: d,
+                via: input,
+            };
+        }
+    }
+    if view.edges_out_of(d).any(|o| view.pressured(o)) {
+        return Cause::Further;
+    }
+    Cause::Unexplained
 }
 
 /// Fills [`TaskReport::operators`]: each operator's share of its task's busy time, its records
@@ -336,75 +399,169 @@ fn operator_sentence(task: &TaskReport, op: &OperatorShare) -> String {
     )
 }
 
-/// Applies the rules to `tasks` (in the order of `graph.tasks`).
+/// Applies the rules to `tasks` (in the order of `graph.tasks`) and `edges` (in the order of
+/// `graph.edges`).
 ///
 /// `full` lists the queues out of unaccounted tasks that count as backpressure (`from`, `to`,
-/// fill ratio), see [`UNACCOUNTED_FULL_QUEUE_MIN`]; `waiting` the edges whose queue holds records
-/// waiting for the downstream task, see [`waiting_queues`].
+/// fill ratio), see [`UNACCOUNTED_FULL_QUEUE_MIN`].
 pub(crate) fn conclude(
     graph: &JobGraph,
     tasks: &[TaskReport],
+    edges: &[EdgeReport],
     cpus: u32,
     full: &[(usize, usize, f64)],
-    waiting: &BTreeMap<(usize, usize), bool>,
 ) -> Conclusion {
-    let pressured = |i: usize| matches!(tasks[i].level, Some(Level::Low | Level::High));
+    let view = View {
+        graph,
+        tasks,
+        edges,
+    };
+    let pressured_edges: Vec<usize> = (0..graph.edges.len())
+        .filter(|&e| view.pressured(e))
+        .collect();
     let upstream_of = |i: usize| -> Vec<UpstreamPressure> {
-        let mut up: Vec<usize> = graph.upstream(i).filter(|&u| pressured(u)).collect();
-        up.dedup();
-        up.into_iter()
-            .map(|u| UpstreamPressure {
-                task: tasks[u].name.clone(),
-                backpressured: tasks[u].backpressured.unwrap_or(0.0),
+        let mut up: Vec<UpstreamPressure> = pressured_edges
+            .iter()
+            .filter(|&&e| graph.edges[e].to == i)
+            .map(|&e| UpstreamPressure {
+                task: tasks[graph.edges[e].from].name.clone(),
+                backpressured: view.pressure(e),
             })
-            .collect()
+            .collect();
+        up.dedup_by(|a, b| a.task == b.task);
+        up
     };
 
-    let mut candidates: Vec<usize> = (0..tasks.len())
-        .filter(|&i| {
-            tasks[i].level == Some(Level::Ok)
-                && tasks[i].busy.is_some_and(|b| b >= BUSY_MIN)
-                && (graph.upstream(i).any(pressured) || full.iter().any(|f| f.1 == i))
+    // Every loaded task that explains backpressure on some edge, with how.
+    let mut found: Vec<(usize, Rule, usize, Option<(usize, usize)>)> = Vec::new();
+    let mut unexplained: Vec<usize> = Vec::new();
+    let mut exchanges: Vec<usize> = Vec::new();
+    for &e in &pressured_edges {
+        match cause(&view, e) {
+            Cause::Loaded(d) => found.push((d, Rule::LoadedBelowBackpressure, e, None)),
+            Cause::Input { task, waiting, via } => {
+                found.push((task, Rule::SlowestInput, e, Some((waiting, via))))
+            }
+            Cause::Exchange => exchanges.push(e),
+            Cause::Further => {}
+            Cause::Unexplained => unexplained.push(e),
+        }
+    }
+    for f in full {
+        if view.loaded(f.1) {
+            if let Some(e) = (0..graph.edges.len())
+                .find(|&e| graph.edges[e].from == f.0 && graph.edges[e].to == f.1)
+            {
+                found.push((f.1, Rule::LoadedBelowBackpressure, e, None));
+            }
+        }
+    }
+    // A task backpressured most of the time (level HIGH) is not the bottleneck, nor is a task
+    // backpressured at level LOW whose backpressure a loaded task further down explains.
+    let explained_below = |i: usize| {
+        found.iter().any(|&(t, _, e, _)| {
+            t != i && graph.reachable(i).contains(&graph.edges[e].to)
+        })
+    };
+    let keep: Vec<bool> = found
+        .iter()
+        .map(|&(t, _, _, _)| match view.level(t) {
+            Some(Level::High) => false,
+            Some(Level::Low) => !explained_below(t),
+            _ => true,
         })
         .collect();
-    candidates.sort_by(|&a, &b| {
-        let (a, b) = (tasks[a].busy.unwrap_or(0.0), tasks[b].busy.unwrap_or(0.0));
-        b.total_cmp(&a)
+    let mut keep = keep.into_iter();
+    found.retain(|_| keep.next().unwrap_or(false));
+    // One entry per task: the first rule that named it, most loaded first.
+    let mut named: Vec<(usize, Rule, usize, Option<(usize, usize)>)> = Vec::new();
+    for f in found {
+        if !named.iter().any(|n| n.0 == f.0) {
+            named.push(f);
+        }
+    }
+    named.sort_by(|a, b| {
+        let load = |i: usize| view.load(i).unwrap_or(0.0);
+        load(b.0).total_cmp(&load(a.0))
     });
-    let mut bottlenecks: Vec<Bottleneck> = candidates
+    let mut bottlenecks: Vec<Bottleneck> = named
         .iter()
-        .map(|&i| {
+        .map(|&(i, rule, e, input)| {
             let fed: Vec<(String, f64)> = full
                 .iter()
                 .filter(|f| f.1 == i)
                 .map(|f| (tasks[f.0].name.clone(), f.2))
                 .collect();
-            candidate(&tasks[i], upstream_of(i), &fed)
+            let mut b = candidate(&tasks[i], upstream_of(i), &fed);
+            b.rule = Some(rule);
+            b.edge = Some(view.edge_ref(e));
+            b.evidence.push(evidence(
+                "upstream_blocked",
+                view.edge_name(e),
+                view.pressure(e),
+                LEVEL_OK_MAX,
+                true,
+            ));
+            if let Some((waiting, via)) = input {
+                b.waited_by = Some(tasks[waiting].name.clone());
+                b.evidence.push(evidence(
+                    "load",
+                    tasks[waiting].name.clone(),
+                    view.load(waiting).unwrap_or(0.0),
+                    BUSY_MIN,
+                    false,
+                ));
+                b.evidence.push(evidence(
+                    "downstream_blocked",
+                    view.edge_name(via),
+                    edges[via].downstream_blocked.unwrap_or(0.0),
+                    INPUT_WAIT_MIN,
+                    true,
+                ));
+                b.reason = explain::slowest_input(&b, &tasks[i], &tasks[waiting], view.pressure(e));
+            }
+            b.evidence.push(evidence(
+                "load",
+                tasks[i].name.clone(),
+                view.load(i).unwrap_or(0.0),
+                BUSY_MIN,
+                true,
+            ));
+            b
         })
         .collect();
-
-    // Backpressure that no candidate explains: the most downstream backpressured tasks.
-    let mut external: Vec<usize> = (0..tasks.len())
-        .filter(|&i| pressured(i))
-        .filter(|&i| {
-            let below = graph.reachable(i);
-            !below
-                .iter()
-                .any(|&d| d != i && (pressured(d) || candidates.contains(&d)))
-        })
-        .collect();
-    if external.is_empty() && bottlenecks.is_empty() {
-        // Only possible on a cycle of backpressured tasks: name the most backpressured.
-        external.extend((0..tasks.len()).filter(|&i| pressured(i)).max_by(|&a, &b| {
-            let bp = |i: usize| tasks[i].backpressured.unwrap_or(0.0);
-            bp(a).total_cmp(&bp(b)).then(b.cmp(&a))
-        }));
-    }
-    for i in external {
-        if let Some(d) = exchange_downstream(graph, tasks, i, waiting) {
-            bottlenecks.push(exchange_bottleneck(&tasks[i], &tasks[d], upstream_of(i)));
+    for &e in &exchanges {
+        let up = graph.edges[e].from;
+        if bottlenecks.iter().any(|b| b.task == tasks[up].name) {
             continue;
         }
+        bottlenecks.push(exchange_bottleneck(&view, e, upstream_of(up)));
+    }
+
+    // Backpressure that nothing explains: the most downstream of those tasks, once each.
+    let mut external: Vec<usize> = Vec::new();
+    for &e in &unexplained {
+        let up = graph.edges[e].from;
+        let below_named = bottlenecks
+            .iter()
+            .any(|b| graph.reachable(up).iter().any(|&r| tasks[r].name == b.task));
+        if !below_named && !external.contains(&up) {
+            external.push(up);
+        }
+    }
+    if bottlenecks.is_empty() && external.is_empty() {
+        // Only possible on a cycle of backpressured edges: name the most backpressured task.
+        external.extend(
+            pressured_edges
+                .iter()
+                .map(|&e| graph.edges[e].from)
+                .max_by(|&a, &b| {
+                    let bp = |i: usize| tasks[i].backpressured.unwrap_or(0.0);
+                    bp(a).total_cmp(&bp(b)).then(b.cmp(&a))
+                }),
+        );
+    }
+    for i in external {
         let unknown: Vec<&str> = graph
             .downstream(i)
             .filter(|&d| tasks[d].busy.is_none())
@@ -550,7 +707,75 @@ fn candidate(
         upstream,
         operator: operator.map(|o| o.name.clone()),
         downstream: None,
+        rule: None,
+        edge: None,
+        waited_by: None,
+        evidence: Vec::new(),
     }
+}
+
+/// One checked figure.
+fn evidence(metric: &str, subject: String, value: f64, threshold: f64, at_least: bool) -> Evidence {
+    Evidence {
+        metric: metric.to_owned(),
+        subject,
+        value,
+        threshold,
+        at_least,
+    }
+}
+
+/// The link of edge `e` is the bottleneck: its writer is blocked on it while its reader waits.
+fn exchange_bottleneck(view: &View, e: usize, upstream: Vec<UpstreamPressure>) -> Bottleneck {
+    let (u, d) = (view.graph.edges[e].from, view.graph.edges[e].to);
+    let (up, down) = (&view.tasks[u], &view.tasks[d]);
+    let waited = view.edges[e].downstream_blocked.unwrap_or(0.0);
+    let most = up
+        .subtasks
+        .iter()
+        .filter(|s| s.backpressured.is_some())
+        .fold(None::<&SubtaskReport>, |best, s| match best {
+            Some(b) if b.backpressured >= s.backpressured => Some(b),
+            _ => Some(s),
+        });
+    let mut b = Bottleneck {
+        task: up.name.clone(),
+        subtasks: most.map(|s| s.index).into_iter().collect(),
+        kind: BottleneckKind::Exchange,
+        reason: String::new(),
+        busy: up.busy.unwrap_or(0.0),
+        upstream,
+        operator: None,
+        downstream: Some(down.name.clone()),
+        rule: Some(Rule::Exchange),
+        edge: Some(view.edge_ref(e)),
+        waited_by: None,
+        evidence: vec![
+            evidence(
+                "upstream_blocked",
+                view.edge_name(e),
+                view.pressure(e),
+                LEVEL_OK_MAX,
+                true,
+            ),
+            evidence(
+                "downstream_blocked",
+                view.edge_name(e),
+                waited,
+                EXCHANGE_IDLE_MIN,
+                true,
+            ),
+            evidence(
+                "load",
+                down.name.clone(),
+                view.load(d).unwrap_or(0.0),
+                BUSY_MIN,
+                false,
+            ),
+        ],
+    };
+    b.reason = explain::exchange(&b, up, down, view.pressure(e), waited);
+    b
 }
 
 fn external_bottleneck(
@@ -592,6 +817,16 @@ fn external_bottleneck(
         upstream,
         operator: None,
         downstream: None,
+        rule: Some(Rule::External),
+        edge: None,
+        waited_by: None,
+        evidence: vec![evidence(
+            "backpressured",
+            task.name.clone(),
+            bp,
+            LEVEL_OK_MAX,
+            true,
+        )],
     }
 }
 

@@ -1,10 +1,11 @@
 //! The process-wide registry of subtasks, channels and declarations that the recorder reads.
 //!
 //! One mutex guards it. Pipeline threads take it only to register, deregister or create a
-//! channel; the recorder takes it once per tick to copy a list of handles. No I/O and no other
-//! lock is taken while it is held.
+//! channel, and prepare everything (allocations, reads of /proc) before they do; the recorder
+//! takes it once per tick to copy a list of handles. No I/O and no other lock is taken while it
+//! is held.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bpprof_format::{EdgeDecl, RuntimeWarning, TaskDecl};
@@ -16,9 +17,17 @@ use crate::subtask::SubtaskCell;
 /// Beyond this many, the oldest are forgotten (and counted) so memory stays bounded.
 pub(crate) const MAX_RETIRED: usize = 65_536;
 
+/// The next subtask id: allocated without the registry's lock, so that a registration
+/// prepares its cell before locking.
+static NEXT_SUBTASK_ID: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh subtask id, unique within the process (ids wrap after 2^32 registrations).
+pub(crate) fn next_subtask_id() -> u32 {
+    NEXT_SUBTASK_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 #[derive(Default)]
 pub(crate) struct Registry {
-    next_subtask_id: u32,
     next_channel_id: u32,
     /// Registered subtasks, in registration order.
     pub live: Vec<Arc<SubtaskCell>>,
@@ -89,18 +98,6 @@ pub enum RegisterError {
         /// The parallelism registered first.
         earlier: u32,
     },
-    /// Another thread holds the same subtask now.
-    #[error("bpprof::register({task:?}, {index}, {parallelism}): {task}#{index} is already registered on thread {other_tid}; give each thread its own index, or drop the other guard first")]
-    AlreadyRegistered {
-        /// The task name.
-        task: String,
-        /// The index passed.
-        index: u32,
-        /// The parallelism passed.
-        parallelism: u32,
-        /// Kernel thread id of the thread that holds it.
-        other_tid: u32,
-    },
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -147,26 +144,20 @@ impl std::ops::DerefMut for RegistryGuard {
 }
 
 impl Registry {
-    pub fn allocate_subtask_id(&mut self) -> u32 {
-        let id = self.next_subtask_id;
-        self.next_subtask_id = self.next_subtask_id.wrapping_add(1);
-        id
-    }
-
     pub fn allocate_channel_id(&mut self) -> u32 {
         let id = self.next_channel_id;
         self.next_channel_id = self.next_channel_id.wrapping_add(1);
         id
     }
 
-    /// Checks a registration of `task#index` (of `parallelism`) by thread `tid` against what is
-    /// registered already; remembers the task's parallelism the first time.
+    /// Checks a registration of `task#index` (of `parallelism`) against what was registered
+    /// before; remembers the task's parallelism the first time. Two threads may hold one
+    /// subtask at once (a pool running two jobs of one logical subtask).
     pub fn check_registration(
         &mut self,
         task: &str,
         index: u32,
         parallelism: u32,
-        tid: u32,
     ) -> Result<(), RegisterError> {
         if task.is_empty() {
             return Err(RegisterError::EmptyTask { index, parallelism });
@@ -206,18 +197,6 @@ impl Registry {
             }
             Some(_) => {}
             None => self.parallelism.push((Arc::from(task), parallelism)),
-        }
-        if let Some(other) = self
-            .live
-            .iter()
-            .find(|c| c.index == index && &*c.task == task && c.tid != tid)
-        {
-            return Err(RegisterError::AlreadyRegistered {
-                task: owned(),
-                index,
-                parallelism,
-                other_tid: other.tid,
-            });
         }
         Ok(())
     }

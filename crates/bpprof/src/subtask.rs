@@ -184,8 +184,8 @@ pub fn register(task: &str, index: u32, parallelism: u32) -> SubtaskGuard {
 }
 
 /// Like [`register`], but an inconsistent registration (an empty task name, a parallelism of 0,
-/// an index not below the parallelism, a parallelism other than the task's earlier one, a
-/// subtask another thread holds now) returns the error instead of registering with a warning.
+/// an index not below the parallelism, a parallelism other than the task's earlier one)
+/// returns the error instead of registering with a warning.
 ///
 /// ```
 /// let err = bpprof::try_register("Enrich", 4, 4).unwrap_err();
@@ -220,18 +220,41 @@ fn register_checked(
 ) -> Result<SubtaskGuard, RegisterError> {
     let tid = clock::current_tid();
     // Checked before the thread's earlier registration ends, so that a refused call changes
-    // nothing; the earlier registration of this very thread is not a conflict.
+    // nothing.
     let problem = registry::lock()
-        .check_registration(task, index, parallelism, tid)
+        .check_registration(task, index, parallelism)
         .err();
     if let Some(problem) = &problem {
         if check == Check::Refuse {
             return Err(problem.clone());
         }
     }
-    end_current_registration();
+    // A thread that switches subtasks (a pool thread taking its next job) starts the new one
+    // where the old one ended, so the switch itself is the new subtask's time, not lost.
+    let previous_end = end_current_registration();
+    let (registered_ns, start) = match previous_end {
+        Some(end) => end,
+        None => (clock::now_ns(), own_thread_times()),
+    };
     let task = if task.is_empty() { UNNAMED_TASK } else { task };
-    let cell = {
+    // Everything that allocates or asks the kernel is done before the registry is locked.
+    let cell = Arc::new(SubtaskCell {
+        id: registry::next_subtask_id(),
+        task: Arc::from(task),
+        index,
+        parallelism: parallelism.max(index.saturating_add(1)),
+        tid,
+        registered_ns,
+        start,
+        account: Account::default(),
+        sampling: SampleSlot::new(StackBounds::of_current_thread()),
+        operators: OnceLock::new(),
+        current_operator: CurrentOperator::default(),
+        cpu_clock: clock::current_thread_cpu_clock(),
+        end_reported: AtomicBool::new(false),
+        life: Mutex::new(Life::default()),
+    });
+    {
         let mut registry = registry::lock();
         if let Some(problem) = problem {
             registry.warn(RuntimeWarning {
@@ -239,25 +262,8 @@ fn register_checked(
                 message: problem.to_string(),
             });
         }
-        let cell = Arc::new(SubtaskCell {
-            id: registry.allocate_subtask_id(),
-            task: Arc::from(task),
-            index,
-            parallelism: parallelism.max(index.saturating_add(1)),
-            tid,
-            registered_ns: clock::now_ns(),
-            start: own_thread_times(),
-            account: Account::default(),
-            sampling: SampleSlot::new(StackBounds::of_current_thread()),
-            operators: OnceLock::new(),
-            current_operator: CurrentOperator::default(),
-            cpu_clock: clock::current_thread_cpu_clock(),
-            end_reported: AtomicBool::new(false),
-            life: Mutex::new(Life::default()),
-        });
         registry.live.push(Arc::clone(&cell));
-        cell
-    };
+    }
     let _ = CURRENT.try_with(|current| {
         *current.borrow_mut() = Some(Current {
             cell: Arc::clone(&cell),
@@ -299,26 +305,30 @@ impl Drop for SubtaskGuard {
 const MAX_SIGNAL_WAIT_YIELDS: u32 = 10_000;
 
 /// Ends the calling thread's registration, if any, without a guard (used when it registers again).
-fn end_current_registration() {
+/// Returns when it ended and the thread's times then.
+fn end_current_registration() -> Option<(u64, ThreadTimes)> {
     FAST_CELL.set(std::ptr::null());
     let previous = CURRENT
         .try_with(|current| current.borrow_mut().take())
         .ok()
-        .flatten();
-    if let Some(previous) = previous {
-        deregister(&previous.cell);
-    }
+        .flatten()?;
+    deregister(&previous.cell)
 }
 
-fn deregister(cell: &Arc<SubtaskCell>) {
+/// Ends `cell`'s registration; returns when it ended and its thread's times then (`None` when
+/// it had ended already).
+fn deregister(cell: &Arc<SubtaskCell>) -> Option<(u64, ThreadTimes)> {
     stop_sampling(cell);
     // Leave `live` before the end is recorded: the recorder takes a subtask's end from `retired`
     // and drops it from `live` once reported, so an ended subtask still in `live` (this thread
     // preempted between the two steps across two ticks) would be declared and ended twice.
     registry::lock().retire(cell.id);
+    // Read before taking `life`, which the recorder holds while it reads this thread's clocks:
+    // the /proc read is the slow part, and no lock should wait for it.
+    let times = own_thread_times();
     let mut life = cell.life.lock().unwrap_or_else(|p| p.into_inner());
     if life.ended.is_some() {
-        return;
+        return None;
     }
     let now = clock::now_ns();
     // A blocking scope still open on this thread ends with the registration.
@@ -326,7 +336,9 @@ fn deregister(cell: &Arc<SubtaskCell>) {
         now,
         ..WaitEnd::default()
     });
-    life.ended = Some((now, own_thread_times()));
+    let end = (now, times);
+    life.ended = Some(end);
+    Some(end)
 }
 
 /// Makes sure no sampling signal will reach the thread for this registration: the sampler sends
