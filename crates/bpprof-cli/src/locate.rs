@@ -68,7 +68,11 @@ pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
         window_s: args.window,
     };
     let report = locate(&recording, &options).map_err(analysis_failure)?;
-    for warning in &report.recording.warnings {
+    let recording_warnings = &report.recording.warnings;
+    for warning in recording_warnings
+        .iter()
+        .chain(&report.recording.coverage_warning)
+    {
         // Warnings are advisory: a closed stderr must not stop the analysis.
         let _ = writeln!(err, "warning: {warning}");
     }

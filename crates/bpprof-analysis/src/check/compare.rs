@@ -388,7 +388,7 @@ fn recording_info(input: &CheckInput<'_>, values: &RecordingValues) -> Recording
         host: meta.host.clone(),
         cpus: meta.cpus,
         build: meta.build.clone(),
-        duration_s: crate::window::duration_s(input.recording),
+        duration_s: crate::range::duration_s(input.recording),
         windows: values.windows,
     }
 }

@@ -52,7 +52,7 @@ pub(crate) fn measure(
     graph: &JobGraph,
     options: &AnalysisOptions,
 ) -> Result<RecordingValues, AnalysisError> {
-    let range = window::select(
+    let range = crate::range::select(
         recording,
         &AnalysisOptions {
             window_s: None,
