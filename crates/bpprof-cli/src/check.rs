@@ -59,7 +59,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Start of the range compared in every recording, seconds. Default: the end of the first
-    /// interval (the warm-up is skipped).
+    /// interval (the warm-up is skipped) when the rest covers most of the run, else 0.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub from: Option<f64>,
     /// End of the range compared (exclusive), seconds. Default: the end of each recording.

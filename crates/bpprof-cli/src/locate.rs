@@ -19,7 +19,7 @@ pub struct LocateArgs {
     pub recording: PathBuf,
     /// Start of the range to analyse, in seconds since the recording started. An interval is
     /// analysed when its midpoint lies in [--from, --to). Default: the end of the first interval
-    /// (the warm-up is skipped).
+    /// (the warm-up is skipped) when the rest covers most of the run, else 0.
     #[arg(long, value_name = "SECONDS")]
     pub from: Option<f64>,
     /// End of the range to analyse (exclusive), in seconds since the recording started.
