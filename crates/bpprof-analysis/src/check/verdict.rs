@@ -102,6 +102,7 @@ pub(super) fn budget_finding(b: &BudgetResult) -> Finding {
 /// The finding that a recording's range is too short: `warning` says why and what to do;
 /// `budgets` budgets were left undecided because of it.
 pub(super) fn coverage_finding(path: &str, warning: &str, budgets: usize) -> Finding {
+    // The title names the recording; the message says what is wrong with it.
     let undecided = match budgets {
         0 => String::new(),
         1 => "; the budget is inconclusive".to_owned(),
@@ -110,7 +111,7 @@ pub(super) fn coverage_finding(path: &str, warning: &str, budgets: usize) -> Fin
     Finding {
         severity: Severity::Warning,
         title: format!("too little data in {path}"),
-        message: format!("{path}: {warning}{undecided}"),
+        message: format!("{warning}{undecided}"),
         task: None,
         metric: None,
         function: None,
