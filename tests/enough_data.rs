@@ -78,7 +78,10 @@ fn one_second_run_with_the_default_interval_is_analysed_and_its_budget_fails() {
         stdout.starts_with("REGRESSION: budget Enrich.busy < 0.5 exceeded"),
         "{stdout}"
     );
-    assert!(stdout.contains("current "), "the range of the recording: {stdout}");
+    assert!(
+        stdout.contains("current "),
+        "the range of the recording: {stdout}"
+    );
 }
 
 #[test]
@@ -95,8 +98,14 @@ fn few_millisecond_run_is_inconclusive_and_says_why() {
         "too little data: inconclusive with --strict, never a pass\n{stdout}{}",
         text(&output.stderr)
     );
-    assert!(stdout.starts_with("INCONCLUSIVE: too little data in"), "{stdout}");
-    assert!(stdout.contains("too few for a reliable verdict"), "{stdout}");
+    assert!(
+        stdout.starts_with("INCONCLUSIVE: too little data in"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("too few for a reliable verdict"),
+        "{stdout}"
+    );
     assert!(stdout.contains("record longer"), "{stdout}");
 
     let located = locate(&rec);
@@ -106,7 +115,10 @@ fn few_millisecond_run_is_inconclusive_and_says_why() {
         .coverage_warning
         .as_deref()
         .expect("locate warns");
-    assert!(warning.contains("too few for a reliable verdict"), "{warning}");
+    assert!(
+        warning.contains("too few for a reliable verdict"),
+        "{warning}"
+    );
     assert!(
         located.stderr.contains(&format!("warning: {warning}")),
         "{}",

@@ -51,11 +51,18 @@ fn long_interval_and_tiny_final_one_are_analysed_from_zero() {
     assert_eq!(r.intervals, 2);
     assert!(r.to_s - r.from_s >= MIN_ANALYSED_SHARE * r.duration_s);
     let sink = report.tasks.iter().find(|t| t.name == "Sink").unwrap();
-    assert!(sink.busy.unwrap() > 0.9, "Sink was 98% busy: {:?}", sink.busy);
+    assert!(
+        sink.busy.unwrap() > 0.9,
+        "Sink was 98% busy: {:?}",
+        sink.busy
+    );
     assert_eq!(report.bottlenecks[0].task, "Sink", "{}", report.verdict);
     // Two intervals are still too few: said, not hidden.
     let warning = r.coverage_warning.as_deref().expect("a coverage warning");
-    assert!(warning.starts_with("only 2 intervals (1.008 s) analysed"), "{warning}");
+    assert!(
+        warning.starts_with("only 2 intervals (1.008 s) analysed"),
+        "{warning}"
+    );
     assert!(warning.contains("BPPROF_INTERVAL_MS=100"), "{warning}");
 }
 
@@ -64,7 +71,11 @@ fn two_intervals_get_the_coverage_warning() {
     let recording = busy_sink(2);
     let c = coverage(&recording, &AnalysisOptions::default()).unwrap();
     assert_eq!(c.short, Some(ShortReason::TooFewIntervals));
-    assert_eq!((c.from_s, c.intervals), (0.0, 2), "1 of 2 would be half the run");
+    assert_eq!(
+        (c.from_s, c.intervals),
+        (0.0, 2),
+        "1 of 2 would be half the run"
+    );
     assert_eq!(c.text(), "analysed 0–2 s of 2 s (2 intervals)");
 
     let report = locate(&recording, &AnalysisOptions::default()).unwrap();
@@ -138,16 +149,26 @@ fn budget_on_too_little_data_is_inconclusive_not_a_pass() {
         assert_eq!(report.status, Status::Inconclusive, "{}", report.summary);
         let budget = &report.budgets[0];
         assert!(!budget.passed);
-        assert!(budget.inconclusive.as_deref().unwrap().contains("too little data"));
+        assert!(budget
+            .inconclusive
+            .as_deref()
+            .unwrap()
+            .contains("too little data"));
         let finding = report
             .findings
             .iter()
             .find(|f| f.title == "too little data in run.bpprof")
             .expect("a finding saying why");
         assert_eq!(finding.severity, Severity::Warning);
-        assert!(finding.message.contains("only 2 intervals"), "{}", finding.message);
         assert!(
-            report.summary.starts_with("INCONCLUSIVE: too little data in run.bpprof"),
+            finding.message.contains("only 2 intervals"),
+            "{}",
+            finding.message
+        );
+        assert!(
+            report
+                .summary
+                .starts_with("INCONCLUSIVE: too little data in run.bpprof"),
             "{}",
             report.summary
         );
@@ -195,7 +216,11 @@ fn comparison_with_a_short_side_is_inconclusive_even_with_few_min_windows() {
     assert_eq!(report.status, Status::Inconclusive, "{}", report.summary);
     let throughput = report.throughput.as_ref().unwrap();
     assert_eq!(throughput.status, ComparisonStatus::Inconclusive);
-    assert!(throughput.reason.as_deref().unwrap().contains("too little data"));
+    assert!(throughput
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("too little data"));
     assert!(report
         .findings
         .iter()

@@ -99,8 +99,9 @@ Exit codes:
   0  pass: no regression beyond the limits (improvements included), budgets met
   1  regression: a gated metric got worse beyond its limit, or a budget was exceeded
   2  usage error, unreadable recording, recordings of different job graphs
-  3  inconclusive, with --strict only (too few windows, or a change beyond its limit whose
-     interval reaches into the noise band)
+  3  inconclusive, with --strict only (too few windows, a recording with too little data for
+     a budget or a comparison, or a change beyond its limit whose interval reaches into the
+     noise band)
 
 A comparison is a regression when its median change is beyond the limit AND its whole
 confidence interval lies beyond half the limit. Default limits: throughput -5%, CPU per record

@@ -244,7 +244,10 @@ pub fn check(
             budget.inconclusive = Some(reason.clone());
         }
     }
-    let sides = [(baseline, &base_values, false), (current, &cur_values, true)];
+    let sides = [
+        (baseline, &base_values, false),
+        (current, &cur_values, true),
+    ];
     for (inputs, values, is_current) in sides {
         for (input, v) in inputs.iter().zip(values.iter()) {
             let Some(warning) = v.coverage.as_ref().and_then(|c| c.warning()) else {

@@ -280,7 +280,9 @@ pub(super) fn comparison_findings(
         findings.push(Finding {
             severity: Severity::Warning,
             title: if rb < min_windows || rc < min_windows {
-                format!("too few windows ({rb} baseline, {rc} current; at least {min_windows} each)")
+                format!(
+                    "too few windows ({rb} baseline, {rc} current; at least {min_windows} each)"
+                )
             } else {
                 "too little data (a recording's range is too short)".to_owned()
             },
