@@ -28,7 +28,8 @@
 //! ```
 //!
 //! The library is organised as one module per step: [`graph`] builds the job graph, a private
-//! `window` module selects the range and sums each subtask over it, [`verdict`] applies the
+//! [`range`] selects the range (and judges whether it is enough), a private `window` module
+//! sums each subtask over it, [`verdict`] applies the
 //! bottleneck rules (every threshold is a named constant there), [`report`] holds the public,
 //! serialisable result types (JSON schema in `docs/json.md`) and [`render_human`] prints them for
 //! people. [`timeline`] analyses each window of the range with the same rules and finds whether
@@ -49,6 +50,7 @@ pub mod flame;
 pub mod graph;
 pub mod merge;
 pub mod picture;
+pub mod range;
 mod render;
 pub mod report;
 pub mod synth;
@@ -74,7 +76,8 @@ pub use report::{
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct AnalysisOptions {
     /// Start of the range, seconds since the recording started. Default (`None`): the end of the
-    /// first interval, so the warm-up is skipped (0 when the recording has a single interval).
+    /// first interval, so the warm-up is skipped, when the intervals after it cover at least
+    /// [`range::MIN_ANALYSED_SHARE`] of the recording; 0 otherwise.
     pub from_s: Option<f64>,
     /// End of the range (exclusive), seconds since the recording started. Default (`None`): the
     /// end of the recording.
@@ -133,7 +136,7 @@ pub fn locate(
             return Err(AnalysisError::InvalidWindow { window_s: w });
         }
     }
-    let selection = window::select(recording, options)?;
+    let selection = range::select(recording, options)?;
     let graph = JobGraph::from_recording(recording);
     let (tasks, edges, averaged) = analyse(recording, &graph, &selection);
     let mut timeline = timeline::build(recording, &graph, &selection, options.window_s);
@@ -157,11 +160,12 @@ pub fn locate(
             program: recording.meta.program.clone(),
             host: recording.meta.host.clone(),
             cpus: recording.meta.cpus,
-            duration_s: window::duration_s(recording),
+            duration_s: range::duration_s(recording),
             from_s: selection.from_s,
             to_s: selection.to_s,
             intervals: selection.intervals.len(),
             warnings: recording.warnings.iter().map(|w| w.to_string()).collect(),
+            coverage_warning: range::assess(recording, options, &selection).warning(),
         },
         verdict,
         bottlenecks,

@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use crate::range::analysed_text;
 use crate::report::{LocateReport, SubtaskReport, TaskReport};
 use crate::seconds;
 use crate::table::table;
@@ -53,7 +54,7 @@ pub fn render_human_with(
     writeln!(w)?;
     writeln!(
         w,
-        "Recording{}: analysed {}–{} s of {} s ({} intervals)",
+        "Recording{}: {}",
         if r.program.is_empty() {
             String::new()
         } else if r.host.is_empty() {
@@ -61,11 +62,11 @@ pub fn render_human_with(
         } else {
             format!(" of {} on {}", r.program, r.host)
         },
-        seconds(r.from_s),
-        seconds(r.to_s),
-        seconds(r.duration_s),
-        r.intervals,
+        analysed_text(r.from_s, r.to_s, r.duration_s, r.intervals),
     )?;
+    if let Some(warning) = &r.coverage_warning {
+        writeln!(w, "warning: {warning}")?;
+    }
 
     writeln!(w)?;
     writeln!(w, "Tasks:")?;

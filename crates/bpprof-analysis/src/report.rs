@@ -114,6 +114,12 @@ pub struct RecordingSummary {
     pub intervals: usize,
     /// Problems found while reading the recording (a truncated tail, ...), one sentence each.
     pub warnings: Vec<String>,
+    /// When the analysed range is too short for a reliable verdict (too few intervals, or a
+    /// small part of the recording): what is wrong and how to fix it, one sentence; `null` when
+    /// it is enough (see [`crate::range::Coverage::warning`]). Absent in documents written
+    /// before it existed.
+    #[serde(default)]
+    pub coverage_warning: Option<String>,
 }
 
 /// What kind of bottleneck a task is.

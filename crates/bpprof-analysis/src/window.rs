@@ -1,13 +1,11 @@
-//! Range selection and the per-subtask and per-channel sums over the selected intervals.
+//! The per-subtask and per-channel sums over the selected intervals (chosen by [`crate::range`]).
 
 use std::collections::{BTreeMap, HashMap};
 
 use bpprof_format::{EndpointRole, Recording};
 
 use crate::graph::JobGraph;
-use crate::{AnalysisError, AnalysisOptions};
-
-const NS_PER_S: f64 = 1e9;
+use crate::range::NS_PER_S;
 
 /// The intervals selected for analysis.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,87 +18,6 @@ pub(crate) struct Selection {
     pub to_s: f64,
     /// Sum of the lengths of the selected intervals, seconds (gaps excluded).
     pub seconds: f64,
-}
-
-/// Length of the whole recording, seconds: the end chunk's end, or the end of the last interval.
-pub(crate) fn duration_s(recording: &Recording) -> f64 {
-    let last = recording
-        .intervals
-        .iter()
-        .map(|i| i.end_ns)
-        .max()
-        .unwrap_or(0);
-    let end = recording.end.as_ref().map_or(0, |e| e.end_ns);
-    last.max(end) as f64 / NS_PER_S
-}
-
-/// Selects the intervals whose midpoint lies in `[from, to)`.
-///
-/// Defaults: `from` = the end of the first interval (the warm-up is skipped) unless the recording
-/// has a single interval, in which case 0; `to` = the end of the recording.
-pub(crate) fn select(
-    recording: &Recording,
-    options: &AnalysisOptions,
-) -> Result<Selection, AnalysisError> {
-    for (name, value) in [("--from", options.from_s), ("--to", options.to_s)] {
-        if let Some(v) = value {
-            if !v.is_finite() || v < 0.0 {
-                return Err(AnalysisError::InvalidRange {
-                    reason: format!("{name} must be a non-negative number of seconds, got {v}"),
-                });
-            }
-        }
-    }
-    if let (Some(from), Some(to)) = (options.from_s, options.to_s) {
-        if from >= to {
-            return Err(AnalysisError::InvalidRange {
-                reason: format!("--from ({from} s) must be before --to ({to} s)"),
-            });
-        }
-    }
-    let duration = duration_s(recording);
-    if recording.intervals.is_empty() {
-        return Err(AnalysisError::NoIntervals);
-    }
-    let from = options.from_s.unwrap_or_else(|| {
-        if recording.intervals.len() > 1 {
-            recording.intervals[0].end_ns as f64 / NS_PER_S
-        } else {
-            0.0
-        }
-    });
-    let to = options.to_s.unwrap_or(f64::INFINITY);
-    let intervals: Vec<usize> = recording
-        .intervals
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| {
-            let mid = (i.start_ns as f64 + i.end_ns as f64) / 2.0 / NS_PER_S;
-            i.end_ns >= i.start_ns && mid >= from && mid < to
-        })
-        .map(|(n, _)| n)
-        .collect();
-    let (Some(&first), Some(&last)) = (intervals.first(), intervals.last()) else {
-        return Err(AnalysisError::EmptyRange {
-            from_s: from,
-            to_s: options.to_s.unwrap_or(duration),
-            duration_s: duration,
-        });
-    };
-    let seconds = intervals
-        .iter()
-        .map(|&n| {
-            let i = &recording.intervals[n];
-            i.end_ns.saturating_sub(i.start_ns)
-        })
-        .sum::<u64>() as f64
-        / NS_PER_S;
-    Ok(Selection {
-        from_s: recording.intervals[first].start_ns as f64 / NS_PER_S,
-        to_s: recording.intervals[last].end_ns as f64 / NS_PER_S,
-        seconds,
-        intervals,
-    })
 }
 
 /// One subtask's totals over the selection, nanoseconds and counts.

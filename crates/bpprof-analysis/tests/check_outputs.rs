@@ -39,6 +39,7 @@ fn recording(path: &str, windows: usize) -> RecordingInfo {
         build: "abc123".to_owned(),
         duration_s: 60.5,
         windows,
+        range: None,
     }
 }
 
@@ -233,6 +234,7 @@ fn regression_report() -> CheckReport {
                 bound: 0.8,
                 value: Some(0.935),
                 passed: false,
+                inconclusive: None,
             },
             BudgetResult {
                 expression: "throughput >= 1000".to_owned(),
@@ -242,6 +244,7 @@ fn regression_report() -> CheckReport {
                 bound: 1000.0,
                 value: Some(21_900.0),
                 passed: true,
+                inconclusive: None,
             },
         ],
     }

@@ -145,7 +145,8 @@ fn registrations_of_the_same_subtask_are_merged() {
     synth.sample(second, Busy, true, &["a"], 20);
     synth.interval(&[(second, Load::new(1.0, 0.0))]);
     let folded = fold(&synth.recording(), &subtask("Pool#0")).unwrap();
-    assert_eq!(folded.stacks["[busy];a"], 30);
+    // Three intervals: skipping the first would leave less than 75% of the run, so all are drawn.
+    assert_eq!(folded.stacks["[busy];a"], 31);
 }
 
 #[test]
@@ -241,7 +242,8 @@ fn semicolons_and_newlines_in_frame_names_stay_one_frame() {
     }
     let folded = fold(&synth.recording(), &subtask("Fmt#0")).unwrap();
     let (stack, &count) = folded.stacks.iter().next().unwrap();
-    assert_eq!(count, 7);
+    // Both intervals are drawn: skipping the first would leave half the run.
+    assert_eq!(count, 14);
     let frames: Vec<&str> = stack.split(';').collect();
     assert_eq!(
         frames,
@@ -257,16 +259,16 @@ fn semicolons_and_newlines_in_frame_names_stay_one_frame() {
     folded.write_folded(&mut lines).unwrap();
     let lines = String::from_utf8(lines).unwrap();
     assert_eq!(lines.lines().count(), 1);
-    assert!(lines.ends_with(" 7\n"));
+    assert!(lines.ends_with(" 14\n"));
     // inferno draws it as the same five frames, with the whole count.
     let text = svg(&folded);
     assert!(
         text.contains(
-            "<title>&lt;[u8\u{37e} 8] as core::fmt::Debug&gt;::fmt (7 samples, 100.00%)</title>"
+            "<title>&lt;[u8\u{37e} 8] as core::fmt::Debug&gt;::fmt (14 samples, 100.00%)</title>"
         ),
         "{text}"
     );
-    assert!(text.contains("<title>worker\u{a0}12 (7 samples, 100.00%)</title>"));
+    assert!(text.contains("<title>worker\u{a0}12 (14 samples, 100.00%)</title>"));
 }
 
 #[test]

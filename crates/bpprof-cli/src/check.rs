@@ -59,7 +59,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
     /// Start of the range compared in every recording, seconds. Default: the end of the first
-    /// interval (the warm-up is skipped).
+    /// interval (the warm-up is skipped) when the rest covers most of the run, else 0.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub from: Option<f64>,
     /// End of the range compared (exclusive), seconds. Default: the end of each recording.
@@ -99,8 +99,9 @@ Exit codes:
   0  pass: no regression beyond the limits (improvements included), budgets met
   1  regression: a gated metric got worse beyond its limit, or a budget was exceeded
   2  usage error, unreadable recording, recordings of different job graphs
-  3  inconclusive, with --strict only (too few windows, or a change beyond its limit whose
-     interval reaches into the noise band)
+  3  inconclusive, with --strict only (too few windows, a recording with too little data for
+     a budget or a comparison, or a change beyond its limit whose interval reaches into the
+     noise band)
 
 A comparison is a regression when its median change is beyond the limit AND its whole
 confidence interval lies beyond half the limit. Default limits: throughput -5%, CPU per record

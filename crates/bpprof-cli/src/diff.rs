@@ -10,7 +10,7 @@ use bpprof_analysis::diff::{
 use bpprof_analysis::flame::FlameError;
 use bpprof_format::Recording;
 
-use crate::flame::{flame_failure, note_chosen, FoldArgs, GraphOutput};
+use crate::flame::{flame_failure, note_chosen, note_range, FoldArgs, GraphOutput};
 use crate::locate::read_failure;
 use crate::Failure;
 
@@ -102,6 +102,8 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         "comparing",
         "found in CURRENT",
     );
+    note_range(err, "BASE: ", &base, &args.fold);
+    note_range(err, "CURRENT: ", &current, &args.fold);
     let Some(path) = written else {
         return Ok(());
     };

@@ -7,8 +7,10 @@ use bpprof_analysis::flame::{
     fold, render_svg, state_name, FlameError, FlameOptions, Mode, NoSamplesReason, Resolved,
     Selection, SvgOptions, MIN_WIDTH,
 };
+use bpprof_analysis::range::coverage;
 use bpprof_analysis::verdict::thousands;
-use bpprof_format::SampleState;
+use bpprof_analysis::AnalysisOptions;
+use bpprof_format::{Recording, SampleState};
 
 use crate::locate::{analysis_failure, read_failure};
 use crate::Failure;
@@ -69,7 +71,7 @@ pub struct FoldArgs {
     pub state: Vec<CliState>,
     /// Start of the range, in seconds since the recording started. An interval's samples are
     /// drawn when its midpoint lies in [--from, --to). Default: the end of the first interval (the
-    /// warm-up is skipped), as for `locate`.
+    /// warm-up is skipped when the rest covers most of the run), as for `locate`.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub from: Option<f64>,
     /// End of the range (exclusive), in seconds since the recording started. Default: the end of
@@ -163,6 +165,7 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     )?;
     // After the graph is written: a failure to write is then the only line on stderr.
     note_chosen(err, &folded.selection, "drawing", "found");
+    note_range(err, "", &recording, &args.fold);
     let Some(path) = written else {
         return Ok(());
     };
@@ -175,6 +178,24 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     )?;
     out.flush()?;
     Ok(())
+}
+
+/// Says on `err` which range of `recording` the graph was drawn from (`analysed 0.1–1 s of 1 s
+/// (9 intervals)`), and warns when it is too short; each line starts with `role`.
+pub(crate) fn note_range(err: &mut dyn Write, role: &str, recording: &Recording, fold: &FoldArgs) {
+    let options = AnalysisOptions {
+        from_s: fold.from,
+        to_s: fold.to,
+        window_s: None,
+    };
+    // The graph was drawn from this range, so it can be selected; advisory all the same.
+    let Ok(coverage) = coverage(recording, &options) else {
+        return;
+    };
+    let _ = writeln!(err, "{role}{}", coverage.text());
+    if let Some(warning) = coverage.warning() {
+        let _ = writeln!(err, "warning: {role}{warning}");
+    }
 }
 
 /// Says on `err` which bottleneck was chosen when no --subtask or --task was given: `no --subtask

@@ -19,7 +19,7 @@ pub struct LocateArgs {
     pub recording: PathBuf,
     /// Start of the range to analyse, in seconds since the recording started. An interval is
     /// analysed when its midpoint lies in [--from, --to). Default: the end of the first interval
-    /// (the warm-up is skipped).
+    /// (the warm-up is skipped) when the rest covers most of the run, else 0.
     #[arg(long, value_name = "SECONDS")]
     pub from: Option<f64>,
     /// End of the range to analyse (exclusive), in seconds since the recording started.
@@ -68,7 +68,11 @@ pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
         window_s: args.window,
     };
     let report = locate(&recording, &options).map_err(analysis_failure)?;
-    for warning in &report.recording.warnings {
+    let recording_warnings = &report.recording.warnings;
+    for warning in recording_warnings
+        .iter()
+        .chain(&report.recording.coverage_warning)
+    {
         // Warnings are advisory: a closed stderr must not stop the analysis.
         let _ = writeln!(err, "warning: {warning}");
     }

@@ -122,7 +122,11 @@ fn diff_writes_the_default_file_with_the_title() {
         text(&output.stdout),
         "wrote differential flame graph of Enrich#1 (+50.0% per record) to diff-Enrich-1.svg\n"
     );
-    assert!(output.stderr.is_empty(), "{}", text(&output.stderr));
+    // The range drawn from each recording, as status lines.
+    assert_eq!(
+        text(&output.stderr),
+        "BASE: analysed 1–6 s of 6 s (5 intervals)\nCURRENT: analysed 1–6 s of 6 s (5 intervals)\n"
+    );
     let svg = std::fs::read_to_string(fixture.path("diff-Enrich-1.svg")).unwrap();
     assert_well_formed_svg(&svg);
     assert!(
@@ -430,5 +434,6 @@ fn diff_output_lines_stay_whole_with_odd_task_names() {
         stdout.starts_with("wrote differential flame graph of En#rich% €#1"),
         "{stdout}"
     );
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // Which bottleneck, then the range of each recording.
+    assert_eq!(stderr.lines().count(), 3, "{stderr}");
 }

@@ -19,8 +19,9 @@ use crate::registry;
 use crate::sampling::{self, RawSamples, Sampler, SamplingError, Symbolizer};
 use crate::snapshot::Snapshotter;
 
-/// The default recording interval.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+/// The default recording interval: the shortest accepted ([`MIN_INTERVAL`]), as `bpprof record`
+/// uses, so that a run of a second gets about ten intervals.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
 /// The shortest recording interval accepted.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// How often channel fill levels are sampled.

@@ -105,7 +105,11 @@ fn dropping_the_recorder_finalises_the_file() {
     let recording = common::read(&path);
     assert!(recording.end.is_some());
     // The default interval was written, and the one short interval before the drop.
-    assert_eq!(recording.meta.interval_ns, 1_000_000_000);
+    assert_eq!(
+        recording.meta.interval_ns,
+        bpprof::DEFAULT_INTERVAL.as_nanos() as u64
+    );
+    assert_eq!(recording.meta.interval_ns, 100_000_000);
     assert_eq!(recording.intervals.len(), 1);
     // A new recorder can start after the drop.
     common::start("after-drop").finish();

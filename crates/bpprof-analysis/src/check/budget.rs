@@ -120,6 +120,7 @@ impl Budget {
             bound: self.bound,
             value,
             passed: value.is_some_and(|v| self.operator.holds(v, self.bound)),
+            inconclusive: None,
         }
     }
 }

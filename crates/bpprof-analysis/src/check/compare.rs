@@ -227,7 +227,43 @@ pub fn check(
             b.evaluate(super::stats::median(&mut values))
         })
         .collect();
-    for budget in report.budgets.iter().filter(|b| !b.passed) {
+    // Too little data decides nothing: a budget on it is inconclusive, never a pass.
+    let short_current: Vec<&str> = current
+        .iter()
+        .zip(&cur_values)
+        .filter(|(_, v)| v.coverage.as_ref().is_some_and(|c| c.is_short()))
+        .map(|(i, _)| i.path)
+        .collect();
+    if !short_current.is_empty() {
+        let reason = format!(
+            "too little data in {}: a budget on it is not decided",
+            short_current.join(", ")
+        );
+        for budget in &mut report.budgets {
+            budget.passed = false;
+            budget.inconclusive = Some(reason.clone());
+        }
+    }
+    let sides = [
+        (baseline, &base_values, false),
+        (current, &cur_values, true),
+    ];
+    for (inputs, values, is_current) in sides {
+        for (input, v) in inputs.iter().zip(values.iter()) {
+            let Some(warning) = v.coverage.as_ref().and_then(|c| c.warning()) else {
+                continue;
+            };
+            let budgets = if is_current { report.budgets.len() } else { 0 };
+            report
+                .findings
+                .push(verdict::coverage_finding(input.path, &warning, budgets));
+        }
+    }
+    for budget in report
+        .budgets
+        .iter()
+        .filter(|b| !b.passed && b.inconclusive.is_none())
+    {
         report.findings.push(verdict::budget_finding(budget));
     }
     report.findings.sort_by_key(|f| f.severity);
@@ -388,8 +424,9 @@ fn recording_info(input: &CheckInput<'_>, values: &RecordingValues) -> Recording
         host: meta.host.clone(),
         cpus: meta.cpus,
         build: meta.build.clone(),
-        duration_s: crate::window::duration_s(input.recording),
+        duration_s: crate::range::duration_s(input.recording),
         windows: values.windows,
+        range: values.coverage.clone(),
     }
 }
 
@@ -415,6 +452,10 @@ fn compare_sides(
             .collect()
     };
     let recorded = [base, cur].map(|side| side.iter().map(|v| v.windows).sum());
+    let short = [base, cur].map(|side| {
+        side.iter()
+            .any(|v| v.coverage.as_ref().is_some_and(|c| c.is_short()))
+    });
     let planned: Vec<Planned> = keys
         .into_iter()
         .map(|key| {
@@ -429,6 +470,7 @@ fn compare_sides(
                 current: c,
                 windows,
                 recorded,
+                short,
                 limit,
                 reason,
             }
@@ -436,7 +478,11 @@ fn compare_sides(
         .collect();
     let tests = planned
         .iter()
-        .filter(|p| p.limit.is_some() && p.windows.iter().all(|&n| n >= options.min_windows))
+        .filter(|p| {
+            p.limit.is_some()
+                && p.windows.iter().all(|&n| n >= options.min_windows)
+                && !p.short.iter().any(|&s| s)
+        })
         .count();
     let level = 1.0 - (1.0 - options.confidence) / tests.max(1) as f64;
     report.statistics = Some(Statistics {

@@ -73,6 +73,9 @@ pub(super) struct Planned {
     pub windows: [usize; 2],
     /// Windows of the recordings, with a value or not: baseline, current.
     pub recorded: [usize; 2],
+    /// A recording of the side has too little data (its range is short, see
+    /// [`crate::range::Coverage`]): baseline, current.
+    pub short: [bool; 2],
     /// The limit; `None` when not gated.
     pub limit: Option<f64>,
     /// Why there is no limit, when that needs saying.
@@ -153,6 +156,20 @@ pub(super) fn decide(p: Planned, level: f64, options: &CheckOptions, rng: &mut R
     let [nb, nc] = p.windows;
     let [rb, rc] = p.recorded;
     let min = options.min_windows;
+    if p.short.iter().any(|&s| s) {
+        let sides: Vec<&str> = ["baseline", "current"]
+            .into_iter()
+            .zip(p.short)
+            .filter_map(|(side, short)| short.then_some(side))
+            .collect();
+        comparison.status = ComparisonStatus::Inconclusive;
+        comparison.reason = Some(format!(
+            "too little data: the range of a {} recording is too short (at least {} intervals are needed): {TOO_SHORT_ADVICE}",
+            sides.join(" and a "),
+            crate::range::MIN_INTERVALS
+        ));
+        return comparison;
+    }
     if nb < min || nc < min {
         comparison.status = ComparisonStatus::Inconclusive;
         comparison.reason = Some(if rb >= min && rc >= min {

@@ -41,6 +41,14 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
             writeln!(out, "{}", one_line(&line))?;
         }
     }
+    let ranges = range_lines(report);
+    if !ranges.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Ranges:")?;
+        for line in ranges {
+            writeln!(out, "  {}", one_line(&line))?;
+        }
+    }
 
     if !report.warnings.is_empty() {
         writeln!(out)?;
@@ -49,10 +57,17 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
         }
     }
 
-    if !budget_only && !report.findings.is_empty() {
+    // A budget-only report shows its budgets in their table; its other findings (too little
+    // data) are warnings.
+    let findings: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| !budget_only || f.severity == Severity::Warning)
+        .collect();
+    if !findings.is_empty() {
         writeln!(out)?;
         writeln!(out, "Findings:")?;
-        for finding in &report.findings {
+        for finding in findings {
             writeln!(out, "  - {}", finding_text(finding))?;
         }
     }
@@ -132,13 +147,33 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
                 vec![
                     one_line(&b.expression),
                     budget_value(b),
-                    if b.passed { "pass" } else { "FAIL" }.to_owned(),
+                    b.result_word().to_owned(),
                 ]
             })
             .collect();
         table(out, &[("BUDGET", L), ("VALUE", R), ("RESULT", L)], rows)?;
     }
     Ok(())
+}
+
+/// The compared range of every recording: `baseline base.bpprof: analysed 0.1–3 s of 3 s (29
+/// intervals)`, and `(too little data)` after a short one.
+pub(crate) fn range_lines(report: &CheckReport) -> Vec<String> {
+    let sides = [("baseline", &report.baseline), ("current", &report.current)];
+    sides
+        .into_iter()
+        .flat_map(|(side, recordings)| {
+            recordings.iter().filter_map(move |r| {
+                let range = r.range.as_ref()?;
+                let short = if range.is_short() {
+                    " (too little data)"
+                } else {
+                    ""
+                };
+                Some(format!("{side} {}: {}{short}", r.path, range.text()))
+            })
+        })
+        .collect()
 }
 
 /// The comparisons in the order they are shown: the job throughput (task `(job)`), then each

@@ -103,7 +103,14 @@ pub fn render_junit(report: &CheckReport) -> String {
             "{}: measured {value} (bound {} {})",
             b.expression, b.operator, b.bound
         );
-        let body = if b.passed {
+        let body = if let Some(reason) = &b.inconclusive {
+            skipped += 1;
+            format!(
+                "      <skipped message=\"{}\"/>\n      <system-out>{}</system-out>\n",
+                escape_xml(reason),
+                escape_xml(&measured)
+            )
+        } else if b.passed {
             format!("      <system-out>{}</system-out>\n", escape_xml(&measured))
         } else {
             failures += 1;

@@ -256,7 +256,10 @@ fn blocks(report: &CheckReport) -> Vec<Block> {
             .budgets
             .iter()
             .map(|b| {
-                let result = if b.passed { "pass" } else { "**FAIL**" };
+                let result = match b.result_word() {
+                    "FAIL" => "**FAIL**",
+                    word => word,
+                };
                 row(
                     table_row(&[
                         code_span(&b.expression, true),

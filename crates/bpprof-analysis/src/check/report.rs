@@ -86,6 +86,10 @@ pub struct RecordingInfo {
     pub duration_s: f64,
     /// Windows compared (after the warm-up and short windows were left out).
     pub windows: usize,
+    /// The compared range and whether it is enough data (see `docs/locate.md`, "The range").
+    /// Absent in documents written before it existed.
+    #[serde(default)]
+    pub range: Option<crate::range::Coverage>,
 }
 
 /// How the confidence intervals were computed.
@@ -367,8 +371,26 @@ pub struct BudgetResult {
     pub bound: f64,
     /// The measured value over the whole range (the median over the current recordings).
     pub value: Option<f64>,
-    /// True when the value satisfies the bound.
+    /// True when the value satisfies the bound (false when inconclusive).
     pub passed: bool,
+    /// Why the budget could not be decided (a current recording's range is too short); `None`
+    /// when it was. An inconclusive budget neither passes nor fails. Absent in documents written
+    /// before it existed.
+    #[serde(default)]
+    pub inconclusive: Option<String>,
+}
+
+impl BudgetResult {
+    /// `pass`, `FAIL` or `inconclusive`.
+    pub fn result_word(&self) -> &'static str {
+        if self.inconclusive.is_some() {
+            "inconclusive"
+        } else if self.passed {
+            "pass"
+        } else {
+            "FAIL"
+        }
+    }
 }
 
 impl Comparison {

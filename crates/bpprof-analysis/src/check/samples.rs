@@ -6,6 +6,7 @@ use bpprof_format::Recording;
 
 use super::report::Metric;
 use crate::graph::JobGraph;
+use crate::range::Coverage;
 use crate::window::{self, Selection};
 use crate::{task_report, AnalysisError, AnalysisOptions};
 
@@ -23,6 +24,8 @@ pub(crate) struct RecordingValues {
     pub windows: usize,
     /// Length of the compared range, seconds (gaps excluded).
     pub range_s: f64,
+    /// The compared range and whether it is enough data.
+    pub coverage: Option<Coverage>,
     /// Per-window values of each metric (windows where it is undefined are skipped).
     pub per_window: BTreeMap<Key, Vec<f64>>,
     /// Each metric over the whole compared range.
@@ -52,18 +55,17 @@ pub(crate) fn measure(
     graph: &JobGraph,
     options: &AnalysisOptions,
 ) -> Result<RecordingValues, AnalysisError> {
-    let range = window::select(
-        recording,
-        &AnalysisOptions {
-            window_s: None,
-            ..*options
-        },
-    )?;
+    let range_options = AnalysisOptions {
+        window_s: None,
+        ..*options
+    };
+    let range = crate::range::select(recording, &range_options)?;
     let nominal_s = options
         .window_s
         .unwrap_or(recording.meta.interval_ns as f64 / 1e9);
     let mut values = RecordingValues {
         range_s: range.seconds,
+        coverage: Some(crate::range::assess(recording, &range_options, &range)),
         ..RecordingValues::default()
     };
     for w in window::split(recording, &range, options.window_s) {

@@ -99,6 +99,25 @@ pub(super) fn budget_finding(b: &BudgetResult) -> Finding {
     }
 }
 
+/// The finding that a recording's range is too short: `warning` says why and what to do;
+/// `budgets` budgets were left undecided because of it.
+pub(super) fn coverage_finding(path: &str, warning: &str, budgets: usize) -> Finding {
+    // The title names the recording; the message says what is wrong with it.
+    let undecided = match budgets {
+        0 => String::new(),
+        1 => "; the budget is inconclusive".to_owned(),
+        n => format!("; the {n} budgets are inconclusive"),
+    };
+    Finding {
+        severity: Severity::Warning,
+        title: format!("too little data in {path}"),
+        message: format!("{warning}{undecided}"),
+        task: None,
+        metric: None,
+        function: None,
+    }
+}
+
 /// A value in its metric's unit, for messages.
 pub fn format_value(metric: Metric, value: f64) -> String {
     match metric {
@@ -125,6 +144,7 @@ pub(super) fn overall_status(report: &CheckReport) -> Status {
         .iter()
         .chain(report.tasks.iter().flat_map(|t| &t.metrics))
         .any(|c| c.status == ComparisonStatus::Inconclusive)
+        || report.budgets.iter().any(|b| b.inconclusive.is_some())
     {
         Status::Inconclusive
     } else {
@@ -197,11 +217,23 @@ pub(super) fn summary(report: &CheckReport) -> String {
         });
     }
     if !report.budgets.is_empty() {
-        let failed = report.budgets.iter().filter(|b| !b.passed).count();
-        parts.push(if failed == 0 {
-            format!("{} budgets met", report.budgets.len())
+        let total = report.budgets.len();
+        let undecided = report
+            .budgets
+            .iter()
+            .filter(|b| b.inconclusive.is_some())
+            .count();
+        let failed = report
+            .budgets
+            .iter()
+            .filter(|b| !b.passed && b.inconclusive.is_none())
+            .count();
+        parts.push(if undecided > 0 {
+            format!("{undecided} of {total} budgets inconclusive: too little data")
+        } else if failed == 0 {
+            format!("{total} budgets met")
         } else {
-            format!("{failed} of {} budgets exceeded", report.budgets.len())
+            format!("{failed} of {total} budgets exceeded")
         });
     }
     if parts.is_empty() {
@@ -227,11 +259,16 @@ pub(super) fn comparison_findings(
     // metric: a finding of its own says which.)
     let recorded = |side: &[RecordingInfo]| side.iter().map(|r| r.windows).sum::<usize>();
     let [rb, rc] = [recorded(&report.baseline), recorded(&report.current)];
-    let short_side = rb < min_windows || rc < min_windows;
+    let few_data = |side: &[RecordingInfo]| {
+        side.iter()
+            .any(|r| r.range.as_ref().is_some_and(|c| c.is_short()))
+    };
+    let little_data = few_data(&report.baseline) || few_data(&report.current);
+    let short_side = rb < min_windows || rc < min_windows || little_data;
     let short = |c: &Comparison| {
         short_side
             && c.status == ComparisonStatus::Inconclusive
-            && c.windows.iter().any(|&n| n < min_windows)
+            && (little_data || c.windows.iter().any(|&n| n < min_windows))
     };
     let (short, decided): (Vec<&Comparison>, Vec<&Comparison>) =
         comparisons.partition(|c| short(c));
@@ -242,10 +279,13 @@ pub(super) fn comparison_findings(
     if !short.is_empty() {
         findings.push(Finding {
             severity: Severity::Warning,
-            title: format!(
-                "too few windows ({rb} baseline, {rc} current; at least {} each)",
-                min_windows
-            ),
+            title: if rb < min_windows || rc < min_windows {
+                format!(
+                    "too few windows ({rb} baseline, {rc} current; at least {min_windows} each)"
+                )
+            } else {
+                "too little data (a recording's range is too short)".to_owned()
+            },
             message: format!(
                 "{} gated comparison{} not decided: {}",
                 short.len(),

@@ -178,7 +178,7 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         to_s: options.to_s,
         ..AnalysisOptions::default()
     };
-    let range = window::select(recording, &analysis)?;
+    let range = crate::range::select(recording, &analysis)?;
     let graph = JobGraph::from_recording(recording);
     let selection = resolve(recording, &graph, &options.selection, &analysis)?;
     let position = graph

@@ -11,7 +11,7 @@
 //!
 //! let mut synth = Synth::new();
 //! let enrich = synth.subtask("Enrich", 0, 1);
-//! for _ in 0..3 {
+//! for _ in 0..4 {
 //!     synth.sample(enrich, SampleState::Busy, true, &["main", "enrich", "hash"], 66);
 //!     synth.sample(enrich, SampleState::Idle, false, &["main", "enrich", "recv"], 33);
 //!     synth.interval(&[(enrich, Load::new(0.67, 0.0))]);
@@ -24,12 +24,12 @@
 //! };
 //! let folded = fold(&recording, &options).unwrap();
 //! // Mixed mode (the default): the state is the root frame. The first interval is skipped.
-//! assert_eq!(folded.stacks["[busy];main;enrich;hash"], 132);
-//! assert_eq!(folded.stacks["[idle];main;enrich;recv"], 66);
-//! // What the samples stand for: in mixed mode, the wall time of the two intervals drawn.
-//! assert_eq!(folded.measured_ns, Some(2_000_000_000));
-//! assert_eq!(folded.mode_samples, 198);
-//! assert_eq!(folded.ns_per_sample(), Some(2e9 / 198.0));
+//! assert_eq!(folded.stacks["[busy];main;enrich;hash"], 198);
+//! assert_eq!(folded.stacks["[idle];main;enrich;recv"], 99);
+//! // What the samples stand for: in mixed mode, the wall time of the three intervals drawn.
+//! assert_eq!(folded.measured_ns, Some(3_000_000_000));
+//! assert_eq!(folded.mode_samples, 297);
+//! assert_eq!(folded.ns_per_sample(), Some(3e9 / 297.0));
 //!
 //! let mut svg = Vec::new();
 //! render_svg(&folded, &SvgOptions::default(), &mut svg).unwrap();
