@@ -20,6 +20,9 @@ pub(crate) fn edge_reports(
 ) -> Vec<EdgeReport> {
     let channels = window::channel_sums(recording, selection);
     let sites = window::site_sums(recording, graph, selection);
+    // From format 1.2 on the recording says where every wait happened and how often each queue
+    // was empty or full; before, those figures are unknown, not zero.
+    let detailed = recording.version >= (1, 2);
     let mut wall: HashMap<usize, u64> = HashMap::new();
     for (&(task, _), s) in sums {
         *wall.entry(task).or_default() += s.wall;
@@ -27,7 +30,7 @@ pub(crate) fn edge_reports(
     graph
         .edges
         .iter()
-        .map(|e| edge_report(graph, e, &channels, &sites, &wall))
+        .map(|e| edge_report(graph, e, &channels, &sites, &wall, detailed))
         .collect()
 }
 
@@ -37,6 +40,7 @@ fn edge_report(
     channels: &HashMap<u32, ChannelSums>,
     sites: &HashMap<(usize, u32, EndpointRole), (u64, u64)>,
     wall: &HashMap<usize, u64>,
+    detailed: bool,
 ) -> EdgeReport {
     let names: Vec<String> = e
         .channels
@@ -69,24 +73,16 @@ fn edge_report(
     let avg_fill = (!sampled.is_empty()).then(|| sampled.iter().map(|s| s.0).sum::<f64>());
     let sampled_capacity: u64 = sampled.iter().map(|s| s.1).sum();
     let samples: u64 = used.iter().map(|(_, c)| c.fill_samples).sum();
-    let counted: u64 = used
-        .iter()
-        .map(|(_, c)| c.empty_samples + c.full_samples)
-        .sum();
-    let share = |part: u64| (samples > 0 && counted > 0).then(|| part as f64 / samples as f64);
+    let share = |part: u64| (detailed && samples > 0).then(|| part as f64 / samples as f64);
     let blocked = |task: usize, role: EndpointRole| -> Option<f64> {
-        let mut any = false;
-        let mut ns = 0u64;
-        for id in e.channels.iter() {
-            if let Some(&(wait, _)) = sites.get(&(task, *id, role)) {
-                any = true;
-                ns = ns.saturating_add(wait);
-            }
-        }
+        let ns: u64 = e
+            .channels
+            .iter()
+            .filter_map(|id| sites.get(&(task, *id, role)))
+            .map(|&(wait, _)| wait)
+            .fold(0, u64::saturating_add);
         let base = wall.get(&task).copied().unwrap_or(0);
-        // Recordings that say where waits happened list every wait; an edge without any is
-        // one nobody waited on, unless the recording holds no wait data at all.
-        (base > 0 && (any || !sites.is_empty())).then(|| (ns as f64 / base as f64).min(1.0))
+        (detailed && base > 0).then(|| (ns as f64 / base as f64).min(1.0))
     };
     EdgeReport {
         from: graph.tasks[e.from].name.clone(),
@@ -95,7 +91,11 @@ fn edge_report(
         channels: names,
         capacity,
         avg_fill,
-        max_fill: used.iter().filter(|(_, c)| c.seen).map(|(_, c)| c.max_fill).max(),
+        max_fill: used
+            .iter()
+            .filter(|(_, c)| c.seen)
+            .map(|(_, c)| c.max_fill)
+            .max(),
         blocked_sends: used.iter().map(|(_, c)| c.blocked_sends).sum(),
         blocked_recvs: used.iter().map(|(_, c)| c.blocked_recvs).sum(),
         partitioning: e.partitioning.clone(),

@@ -67,9 +67,9 @@ use bpprof_format::Recording;
 pub use graph::JobGraph;
 pub use render::{render_human, render_human_with, RenderOptions};
 pub use report::{
-    Bottleneck, BottleneckKind, EdgeReport, Level, LocateReport, OperatorShare, RecordingSummary,
-    StripRow, SubtaskReport, TaskReport, TaskShare, Timeline, UpstreamPressure, WindowVerdict,
-    EdgeRef, Evidence, Rule, SCHEMA, SCHEMA_MINOR, SCHEMA_VERSION,
+    Bottleneck, BottleneckKind, EdgeRef, EdgeReport, Evidence, Level, LocateReport, OperatorShare,
+    RecordingSummary, Rule, StripRow, SubtaskReport, TaskReport, TaskShare, Timeline,
+    UpstreamPressure, WindowVerdict, SCHEMA, SCHEMA_MINOR, SCHEMA_VERSION,
 };
 
 /// Which part of the recording to analyse.

@@ -314,7 +314,8 @@ impl Offsets {
         for id in &mut c.declared_links {
             *id = self.channel(*id);
         }
-        c.declared_links.retain(|id| self.fresh_channels.contains(id));
+        c.declared_links
+            .retain(|id| self.fresh_channels.contains(id));
         c
     }
 

@@ -17,10 +17,10 @@ use std::io;
 use std::path::Path;
 
 use bpprof_format::{
-    read_recording, ChannelDecl, ChannelEndpoint, ChannelInterval, EdgeDecl, EndChunk,
-    EndpointRole, FrameDecl, IntervalChunk, OperatorCalls, OperatorDecl, OperatorInterval,
-    Recording, RecordingMeta, RecordingWriter, SampleCount, SampleState, SamplesChunk, StackDecl,
-    SubtaskDecl, SubtaskInterval, TaskDecl,
+    read_recording, ChannelDecl, ChannelEndpoint, ChannelFill, ChannelInterval, ChannelWait,
+    EdgeDecl, EndChunk, EndpointRole, FrameDecl, IntervalChunk, OperatorCalls, OperatorDecl,
+    OperatorInterval, Recording, RecordingMeta, RecordingWriter, SampleCount, SampleState,
+    SamplesChunk, StackDecl, SubtaskDecl, SubtaskInterval, TaskDecl,
 };
 
 /// Sampling frequency that [`Synth::sample`] sets when none was set.
@@ -91,6 +91,12 @@ pub struct Synth {
     samples: Vec<SamplesChunk>,
     /// Next operator id per subtask.
     next_operator: HashMap<u32, u32>,
+    /// Every channel's capacity, and the channels each subtask receives from and sends into.
+    capacities: HashMap<u32, u64>,
+    inputs: HashMap<u32, Vec<u32>>,
+    outputs: HashMap<u32, Vec<u32>>,
+    /// Waits given with [`Synth::wait`] for the next interval, as fractions of it.
+    pending_waits: Vec<(u32, u32, EndpointRole, f64)>,
 }
 
 impl Default for Synth {
@@ -118,6 +124,10 @@ impl Synth {
             frame_ids: HashMap::new(),
             stack_ids: HashMap::new(),
             pending_samples: SamplesChunk::default(),
+            capacities: HashMap::new(),
+            inputs: HashMap::new(),
+            outputs: HashMap::new(),
+            pending_waits: Vec::new(),
             samples: Vec::new(),
             next_operator: HashMap::new(),
         }
@@ -283,6 +293,7 @@ impl Synth {
             name: name.into(),
             capacity,
         });
+        self.capacities.insert(id, capacity);
         let ends = senders
             .iter()
             .map(|&s| (s, EndpointRole::Sender))
@@ -293,8 +304,28 @@ impl Synth {
                 subtask,
                 role,
             });
+            let ends = match role {
+                EndpointRole::Sender => &mut self.outputs,
+                EndpointRole::Receiver => &mut self.inputs,
+            };
+            ends.entry(subtask).or_default().push(id);
         }
         id
+    }
+
+    /// Declares a link (`bpprof::link`: a socket or process boundary) used by `senders` and
+    /// `receivers`, like [`Synth::channel`]; returns its id.
+    pub fn link(&mut self, name: &str, capacity: u64, senders: &[u32], receivers: &[u32]) -> u32 {
+        let id = self.channel(name, capacity, senders, receivers);
+        self.pending.declared_links.push(id);
+        id
+    }
+
+    /// In the next interval, `subtask` waits on the `role` end of `channel` for `fraction` of
+    /// the interval. Without any call for a subtask and role, its idle time is spread evenly
+    /// over the channels it receives from, and its backpressured time over those it sends into.
+    pub fn wait(&mut self, subtask: u32, channel: u32, role: EndpointRole, fraction: f64) {
+        self.pending_waits.push((subtask, channel, role, fraction));
     }
 
     /// Declares an edge explicitly.
@@ -308,6 +339,7 @@ impl Synth {
     }
 
     /// Reports queue usage of `channel` in the next interval: an average and a maximum fill.
+    /// The samples count as all empty when `avg_fill` is 0 and all full when it is the capacity.
     pub fn fill(&mut self, channel: u32, avg_fill: u64, max_fill: u64) {
         self.pending.channels.push(ChannelInterval {
             id: channel,
@@ -317,6 +349,18 @@ impl Synth {
             blocked_sends: 0,
             blocked_recvs: 0,
         });
+        let capacity = self.capacities.get(&channel).copied().unwrap_or(u64::MAX);
+        let (empty, full) = (
+            u32::from(avg_fill == 0) * 10,
+            u32::from(avg_fill >= capacity) * 10,
+        );
+        if empty + full > 0 {
+            self.pending.fills.push(ChannelFill {
+                id: channel,
+                empty_samples: empty,
+                full_samples: full,
+            });
+        }
     }
 
     /// Reports in the next interval that `sends` sends into `channel` found it full and `recvs`
@@ -359,6 +403,7 @@ impl Synth {
                 }
             })
             .collect();
+        chunk.waits = self.waits_of(&chunk.subtasks, part);
         let mut samples = std::mem::take(&mut self.pending_samples);
         if !samples.counts.is_empty() || !samples.frames.is_empty() || samples.lost > 0 {
             samples.seq = chunk.seq;
@@ -367,6 +412,54 @@ impl Synth {
             self.samples.push(samples);
         }
         self.intervals.push(chunk);
+    }
+
+    /// Where the subtasks of an interval waited: the waits given with [`Synth::wait`], else
+    /// their idle and backpressured time spread over their channels.
+    fn waits_of(
+        &mut self,
+        subtasks: &[SubtaskInterval],
+        part: impl Fn(f64) -> u64,
+    ) -> Vec<ChannelWait> {
+        let given = std::mem::take(&mut self.pending_waits);
+        let mut waits = Vec::new();
+        for s in subtasks {
+            for (role, total, channels) in [
+                (EndpointRole::Receiver, s.idle_ns, self.inputs.get(&s.id)),
+                (
+                    EndpointRole::Sender,
+                    s.backpressured_ns,
+                    self.outputs.get(&s.id),
+                ),
+            ] {
+                let explicit: Vec<&(u32, u32, EndpointRole, f64)> = given
+                    .iter()
+                    .filter(|w| w.0 == s.id && w.2 == role)
+                    .collect();
+                if !explicit.is_empty() {
+                    waits.extend(explicit.iter().map(|w| ChannelWait {
+                        subtask: s.id,
+                        channel: w.1,
+                        role,
+                        wait_ns: part(w.3),
+                        waits: 1,
+                    }));
+                    continue;
+                }
+                let Some(channels) = channels.filter(|c| !c.is_empty() && total > 0) else {
+                    continue;
+                };
+                let each = total / channels.len() as u64;
+                waits.extend(channels.iter().map(|&channel| ChannelWait {
+                    subtask: s.id,
+                    channel,
+                    role,
+                    wait_ns: each,
+                    waits: 1,
+                }));
+            }
+        }
+        waits
     }
 
     /// The recording as bytes, finalised with an end chunk.

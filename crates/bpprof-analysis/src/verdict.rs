@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use bpprof_format::Recording;
 
-use crate::graph::JobGraph;
 use crate::explain;
+use crate::graph::JobGraph;
 use crate::report::{
     Bottleneck, BottleneckKind, EdgeRef, EdgeReport, Evidence, Level, OperatorShare, Rule,
     SubtaskReport, TaskReport, UpstreamPressure,
@@ -279,6 +279,10 @@ impl View<'_> {
     }
 }
 
+/// A task named by a rule: (task, rule, the backpressured edge, for `slowest_input` the waiting
+/// task and the edge it waits on).
+type Named = (usize, Rule, usize, Option<(usize, usize)>);
+
 /// What explains the backpressure on one edge.
 enum Cause {
     /// The downstream task is loaded.
@@ -323,7 +327,9 @@ fn cause(view: &View, e: usize) -> Cause {
             };
         }
     }
-    if view.edges_out_of(d).any(|o| view.pressured(o)) {
+    if view.edges_out_of(d).any(|o| view.pressured(o))
+        || matches!(view.level(d), Some(Level::Low | Level::High))
+    {
         return Cause::Further;
     }
     Cause::Unexplained
@@ -433,7 +439,7 @@ pub(crate) fn conclude(
     };
 
     // Every loaded task that explains backpressure on some edge, with how.
-    let mut found: Vec<(usize, Rule, usize, Option<(usize, usize)>)> = Vec::new();
+    let mut found: Vec<Named> = Vec::new();
     let mut unexplained: Vec<usize> = Vec::new();
     let mut exchanges: Vec<usize> = Vec::new();
     for &e in &pressured_edges {
@@ -459,9 +465,9 @@ pub(crate) fn conclude(
     // A task backpressured most of the time (level HIGH) is not the bottleneck, nor is a task
     // backpressured at level LOW whose backpressure a loaded task further down explains.
     let explained_below = |i: usize| {
-        found.iter().any(|&(t, _, e, _)| {
-            t != i && graph.reachable(i).contains(&graph.edges[e].to)
-        })
+        found
+            .iter()
+            .any(|&(t, _, e, _)| t != i && graph.reachable(i).contains(&graph.edges[e].to))
     };
     let keep: Vec<bool> = found
         .iter()
@@ -474,7 +480,7 @@ pub(crate) fn conclude(
     let mut keep = keep.into_iter();
     found.retain(|_| keep.next().unwrap_or(false));
     // One entry per task: the first rule that named it, most loaded first.
-    let mut named: Vec<(usize, Rule, usize, Option<(usize, usize)>)> = Vec::new();
+    let mut named: Vec<Named> = Vec::new();
     for f in found {
         if !named.iter().any(|n| n.0 == f.0) {
             named.push(f);
@@ -538,10 +544,16 @@ pub(crate) fn conclude(
         bottlenecks.push(exchange_bottleneck(&view, e, upstream_of(up)));
     }
 
-    // Backpressure that nothing explains: the most downstream of those tasks, once each.
+    // Backpressure that nothing explains: the most downstream of those tasks, once each. A task
+    // backpressured on no edge it has (a `backpressured` scope, a sink) counts too.
+    let pressured_elsewhere = (0..tasks.len()).filter(|&i| {
+        matches!(view.level(i), Some(Level::Low | Level::High))
+            && !view.edges_out_of(i).any(|o| view.pressured(o))
+    });
+    let mut starts: Vec<usize> = unexplained.iter().map(|&e| graph.edges[e].from).collect();
+    starts.extend(pressured_elsewhere);
     let mut external: Vec<usize> = Vec::new();
-    for &e in &unexplained {
-        let up = graph.edges[e].from;
+    for up in starts {
         let below_named = bottlenecks
             .iter()
             .any(|b| graph.reachable(up).iter().any(|&r| tasks[r].name == b.task));
@@ -549,6 +561,11 @@ pub(crate) fn conclude(
             external.push(up);
         }
     }
+    let all = external.clone();
+    external.retain(|&i| {
+        !all.iter()
+            .any(|&j| j != i && graph.reachable(i).contains(&j))
+    });
     if bottlenecks.is_empty() && external.is_empty() {
         // Only possible on a cycle of backpressured edges: name the most backpressured task.
         external.extend(

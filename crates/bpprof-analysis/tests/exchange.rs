@@ -3,7 +3,7 @@
 
 use bpprof_analysis::merge::{merge, MergeError};
 use bpprof_analysis::synth::{Load, Synth};
-use bpprof_analysis::{locate, AnalysisOptions, BottleneckKind, LocateReport};
+use bpprof_analysis::{locate, AnalysisOptions, BottleneckKind, LocateReport, Rule};
 
 const INTERVALS: usize = 6;
 const LINK: &str = "Producer->Consumer";
@@ -17,7 +17,7 @@ fn producer(start_unix_ns: u64) -> Synth {
     let mut synth = Synth::new();
     synth.start_unix_ns(start_unix_ns);
     let p: Vec<u32> = (0..2).map(|i| synth.subtask("Producer", i, 2)).collect();
-    let link = synth.channel(LINK, 64, &p, &[]);
+    let link = synth.link(LINK, 64, &p, &[]);
     for _ in 0..INTERVALS {
         synth.fill(link, 64, 64);
         synth.blocked(link, 200, 0);
@@ -35,7 +35,7 @@ fn consumer(start_unix_ns: u64) -> Synth {
     let mut synth = Synth::new();
     synth.start_unix_ns(start_unix_ns);
     let c: Vec<u32> = (0..2).map(|i| synth.subtask("Consumer", i, 2)).collect();
-    let link = synth.channel(LINK, 64, &[], &c);
+    let link = synth.link(LINK, 64, &[], &c);
     for _ in 0..INTERVALS {
         synth.blocked(link, 0, 200);
         let loads: Vec<(u32, Load)> = c
@@ -68,16 +68,46 @@ fn idle_task_below_a_backpressured_one_makes_an_exchange_bottleneck() {
     let mut synth = Synth::new();
     let p = synth.subtask("Producer", 0, 1);
     let c = synth.subtask("Consumer", 0, 1);
-    synth.channel(LINK, 64, &[p], &[c]);
+    synth.link(LINK, 64, &[p], &[c]);
     for _ in 0..INTERVALS {
         synth.interval(&[(p, Load::new(0.05, 0.9)), (c, Load::new(0.1, 0.0))]);
     }
     let report = analyse(&synth.recording());
     assert_exchange(&report);
     assert!(
-        report.verdict.contains("an empty input queue"),
+        report.verdict.contains("waits reading from it 90%"),
         "{}",
         report.verdict
+    );
+    let b = &report.bottlenecks[0];
+    assert_eq!(b.rule, Some(Rule::Exchange));
+    let waited = b
+        .evidence
+        .iter()
+        .find(|e| e.metric == "downstream_blocked")
+        .expect("the reader's wait is evidence");
+    assert!((waited.value - 0.9).abs() < 1e-9, "{waited:?}");
+}
+
+/// The same figures through an in-process queue: a queue cannot be full for its writer and empty
+/// for its reader at once, so this is no exchange bottleneck.
+#[test]
+fn an_idle_reader_of_an_in_process_queue_is_no_exchange_bottleneck() {
+    let mut synth = Synth::new();
+    let p = synth.subtask("Producer", 0, 1);
+    let c = synth.subtask("Consumer", 0, 1);
+    synth.channel("producer->consumer", 64, &[p], &[c]);
+    for _ in 0..INTERVALS {
+        synth.interval(&[(p, Load::new(0.05, 0.9)), (c, Load::new(0.1, 0.0))]);
+    }
+    let report = analyse(&synth.recording());
+    assert!(
+        report
+            .bottlenecks
+            .iter()
+            .all(|b| b.kind != BottleneckKind::Exchange),
+        "{:#?}",
+        report.bottlenecks
     );
 }
 

@@ -16,9 +16,9 @@ fn end(task: &str, sender: bool, start_unix_ns: u64) -> Synth {
     synth.start_unix_ns(start_unix_ns);
     let subtasks: Vec<u32> = (0..2).map(|i| synth.subtask(task, i, 2)).collect();
     let link = if sender {
-        synth.channel(LINK, 64, &subtasks, &[])
+        synth.link(LINK, 64, &subtasks, &[])
     } else {
-        synth.channel(LINK, 64, &[], &subtasks)
+        synth.link(LINK, 64, &[], &subtasks)
     };
     for _ in 0..6 {
         let load = if sender {
