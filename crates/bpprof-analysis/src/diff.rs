@@ -78,7 +78,7 @@ use bpprof_format::Recording;
 use crate::flame::{
     fold, state_name, FlameError, FlameOptions, Folded, Graph, Mode, SvgOptions, ALL_STATES,
 };
-use crate::verdict::thousands;
+use crate::units::thousands;
 
 /// How the two sides' sample counts are made comparable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -1,50 +1,279 @@
-//! The sentences that explain a bottleneck, rendered from its structured evidence.
+//! The sentences of `locate`: each bottleneck's reason, the verdict line and the notes, rendered
+//! from the structured findings of [`crate::verdict`] (their rule, edge and evidence), so that the
+//! text never says more or other than the data.
 
-use crate::report::{Bottleneck, TaskReport};
-use crate::verdict::pct;
+use crate::report::{
+    Bottleneck, BottleneckKind, Evidence, Note, NoteKind, OperatorShare, SubtaskReport, TaskReport,
+};
+use crate::units::{join_and, pct, thousands};
+use crate::verdict::{busiest, median, slowest_operator};
 
-/// "SourceB is the bottleneck: Join waits for its records 61% of the time while SourceA is
-/// backpressured 65% on its other input; SourceB is busy 92%".
-pub(crate) fn slowest_input(
-    b: &Bottleneck,
-    task: &TaskReport,
-    waiting: &TaskReport,
-    pressure: f64,
-) -> String {
-    let waited = b
-        .evidence
+/// The value of the first `metric` figure of `evidence`, 0 when absent.
+fn figure(evidence: &[Evidence], metric: &str) -> f64 {
+    evidence
         .iter()
-        .find(|e| e.metric == "downstream_blocked")
-        .map_or(0.0, |e| e.value);
+        .find(|e| e.metric == metric)
+        .map_or(0.0, |e| e.value)
+}
+
+/// "Enrich is the bottleneck: busy 97% while its upstream Parse is backpressured 95%; Enrich#3
+/// is the busiest subtask", with the skew, off-CPU and operator sentences that apply.
+pub(crate) fn loaded(b: &Bottleneck, task: &TaskReport, fed: &[(String, f64)]) -> String {
+    let up = match b.upstream.as_slice() {
+        [] => {
+            let queues: Vec<String> = fed
+                .iter()
+                .map(|(name, fill)| format!("{name} keeps its input queue {} full", pct(*fill)))
+                .collect();
+            format!("its unaccounted upstream {}", join_and(&queues))
+        }
+        [one] => format!(
+            "its upstream {} is backpressured {}",
+            one.task,
+            pct(one.backpressured)
+        ),
+        many => {
+            let names: Vec<String> = many
+                .iter()
+                .map(|u| format!("{} ({})", u.task, pct(u.backpressured)))
+                .collect();
+            format!("its upstream tasks {} are backpressured", join_and(&names))
+        }
+    };
+    let mut reason = format!(
+        "{} is the bottleneck: busy {} while {}",
+        task.name,
+        pct(b.busy),
+        up
+    );
+    reason.push_str(&details(b, task));
+    reason
+}
+
+/// "SourceB is the bottleneck: busy 93% while Join waits for its records 64% of the time and
+/// SourceA is backpressured 73% on Join's other input: Join is held back by its slowest input".
+pub(crate) fn slowest_input(b: &Bottleneck, task: &TaskReport, waiting: &TaskReport) -> String {
     let blocked = b.edge.as_ref().map_or("", |e| e.from.as_str());
-    format!(
+    let mut reason = format!(
         "{} is the bottleneck: busy {} while {} waits for its records {} of the time and {} is backpressured {} on {}'s other input: {} is held back by its slowest input",
         task.name,
-        pct(task.busy.unwrap_or(0.0)),
+        pct(b.busy),
         waiting.name,
-        pct(waited),
+        pct(figure(&b.evidence, "downstream_blocked")),
         blocked,
-        pct(pressure),
+        pct(figure(&b.evidence, "upstream_blocked")),
         waiting.name,
         waiting.name,
-    )
+    );
+    reason.push_str(&details(b, task));
+    reason
+}
+
+/// What follows the first clause of a loaded bottleneck's reason: its hot or busiest subtask,
+/// off-CPU work, the slowest operator of its chain.
+fn details(b: &Bottleneck, task: &TaskReport) -> String {
+    let mut out = String::new();
+    if b.kind == BottleneckKind::Skew {
+        let hot: Vec<&SubtaskReport> = task.subtasks.iter().filter(|s| s.skewed).collect();
+        out.push_str(". ");
+        out.push_str(&skew_sentence(task, &hot));
+    } else if let Some(s) = busiest(task) {
+        out.push_str(&format!("; {} is the busiest subtask", s.name));
+        if b.kind == BottleneckKind::OffCpu {
+            out.push_str(". ");
+            out.push_str(&off_cpu_sentence(&display_name(task, s), s));
+        }
+    }
+    if let Some(op) = slowest_operator(task) {
+        out.push_str(". ");
+        out.push_str(&operator_sentence(task, op));
+    }
+    out
 }
 
 /// "The exchange Producer -> Consumer is the bottleneck: ...".
-pub(crate) fn exchange(
-    _b: &Bottleneck,
-    up: &TaskReport,
-    down: &TaskReport,
-    pressure: f64,
-    waited: f64,
-) -> String {
+pub(crate) fn exchange(b: &Bottleneck) -> String {
+    let down = b.downstream.as_deref().unwrap_or_default();
     format!(
-        "The exchange {} -> {} is the bottleneck: {} is blocked writing into the link {} of the time while {} waits reading from it {}: the link between them (network, serialisation) is too slow",
-        up.name,
-        down.name,
-        up.name,
-        pct(pressure),
-        down.name,
-        pct(waited),
+        "The exchange {} -> {down} is the bottleneck: {} is blocked writing into the link {} of the time while {down} waits reading from it {}: the link between them (network, serialisation) is too slow",
+        b.task,
+        b.task,
+        pct(figure(&b.evidence, "upstream_blocked")),
+        pct(figure(&b.evidence, "downstream_blocked")),
     )
+}
+
+/// "Source is backpressured 72% with no busy task downstream: ...".
+pub(crate) fn external(b: &Bottleneck, unknown_downstream: &[&str]) -> String {
+    let bp = pct(figure(&b.evidence, "backpressured"));
+    if unknown_downstream.is_empty() {
+        format!(
+            "{} is backpressured {bp} with no busy task downstream: it is blocked by something outside the recorded pipeline",
+            b.task
+        )
+    } else {
+        let names = join_and(
+            &unknown_downstream
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        );
+        format!(
+            "{} is backpressured {bp} and its downstream {names} has no accounting data: {names} is probably the bottleneck",
+            b.task
+        )
+    }
+}
+
+/// The one-line conclusion: the bottleneck's reason, a list of several, or that there is none.
+pub(crate) fn verdict_line(bottlenecks: &[Bottleneck], tasks: &[TaskReport]) -> String {
+    match bottlenecks {
+        [] => {
+            let busiest =
+                tasks
+                    .iter()
+                    .filter(|t| t.busy.is_some())
+                    .fold(None::<&TaskReport>, |best, t| match best {
+                        Some(b) if b.busy >= t.busy => Some(b),
+                        _ => Some(t),
+                    });
+            match busiest {
+                Some(t) => format!(
+                    "No backpressure: no task is a bottleneck. The busiest task is {} (busy {}): the job is limited by its sources or under-loaded.",
+                    t.name,
+                    pct(t.busy.unwrap_or(0.0))
+                ),
+                None => "No backpressure: no task is a bottleneck. No task has accounting data in the analysed range.".to_owned(),
+            }
+        }
+        [one] => one.reason.clone(),
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .map(|b| match b.kind {
+                    BottleneckKind::External => format!("{} (external)", b.task),
+                    BottleneckKind::Exchange => format!(
+                        "{} -> {} (exchange)",
+                        b.task,
+                        b.downstream.as_deref().unwrap_or_default()
+                    ),
+                    kind => format!("{} (busy {}, {})", b.task, pct(b.busy), kind_word(kind)),
+                })
+                .collect();
+            format!("{} bottlenecks: {}.", many.len(), list.join(", "))
+        }
+    }
+}
+
+/// The sentence of a note. `cpus`: the machine's CPUs (0 when unknown).
+pub(crate) fn note(note: &Note, cpus: u32) -> String {
+    let value = |metric: &str| pct(figure(&note.evidence, metric));
+    match note.kind {
+        NoteKind::Unaccounted => format!(
+            "{} is declared unaccounted: its work runs in threads bpprof does not see, so its busy time is unknown",
+            note.subject
+        ),
+        NoteKind::NoData => format!("{} has no accounting data in the analysed range", note.subject),
+        NoteKind::OffCpu => format!(
+            "{} is busy {} but on CPU {}: it waits on something outside the pipeline (I/O, a lock, a sleep)",
+            note.subject,
+            value("busy"),
+            value("on_cpu")
+        ),
+        NoteKind::WaitsForCpu => {
+            let cpus = if cpus > 0 {
+                format!(" ({cpus} CPUs)")
+            } else {
+                String::new()
+            };
+            format!(
+                "{} waits for a CPU {} of its busy time: more runnable threads than CPUs{cpus}, the machine is oversubscribed",
+                note.subject,
+                value("runqueue_share")
+            )
+        }
+        NoteKind::UnseenProducer => {
+            let into = if note.tasks.is_empty() {
+                String::new()
+            } else {
+                format!(" into {}", join_and(&note.tasks))
+            };
+            if note.unaccounted_upstream.is_empty() {
+                format!(
+                    "records flow through {}{into} but no registered subtask sends into it: its producer runs in threads bpprof does not see, so its busy time is unknown; register that thread, or declare its task with bpprof::declare_task(name, parallelism, true)",
+                    note.subject
+                )
+            } else {
+                format!(
+                    "records flow through {}{into} from threads bpprof does not see ({} is declared unaccounted)",
+                    note.subject,
+                    join_and(&note.unaccounted_upstream)
+                )
+            }
+        }
+    }
+}
+
+/// "Count#2 is hot: busy 99% vs a median of 12% across Count; it received 812,000 records vs a
+/// median of 95,000: the partitioning is skewed".
+fn skew_sentence(task: &TaskReport, hot: &[&SubtaskReport]) -> String {
+    let median_busy = median(task.subtasks.iter().filter_map(|s| s.busy).collect());
+    let median_records = median(task.subtasks.iter().map(|s| s.records_in as f64).collect());
+    let names: Vec<String> = hot.iter().map(|s| s.name.clone()).collect();
+    let busy: Vec<String> = hot.iter().map(|s| pct(s.busy.unwrap_or(0.0))).collect();
+    let records: Vec<String> = hot.iter().map(|s| thousands(s.records_in)).collect();
+    let (verb, pronoun) = if hot.len() == 1 {
+        ("is", "it")
+    } else {
+        ("are", "they")
+    };
+    format!(
+        "{} {verb} hot: busy {} vs a median of {} across {}; {pronoun} received {} records vs a median of {}: the partitioning is skewed",
+        join_and(&names),
+        join_and(&busy),
+        pct(median_busy),
+        task.name,
+        join_and(&records),
+        thousands(median_records.round() as u64),
+    )
+}
+
+/// "Sink is busy 95% but on CPU 8%: it waits on something outside the pipeline (I/O, a lock, a
+/// sleep)".
+fn off_cpu_sentence(name: &str, s: &SubtaskReport) -> String {
+    format!(
+        "{name} is busy {} but on CPU {}: it waits on something outside the pipeline (I/O, a lock, a sleep)",
+        pct(s.busy.unwrap_or(0.0)),
+        pct(s.on_cpu.unwrap_or(0.0))
+    )
+}
+
+/// "Enrich (in chain Parse -> Filter -> Enrich) takes 85% of the busy time".
+fn operator_sentence(task: &TaskReport, op: &OperatorShare) -> String {
+    let chain: Vec<&str> = task.operators.iter().map(|o| o.name.as_str()).collect();
+    format!(
+        "{} (in chain {}) takes {} of the busy time",
+        op.name,
+        chain.join(" -> "),
+        pct(op.busy_share)
+    )
+}
+
+/// The task's name when it has one subtask, else the subtask's.
+pub(crate) fn display_name(task: &TaskReport, s: &SubtaskReport) -> String {
+    if task.subtasks.len() <= 1 {
+        task.name.clone()
+    } else {
+        s.name.clone()
+    }
+}
+
+fn kind_word(kind: BottleneckKind) -> &'static str {
+    match kind {
+        BottleneckKind::Cpu => "cpu",
+        BottleneckKind::Skew => "skew",
+        BottleneckKind::OffCpu => "off-CPU",
+        BottleneckKind::External => "external",
+        BottleneckKind::Exchange => "exchange",
+    }
 }

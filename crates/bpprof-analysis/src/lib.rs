@@ -56,6 +56,7 @@ pub mod report;
 pub mod synth;
 mod table;
 pub mod timeline;
+pub mod units;
 pub mod verdict;
 mod window;
 mod xml;
@@ -172,6 +173,7 @@ pub fn locate(
         tasks,
         edges,
         notes: averaged.notes,
+        findings: averaged.findings,
         windows,
         timeline,
     })

@@ -7,7 +7,7 @@ use crate::report::{LocateReport, SubtaskReport, TaskReport};
 use crate::seconds;
 use crate::table::table;
 use crate::table::Align::{Left as L, Right as R};
-use crate::verdict::{pct, thousands};
+use crate::units::{pct, thousands};
 
 /// Writes `report` for people: the verdict (one line per bottleneck), the notes, a table of the
 /// tasks in graph order, the operators of the tasks that run chains with their shares of the

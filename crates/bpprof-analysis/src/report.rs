@@ -33,8 +33,12 @@ pub struct LocateReport {
     pub tasks: Vec<TaskReport>,
     /// Every edge of the job graph, in graph order of their upstream task.
     pub edges: Vec<EdgeReport>,
-    /// Further observations (off-CPU work, CPU oversubscription, tasks without data).
+    /// Further observations (off-CPU work, CPU oversubscription, tasks without data), as
+    /// sentences: `findings` rendered.
     pub notes: Vec<String>,
+    /// The same observations as data, in the same order.
+    #[serde(default)]
+    pub findings: Vec<Note>,
     /// The verdict of each window of the analysed range, in time order (see
     /// [`crate::AnalysisOptions::window_s`]). Absent in documents written before it existed.
     #[serde(default)]
@@ -212,6 +216,41 @@ pub struct Bottleneck {
     /// The figures and thresholds that decided, in the order the rule checks them.
     #[serde(default)]
     pub evidence: Vec<Evidence>,
+}
+
+/// A note: something the analysis noticed beside the bottlenecks, as data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    /// What kind of observation.
+    pub kind: NoteKind,
+    /// The task, subtask or channel it is about.
+    pub subject: String,
+    /// For `unseen_producer`: the tasks receiving from the channel.
+    #[serde(default)]
+    pub tasks: Vec<String>,
+    /// For `unseen_producer`: upstream tasks of those declared unaccounted.
+    #[serde(default)]
+    pub unaccounted_upstream: Vec<String>,
+    /// The figures and thresholds behind it.
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+}
+
+/// The kinds of [`Note`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    /// A busy subtask spends most of its busy time neither on a CPU nor waiting for one.
+    OffCpu,
+    /// A busy subtask waits for a CPU a large share of its busy time: the machine is
+    /// oversubscribed.
+    WaitsForCpu,
+    /// A task declared unaccounted.
+    Unaccounted,
+    /// A task without accounting data in the range.
+    NoData,
+    /// Records flow through a channel that no registered subtask sends into.
+    UnseenProducer,
 }
 
 /// The rules that name bottlenecks (thresholds in [`crate::verdict`]).

@@ -20,7 +20,8 @@ use bpprof_format::Recording;
 
 use crate::graph::JobGraph;
 use crate::report::{Bottleneck, Level, StripRow, TaskReport, TaskShare, Timeline, WindowVerdict};
-use crate::verdict::{median, pct, BUSY_MIN};
+use crate::units::pct;
+use crate::verdict::{median, BUSY_MIN};
 use crate::window::{self, Selection};
 use crate::{analyse, seconds};
 

@@ -8,7 +8,7 @@ use bpprof_analysis::flame::{
     Selection, SvgOptions, MIN_WIDTH,
 };
 use bpprof_analysis::range::coverage;
-use bpprof_analysis::verdict::thousands;
+use bpprof_analysis::units::thousands;
 use bpprof_analysis::AnalysisOptions;
 use bpprof_format::{Recording, SampleState};
 

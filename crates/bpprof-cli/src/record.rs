@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
-use bpprof_analysis::verdict::thousands;
+use bpprof_analysis::units::thousands;
 use bpprof_format::Recording;
 
 use crate::locate::read_failure;

@@ -13,7 +13,7 @@ use super::report::{
 use super::verdict::names;
 use crate::table::table;
 use crate::table::Align::{Left as L, Right as R};
-use crate::verdict::{pct, thousands};
+use crate::units::{pct, thousands};
 
 /// Function rows shown per task in the text and Markdown outputs (the largest changes; the JSON
 /// report has them all).

@@ -13,7 +13,7 @@ use super::human::{
     status_word, MAX_FUNCTION_ROWS,
 };
 use super::report::{CheckReport, ComparisonStatus, Finding, Severity};
-use crate::verdict::thousands;
+use crate::units::thousands;
 
 /// The size limit of a GitHub Actions job summary (`$GITHUB_STEP_SUMMARY`), bytes: 1 MiB.
 pub const STEP_SUMMARY_LIMIT: usize = 1_048_576;

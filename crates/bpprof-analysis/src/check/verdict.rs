@@ -124,7 +124,7 @@ pub fn format_value(metric: Metric, value: f64) -> String {
         Metric::Throughput | Metric::RecordsPerS => {
             format!(
                 "{} records/s",
-                crate::verdict::thousands(value.round() as u64)
+                crate::units::thousands(value.round() as u64)
             )
         }
         Metric::CpuPerRecord => format!("{value:.2} µs"),

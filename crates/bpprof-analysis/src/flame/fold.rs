@@ -11,7 +11,7 @@ use super::{
     Resolved, ALL_STATES, UNKNOWN_FRAME,
 };
 use crate::graph::JobGraph;
-use crate::verdict::thousands;
+use crate::units::thousands;
 use crate::{window, AnalysisOptions};
 
 /// Folded stacks of the selection over the range, with what the title needs.

@@ -1,0 +1,55 @@
+//! How numbers are written for people: ratios as percentages, counts with thousands separators,
+//! lists in prose. Every renderer of the analysis uses these, so one number reads the same
+//! everywhere.
+
+/// A ratio as a whole percentage: `0.974` -> `"97%"`.
+pub fn pct(ratio: f64) -> String {
+    format!("{:.0}%", ratio * 100.0)
+}
+
+/// `812000` -> `"812,000"`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// "A", "A and B", "A, B and C".
+pub(crate) fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(812_000), "812,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn percentages_round_to_whole_points_and_lists_read_as_prose() {
+        assert_eq!(pct(0.974), "97%");
+        assert_eq!(pct(0.006), "1%");
+        assert_eq!(
+            join_and(&["A".into(), "B".into(), "C".into()]),
+            "A, B and C"
+        );
+        assert_eq!(join_and(&["A".into()]), "A");
+    }
+}

@@ -1,0 +1,206 @@
+//! Builds the [`Bottleneck`]s the rules name, each with the evidence that decided it; the
+//! sentences are rendered from that evidence by [`crate::explain`].
+
+use super::edges::{Named, View};
+use super::operators::slowest_operator;
+use super::{
+    busiest, BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, OFF_CPU_SHARE_MIN,
+};
+use crate::explain;
+use crate::report::{
+    Bottleneck, BottleneckKind, Evidence, Rule, SubtaskReport, TaskReport, UpstreamPressure,
+};
+
+/// One checked figure.
+pub(super) fn evidence(
+    metric: &str,
+    subject: String,
+    value: f64,
+    threshold: f64,
+    at_least: bool,
+) -> Evidence {
+    Evidence {
+        metric: metric.to_owned(),
+        subject,
+        value,
+        threshold,
+        at_least,
+    }
+}
+
+/// A loaded task that a rule named (`loaded_below_backpressure` or `slowest_input`). `fed` lists
+/// the unaccounted tasks that keep its input queue full, with the fill.
+pub(super) fn loaded(
+    view: &View,
+    named: Named,
+    upstream: Vec<UpstreamPressure>,
+    fed: &[(String, f64)],
+) -> Bottleneck {
+    let (i, rule, e, input) = named;
+    let task = &view.tasks[i];
+    let (kind, subtasks) = kind_of(task);
+    let mut b = Bottleneck {
+        task: task.name.clone(),
+        subtasks,
+        kind,
+        reason: String::new(),
+        busy: task.busy.unwrap_or(0.0),
+        upstream,
+        operator: slowest_operator(task).map(|o| o.name.clone()),
+        downstream: None,
+        rule: Some(rule),
+        edge: Some(view.edge_ref(e)),
+        waited_by: None,
+        evidence: vec![evidence(
+            "upstream_blocked",
+            view.edge_name(e),
+            view.pressure(e),
+            LEVEL_OK_MAX,
+            true,
+        )],
+    };
+    if let Some((waiting, via)) = input {
+        b.waited_by = Some(view.tasks[waiting].name.clone());
+        b.evidence.push(evidence(
+            "load",
+            view.tasks[waiting].name.clone(),
+            view.load(waiting).unwrap_or(0.0),
+            BUSY_MIN,
+            false,
+        ));
+        b.evidence.push(evidence(
+            "downstream_blocked",
+            view.edge_name(via),
+            view.edges[via].downstream_blocked.unwrap_or(0.0),
+            INPUT_WAIT_MIN,
+            true,
+        ));
+    }
+    b.evidence.push(evidence(
+        "load",
+        task.name.clone(),
+        view.load(i).unwrap_or(0.0),
+        BUSY_MIN,
+        true,
+    ));
+    b.reason = match input {
+        Some((waiting, _)) => explain::slowest_input(&b, task, &view.tasks[waiting]),
+        None => explain::loaded(&b, task, fed),
+    };
+    b
+}
+
+/// What kind of bottleneck a loaded task is, and which of its subtasks to look at: the skewed
+/// ones, else the busiest.
+fn kind_of(task: &TaskReport) -> (BottleneckKind, Vec<u32>) {
+    let hot: Vec<u32> = task
+        .subtasks
+        .iter()
+        .filter(|s| s.skewed)
+        .map(|s| s.index)
+        .collect();
+    if !hot.is_empty() {
+        return (BottleneckKind::Skew, hot);
+    }
+    match busiest(task) {
+        Some(s) if s.off_cpu_share.is_some_and(|x| x > OFF_CPU_SHARE_MIN) => {
+            (BottleneckKind::OffCpu, vec![s.index])
+        }
+        Some(s) => (BottleneckKind::Cpu, vec![s.index]),
+        None => (BottleneckKind::Cpu, Vec::new()),
+    }
+}
+
+/// The subtask of `task` that is backpressured the most.
+fn most_backpressured(task: &TaskReport) -> Option<&SubtaskReport> {
+    task.subtasks
+        .iter()
+        .filter(|s| s.backpressured.is_some())
+        .fold(None, |best: Option<&SubtaskReport>, s| match best {
+            Some(b) if b.backpressured >= s.backpressured => Some(b),
+            _ => Some(s),
+        })
+}
+
+/// The link of edge `e` is the bottleneck: its writer is blocked on it while its reader waits.
+pub(super) fn exchange(view: &View, e: usize, upstream: Vec<UpstreamPressure>) -> Bottleneck {
+    let (u, d) = (view.graph.edges[e].from, view.graph.edges[e].to);
+    let (up, down) = (&view.tasks[u], &view.tasks[d]);
+    let waited = view.edges[e].downstream_blocked.unwrap_or(0.0);
+    let mut b = Bottleneck {
+        task: up.name.clone(),
+        subtasks: most_backpressured(up)
+            .map(|s| s.index)
+            .into_iter()
+            .collect(),
+        kind: BottleneckKind::Exchange,
+        reason: String::new(),
+        busy: up.busy.unwrap_or(0.0),
+        upstream,
+        operator: None,
+        downstream: Some(down.name.clone()),
+        rule: Some(Rule::Exchange),
+        edge: Some(view.edge_ref(e)),
+        waited_by: None,
+        evidence: vec![
+            evidence(
+                "upstream_blocked",
+                view.edge_name(e),
+                view.pressure(e),
+                LEVEL_OK_MAX,
+                true,
+            ),
+            evidence(
+                "downstream_blocked",
+                view.edge_name(e),
+                waited,
+                EXCHANGE_IDLE_MIN,
+                true,
+            ),
+            evidence(
+                "load",
+                down.name.clone(),
+                view.load(d).unwrap_or(0.0),
+                BUSY_MIN,
+                false,
+            ),
+        ],
+    };
+    b.reason = explain::exchange(&b);
+    b
+}
+
+/// A backpressured task that nothing recorded below explains. `unknown_downstream`: its direct
+/// downstream tasks without accounting data (the likely bottleneck).
+pub(super) fn external(
+    task: &TaskReport,
+    upstream: Vec<UpstreamPressure>,
+    unknown_downstream: &[&str],
+) -> Bottleneck {
+    let bp = task.backpressured.unwrap_or(0.0);
+    let mut b = Bottleneck {
+        task: task.name.clone(),
+        subtasks: most_backpressured(task)
+            .map(|s| s.index)
+            .into_iter()
+            .collect(),
+        kind: BottleneckKind::External,
+        reason: String::new(),
+        busy: task.busy.unwrap_or(0.0),
+        upstream,
+        operator: None,
+        downstream: None,
+        rule: Some(Rule::External),
+        edge: None,
+        waited_by: None,
+        evidence: vec![evidence(
+            "backpressured",
+            task.name.clone(),
+            bp,
+            LEVEL_OK_MAX,
+            true,
+        )],
+    };
+    b.reason = explain::external(&b, unknown_downstream);
+    b
+}

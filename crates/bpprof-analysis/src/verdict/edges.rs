@@ -1,0 +1,211 @@
+//! How the rules read the job graph: per edge, whether its upstream is backpressured on it, and
+//! what explains that backpressure (a loaded task below, a join waiting for another input, a slow
+//! link, or nothing recorded).
+
+use bpprof_format::Recording;
+
+use super::{
+    BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, UNACCOUNTED_FULL_QUEUE_MIN,
+};
+use crate::graph::JobGraph;
+use crate::report::{EdgeRef, EdgeReport, Level, Rule, TaskReport};
+use crate::window::{self, Selection};
+
+/// How the analysis sees the graph: the tasks, the edges with their evidence, and which edges
+/// carry backpressure.
+pub(super) struct View<'a> {
+    pub graph: &'a JobGraph,
+    pub tasks: &'a [TaskReport],
+    pub edges: &'a [EdgeReport],
+}
+
+impl View<'_> {
+    /// The load of task `i` (busy without wake-up latency; Flink's busy when unknown).
+    pub(super) fn load(&self, i: usize) -> Option<f64> {
+        self.tasks[i].load.or(self.tasks[i].busy)
+    }
+
+    pub(super) fn loaded(&self, i: usize) -> bool {
+        self.load(i).is_some_and(|l| l >= BUSY_MIN)
+    }
+
+    pub(super) fn level(&self, i: usize) -> Option<Level> {
+        self.tasks[i].level
+    }
+
+    /// Whether the upstream task of edge `e` is backpressured on it: blocked sending into it at
+    /// least [`LEVEL_OK_MAX`] of the time, or, when the recording does not say where waits
+    /// happened, backpressured at level LOW or HIGH.
+    pub(super) fn pressured(&self, e: usize) -> bool {
+        let edge = &self.edges[e];
+        match edge.upstream_blocked {
+            Some(blocked) => blocked > LEVEL_OK_MAX,
+            None => matches!(
+                self.level(self.graph.edges[e].from),
+                Some(Level::Low | Level::High)
+            ),
+        }
+    }
+
+    /// The upstream task's backpressure on edge `e` (its blocked share, or its whole
+    /// backpressured ratio when unknown).
+    pub(super) fn pressure(&self, e: usize) -> f64 {
+        self.edges[e]
+            .upstream_blocked
+            .or(self.tasks[self.graph.edges[e].from].backpressured)
+            .unwrap_or(0.0)
+    }
+
+    pub(super) fn edges_into(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.graph.edges.len()).filter(move |&e| self.graph.edges[e].to == i)
+    }
+
+    pub(super) fn edges_out_of(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.graph.edges.len()).filter(move |&e| self.graph.edges[e].from == i)
+    }
+
+    pub(super) fn edge_name(&self, e: usize) -> String {
+        format!("{} -> {}", self.edges[e].from, self.edges[e].to)
+    }
+
+    pub(super) fn edge_ref(&self, e: usize) -> EdgeRef {
+        EdgeRef {
+            from: self.edges[e].from.clone(),
+            to: self.edges[e].to.clone(),
+        }
+    }
+
+    /// The input edge of task `d`, other than `except`, that `d` waits on most, when it waits on
+    /// it at least [`INPUT_WAIT_MIN`] of the time and longer than on `except`.
+    pub(super) fn waited_input(&self, d: usize, except: usize) -> Option<usize> {
+        let on_except = self.edges[except].downstream_blocked.unwrap_or(0.0);
+        self.edges_into(d)
+            .filter(|&e| e != except)
+            .filter_map(|e| self.edges[e].downstream_blocked.map(|w| (e, w)))
+            .filter(|&(_, w)| w >= INPUT_WAIT_MIN && w > on_except)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(e, _)| e)
+    }
+
+    /// Follows the inputs a task waits for, from edge `e`, to the first loaded task; `None` when
+    /// the trail ends without one (a source that is not loaded, a cycle).
+    pub(super) fn slowest_input(&self, e: usize) -> Option<(usize, Vec<usize>)> {
+        let mut trail = vec![e];
+        let mut at = self.graph.edges[e].from;
+        while !self.loaded(at) {
+            let next = self
+                .edges_into(at)
+                .filter_map(|e| self.edges[e].downstream_blocked.map(|w| (e, w)))
+                .filter(|&(_, w)| w >= INPUT_WAIT_MIN)
+                .max_by(|a, b| a.1.total_cmp(&b.1))?;
+            if trail.contains(&next.0) {
+                return None;
+            }
+            trail.push(next.0);
+            at = self.graph.edges[next.0].from;
+        }
+        Some((at, trail))
+    }
+}
+
+/// A task named by a rule: (task, rule, the backpressured edge, for `slowest_input` the waiting
+/// task and the edge it waits on).
+pub(super) type Named = (usize, Rule, usize, Option<(usize, usize)>);
+
+/// What explains the backpressure on one edge.
+pub(super) enum Cause {
+    /// The downstream task is loaded.
+    Loaded(usize),
+    /// The downstream task waits for another input, whose trail leads to this loaded task.
+    Input {
+        task: usize,
+        waiting: usize,
+        via: usize,
+    },
+    /// A link whose reader waits on it.
+    Exchange,
+    /// The downstream task is itself backpressured: explained further down.
+    Further,
+    /// Nothing downstream explains it.
+    Unexplained,
+}
+
+pub(super) fn cause(view: &View, e: usize) -> Cause {
+    let edge = &view.graph.edges[e];
+    let d = edge.to;
+    if d == edge.from {
+        return Cause::Unexplained;
+    }
+    if view.loaded(d) {
+        return Cause::Loaded(d);
+    }
+    let report = &view.edges[e];
+    if report.link
+        && report
+            .downstream_blocked
+            .is_some_and(|w| w >= EXCHANGE_IDLE_MIN)
+    {
+        return Cause::Exchange;
+    }
+    if let Some(input) = view.waited_input(d, e) {
+        if let Some((task, _)) = view.slowest_input(input) {
+            return Cause::Input {
+                task,
+                waiting: d,
+                via: input,
+            };
+        }
+    }
+    if view.edges_out_of(d).any(|o| view.pressured(o))
+        || matches!(view.level(d), Some(Level::Low | Level::High))
+    {
+        return Cause::Further;
+    }
+    Cause::Unexplained
+}
+
+/// The queues out of unaccounted tasks that are full enough to count as backpressure:
+/// `(from, to, average fill / capacity)` per edge.
+pub(super) fn full_queues_from_unaccounted(
+    recording: &Recording,
+    graph: &JobGraph,
+    selection: &Selection,
+    tasks: &[TaskReport],
+) -> Vec<(usize, usize, f64)> {
+    if !tasks.iter().any(|t| t.unaccounted) {
+        return Vec::new();
+    }
+    let channel_sums = window::channel_sums(recording, selection);
+    let unseen = window::unseen_producers(recording, graph, selection);
+    let mut out = Vec::new();
+    for e in &graph.edges {
+        if !tasks.get(e.from).is_some_and(|t| t.unaccounted) {
+            continue;
+        }
+        // A declared edge without a channel: the channels into `to` that no registered subtask
+        // sends into are the unaccounted task's.
+        let channels: Vec<u32> = if e.channels.is_empty() {
+            unseen
+                .iter()
+                .filter(|u| u.2.contains(&e.to))
+                .map(|u| u.0)
+                .collect()
+        } else {
+            e.channels.to_vec()
+        };
+        let capacity: u64 = channels
+            .iter()
+            .filter_map(|id| graph.channels.get(id).map(|c| c.1))
+            .sum();
+        let fill: f64 = channels
+            .iter()
+            .filter_map(|id| channel_sums.get(id))
+            .filter(|c| c.fill_samples > 0)
+            .map(|c| c.fill_sum as f64 / c.fill_samples as f64)
+            .sum();
+        if capacity > 0 && fill / capacity as f64 >= UNACCOUNTED_FULL_QUEUE_MIN {
+            out.push((e.from, e.to, (fill / capacity as f64).min(1.0)));
+        }
+    }
+    out
+}
