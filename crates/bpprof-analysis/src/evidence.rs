@@ -8,7 +8,7 @@ use bpprof_format::{EndpointRole, Recording};
 
 use crate::graph::{Edge, JobGraph};
 use crate::report::EdgeReport;
-use crate::window::{self, ChannelSums, Selection, SubtaskSums};
+use crate::window::{self, ChannelSums, Selection, SiteSums, SubtaskSums};
 
 /// The report of every edge of `graph` over `selection`, in graph order. `sums` are the
 /// selection's subtask sums (their wall times are the time bases of the blocked shares).
@@ -23,14 +23,10 @@ pub(crate) fn edge_reports(
     // From format 1.2 on the recording says where every wait happened and how often each queue
     // was empty or full; before, those figures are unknown, not zero.
     let detailed = recording.version >= (1, 2);
-    let mut wall: HashMap<usize, u64> = HashMap::new();
-    for (&(task, _), s) in sums {
-        *wall.entry(task).or_default() += s.wall;
-    }
     graph
         .edges
         .iter()
-        .map(|e| edge_report(graph, e, &channels, &sites, &wall, detailed))
+        .map(|e| edge_report(graph, e, &channels, &sites, sums, detailed))
         .collect()
 }
 
@@ -38,8 +34,8 @@ fn edge_report(
     graph: &JobGraph,
     e: &Edge,
     channels: &HashMap<u32, ChannelSums>,
-    sites: &HashMap<(usize, u32, EndpointRole), (u64, u64)>,
-    wall: &HashMap<usize, u64>,
+    sites: &SiteSums,
+    sums: &BTreeMap<(usize, u32), SubtaskSums>,
     detailed: bool,
 ) -> EdgeReport {
     let names: Vec<String> = e
@@ -74,15 +70,24 @@ fn edge_report(
     let sampled_capacity: u64 = sampled.iter().map(|s| s.1).sum();
     let samples: u64 = used.iter().map(|(_, c)| c.fill_samples).sum();
     let share = |part: u64| (detailed && samples > 0).then(|| part as f64 / samples as f64);
+    // The most blocked subtask's share, as Flink shows a task's backpressure: the maximum over
+    // its subtasks.
     let blocked = |task: usize, role: EndpointRole| -> Option<f64> {
-        let ns: u64 = e
-            .channels
-            .iter()
-            .filter_map(|id| sites.get(&(task, *id, role)))
-            .map(|&(wait, _)| wait)
-            .fold(0, u64::saturating_add);
-        let base = wall.get(&task).copied().unwrap_or(0);
-        (detailed && base > 0).then(|| (ns as f64 / base as f64).min(1.0))
+        if !detailed {
+            return None;
+        }
+        sums.range((task, 0)..=(task, u32::MAX))
+            .filter(|(_, s)| s.wall > 0)
+            .map(|(&key, s)| {
+                let ns: u64 = e
+                    .channels
+                    .iter()
+                    .filter_map(|id| sites.get(&(key, *id, role)))
+                    .map(|&(wait, _)| wait)
+                    .fold(0, u64::saturating_add);
+                (ns as f64 / s.wall as f64).min(1.0)
+            })
+            .reduce(f64::max)
     };
     EdgeReport {
         from: graph.tasks[e.from].name.clone(),

@@ -461,12 +461,13 @@ pub struct EdgeReport {
     /// Share of the fill samples that found a queue at its capacity; `null` without samples.
     #[serde(default)]
     pub full_share: Option<f64>,
-    /// Share of the upstream task's time (summed over its subtasks) blocked sending into this
-    /// edge: its backpressure on this edge. `null` when the recording does not say where waits
+    /// Share of the time the upstream task's most blocked subtask spent blocked sending into
+    /// this edge: its backpressure on this edge (the maximum over subtasks, as for a task's
+    /// backpressure). `null` when the recording does not say where waits
     /// happened (format before 1.2, or an edge without channels).
     #[serde(default)]
     pub upstream_blocked: Option<f64>,
-    /// Share of the downstream task's time (summed over its subtasks) blocked receiving from
+    /// Share of the time the downstream task's most blocked subtask spent blocked receiving from
     /// this edge: its idleness on this edge. `null` as for `upstream_blocked`.
     #[serde(default)]
     pub downstream_blocked: Option<f64>,

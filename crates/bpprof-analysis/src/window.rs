@@ -173,20 +173,23 @@ pub(crate) fn subtask_sums(
     sums
 }
 
-/// Where the subtasks of each task waited over the selection: blocked ns and waits per (task
-/// position, channel, role), summed over the task's subtasks.
+/// Where each logical subtask waited over the selection: blocked ns and waits per ((task
+/// position, subtask index), channel, role), its registrations merged.
+pub(crate) type SiteSums = HashMap<((usize, u32), u32, EndpointRole), (u64, u64)>;
+
+/// The [`SiteSums`] of `selection`.
 pub(crate) fn site_sums(
     recording: &Recording,
     graph: &JobGraph,
     selection: &Selection,
-) -> HashMap<(usize, u32, EndpointRole), (u64, u64)> {
-    let mut sums: HashMap<(usize, u32, EndpointRole), (u64, u64)> = HashMap::new();
+) -> SiteSums {
+    let mut sums = SiteSums::new();
     for &n in &selection.intervals {
         for w in &recording.intervals[n].waits {
-            let Some(&(task, _)) = graph.subtasks.get(&w.subtask) else {
+            let Some(&key) = graph.subtasks.get(&w.subtask) else {
                 continue;
             };
-            let sum = sums.entry((task, w.channel, w.role)).or_default();
+            let sum = sums.entry((key, w.channel, w.role)).or_default();
             sum.0 = sum.0.saturating_add(w.wait_ns);
             sum.1 = sum.1.saturating_add(w.waits);
         }

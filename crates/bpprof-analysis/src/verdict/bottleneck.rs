@@ -5,6 +5,7 @@ use super::edges::{Named, View};
 use super::operators::slowest_operator;
 use super::{
     busiest, BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, OFF_CPU_SHARE_MIN,
+    UNACCOUNTED_FULL_QUEUE_MIN,
 };
 use crate::explain;
 use crate::report::{
@@ -51,14 +52,27 @@ pub(super) fn loaded(
         rule: Some(rule),
         edge: Some(view.edge_ref(e)),
         waited_by: None,
-        evidence: vec![evidence(
+        evidence: Vec::new(),
+    };
+    let from = &view.tasks[view.graph.edges[e].from];
+    let fed_fill = fed.iter().find(|f| f.0 == from.name).map(|f| f.1);
+    b.evidence.push(match fed_fill {
+        // An unaccounted upstream's backpressure is unknown: its full queue is the evidence.
+        Some(fill) if from.unaccounted => evidence(
+            "fill_ratio",
+            view.edge_name(e),
+            fill,
+            UNACCOUNTED_FULL_QUEUE_MIN,
+            true,
+        ),
+        _ => evidence(
             "upstream_blocked",
             view.edge_name(e),
             view.pressure(e),
             LEVEL_OK_MAX,
             true,
-        )],
-    };
+        ),
+    });
     if let Some((waiting, via)) = input {
         b.waited_by = Some(view.tasks[waiting].name.clone());
         b.evidence.push(evidence(

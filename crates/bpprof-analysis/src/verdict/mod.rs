@@ -235,10 +235,11 @@ fn external_tasks(view: &View, unexplained: &[usize], named: &[Bottleneck]) -> V
     starts.extend(pressured_elsewhere);
     let mut external: Vec<usize> = Vec::new();
     for up in starts {
+        // A task already named (or with a named task below it) is explained.
         let below = graph.reachable(up);
         let below_named = named
             .iter()
-            .any(|b| below.iter().any(|&r| tasks[r].name == b.task));
+            .any(|b| b.task == tasks[up].name || below.iter().any(|&r| tasks[r].name == b.task));
         if !below_named && !external.contains(&up) {
             external.push(up);
         }
