@@ -122,7 +122,11 @@ pub fn render_human_with(
             .iter()
             .map(|e| {
                 vec![
-                    format!("{} -> {}", e.from, e.to),
+                    if e.link {
+                        format!("{} -> {} (link)", e.from, e.to)
+                    } else {
+                        format!("{} -> {}", e.from, e.to)
+                    },
                     match e.channels.len() {
                         0 => "-".to_owned(),
                         1 => e.channels[0].clone(),
@@ -131,10 +135,9 @@ pub fn render_human_with(
                     e.capacity.map_or("-".into(), thousands),
                     e.avg_fill.map_or("-".into(), |f| format!("{f:.1}")),
                     e.max_fill.map_or("-".into(), thousands),
-                    match (e.avg_fill, e.capacity) {
-                        (Some(f), Some(c)) if c > 0 => pct(f / c as f64),
-                        _ => "-".into(),
-                    },
+                    e.fill_ratio.map_or("-".into(), pct),
+                    e.upstream_blocked.map_or("-".into(), pct),
+                    e.downstream_blocked.map_or("-".into(), pct),
                     e.partitioning.clone().unwrap_or_else(|| "-".into()),
                 ]
             })
@@ -148,6 +151,8 @@ pub fn render_human_with(
                 ("AVG FILL", R),
                 ("MAX FILL", R),
                 ("USAGE", R),
+                ("SENDER BLOCKED", R),
+                ("RECEIVER WAITS", R),
                 ("PARTITIONING", L),
             ],
             rows,

@@ -219,6 +219,14 @@ impl Account {
 
     /// Any thread: the totals as of `now`, counting a stall in progress up to `now`.
     pub fn totals(&self, now: u64) -> Totals {
+        self.totals_with(now, |_| None)
+    }
+
+    /// [`Account::totals`], where `ready(site)` tells when the operation of a wait in progress
+    /// on `site` became able to proceed, if it did (the channel's pending ready note): the stall
+    /// in progress is then blocked time up to that instant and wake-up latency after it, as it
+    /// will be counted when the wait ends.
+    pub fn totals_with(&self, now: u64, ready: impl Fn(WaitSite) -> Option<u64>) -> Totals {
         loop {
             let before = self.seq.load(Ordering::Acquire);
             if before & 1 == 1 {
@@ -250,7 +258,19 @@ impl Account {
             if self.seq.load(Ordering::Relaxed) != before {
                 continue;
             }
-            let ongoing = now.saturating_sub(since);
+            let site = totals
+                .sites
+                .get(usize::from(current))
+                .copied()
+                .flatten()
+                .map(|s| s.site);
+            let mut ongoing = now.saturating_sub(since);
+            if state != State::Busy {
+                if let Some(at) = site.and_then(&ready).filter(|&at| at > since && at < now) {
+                    totals.wake_ns += now - at;
+                    ongoing = at - since;
+                }
+            }
             match state {
                 State::Busy => {}
                 State::Idle => {

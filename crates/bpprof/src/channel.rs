@@ -47,6 +47,10 @@ pub(crate) struct ChannelInfo {
     /// it runs again is wake-up latency.
     record_ready_ns: AtomicU64,
     room_ready_ns: AtomicU64,
+    /// When a receiver, and a sender, last began to block on the channel (monotonic ns). A ready
+    /// note older than that is stale: it belongs to no waiter still waiting.
+    receiver_blocked_ns: AtomicU64,
+    sender_blocked_ns: AtomicU64,
 }
 
 struct Shared<T> {
@@ -109,20 +113,40 @@ impl ChannelInfo {
             waiting_senders: AtomicU32::new(0),
             record_ready_ns: AtomicU64::new(0),
             room_ready_ns: AtomicU64::new(0),
+            receiver_blocked_ns: AtomicU64::new(0),
+            sender_blocked_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// The cells of the waiters on the `role` end: how many wait, when one last began to, and the
+    /// ready note for them.
+    fn waiters(&self, role: EndpointRole) -> (&AtomicU32, &AtomicU64, &AtomicU64) {
+        match role {
+            EndpointRole::Receiver => (
+                &self.waiting_receivers,
+                &self.receiver_blocked_ns,
+                &self.record_ready_ns,
+            ),
+            EndpointRole::Sender => (
+                &self.waiting_senders,
+                &self.sender_blocked_ns,
+                &self.room_ready_ns,
+            ),
         }
     }
 
     /// A send or receive is about to make the other side able to proceed: when someone on the
-    /// other side (`waiter`) is blocked, note the time, so that the woken thread can tell its
-    /// wake-up latency from its wait. Costs one relaxed load when nobody waits; a clock read
-    /// otherwise, on a path that is about to wake a thread anyway.
+    /// other side (`waiter`) is blocked and no note is pending for it, note the time, so that the
+    /// woken thread can tell its wake-up latency from its wait. A pending note (one newer than
+    /// the latest start of a wait) is kept: the waiter could proceed from the first record (or
+    /// room) on, not the last. Costs one relaxed load when nobody waits; a clock read otherwise,
+    /// on a path that is about to wake a thread anyway.
     #[inline]
     fn note_ready_for(&self, waiter: EndpointRole) {
-        let (waiting, ready) = match waiter {
-            EndpointRole::Receiver => (&self.waiting_receivers, &self.record_ready_ns),
-            EndpointRole::Sender => (&self.waiting_senders, &self.room_ready_ns),
-        };
-        if waiting.load(Ordering::Relaxed) != 0 {
+        let (waiting, blocked_ns, ready) = self.waiters(waiter);
+        if waiting.load(Ordering::Relaxed) != 0
+            && ready.load(Ordering::Relaxed) < blocked_ns.load(Ordering::Relaxed)
+        {
             ready.store(clock::now_ns(), Ordering::Relaxed);
         }
     }
@@ -130,6 +154,11 @@ impl ChannelInfo {
     /// Marks the calling subtask blocked on the `role` end of this channel until the returned
     /// wait ends.
     pub(crate) fn block(&self, role: EndpointRole) -> ChannelWaitScope<'_> {
+        // First when the wait begins, then that someone waits: a note made from now on is newer
+        // than the start, so it stays pending for this waiter until it takes it.
+        self.waiters(role)
+            .1
+            .fetch_max(clock::now_ns(), Ordering::SeqCst);
         let state = match role {
             EndpointRole::Sender => {
                 self.blocked_sends.fetch_add(1, Ordering::Relaxed);
@@ -142,11 +171,20 @@ impl ChannelInfo {
                 State::Idle
             }
         };
+        let scope = enter_wait(state, Some(self.site(role)));
         ChannelWaitScope {
             info: self,
             role,
-            scope: Some(enter_wait(state, Some(self.site(role)))),
+            scope: Some(scope),
         }
+    }
+
+    /// The ready note pending for the waiters on the `role` end, if any: when their operation
+    /// became able to proceed.
+    pub(crate) fn pending_ready_ns(&self, role: EndpointRole) -> Option<u64> {
+        let (_, blocked_ns, ready) = self.waiters(role);
+        let note = ready.load(Ordering::Relaxed);
+        (note != 0 && note >= blocked_ns.load(Ordering::Relaxed)).then_some(note)
     }
 
     /// The `role` end of this channel, as a place where a subtask waits.
@@ -158,24 +196,40 @@ impl ChannelInfo {
     }
 }
 
-/// A subtask blocked on one end of an instrumented channel; dropping it ends the wait.
+/// A subtask blocked on one end of an instrumented channel; [`ChannelWaitScope::finish`] (or
+/// dropping it) ends the wait.
 pub(crate) struct ChannelWaitScope<'a> {
     info: &'a ChannelInfo,
     role: EndpointRole,
     scope: Option<BlockingScope>,
 }
 
+impl ChannelWaitScope<'_> {
+    /// Ends the wait. When the operation `proceeded` (it got a record, or room), the pending
+    /// ready note is taken: the time from it to now was wake-up latency. A wait that timed out or
+    /// found the channel disconnected was not woken by a record: it takes no note.
+    pub(crate) fn finish(mut self, proceeded: bool) {
+        self.close(proceeded);
+    }
+
+    fn close(&mut self, proceeded: bool) {
+        let Some(scope) = self.scope.take() else {
+            return;
+        };
+        let (waiting, _, ready) = self.info.waiters(self.role);
+        waiting.fetch_sub(1, Ordering::SeqCst);
+        let note = if proceeded {
+            ready.swap(0, Ordering::Relaxed)
+        } else {
+            0
+        };
+        scope.end((note != 0).then_some(note));
+    }
+}
+
 impl Drop for ChannelWaitScope<'_> {
     fn drop(&mut self) {
-        let (waiting, ready) = match self.role {
-            EndpointRole::Receiver => (&self.info.waiting_receivers, &self.info.record_ready_ns),
-            EndpointRole::Sender => (&self.info.waiting_senders, &self.info.room_ready_ns),
-        };
-        waiting.fetch_sub(1, Ordering::SeqCst);
-        let ready = ready.load(Ordering::Relaxed);
-        if let Some(scope) = self.scope.take() {
-            scope.end((ready != 0).then_some(ready));
-        }
+        self.close(false);
     }
 }
 
@@ -221,8 +275,10 @@ impl<T: Send + 'static> Sender<T> {
             Ok(()) => {}
             Err(TrySendError::Full(msg)) => {
                 info.saw_full.store(true, Ordering::Relaxed);
-                let _wait = info.block(EndpointRole::Sender);
-                self.tx.send(msg)?;
+                let wait = info.block(EndpointRole::Sender);
+                let sent = self.tx.send(msg);
+                wait.finish(sent.is_ok());
+                sent?;
             }
             Err(TrySendError::Disconnected(msg)) => return Err(SendError(msg)),
         }
@@ -309,8 +365,10 @@ impl<T: Send + 'static> Receiver<T> {
         let msg = match self.rx.try_recv() {
             Ok(msg) => msg,
             Err(TryRecvError::Empty) => {
-                let _wait = info.block(EndpointRole::Receiver);
-                self.rx.recv()?
+                let wait = info.block(EndpointRole::Receiver);
+                let got = self.rx.recv();
+                wait.finish(got.is_ok());
+                got?
             }
             Err(TryRecvError::Disconnected) => return Err(RecvError),
         };
@@ -325,8 +383,10 @@ impl<T: Send + 'static> Receiver<T> {
         let msg = match self.rx.try_recv() {
             Ok(msg) => msg,
             Err(TryRecvError::Empty) => {
-                let _wait = info.block(EndpointRole::Receiver);
-                self.rx.recv_timeout(timeout)?
+                let wait = info.block(EndpointRole::Receiver);
+                let got = self.rx.recv_timeout(timeout);
+                wait.finish(got.is_ok());
+                got?
             }
             Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
         };

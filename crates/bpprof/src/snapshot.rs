@@ -14,7 +14,7 @@ use bpprof_format::{
     TaskDecl,
 };
 
-use crate::account::{Totals, MAX_WAIT_CHANNELS};
+use crate::account::{Totals, WaitSite, MAX_WAIT_CHANNELS};
 use crate::channel::ChannelProbe;
 use crate::registry::{self, MAX_PENDING_WARNINGS};
 use crate::subtask::{SubtaskCell, ThreadTimes};
@@ -202,6 +202,15 @@ impl Snapshotter {
         let mut baselines = Vec::new();
         let mut ended = Vec::new();
         let mut operator_bases = Vec::new();
+        let channels: HashMap<u32, Arc<dyn ChannelProbe>> = live_channels()
+            .into_iter()
+            .map(|c| (c.info().id, c))
+            .collect();
+        let ready = |site: WaitSite| {
+            channels
+                .get(&site.channel)
+                .and_then(|c| c.info().pending_ready_ns(site.role))
+        };
         for cell in live.iter().chain(self.ended.iter()) {
             if let Some(operators) = cell.operators.get() {
                 for op in operators.read() {
@@ -264,7 +273,7 @@ impl Snapshotter {
             } else {
                 reading.at_ns.min(now_ns.max(base.at_ns))
             };
-            let totals = cell.account.totals(at_ns);
+            let totals = cell.account.totals_with(at_ns, ready);
             let (records_in, records_out) = cell.account.records();
             let (taken_idle, taken_bp) = cell.account.take_max_stalls();
             let max_idle = taken_idle
@@ -308,9 +317,19 @@ impl Snapshotter {
                     });
                 }
             }
+            // A wait in progress at the last chunk was reported as idle (or backpressured) up to
+            // then; if it turned out that part of that was wake-up latency, the total went back
+            // down. That part was reported already: it is not reported again as wake-up latency.
+            let reported_early = base.idle_ns.saturating_sub(totals.idle_ns)
+                + base
+                    .backpressured_ns
+                    .saturating_sub(totals.backpressured_ns);
             let blocking = SubtaskBlocking {
                 id: cell.id,
-                wake_ns: totals.wake_ns.saturating_sub(base.wake_ns),
+                wake_ns: totals
+                    .wake_ns
+                    .saturating_sub(base.wake_ns)
+                    .saturating_sub(reported_early),
                 blocked_cpu_ns: totals.blocked_cpu_ns.saturating_sub(base.blocked_cpu_ns),
             };
             if blocking.wake_ns > 0 || blocking.blocked_cpu_ns > 0 {
