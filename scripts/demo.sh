@@ -14,13 +14,14 @@ echo "==> building bpprof and the example pipeline (release)"
 cargo build --release --quiet -p bpprof-cli -p bpprof-scenarios --bin bpprof --example slow_operator
 
 echo "==> recording Source(1) -> Parse(2) -> Enrich(4) -> Sink(1) for ${seconds} s into ${recording}"
-BPPROF_OUT="$recording" ./target/release/examples/slow_operator --seconds "$seconds"
+release="${CARGO_TARGET_DIR:-target}/release"
+BPPROF_OUT="$recording" "$release/examples/slow_operator" --seconds "$seconds"
 
 echo "==> bpprof locate ${recording} --svg out/job.svg"
-./target/release/bpprof locate "$recording" --svg out/job.svg
+"$release/bpprof" locate "$recording" --svg out/job.svg
 
 echo
 echo "==> bpprof flame ${recording}   (the bottleneck subtask)"
-./target/release/bpprof flame "$recording" -o out/bottleneck-flame.svg
+"$release/bpprof" flame "$recording" -o out/bottleneck-flame.svg
 echo "open out/job.svg (the job graph) and out/bottleneck-flame.svg (where the bottleneck subtask"
 echo "spends its time) in a browser"

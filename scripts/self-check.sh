@@ -15,8 +15,8 @@ cd "$(dirname "$0")/.."
 
 seconds="${1:-4}"
 out="out/self-check"
-bpprof="./target/release/bpprof"
-example="./target/release/examples/slow_operator"
+bpprof="${CARGO_TARGET_DIR:-target}/release/bpprof"
+example="${CARGO_TARGET_DIR:-target}/release/examples/slow_operator"
 started=$SECONDS
 
 fail() {

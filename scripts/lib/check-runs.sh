@@ -10,8 +10,8 @@
 
 # shellcheck disable=SC2034 # started, load_before and rc are read by the sourcing script.
 : "${out:?set out (the output directory) before sourcing check-runs.sh}"
-bpprof="./target/release/bpprof"
-example="./target/release/examples/slow_operator"
+bpprof="${CARGO_TARGET_DIR:-target}/release/bpprof"
+example="${CARGO_TARGET_DIR:-target}/release/examples/slow_operator"
 read -r -a check_args <<<"${BPPROF_CHECK_ARGS:-}"
 recheck="${BPPROF_RECHECK:-0}"
 
