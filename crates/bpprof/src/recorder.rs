@@ -274,7 +274,7 @@ pub fn init_from_env() -> Result<Option<Recorder>, RecorderError> {
         let signal = text
             .trim()
             .parse()
-            .map_err(|_| SamplingError::NotRealTime(-1))?;
+            .map_err(|_| SamplingError::NotAllowed(-1))?;
         options.sample_signal = Some(signal);
     }
     start(options, " (from BPPROF_OUT)").map(Some)

@@ -8,8 +8,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bpprof_format::{EndpointRole, RuntimeWarning};
 
-use std::sync::atomic::Ordering;
-
 use crate::account::{Account, State, WaitEnd, WaitSite};
 use crate::clock;
 use crate::operator::{CurrentOperator, Operators, OwnerOperators};
@@ -98,6 +96,12 @@ impl SubtaskCell {
         }
     }
 
+    /// The thread's CPU clock, while it is registered.
+    pub fn cpu_clock(&self) -> Option<libc::clockid_t> {
+        let life = self.life.lock().unwrap_or_else(|p| p.into_inner());
+        life.ended.is_none().then_some(self.cpu_clock).flatten()
+    }
+
     /// `TASK#INDEX`.
     pub fn name(&self) -> String {
         format!("{}#{}", self.task, self.index)
@@ -121,6 +125,8 @@ struct Current {
     endpoints: Vec<(u32, EndpointRole)>,
     /// Open operator scopes and interned operator names.
     operators: OwnerOperators,
+    /// Blocking waits entered so far (every [`CPU_MEASURE_EVERY`]th has its CPU measured).
+    waits_seen: u64,
 }
 
 thread_local! {
@@ -270,6 +276,7 @@ fn register_checked(
             depth: 0,
             endpoints: Vec::new(),
             operators: OwnerOperators::default(),
+            waits_seen: 0,
         });
     });
     FAST_CELL.set(Arc::as_ptr(&cell));
@@ -299,11 +306,6 @@ impl Drop for SubtaskGuard {
     }
 }
 
-/// How many times deregistration yields while waiting for a sampling signal already sent to its
-/// thread to be handled. A signal pending for the calling thread is delivered on return from
-/// `sched_yield`, so the wait ends at once unless the thread blocks the signal.
-const MAX_SIGNAL_WAIT_YIELDS: u32 = 10_000;
-
 /// Ends the calling thread's registration, if any, without a guard (used when it registers again).
 /// Returns when it ended and the thread's times then.
 fn end_current_registration() -> Option<(u64, ThreadTimes)> {
@@ -318,7 +320,9 @@ fn end_current_registration() -> Option<(u64, ThreadTimes)> {
 /// Ends `cell`'s registration; returns when it ended and its thread's times then (`None` when
 /// it had ended already).
 fn deregister(cell: &Arc<SubtaskCell>) -> Option<(u64, ThreadTimes)> {
-    stop_sampling(cell);
+    // No sampling signal can reach the cell after this: its token is out of the table (a signal
+    // already on its way finds nothing) and its timer is deleted.
+    cell.sampling.stop_timer();
     // Leave `live` before the end is recorded: the recorder takes a subtask's end from `retired`
     // and drops it from `live` once reported, so an ended subtask still in `live` (this thread
     // preempted between the two steps across two ticks) would be declared and ended twice.
@@ -339,25 +343,6 @@ fn deregister(cell: &Arc<SubtaskCell>) -> Option<(u64, ThreadTimes)> {
     let end = (now, times);
     life.ended = Some(end);
     Some(end)
-}
-
-/// Makes sure no sampling signal will reach the thread for this registration: the sampler sends
-/// no new one once `closed` is set, and a signal already sent is handled on this very thread.
-fn stop_sampling(cell: &Arc<SubtaskCell>) {
-    let slot = &cell.sampling;
-    slot.closed.store(true, Ordering::SeqCst);
-    let mut yields = 0;
-    while slot.in_flight.load(Ordering::SeqCst) > 0 {
-        if yields == MAX_SIGNAL_WAIT_YIELDS {
-            // The thread blocks the signal: keep the cell alive for good, so that a late
-            // handler still finds valid memory.
-            std::mem::forget(Arc::clone(cell));
-            return;
-        }
-        yields += 1;
-        // SAFETY: sched_yield has no preconditions.
-        unsafe { libc::sched_yield() };
-    }
 }
 
 /// Counts one record through `channel` for the calling subtask, and reports the endpoint the
@@ -451,8 +436,11 @@ pub struct BlockingScope {
     /// and unregistered threads, which account nothing.
     cell: Option<Arc<SubtaskCell>>,
     nested: bool,
-    /// The thread's CPU time when the wait began (read only while a recorder is active).
+    /// The thread's CPU time when the wait began (read only while a recorder is active, and for
+    /// channel waits only one in [`CPU_MEASURE_EVERY`]), and how many waits the measured one
+    /// stands for.
     cpu_at_entry: Option<u64>,
+    cpu_weight: u64,
     /// Set once the scope has been accounted (by [`BlockingScope::end`] or by `Drop`).
     closed: bool,
     _not_send: PhantomData<*const ()>,
@@ -473,6 +461,7 @@ pub(crate) fn enter_wait(state: State, site: Option<WaitSite>) -> BlockingScope 
         cell: None,
         nested: false,
         cpu_at_entry: None,
+        cpu_weight: 0,
         closed: false,
         _not_send: PhantomData,
     };
@@ -486,8 +475,17 @@ pub(crate) fn enter_wait(state: State, site: Option<WaitSite>) -> BlockingScope 
             if sampling::is_active() {
                 capture_blocked_stack(&cell.sampling.blocked, cell.sampling.bounds);
             }
-            if registry::is_recording() {
+            // Scopes wrap slow calls (a socket, a lock): their CPU is always measured. Channel
+            // waits are frequent and short: one in CPU_MEASURE_EVERY is.
+            let measure = match site {
+                None => Some(1),
+                Some(_) => {
+                    measures_this_wait(&mut current.0.waits_seen).then_some(CPU_MEASURE_EVERY)
+                }
+            };
+            if let (true, Some(weight)) = (registry::is_recording(), measure) {
                 scope.cpu_at_entry = clock::read_clock(libc::CLOCK_THREAD_CPUTIME_ID);
+                scope.cpu_weight = weight;
             }
             cell.account.enter(state, clock::now_ns(), site);
             scope.cell = Some(Arc::clone(&current.0.cell));
@@ -496,6 +494,17 @@ pub(crate) fn enter_wait(state: State, site: Option<WaitSite>) -> BlockingScope 
         }
     });
     scope
+}
+
+/// CPU used inside channel waits is measured on one wait in this many (the thread's CPU clock is a
+/// system call of about 0.65 µs here, two per measured wait) and scaled up: an unbiased estimate
+/// at a sixteenth of the cost. See docs/performance.md.
+pub(crate) const CPU_MEASURE_EVERY: u64 = 16;
+
+/// Whether this wait is one of the measured ones (counts the waits of the registration).
+fn measures_this_wait(waits_seen: &mut u64) -> bool {
+    *waits_seen = waits_seen.wrapping_add(1);
+    *waits_seen % CPU_MEASURE_EVERY == 0
 }
 
 impl BlockingScope {
@@ -512,9 +521,11 @@ impl BlockingScope {
         self.closed = true;
         with_current(|current| current.0.depth = current.0.depth.saturating_sub(1));
         if let Some(cell) = &self.cell {
+            // A measured channel wait stands for the CPU_MEASURE_EVERY waits around it.
             let cpu_ns = match self.cpu_at_entry {
                 Some(before) => clock::read_clock(libc::CLOCK_THREAD_CPUTIME_ID)
-                    .map_or(0, |now| now.saturating_sub(before)),
+                    .map_or(0, |now| now.saturating_sub(before))
+                    .saturating_mul(self.cpu_weight),
                 None => 0,
             };
             cell.account.exit(WaitEnd {

@@ -722,10 +722,12 @@ fn cpu_used_inside_blocking_waits_is_recorded_and_never_exceeds_the_threads_cpu(
         "CPU inside waits {blocked_cpu_ns} ns exceeds the thread's CPU {} ns",
         total.cpu_ns
     );
+    // CPU inside channel waits is measured on one wait in CPU_MEASURE_EVERY (16) and scaled: the
+    // one measured receive stands for 16 of the 20, so allow it 2 ms of estimation error.
     assert!(
-        total.cpu_ns - blocked_cpu_ns >= spun_busy,
+        total.cpu_ns + 2 * MS >= blocked_cpu_ns + spun_busy,
         "the CPU outside waits ({} ns) holds the {spun_busy} ns spun while busy",
-        total.cpu_ns - blocked_cpu_ns
+        total.cpu_ns.saturating_sub(blocked_cpu_ns)
     );
     assert!(
         blocked_cpu_ns < spun_blocked + 20 * MS,

@@ -1,6 +1,11 @@
-//! The sampler thread: visits every registered subtask at the configured rate (with jitter),
-//! signals busy threads that used CPU, counts blocked threads from the stack they blocked with,
-//! and aggregates samples until the recorder takes them.
+//! The sampler thread. On-CPU samples come from the kernel: every subtask thread gets a timer on
+//! its own CPU clock that signals it each sampling period of CPU time it uses (see `timer`), so
+//! the thread is interrupted only while it runs, never in a blocking call, and the sampler wakes
+//! no thread. The sampler thread wakes [`VISIT_HZ`] times a second (whatever the rate and the
+//! number of subtasks) to start timers for new subtasks, collect what the handlers captured, and
+//! count the wall-clock samples of the time subtasks spent off CPU: a blocked subtask's from the
+//! stack it blocked with, a busy one's that did not run from its last on-CPU stack. Each such
+//! sample stands for the wall time since the previous visit at the configured rate.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,10 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use bpprof_format::RuntimeWarning;
+
 use super::ring::RawSample;
-use super::signal::queue_to_thread;
+use super::signal::{handler_is_ours, thread_blocks};
 use super::stack::MAX_DEPTH;
-use crate::account::State;
+use super::timer::CpuTimer;
+use super::tokens;
+use crate::account::{State, WaitSite};
+use crate::channel::ChannelProbe;
 use crate::registry;
 use crate::subtask::SubtaskCell;
 
@@ -19,8 +29,8 @@ use crate::subtask::SubtaskCell;
 /// counted, so memory stays bounded whatever the program does.
 pub(crate) const MAX_DISTINCT_SAMPLES: usize = 100_000;
 
-/// Shortest sleep worth taking between rounds; shorter waits accumulate into the next one.
-const MIN_SLEEP_NS: u64 = 50_000;
+/// How often the sampler thread wakes, at most (lower when the sampling rate is lower).
+pub(crate) const VISIT_HZ: u32 = 100;
 
 /// A sample key: subtask id, state, on CPU, and lookup addresses innermost first (the exact
 /// interrupted address, then return addresses minus one, which point into the call instruction).
@@ -42,22 +52,27 @@ pub(crate) struct RawSamples {
 }
 
 impl RawSamples {
-    fn add(&mut self, key: SampleKey) {
+    /// Counts `weight` samples of `key`; beyond [`MAX_DISTINCT_SAMPLES`] distinct keys, a new key
+    /// is counted as lost.
+    fn add(&mut self, key: SampleKey, weight: u32) {
+        if weight == 0 {
+            return;
+        }
         if let Some(count) = self.counts.get_mut(&key) {
-            *count = count.saturating_add(1);
+            *count = count.saturating_add(weight);
         } else if self.counts.len() < MAX_DISTINCT_SAMPLES {
-            self.counts.insert(key, 1);
+            self.counts.insert(key, weight);
         } else {
-            self.lost += 1;
+            self.lost += u64::from(weight);
         }
     }
 
-    /// Adds everything in `other` (used when a chunk could not be written and is merged into the
-    /// next one).
+    /// Adds everything in `other` (a visit's batch, or a chunk that could not be written and is
+    /// merged into the next one), within the same bound.
     pub fn merge(&mut self, other: RawSamples) {
         self.lost += other.lost;
         for (key, count) in other.counts {
-            *self.counts.entry(key).or_insert(0) += count;
+            self.add(key, count);
         }
     }
 }
@@ -71,14 +86,17 @@ pub(crate) struct Sampler {
 }
 
 impl Sampler {
-    /// Starts sampling every registered subtask `hz` times a second with `signal`.
+    /// Starts sampling every registered subtask `hz` times per second of its time with `signal`.
     pub fn start(hz: u32, signal: i32) -> std::io::Result<Sampler> {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(RawSamples::default()));
         let (thread_stop, thread_samples) = (Arc::clone(&stop), Arc::clone(&samples));
         let thread = std::thread::Builder::new()
             .name("bpprof-sampler".into())
-            .spawn(move || sample_loop(hz, signal, &thread_stop, &thread_samples))?;
+            .spawn(move || {
+                let mut sampler = Loop::new(hz, signal);
+                sampler.run(&thread_stop, &thread_samples);
+            })?;
         Ok(Sampler {
             stop,
             samples,
@@ -91,7 +109,7 @@ impl Sampler {
         std::mem::take(&mut *self.samples.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Stops the thread.
+    /// Stops the thread (which deletes every timer it started).
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
@@ -109,154 +127,279 @@ impl Drop for Sampler {
 /// What the sampler remembers of one subtask between visits.
 #[derive(Debug, Default)]
 struct Visit {
-    cpu_ns: u64,
+    /// Wall clock at the previous visit, and the thread's CPU time at the last visit that read
+    /// it (`None`: never read).
+    at_ns: u64,
+    cpu_ns: Option<u64>,
+    /// The subtask's cumulative idle and backpressured time at the previous visit.
+    idle_ns: u64,
+    backpressured_ns: u64,
+    blocked_cpu_ns: u64,
+    wake_ns: u64,
+    /// Busy time and CPU inside waits since `cpu_ns` was read.
+    busy_unread: u64,
+    blocked_cpu_unread: u64,
     lost_seen: u64,
+    /// Wall-clock samples owed but not yet counted, per state (fractions carry over).
+    owed: [f64; 3],
     /// The last stack the handler captured while the subtask was busy.
     last_busy: Option<Box<[usize]>>,
 }
 
-fn sample_loop(hz: u32, signal: i32, stop: &AtomicBool, samples: &Mutex<RawSamples>) {
-    let period_ns = 1_000_000_000 / u64::from(hz.max(1));
-    let mut visits: HashMap<u32, Visit> = HashMap::new();
-    let mut rng = Jitter::new();
-    // The subtasks visited in the previous pass: those that have deregistered since are drained
-    // one last time, so that a sample their handler wrote after the last visit is not dropped
-    // (deregistration waits for the handler, so nothing is written after this drain).
-    let mut previous: Vec<Arc<SubtaskCell>> = Vec::new();
-    // When the next visit is due. Visits are paced against this deadline rather than by sleeping
-    // a fixed gap after each, so the time a visit and the sleep's own overshoot take does not
-    // lower the rate.
-    let mut due_ns = crate::clock::now_ns();
-    while !stop.load(Ordering::Relaxed) {
-        let cells: Vec<Arc<SubtaskCell>> = registry::lock().live.clone();
-        drain_departed(&previous, &cells, &mut visits, samples);
-        visits.retain(|id, _| cells.iter().any(|c| c.id == *id));
-        if cells.is_empty() {
-            previous.clear();
-            std::thread::sleep(Duration::from_nanos(period_ns));
-            due_ns = crate::clock::now_ns();
-            continue;
+/// The sampler thread's state.
+struct Loop {
+    hz: u32,
+    signal: i32,
+    period_ns: u64,
+    visits: HashMap<u32, Visit>,
+    /// The subtasks of the previous visit: those that deregistered since are drained once more.
+    previous: Vec<Arc<SubtaskCell>>,
+    /// Set once the handler was found replaced: no timer is started any more.
+    disabled: bool,
+    /// Warned once each: the token table is full.
+    warned_full: bool,
+    jitter: Jitter,
+}
+
+impl Loop {
+    fn new(hz: u32, signal: i32) -> Loop {
+        Loop {
+            hz,
+            signal,
+            period_ns: 1_000_000_000 / u64::from(hz.max(1)),
+            visits: HashMap::new(),
+            previous: Vec::new(),
+            disabled: false,
+            warned_full: false,
+            jitter: Jitter::new(),
         }
-        // One wake-up per period visits every subtask (waking once per subtask would cost a
-        // context switch each, which dominates at high rates); the period is jittered so the rate
-        // does not alias with periodic work in the pipeline.
-        for cell in &cells {
-            let visit = visits.entry(cell.id).or_default();
-            let mut batch = RawSamples::default();
-            visit_subtask(cell, visit, signal, &mut batch);
+    }
+
+    fn run(&mut self, stop: &AtomicBool, samples: &Mutex<RawSamples>) {
+        let visit_ns = 1_000_000_000 / u64::from(self.hz.clamp(1, VISIT_HZ));
+        while !stop.load(Ordering::Relaxed) {
+            let batch = self.visit_all();
             samples
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .merge(batch);
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
+            // Jittered so that visits do not alias with periodic work in the pipeline.
+            let sleep = (visit_ns as f64 * self.jitter.next_factor()) as u64;
+            std::thread::sleep(Duration::from_nanos(sleep));
         }
-        due_ns += (period_ns as f64 * rng.next_factor()) as u64;
-        let now = crate::clock::now_ns();
-        if due_ns > now + MIN_SLEEP_NS {
-            std::thread::sleep(Duration::from_nanos(due_ns - now));
-        } else if now > due_ns + period_ns {
-            // Far behind (the sampler was not scheduled): skip the missed rounds instead of
-            // catching up in a burst.
-            due_ns = now;
+        let cells: Vec<Arc<SubtaskCell>> = registry::lock().live.clone();
+        for cell in cells.iter().chain(&self.previous) {
+            cell.sampling.stop_timer();
         }
-        previous = cells;
-    }
-    // Collect what the handlers wrote since the last visit.
-    let cells: Vec<Arc<SubtaskCell>> = registry::lock().live.clone();
-    drain_departed(&previous, &cells, &mut visits, samples);
-    let mut batch = RawSamples::default();
-    for cell in &cells {
-        let visit = visits.entry(cell.id).or_default();
-        drain(cell, visit, &mut batch);
-    }
-    samples
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .merge(batch);
-}
-
-/// Drains, one last time, the subtasks of `previous` that are no longer in `live`.
-fn drain_departed(
-    previous: &[Arc<SubtaskCell>],
-    live: &[Arc<SubtaskCell>],
-    visits: &mut HashMap<u32, Visit>,
-    samples: &Mutex<RawSamples>,
-) {
-    let mut batch = RawSamples::default();
-    for cell in previous {
-        if live.iter().any(|c| c.id == cell.id) {
-            continue;
-        }
-        if let Some(visit) = visits.get_mut(&cell.id) {
-            drain(cell, visit, &mut batch);
-        }
-    }
-    if batch.lost > 0 || !batch.counts.is_empty() {
+        // Collect what the handlers wrote since the last visit.
+        let batch = self.visit_all();
         samples
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .merge(batch);
     }
-}
 
-/// Collects the subtask's captured samples, then takes this visit's sample.
-fn visit_subtask(cell: &Arc<SubtaskCell>, visit: &mut Visit, signal: i32, out: &mut RawSamples) {
-    drain(cell, visit, out);
-    let slot = &cell.sampling;
-    let state = cell.account.state();
-    if state != State::Busy {
-        // Blocked in an instrumented channel or scope: the stack it blocked with stands for the
-        // whole blocked period; no signal needed.
-        let mut addrs = [0usize; MAX_DEPTH];
-        let depth = slot.blocked.load(&mut addrs);
-        if depth == 0 {
-            out.lost += 1;
+    /// One visit of every subtask.
+    fn visit_all(&mut self) -> RawSamples {
+        let mut out = RawSamples::default();
+        let cells: Vec<Arc<SubtaskCell>> = registry::lock().live.clone();
+        for cell in &self.previous {
+            if !cells.iter().any(|c| c.id == cell.id) {
+                if let Some(visit) = self.visits.get_mut(&cell.id) {
+                    drain(cell, visit, &mut out);
+                }
+            }
+        }
+        self.visits
+            .retain(|id, _| cells.iter().any(|c| c.id == *id));
+        if !self.disabled && !cells.is_empty() && !handler_is_ours(self.signal) {
+            self.disable(&cells);
+        }
+        // When a blocked subtask's operation became able to proceed: the rest of its wait is
+        // wake-up latency, busy time, and is sampled as such.
+        let channels: HashMap<u32, Arc<dyn ChannelProbe>> = registry::lock()
+            .channels
+            .iter()
+            .map(|c| (c.info().id, Arc::clone(c)))
+            .collect();
+        let ready = |site: WaitSite| {
+            channels
+                .get(&site.channel)
+                .and_then(|c| c.info().pending_ready_ns(site.role))
+        };
+        let now = crate::clock::now_ns();
+        for cell in &cells {
+            if !self.disabled && !cell.sampling.has_timer() {
+                self.start_timer(cell);
+            }
+            let visit = self.visits.entry(cell.id).or_insert_with(|| {
+                let totals = cell.account.totals_with(now, ready);
+                Visit {
+                    at_ns: now,
+                    idle_ns: totals.idle_ns,
+                    backpressured_ns: totals.backpressured_ns,
+                    blocked_cpu_ns: totals.blocked_cpu_ns,
+                    wake_ns: totals.wake_ns,
+                    ..Visit::default()
+                }
+            });
+            drain(cell, visit, &mut out);
+            count_off_cpu(cell, visit, now, self.hz, &ready, &mut out);
+        }
+        self.previous = cells;
+        out
+    }
+
+    /// Starts the CPU-time timer of `cell`, unless its thread blocks the signal.
+    fn start_timer(&mut self, cell: &Arc<SubtaskCell>) {
+        let slot = &cell.sampling;
+        if slot.closed.load(Ordering::SeqCst) {
             return;
         }
-        out.add(SampleKey {
-            subtask: cell.id,
-            state,
-            on_cpu: false,
-            addrs: addrs[..depth].iter().map(|a| a.saturating_sub(1)).collect(),
-            operator: cell.current_operator.load(),
-        });
-        return;
+        let Some(clock) = cell.cpu_clock() else {
+            return;
+        };
+        if thread_blocks(cell.tid, self.signal) {
+            // Never retried for this registration: one warning, no timer.
+            slot.closed.store(true, Ordering::SeqCst);
+            warn(format!(
+                "{} blocks the sampling signal {}: it is not sampled on CPU (its blocked and off-CPU time still is); unblock the signal in that thread, or choose another with BPPROF_SAMPLE_SIGNAL",
+                cell.name(),
+                self.signal
+            ));
+            return;
+        }
+        let Some(token) = tokens::claim(cell) else {
+            if !self.warned_full {
+                self.warned_full = true;
+                warn(format!(
+                    "more than {} subtasks are registered at once: the ones beyond are not sampled on CPU",
+                    tokens::MAX_SAMPLED_THREADS
+                ));
+            }
+            return;
+        };
+        match CpuTimer::start(clock, cell.tid, self.signal, token, self.period_ns) {
+            Ok(timer) => slot.set_timer(token, timer),
+            Err(_) => tokens::release(token), // the thread has exited: nothing to sample
+        }
     }
-    let Some(cpu_ns) = cell.cpu_ns() else {
-        return; // deregistered since the list was taken
-    };
-    let on_cpu = cpu_ns > visit.cpu_ns;
-    visit.cpu_ns = cpu_ns;
-    if let (false, Some(last)) = (on_cpu, &visit.last_busy) {
-        // Busy but did not run since the last sample (blocked outside bpprof's view): it is still
-        // where it was; count that stack instead of waking the thread.
-        out.add(SampleKey {
-            subtask: cell.id,
-            state,
-            on_cpu: false,
-            addrs: last.clone(),
-            operator: cell.current_operator.load(),
-        });
-        return;
+
+    /// The host replaced the sampling signal's handler: stop every timer for good, say so once.
+    fn disable(&mut self, cells: &[Arc<SubtaskCell>]) {
+        self.disabled = true;
+        for cell in cells {
+            cell.sampling.stop_timer();
+        }
+        warn(format!(
+            "the handler of the sampling signal {} was replaced (by the program or a library): on-CPU stack sampling stopped; choose another signal with BPPROF_SAMPLE_SIGNAL",
+            self.signal
+        ));
     }
-    // Bound signals in flight to one per thread: real-time signals queue.
-    if slot.in_flight.load(Ordering::SeqCst) > 0 {
-        out.lost += 1;
-        return;
+}
+
+/// Leaves `message` in the recording (and so in every command's output).
+fn warn(message: String) {
+    registry::lock().warn(RuntimeWarning {
+        code: "sampling".to_owned(),
+        message,
+    });
+}
+
+/// Counts the wall-clock samples of the time `cell` spent off CPU since its previous visit, from
+/// its accounting (so that samples and accounting agree): its idle and backpressured time from
+/// the stack it last blocked with, and its busy time that its CPU clock did not cover (waiting
+/// for a CPU, or blocked outside bpprof's view) from its last on-CPU stack. Its on-CPU time is
+/// sampled by its timer. `ready` splits a wait in progress at its ready note, as the recorder
+/// does.
+fn count_off_cpu(
+    cell: &SubtaskCell,
+    visit: &mut Visit,
+    now: u64,
+    hz: u32,
+    ready: &impl Fn(WaitSite) -> Option<u64>,
+    out: &mut RawSamples,
+) {
+    let totals = cell.account.totals_with(now, ready);
+    let wall = now.saturating_sub(visit.at_ns);
+    let idle = totals.idle_ns.saturating_sub(visit.idle_ns);
+    let backpressured = totals
+        .backpressured_ns
+        .saturating_sub(visit.backpressured_ns);
+    let blocked_cpu = totals.blocked_cpu_ns.saturating_sub(visit.blocked_cpu_ns);
+    let wake = totals.wake_ns.saturating_sub(visit.wake_ns);
+    visit.wake_ns = totals.wake_ns;
+    visit.at_ns = now;
+    visit.idle_ns = totals.idle_ns;
+    visit.backpressured_ns = totals.backpressured_ns;
+    visit.blocked_cpu_ns = totals.blocked_cpu_ns;
+    let busy = wall.saturating_sub(idle + backpressured);
+    // Busy time not covered by CPU time, since the last reading of the thread's CPU clock. That
+    // is a system call, made only for subtasks that were busy since: an idle subtask costs none
+    // (the CPU it uses while blocked is its CPU inside waits, subtracted when it is read).
+    visit.busy_unread += busy;
+    visit.blocked_cpu_unread += blocked_cpu;
+    let mut busy_off_cpu = 0;
+    if visit.busy_unread > 0 {
+        let Some(cpu) = cell.cpu_ns() else {
+            return; // deregistered since the list was taken
+        };
+        if let Some(before) = visit.cpu_ns {
+            let busy_cpu = cpu
+                .saturating_sub(before)
+                .saturating_sub(visit.blocked_cpu_unread);
+            busy_off_cpu = visit.busy_unread.saturating_sub(busy_cpu);
+        }
+        visit.cpu_ns = Some(cpu);
+        visit.busy_unread = 0;
+        visit.blocked_cpu_unread = 0;
     }
-    slot.on_cpu_hint.store(on_cpu as u8, Ordering::Relaxed);
-    // Announce the signal before checking `closed`; deregistration sets `closed` before waiting
-    // for `in_flight` to drop to zero, so one of the two always sees the other.
-    slot.in_flight.fetch_add(1, Ordering::SeqCst);
-    if slot.closed.load(Ordering::SeqCst) {
-        slot.in_flight.fetch_sub(1, Ordering::SeqCst);
-        return;
-    }
-    if !queue_to_thread(signal, cell.tid, Arc::as_ptr(cell).cast()) {
-        slot.in_flight.fetch_sub(1, Ordering::SeqCst);
-        out.lost += 1;
+    let per_ns = f64::from(hz) / 1e9;
+    let operator = cell.current_operator.load();
+    let mut blocked: Option<Box<[usize]>> = None;
+    for (state, ns) in [
+        (State::Idle, idle),
+        (State::Backpressured, backpressured),
+        (State::Busy, busy_off_cpu),
+    ] {
+        let owed = &mut visit.owed[state as usize];
+        *owed += ns as f64 * per_ns;
+        let whole = owed.floor();
+        *owed -= whole;
+        let weight = whole as u32;
+        if weight == 0 {
+            continue;
+        }
+        // Busy time off CPU that is mostly wake-up latency was spent returning from a wait: the
+        // stack it blocked with shows where; other busy time off CPU (a sleep, a lock outside
+        // bpprof's view, a preemption) is shown at the last on-CPU stack.
+        let at_blocked_stack = state != State::Busy || wake * 2 >= ns || visit.last_busy.is_none();
+        let addrs = if !at_blocked_stack {
+            visit.last_busy.clone()
+        } else {
+            Some(
+                blocked
+                    .get_or_insert_with(|| {
+                        let mut addrs = [0usize; MAX_DEPTH];
+                        let depth = cell.sampling.blocked.load(&mut addrs);
+                        addrs[..depth].iter().map(|a| a.saturating_sub(1)).collect()
+                    })
+                    .clone(),
+            )
+        };
+        match addrs.filter(|a| !a.is_empty()) {
+            Some(addrs) => out.add(
+                SampleKey {
+                    subtask: cell.id,
+                    state,
+                    on_cpu: false,
+                    addrs,
+                    operator,
+                },
+                weight,
+            ),
+            None => out.lost += u64::from(weight),
+        }
     }
 }
 
@@ -266,7 +409,7 @@ fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) {
     slot.drain(|sample: &RawSample| {
         let depth = (sample.depth as usize).min(MAX_DEPTH);
         if depth == 0 {
-            out.lost += 1;
+            out.lost += u64::from(sample.weight);
             return;
         }
         let addrs: Box<[usize]> = sample.addrs[..depth]
@@ -282,13 +425,17 @@ fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) {
         if state == State::Busy {
             visit.last_busy = Some(addrs.clone());
         }
-        out.add(SampleKey {
-            subtask: cell.id,
-            state,
-            on_cpu: sample.on_cpu,
-            addrs,
-            operator: (sample.operator != crate::operator::NO_OPERATOR).then_some(sample.operator),
-        });
+        out.add(
+            SampleKey {
+                subtask: cell.id,
+                state,
+                on_cpu: true,
+                addrs,
+                operator: (sample.operator != crate::operator::NO_OPERATOR)
+                    .then_some(sample.operator),
+            },
+            sample.weight,
+        );
     });
     let lost = slot.lost.load(Ordering::Relaxed);
     out.lost += lost.saturating_sub(visit.lost_seen);

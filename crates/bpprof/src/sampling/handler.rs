@@ -1,17 +1,20 @@
 //! The sampling signal handler. Everything it does is listed here so it can be checked line by
-//! line: it saves and restores errno; it touches only memory allocated before the thread could
-//! be signalled (the subtask's [`SampleSlot`], kept alive by the sampler until this handler has
-//! decremented `in_flight`); it takes no lock, allocates nothing, initialises nothing lazily, and
-//! calls only `gettid` (a plain system call).
+//! line: it saves and restores errno; it handles only signals of our timers (`SI_TIMER`) whose
+//! token names a live subtask of this very thread (the token table's two atomic loads, then a
+//! `gettid` system call); it touches only memory allocated before the timer existed (the
+//! subtask's [`SampleSlot`](super::ring::SampleSlot), which stays alive while its token is in the
+//! table); it takes no lock, allocates nothing and initialises nothing lazily.
 
 use std::sync::atomic::Ordering;
 
 use super::ring::RawSample;
 use super::stack::{walk_frame_pointers, MAX_DEPTH};
+use super::timer::TimerSigInfo;
+use super::tokens;
 use crate::subtask::SubtaskCell;
 
-/// The handler, installed with `SA_SIGINFO | SA_RESTART`. The sampler sends the signal with
-/// `rt_tgsigqueueinfo`, passing a pointer to the target's [`SubtaskCell`] as the signal value.
+/// The handler, installed with `SA_SIGINFO | SA_RESTART`. The kernel sends the signal when a
+/// subtask's CPU-time timer expires, with the subtask's token as the signal value.
 pub(crate) extern "C" fn on_sample_signal(
     _signal: libc::c_int,
     info: *mut libc::siginfo_t,
@@ -21,39 +24,40 @@ pub(crate) extern "C" fn on_sample_signal(
     let errno = unsafe { libc::__errno_location() };
     // SAFETY: as above.
     let saved_errno = unsafe { *errno };
-    // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler.
-    let (code, pid, value) = unsafe { ((*info).si_code, (*info).si_pid(), (*info).si_value()) };
-    // Only signals queued by this process's sampler carry a subtask pointer; ignore the rest.
-    // SAFETY: getpid is a plain system call.
-    if code == libc::SI_QUEUE && pid == unsafe { libc::getpid() } && !value.sival_ptr.is_null() {
-        // SAFETY: the sampler queued this signal with a pointer to a live SubtaskCell and keeps
-        // it alive until `in_flight` is decremented below.
-        let cell = unsafe { &*(value.sival_ptr as *const SubtaskCell) };
-        // SAFETY: gettid is a plain system call.
-        if unsafe { libc::gettid() } as u32 == cell.tid {
-            // SAFETY: we are the handler on the owning thread; `context` is the kernel's ucontext.
-            unsafe { take_sample(cell, context) };
+    // SAFETY: the kernel passes a valid siginfo for an SA_SIGINFO handler; a timer signal has the
+    // `_timer` layout that `TimerSigInfo` mirrors (checked at compile time), and any other
+    // signal is at least as large, so reading these fields is in bounds.
+    let info = unsafe { &*(info as *const TimerSigInfo) };
+    if info.code == libc::SI_TIMER {
+        if let Some(cell) = tokens::lookup(info.value) {
+            // SAFETY: gettid is a plain system call.
+            if unsafe { libc::syscall(libc::SYS_gettid) } as u32 == cell.tid {
+                let weight = 1 + info.overrun.max(0) as u32;
+                // SAFETY: we are the handler on the owning thread; `context` is the kernel's
+                // ucontext.
+                unsafe { take_sample(cell, context, weight) };
+            }
         }
-        cell.sampling.in_flight.fetch_sub(1, Ordering::Release);
     }
     // SAFETY: restores this thread's errno.
     unsafe { *errno = saved_errno };
 }
 
-/// Walks the interrupted stack into the subtask's buffer, or counts a lost sample.
+/// Walks the interrupted stack into the subtask's buffer, as a sample standing for `weight`
+/// periods, or counts them lost.
 ///
 /// # Safety
 /// Must run in the signal handler on `cell`'s own thread, with the kernel's `context`.
-unsafe fn take_sample(cell: &SubtaskCell, context: *mut libc::c_void) {
+unsafe fn take_sample(cell: &SubtaskCell, context: *mut libc::c_void, weight: u32) {
     let slot = &cell.sampling;
     // SAFETY: we are the owning thread's handler (the single producer).
     let Some(sample) = (unsafe { slot.next_cell() }) else {
-        slot.lost.fetch_add(1, Ordering::Relaxed);
+        slot.lost.fetch_add(u64::from(weight), Ordering::Relaxed);
         return;
     };
     // SAFETY: `context` is the ucontext_t the kernel passed to this handler.
     let Some((pc, fp, sp)) = (unsafe { interrupted_registers(context) }) else {
-        slot.lost.fetch_add(1, Ordering::Relaxed);
+        slot.lost.fetch_add(u64::from(weight), Ordering::Relaxed);
         return;
     };
     // SAFETY: `sample` is the producer's cell, not read by the consumer until published.
@@ -66,7 +70,7 @@ unsafe fn take_sample(cell: &SubtaskCell, context: *mut libc::c_void) {
         unsafe { walk_frame_pointers(fp, lo, slot.bounds.hi, &mut sample.addrs[1..MAX_DEPTH]) };
     sample.depth = 1 + depth as u32;
     sample.state = cell.account.state() as u8;
-    sample.on_cpu = slot.on_cpu_hint.load(Ordering::Relaxed) != 0;
+    sample.weight = weight;
     // A relaxed atomic load of memory allocated at registration.
     sample.operator = cell
         .current_operator

@@ -1,7 +1,7 @@
-//! Per-subtask stack sampling: a sampler thread signals each registered subtask thread with a
-//! real-time signal; the handler walks frame pointers into a buffer allocated at registration;
-//! blocked subtasks are counted from the stack they blocked with; symbols are resolved later, on
-//! the writer thread.
+//! Per-subtask stack sampling: a CPU-time timer per registered subtask thread signals it while
+//! it runs (never while it is blocked); the handler walks frame pointers into a buffer allocated
+//! at registration; the sampler thread counts blocked and off-CPU time from the stacks captured
+//! before; symbols are resolved later, on the writer thread.
 
 mod collect;
 mod handler;
@@ -9,6 +9,8 @@ mod ring;
 mod signal;
 mod stack;
 mod symbolize;
+mod timer;
+mod tokens;
 
 pub(crate) use collect::{RawSamples, Sampler};
 pub(crate) use ring::SampleSlot;

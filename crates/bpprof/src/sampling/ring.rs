@@ -1,10 +1,14 @@
-//! Per-subtask sample buffers: allocated when the thread registers (before it can be signalled),
-//! written only by the signal handler on that thread, drained by the sampler thread.
+//! Per-subtask sample buffers: allocated when the thread registers (before its timer exists),
+//! written only by the signal handler on that thread, drained by the sampler thread; and the
+//! subtask's timer and token, owned by whichever of the sampler and the deregistering thread
+//! takes them last.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use super::stack::{BlockedStack, StackBounds, MAX_DEPTH};
+use super::timer::CpuTimer;
+use super::tokens;
 
 /// Samples a buffer holds between two drains by the sampler.
 pub(crate) const RING_CAPACITY: usize = 32;
@@ -14,8 +18,8 @@ pub(crate) const RING_CAPACITY: usize = 32;
 pub(crate) struct RawSample {
     /// Subtask state when sampled (`State as u8`).
     pub state: u8,
-    /// Whether the thread used CPU since its previous sample (decided by the sampler).
-    pub on_cpu: bool,
+    /// Sampling periods of CPU time the sample stands for (1 + the timer's overrun).
+    pub weight: u32,
     /// Operator the subtask was running (`u32::MAX`: none).
     pub operator: u32,
     /// Frames written in `addrs`.
@@ -26,7 +30,7 @@ pub(crate) struct RawSample {
 
 const EMPTY_SAMPLE: RawSample = RawSample {
     state: 0,
-    on_cpu: false,
+    weight: 0,
     operator: u32::MAX,
     depth: 0,
     addrs: [0; MAX_DEPTH],
@@ -39,12 +43,13 @@ pub(crate) struct SampleSlot {
     pub bounds: StackBounds,
     /// Stack captured when the subtask last started to block.
     pub blocked: BlockedStack,
-    /// Set by deregistration; from then on the sampler sends no signal.
+    /// Set by deregistration; from then on the sampler starts no timer for the subtask.
     pub closed: AtomicBool,
-    /// Signals sent and not yet handled.
-    pub in_flight: AtomicU32,
-    /// Written by the sampler before it signals: the `on_cpu` value for the sample.
-    pub on_cpu_hint: AtomicU8,
+    /// The subtask's token in the token table (0: none).
+    pub token: AtomicU64,
+    /// The subtask's CPU-time timer, boxed and leaked into a pointer (null: none); taken (and
+    /// deleted) by whoever swaps it out first.
+    pub timer: AtomicPtr<CpuTimer>,
     /// Samples lost: buffer full, or the stack could not be walked.
     pub lost: AtomicU64,
     head: AtomicU32,
@@ -65,8 +70,8 @@ impl SampleSlot {
             bounds,
             blocked: BlockedStack::default(),
             closed: AtomicBool::new(false),
-            in_flight: AtomicU32::new(0),
-            on_cpu_hint: AtomicU8::new(0),
+            token: AtomicU64::new(0),
+            timer: AtomicPtr::new(std::ptr::null_mut()),
             lost: AtomicU64::new(0),
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
@@ -108,5 +113,46 @@ impl SampleSlot {
             tail = tail.wrapping_add(1);
         }
         self.tail.store(tail, Ordering::Release);
+    }
+}
+
+impl SampleSlot {
+    /// Stops sampling this subtask on CPU, from either side: marks it closed, frees its token
+    /// (a signal still on its way then finds nothing) and deletes its timer. Safe to call from
+    /// the sampler and from the deregistering thread, in any order, any number of times: each
+    /// resource is taken by one swap.
+    pub fn stop_timer(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let token = self.token.swap(0, Ordering::SeqCst);
+        if token != 0 {
+            tokens::release(token);
+        }
+        let timer = self.timer.swap(std::ptr::null_mut(), Ordering::SeqCst);
+        if !timer.is_null() {
+            // SAFETY: the pointer came from `Box::into_raw` in `set_timer` and the swap above
+            // made this call its only owner.
+            drop(unsafe { Box::from_raw(timer) });
+        }
+    }
+
+    /// Sampler: gives the subtask its token and timer; undoes both if deregistration closed the
+    /// slot meanwhile.
+    pub fn set_timer(&self, token: u64, timer: CpuTimer) {
+        self.token.store(token, Ordering::SeqCst);
+        let old = self
+            .timer
+            .swap(Box::into_raw(Box::new(timer)), Ordering::SeqCst);
+        if !old.is_null() {
+            // SAFETY: as in `stop_timer`: this swap made us its only owner.
+            drop(unsafe { Box::from_raw(old) });
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            self.stop_timer();
+        }
+    }
+
+    /// Whether the subtask has a timer.
+    pub fn has_timer(&self) -> bool {
+        !self.timer.load(Ordering::SeqCst).is_null()
     }
 }

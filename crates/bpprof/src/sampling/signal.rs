@@ -1,4 +1,4 @@
-//! Installing the sampling signal handler and queueing the signal to one thread.
+//! Installing the sampling signal handler, and checking that it is still installed.
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -7,18 +7,31 @@ use super::handler::on_sample_signal;
 /// The signal number the handler is installed for (0 = not installed yet).
 static INSTALLED_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-/// The default sampling signal: `SIGRTMIN + 4` — a real-time signal, so that SIGPROF stays free
-/// for pprof-rs and other profilers, and above the ones glibc reserves.
+/// The default sampling signal: `SIGURG`. Its default action is to be ignored, so a host that
+/// resets it to `SIG_DFL` (or a signal that arrives after sampling stopped) cannot kill the
+/// process; SIGPROF stays free for pprof-rs and other profilers. Programs do not use SIGURG
+/// except for out-of-band socket data; choose another with `BPPROF_SAMPLE_SIGNAL` if yours does.
 pub(crate) fn default_signal() -> i32 {
-    libc::SIGRTMIN() + 4
+    libc::SIGURG
+}
+
+/// Whether `signal` may carry samples: one whose default action is to be ignored (`SIGURG`,
+/// `SIGWINCH`), or a real-time signal.
+fn is_allowed(signal: i32) -> bool {
+    signal == libc::SIGURG
+        || signal == libc::SIGWINCH
+        || (libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&signal)
 }
 
 /// Why sampling could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SamplingError {
-    /// The signal is not a real-time signal.
-    #[error("sampling signal {0} is not a real-time signal (SIGRTMIN..=SIGRTMAX); pick one in that range")]
-    NotRealTime(i32),
+    /// The signal cannot carry samples.
+    #[error("sampling signal {0} is neither SIGURG, SIGWINCH nor a real-time signal (SIGRTMIN..=SIGRTMAX); pick one of those")]
+    NotAllowed(i32),
+    /// This target has no CPU-time timers bpprof can use.
+    #[error("stack sampling needs 64-bit Linux; set BPPROF_SAMPLE_HZ=0 to record without it")]
+    Unsupported,
     /// The handler was already installed for another signal in this process.
     #[error("the sampling handler is already installed for signal {installed}; use the same signal ({requested} was asked for)")]
     OtherSignal {
@@ -38,8 +51,11 @@ pub enum SamplingError {
 /// Installs the handler for `signal`, once per process. It is never uninstalled: restoring the
 /// default action while a signal may still be in flight would kill the process.
 pub(crate) fn install(signal: i32) -> Result<(), SamplingError> {
-    if !(libc::SIGRTMIN()..=libc::SIGRTMAX()).contains(&signal) {
-        return Err(SamplingError::NotRealTime(signal));
+    if cfg!(not(all(target_os = "linux", target_pointer_width = "64"))) {
+        return Err(SamplingError::Unsupported);
+    }
+    if !is_allowed(signal) {
+        return Err(SamplingError::NotAllowed(signal));
     }
     let installed = INSTALLED_SIGNAL.load(Ordering::Acquire);
     if installed == signal {
@@ -73,43 +89,26 @@ pub(crate) fn install(signal: i32) -> Result<(), SamplingError> {
     Ok(())
 }
 
-/// The kernel's `siginfo_t` layout for a queued signal on 64-bit Linux (`_rt` member).
-#[repr(C)]
-struct QueuedSigInfo {
-    signo: libc::c_int,
-    errno: libc::c_int,
-    code: libc::c_int,
-    _pad: libc::c_int,
-    pid: libc::pid_t,
-    uid: libc::uid_t,
-    value: *mut libc::c_void,
-    _rest: [u8; 128 - 32],
+/// Whether bpprof's handler is still the one installed for `signal` (a host may replace it or
+/// reset it to `SIG_DFL` at any time).
+pub(crate) fn handler_is_ours(signal: i32) -> bool {
+    // SAFETY: `old` is a valid sigaction to write into; a null new action only queries.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == on_sample_signal as *const () as usize
+    }
 }
 
-/// Queues `signal` to thread `tid` of this process, carrying `value`. Returns false when the
-/// kernel refused (the thread is gone, or the queue of pending signals is full).
-pub(crate) fn queue_to_thread(signal: i32, tid: u32, value: *const libc::c_void) -> bool {
-    // SAFETY: getpid/getuid are plain system calls.
-    let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
-    let info = QueuedSigInfo {
-        signo: signal,
-        errno: 0,
-        code: libc::SI_QUEUE,
-        _pad: 0,
-        pid,
-        uid,
-        value: value as *mut libc::c_void,
-        _rest: [0; 96],
+/// Whether thread `tid` of this process blocks `signal` now (its `SigBlk` in
+/// `/proc/self/task/TID/status`); `false` when that cannot be read.
+pub(crate) fn thread_blocks(tid: u32, signal: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")) else {
+        return false;
     };
-    // SAFETY: `info` is a fully initialised 128-byte siginfo as the system call expects.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_rt_tgsigqueueinfo,
-            pid,
-            tid as libc::pid_t,
-            signal,
-            &info as *const QueuedSigInfo,
-        )
-    };
-    rc == 0
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigBlk:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| (1..=64).contains(&signal) && mask & (1 << (signal - 1)) != 0)
 }
