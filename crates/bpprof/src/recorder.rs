@@ -3,18 +3,25 @@
 //! Pipeline threads never wait for either: they only update their own atomics. The snapshot
 //! thread hands chunks to the writer through a bounded queue and never blocks on it: when the
 //! writer falls behind, the interval is merged into the next one and the merge is counted.
+//!
+//! Stopping is bounded by [`RecorderOptions::stop_timeout`]: a writer that cannot finish the file
+//! in time (an output nobody reads) is left behind, detached, and `stop` says so
+//! ([`RecorderError::StopTimedOut`]). A forked child inherits no recorder (see [`crate::fork`]).
 
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bpprof_format::{EndChunk, IntervalChunk, RecordingMeta, RecordingWriter};
+use bpprof_format::{EndChunk, IntervalChunk, RecordingMeta, RecordingWriter, RuntimeWarning};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::clock;
+use crate::fork;
 use crate::registry;
 use crate::sampling::{self, RawSamples, Sampler, SamplingError, Symbolizer};
 use crate::snapshot::Snapshotter;
@@ -28,8 +35,12 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 const FILL_SAMPLE_PERIOD: Duration = Duration::from_millis(10);
 /// Chunks waiting for the writer before new intervals are merged instead of queued.
 const WRITER_QUEUE: usize = 8;
-/// How long stopping waits for the writer to finish the file.
-const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default of [`RecorderOptions::stop_timeout`]: how long stopping (by `stop`, drop or process
+/// exit) may block the caller while the writer finishes the file.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much earlier than the stop deadline the snapshot thread gives up handing its last chunks to
+/// the writer, so that it has returned (and can be joined) by the deadline.
+const SNAPSHOT_MARGIN: Duration = Duration::from_millis(20);
 
 /// Environment variable naming the recording file for [`init_from_env`].
 pub const ENV_OUT: &str = "BPPROF_OUT";
@@ -56,6 +67,12 @@ pub struct RecorderOptions {
     pub sample_hz: u32,
     /// Real-time signal used to sample (default `SIGRTMIN + 4`; SIGPROF is left to others).
     pub sample_signal: Option<i32>,
+    /// The longest that stopping blocks the caller of [`Recorder::stop`], the thread dropping the
+    /// recorder, or process exit. Default [`DEFAULT_STOP_TIMEOUT`]. When the writer has not
+    /// finished the file by then (its output does not take data: a pipe nobody reads, a hung
+    /// network file system), stopping returns [`RecorderError::StopTimedOut`] and leaves the
+    /// writer thread behind, detached.
+    pub stop_timeout: Duration,
 }
 
 impl RecorderOptions {
@@ -66,7 +83,14 @@ impl RecorderOptions {
             interval: DEFAULT_INTERVAL,
             sample_hz: DEFAULT_SAMPLE_HZ,
             sample_signal: None,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
         }
+    }
+
+    /// Sets the longest time stopping may block (see [`RecorderOptions::stop_timeout`]).
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.stop_timeout = timeout;
+        self
     }
 
     /// Sets the interval.
@@ -131,6 +155,30 @@ pub enum RecorderError {
     /// The sampling signal handler could not be installed.
     #[error(transparent)]
     Sampling(#[from] SamplingError),
+    /// Stopping gave up after [`RecorderOptions::stop_timeout`]: the writer was still blocked
+    /// writing to the output. The file is left as it is: the chunks written before are complete
+    /// and readable, the end chunk is missing (readers warn that the recording was not
+    /// finalised). The writer thread is detached: it stops at its next chunk if the output ever
+    /// takes the pending data, and holds no lock the program or a later recorder needs.
+    #[error("the recording '{path}' could not be finished within {timeout:?}: its output is not taking data (a pipe nobody reads, a stalled disk or network file system) or the writer is far behind; the {written} interval chunks written before stay readable, the end chunk is missing, and the writer thread was left behind")]
+    StopTimedOut {
+        /// The path.
+        path: PathBuf,
+        /// The stop timeout that expired.
+        timeout: Duration,
+        /// Interval chunks completely written before stopping gave up.
+        written: u64,
+    },
+    /// The recorder was started by a parent process before it forked: its threads do not exist in
+    /// this child, which records nothing into its file (the parent still does). Start a new
+    /// recorder in the child.
+    #[error("this bpprof recorder was started by process {parent_pid} before it forked; it does not record in the child, and its file '{path}' belongs to the parent; start a new recorder in the child")]
+    Forked {
+        /// The path the parent records to.
+        path: PathBuf,
+        /// The process that started the recorder.
+        parent_pid: u32,
+    },
 }
 
 /// What a finished recording holds.
@@ -157,21 +205,84 @@ pub struct Recorder {
 #[derive(Debug)]
 struct Control {
     path: PathBuf,
-    stop_tx: Sender<()>,
-    done_rx: Receiver<()>,
+    stop_timeout: Duration,
+    /// The process that started the recorder, and its fork generation then.
+    pid: u32,
+    generation: u64,
+    /// Asks the snapshot thread to stop, with the deadline of the stop.
+    stop_tx: Sender<Instant>,
     outcome: Mutex<Outcome>,
+    /// Signalled when the writer sets `outcome.finished`.
+    done: Condvar,
+    /// Set when a stop gave up on the writer: it then writes nothing more.
+    abandoned: AtomicBool,
 }
 
 #[derive(Debug, Default)]
 struct Outcome {
     chunks: u64,
     coalesced: u64,
+    /// Interval chunks written completely.
+    written: u64,
     error: Option<String>,
     finished: bool,
 }
 
-/// The recorder that process exit must finalise, if any.
-static ACTIVE: Mutex<Option<Arc<Control>>> = Mutex::new(None);
+/// The recorder that process exit must finalise: null, [`STARTING`], or an `Arc<Control>` made
+/// into a pointer (owning one reference). An atomic, not a mutex, so that a forked child can reset
+/// it without locking (see [`reset_in_child`]), and the exit hook can take it without waiting.
+static ACTIVE: AtomicPtr<Control> = AtomicPtr::new(ptr::null_mut());
+
+/// Marks [`ACTIVE`] while a recorder starts. Never a real `Arc` pointer (those point past the
+/// reference counts of an allocation).
+const STARTING: *mut Control = NonNull::dangling().as_ptr();
+
+/// Writer threads symbolizing stack samples right now. Symbolizing takes the `backtrace` crate's
+/// process-global lock: a child forked while a parent thread held it finds it locked for ever.
+static SYMBOLIZING: AtomicU32 = AtomicU32::new(0);
+
+/// Set in a child forked while a parent thread was symbolizing: symbolizing would deadlock there,
+/// so its recordings carry no stack samples (and say so).
+static SYMBOLIZER_LOST: AtomicBool = AtomicBool::new(false);
+
+/// In a forked child, right after `fork` (async-signal-safe: atomic loads and stores only): the
+/// parent's recorder is not running here. Its `Arc` is leaked in the child rather than dropped.
+pub(crate) fn reset_in_child() {
+    ACTIVE.store(ptr::null_mut(), Ordering::Release);
+    if SYMBOLIZING.swap(0, Ordering::AcqRel) > 0 {
+        SYMBOLIZER_LOST.store(true, Ordering::Release);
+    }
+}
+
+/// Why the recordings of this process have no stack samples, if they cannot.
+const SYMBOLIZER_LOST_WARNING: &str = "stack samples are not recorded in this process: it was forked while its parent was resolving symbols, and the symbol resolver's lock stays held in the child";
+
+/// Clears [`ACTIVE`] if it still holds `control`, releasing its reference.
+fn deactivate(control: &Arc<Control>) {
+    let ours = Arc::as_ptr(control).cast_mut();
+    if ACTIVE
+        .compare_exchange(ours, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        // SAFETY: ACTIVE held the reference made by `Arc::into_raw` in `start`; the successful
+        // exchange transfers it to us, once.
+        drop(unsafe { Arc::from_raw(ours) });
+    }
+}
+
+/// Frees [`ACTIVE`] from [`STARTING`] when a start fails (or returns).
+struct StartClaim;
+
+impl Drop for StartClaim {
+    fn drop(&mut self) {
+        let _ = ACTIVE.compare_exchange(
+            STARTING,
+            ptr::null_mut(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+}
 
 impl Recorder {
     /// Starts recording to `options.path`.
@@ -180,31 +291,46 @@ impl Recorder {
     }
 
     /// Stops recording, writes the last interval and the end chunk, and says what was written.
+    ///
+    /// Returns within [`RecorderOptions::stop_timeout`], with [`RecorderError::StopTimedOut`]
+    /// if the file could not be finished by then. In a forked child, a recorder inherited from the
+    /// parent returns [`RecorderError::Forked`] at once and touches nothing.
     pub fn stop(mut self) -> Result<RecordingSummary, RecorderError> {
         self.finish()
     }
 
     fn finish(&mut self) -> Result<RecordingSummary, RecorderError> {
-        self.control.stop_and_wait();
-        if let Some(thread) = self.snapshot_thread.take() {
-            let _ = thread.join();
+        if self.control.generation != fork::generation() {
+            // A child of the process that started the recorder: its threads are not here, and
+            // the parent's copy of their state (locks included) is not to be touched. Forgetting
+            // the handles leaks them in the child instead of detaching threads that do not exist.
+            std::mem::forget(self.snapshot_thread.take());
+            std::mem::forget(self.writer_thread.take());
+            return Err(RecorderError::Forked {
+                path: self.control.path.clone(),
+                parent_pid: self.control.pid,
+            });
         }
-        if let Some(thread) = self.writer_thread.take() {
-            let _ = thread.join();
-        }
-        let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
-        if active
-            .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(c, &self.control))
-        {
-            *active = None;
-        }
-        drop(active);
+        let deadline = Instant::now() + self.control.stop_timeout;
+        let finished = self.control.stop_and_wait(deadline);
+        // The snapshot thread gives up on the writer before the deadline, so it is normally done
+        // by then; the writer has returned or is about to once it finished. A thread still running
+        // at the deadline is detached: neither holds a lock while it waits.
+        join_by(self.snapshot_thread.take(), deadline);
+        join_by(self.writer_thread.take(), deadline);
+        deactivate(&self.control);
         let outcome = self
             .control
             .outcome
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        if !finished {
+            return Err(RecorderError::StopTimedOut {
+                path: self.control.path.clone(),
+                timeout: self.control.stop_timeout,
+                written: outcome.written,
+            });
+        }
         match &outcome.error {
             Some(message) => Err(RecorderError::Write {
                 path: self.control.path.clone(),
@@ -225,11 +351,27 @@ impl Recorder {
 }
 
 impl Drop for Recorder {
+    /// Stops the recording like [`Recorder::stop`] (bounded the same way), ignoring its outcome.
     fn drop(&mut self) {
         if self.snapshot_thread.is_some() {
             let _ = self.finish();
         }
     }
+}
+
+/// Joins `thread` if it ends by `deadline`; otherwise detaches it (drops the handle).
+fn join_by(thread: Option<JoinHandle<()>>, deadline: Instant) {
+    let Some(thread) = thread else { return };
+    let mut pause = Duration::from_micros(50);
+    while !thread.is_finished() {
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(5));
+    }
+    let _ = thread.join();
 }
 
 /// Starts a recording if the environment asks for one: `BPPROF_OUT=path` names the file and
@@ -293,10 +435,18 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
             options.sample_hz
         )));
     }
-    let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
-    if active.is_some() {
+    if ACTIVE
+        .compare_exchange(
+            ptr::null_mut(),
+            STARTING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_err()
+    {
         return Err(RecorderError::AlreadyRunning);
     }
+    let claim = StartClaim;
     let sample_signal = options
         .sample_signal
         .unwrap_or_else(sampling::default_signal);
@@ -335,19 +485,28 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
     let writer = RecordingWriter::new(BufWriter::new(file), &meta).map_err(create_error)?;
 
     let (stop_tx, stop_rx) = bounded(1);
-    let (done_tx, done_rx) = bounded(1);
     let (chunk_tx, chunk_rx) = bounded(WRITER_QUEUE);
     let control = Arc::new(Control {
         path: options.path.clone(),
+        stop_timeout: options.stop_timeout,
+        pid: std::process::id(),
+        generation: fork::generation(),
         stop_tx,
-        done_rx,
         outcome: Mutex::new(Outcome::default()),
+        done: Condvar::new(),
+        abandoned: AtomicBool::new(false),
     });
 
     {
         let mut registry = registry::lock();
         registry.prune_channels();
         registry.set_recording(true);
+        if options.sample_hz > 0 && SYMBOLIZER_LOST.load(Ordering::Acquire) {
+            registry.warn(RuntimeWarning {
+                code: "samples_unavailable".to_owned(),
+                message: SYMBOLIZER_LOST_WARNING.to_owned(),
+            });
+        }
     }
     let start_ns = clock::now_ns();
     // Baselines of the subtasks registered so far are taken now, not when the snapshot thread
@@ -369,8 +528,13 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
     let writer_control = Arc::clone(&control);
     let writer_thread = std::thread::Builder::new()
         .name("bpprof-writer".into())
-        .spawn(move || write_loop(writer, chunk_rx, done_tx, &writer_control))
-        .map_err(RecorderError::Thread)?;
+        .spawn(move || write_loop(writer, chunk_rx, &writer_control))
+        .map_err(|e| {
+            // The sampler (dropped on return) stops; the recording never began.
+            sampling::set_active(false);
+            registry::finish_recording();
+            RecorderError::Thread(e)
+        })?;
     let snapshot_control = Arc::clone(&control);
     let interval = options.interval;
     let snapshot_thread = std::thread::Builder::new()
@@ -386,10 +550,19 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
                 &snapshot_control,
             )
         })
-        .map_err(RecorderError::Thread)?;
+        .map_err(|e| {
+            // The closure, with the sampler and the writer's queue, was dropped: the sampler
+            // stopped and the writer ends on its own.
+            sampling::set_active(false);
+            registry::finish_recording();
+            RecorderError::Thread(e)
+        })?;
 
-    *active = Some(Arc::clone(&control));
-    drop(active);
+    ACTIVE.store(
+        Arc::into_raw(Arc::clone(&control)).cast_mut(),
+        Ordering::Release,
+    );
+    drop(claim);
     install_exit_hook();
     Ok(Recorder {
         control,
@@ -399,17 +572,25 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
 }
 
 impl Control {
-    /// Asks the recorder to stop and waits (bounded) until the file is finalised.
-    fn stop_and_wait(&self) {
-        let _ = self.stop_tx.try_send(());
-        let finished = self
-            .outcome
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .finished;
-        if !finished {
-            let _ = self.done_rx.recv_timeout(STOP_TIMEOUT);
+    /// Asks the recorder to stop and waits until the file is finalised or `deadline` passes; in
+    /// the latter case, abandons the writer. Returns whether the writer finished.
+    fn stop_and_wait(&self, deadline: Instant) -> bool {
+        // A stop already asked for keeps its deadline.
+        let _ = self.stop_tx.try_send(deadline);
+        let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        while !outcome.finished {
+            let now = Instant::now();
+            if now >= deadline {
+                self.abandoned.store(true, Ordering::Release);
+                return false;
+            }
+            outcome = self
+                .done
+                .wait_timeout(outcome, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
+        true
     }
 }
 
@@ -425,7 +606,7 @@ fn snapshot_loop(
     mut sampler: Option<Sampler>,
     start_ns: u64,
     interval: Duration,
-    stop_rx: Receiver<()>,
+    stop_rx: Receiver<Instant>,
     chunk_tx: Sender<ToWriter>,
     control: &Control,
 ) {
@@ -444,13 +625,14 @@ fn snapshot_loop(
     loop {
         let now = clock::now_ns();
         let wait = Duration::from_nanos(next_tick.saturating_sub(now)).min(FILL_SAMPLE_PERIOD);
-        let stopping = match stop_rx.recv_timeout(wait) {
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
-            Err(RecvTimeoutError::Timeout) => false,
+        let stop = match stop_rx.recv_timeout(wait) {
+            Ok(deadline) => Some(deadline),
+            Err(RecvTimeoutError::Disconnected) => Some(Instant::now() + control.stop_timeout),
+            Err(RecvTimeoutError::Timeout) => None,
         };
         snapshotter.sample_fills();
         let now = clock::now_ns();
-        if stopping {
+        if let Some(deadline) = stop {
             if let Some(sampler) = sampler.as_mut() {
                 sampler.stop();
                 sampling::set_active(false);
@@ -458,25 +640,28 @@ fn snapshot_loop(
             let pending = snapshotter.tick(now);
             let chunk = pending.chunk.clone();
             let samples = take_samples(&sampler, &mut carried);
-            // The last interval must reach the file: wait for room, within reason.
-            if chunk_tx
-                .send_timeout(ToWriter::Interval(Box::new(chunk), samples), STOP_TIMEOUT)
-                .is_ok()
-            {
-                snapshotter.commit(pending, now);
-            }
+            // The process-wide state is released before anything that may wait for the writer:
+            // once the stop deadline passes, a new recorder may start, and nothing this thread
+            // does afterwards may touch what that one owns.
             registry::finish_recording();
+            // The last interval must reach the file: wait for room, until shortly before the
+            // deadline (the caller joins this thread by then).
+            let give_up = deadline.checked_sub(SNAPSHOT_MARGIN).unwrap_or(deadline);
+            let sent = chunk_tx
+                .send_deadline(ToWriter::Interval(Box::new(chunk), samples), give_up)
+                .is_ok();
+            let chunks = snapshotter.chunks() + u64::from(sent);
             let end = EndChunk {
                 end_ns: now.saturating_sub(start_ns),
-                chunks: snapshotter.chunks(),
+                chunks,
                 coalesced_intervals: coalesced_total,
             };
             {
                 let mut outcome = control.outcome.lock().unwrap_or_else(|p| p.into_inner());
-                outcome.chunks = snapshotter.chunks();
+                outcome.chunks = chunks;
                 outcome.coalesced = coalesced_total;
             }
-            let _ = chunk_tx.send_timeout(ToWriter::End(end), STOP_TIMEOUT);
+            let _ = chunk_tx.send_deadline(ToWriter::End(end), give_up);
             return;
         }
         if now < next_tick {
@@ -509,12 +694,16 @@ fn snapshot_loop(
 fn write_loop(
     mut writer: RecordingWriter<BufWriter<File>>,
     chunk_rx: Receiver<ToWriter>,
-    done_tx: Sender<()>,
     control: &Control,
 ) {
     let mut failed = false;
     let mut symbolizer = Symbolizer::default();
+    let abandoned = || control.abandoned.load(Ordering::Acquire);
     let fail = |message: String| {
+        if abandoned() {
+            // Nobody waits for this recording any more, and stderr may be the stalled output.
+            return;
+        }
         eprintln!(
             "bpprof: writing the recording '{}' failed: {message}; recording stopped",
             control.path.display()
@@ -526,18 +715,34 @@ fn write_loop(
             .error = Some(message);
     };
     for message in chunk_rx.iter() {
+        if abandoned() {
+            // A stop gave up on this thread: the file stays as it is (complete chunks only).
+            break;
+        }
         match message {
             ToWriter::Interval(..) if failed => {}
             ToWriter::Interval(chunk, samples) => {
                 let mut result = writer.write_interval(&chunk);
+                let samples = samples.filter(|_| !SYMBOLIZER_LOST.load(Ordering::Acquire));
                 if let (Ok(()), Some(samples)) = (&result, samples) {
+                    SYMBOLIZING.fetch_add(1, Ordering::AcqRel);
                     let samples =
                         symbolizer.chunk(chunk.seq, chunk.start_ns, chunk.end_ns, samples);
+                    SYMBOLIZING.fetch_sub(1, Ordering::AcqRel);
                     result = writer.write_samples(&samples);
                 }
-                if let Err(e) = result {
-                    fail(e.to_string());
-                    failed = true;
+                match result {
+                    Ok(()) => {
+                        control
+                            .outcome
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .written += 1;
+                    }
+                    Err(e) => {
+                        fail(e.to_string());
+                        failed = true;
+                    }
                 }
             }
             ToWriter::End(end) => {
@@ -555,12 +760,13 @@ fn write_loop(
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .finished = true;
-    let _ = done_tx.try_send(());
+    control.done.notify_all();
 }
 
 /// Finalises the active recording when the process exits normally (returning from `main` or
 /// calling `std::process::exit`), so that programs that never drop their recorder still get a
-/// complete file.
+/// complete file. Bounded like [`Recorder::stop`] by the recorder's stop timeout; a forked child
+/// has no active recorder, so its exit does not wait.
 fn install_exit_hook() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
@@ -572,9 +778,26 @@ fn install_exit_hook() {
 }
 
 extern "C" fn finalise_at_exit() {
-    let control = ACTIVE.try_lock().ok().and_then(|mut active| active.take());
-    if let Some(control) = control {
-        control.stop_and_wait();
+    let current = ACTIVE.load(Ordering::Acquire);
+    if current.is_null() || current == STARTING {
+        return;
+    }
+    if ACTIVE
+        .compare_exchange(
+            current,
+            ptr::null_mut(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_err()
+    {
+        return; // Stopped meanwhile by another thread.
+    }
+    // SAFETY: the exchange transferred ACTIVE's reference (from `Arc::into_raw` in `start`).
+    let control = unsafe { Arc::from_raw(current) };
+    if control.generation == fork::generation() {
+        // The threads are left to the process exit; this only bounds how long it waits for them.
+        control.stop_and_wait(Instant::now() + control.stop_timeout);
     }
 }
 

@@ -4,8 +4,13 @@
 //! channel, and prepare everything (allocations, reads of /proc) before they do; the recorder
 //! takes it once per tick to copy a list of handles. No I/O and no other lock is taken while it
 //! is held.
+//!
+//! The mutex is reached through a pointer that a forked child swaps for a fresh one (see
+//! [`crate::fork`]): the parent's may be held for ever in the child by a thread that does not exist
+//! there.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bpprof_format::{EdgeDecl, RuntimeWarning, TaskDecl};
@@ -100,7 +105,68 @@ pub enum RegisterError {
     },
 }
 
-static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
+/// The registry and its lock.
+type Slot = Mutex<Option<Registry>>;
+
+/// The registry of the process bpprof was first used in.
+static INITIAL: Slot = Mutex::new(None);
+
+/// The registry of this process: null for [`INITIAL`], otherwise a leaked (never freed) spare that
+/// a forked child switched to.
+static REGISTRY: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
+
+/// A fresh, never locked registry for the next forked child, allocated before `fork` (the child
+/// cannot allocate safely). The parent keeps it for its next fork; each child takes its copy.
+static SPARE: AtomicPtr<Slot> = AtomicPtr::new(ptr::null_mut());
+
+/// The registry of this process.
+fn slot() -> &'static Slot {
+    let current = REGISTRY.load(Ordering::Acquire);
+    if current.is_null() {
+        &INITIAL
+    } else {
+        // SAFETY: a non-null REGISTRY comes from `Box::into_raw` in `prepare_fork` and is never
+        // freed, so it is valid for the rest of the process.
+        unsafe { &*current }
+    }
+}
+
+/// Before `fork`, in the forking thread: makes sure a spare registry is ready for the child.
+pub(crate) fn prepare_fork() {
+    if !SPARE.load(Ordering::Acquire).is_null() {
+        return;
+    }
+    let spare = Box::into_raw(Box::new(Mutex::new(None)));
+    if SPARE
+        .compare_exchange(ptr::null_mut(), spare, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        // Another thread forking at the same time provided one.
+        // SAFETY: `spare` came from `Box::into_raw` above and was never shared.
+        drop(unsafe { Box::from_raw(spare) });
+    }
+}
+
+/// In a forked child, right after `fork`; async-signal-safe (atomic loads and stores only).
+///
+/// The child's registry becomes the spare: empty, not recording, its mutex never locked. The
+/// parent's is abandoned as it is, without locking it (another parent thread may have held its
+/// lock at fork time, and it would stay locked for ever), reading it (a list may be half-changed)
+/// or dropping it (its cells belong to threads that do not exist here, and freeing memory is not
+/// async-signal-safe): the child's copy of it is leaked. So the parent's subtasks, retired
+/// subtasks, channels, declarations and warnings are all forgotten in the child, including the
+/// forking thread's own registration (its guard still works, deregistering it is a no-op; the
+/// thread registers again to be recorded in the child).
+pub(crate) fn reset_in_child() {
+    let spare = SPARE.swap(ptr::null_mut(), Ordering::AcqRel);
+    // Never null in practice: `fork::install` allocates a spare before registering the handlers
+    // and the prepare handler (which runs before every fork) replaces a consumed one. If it were
+    // (the allocation failed), the child would keep the parent's registry.
+    if !spare.is_null() {
+        REGISTRY.store(spare, Ordering::Release);
+    }
+    RECORDING.store(false, Ordering::Relaxed);
+}
 
 /// Mirrors [`Registry::recording`] for the pipeline threads' blocking path, which must not lock.
 static RECORDING: AtomicBool = AtomicBool::new(false);
@@ -120,7 +186,8 @@ impl Registry {
 
 /// Locks the registry. A panic elsewhere while it was held does not make it unusable.
 pub(crate) fn lock() -> RegistryGuard {
-    let mut guard = REGISTRY
+    crate::fork::install();
+    let mut guard = slot()
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     guard.get_or_insert_with(Registry::default);
