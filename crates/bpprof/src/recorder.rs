@@ -47,7 +47,7 @@ pub const ENV_OUT: &str = "BPPROF_OUT";
 /// Environment variable giving the stack-sampling rate per subtask in Hz for [`init_from_env`]
 /// (0 turns sampling off).
 pub const ENV_SAMPLE_HZ: &str = "BPPROF_SAMPLE_HZ";
-/// Environment variable giving the real-time signal number used for sampling.
+/// Environment variable giving the signal number used for sampling (SIGURG by default).
 pub const ENV_SAMPLE_SIGNAL: &str = "BPPROF_SAMPLE_SIGNAL";
 /// Default stack-sampling rate per subtask.
 pub const DEFAULT_SAMPLE_HZ: u32 = 99;
@@ -65,7 +65,7 @@ pub struct RecorderOptions {
     pub interval: Duration,
     /// Stack samples per second per subtask; 0 turns sampling off. Default [`DEFAULT_SAMPLE_HZ`].
     pub sample_hz: u32,
-    /// Real-time signal used to sample (default `SIGRTMIN + 4`; SIGPROF is left to others).
+    /// Signal used to sample (default `SIGURG`, ignored by default; SIGPROF is left to others).
     pub sample_signal: Option<i32>,
     /// The longest that stopping blocks the caller of [`Recorder::stop`], the thread dropping the
     /// recorder, or process exit. Default [`DEFAULT_STOP_TIMEOUT`]. When the writer has not
@@ -105,7 +105,7 @@ impl RecorderOptions {
         self
     }
 
-    /// Sets the real-time signal used for sampling.
+    /// Sets the signal used for sampling: `SIGURG` (the default), `SIGWINCH` or a real-time signal.
     pub fn sample_signal(mut self, signal: i32) -> Self {
         self.sample_signal = Some(signal);
         self
@@ -390,7 +390,7 @@ fn join_by(thread: Option<JoinHandle<()>>, deadline: Instant) {
 /// ```
 ///
 /// `BPPROF_SAMPLE_HZ` sets the stack-sampling rate (default 99, 0 = off) and
-/// `BPPROF_SAMPLE_SIGNAL` the real-time signal it uses.
+/// `BPPROF_SAMPLE_SIGNAL` the signal it uses (SIGURG by default).
 pub fn init_from_env() -> Result<Option<Recorder>, RecorderError> {
     let Some(path) = std::env::var_os(ENV_OUT).filter(|p| !p.is_empty()) else {
         return Ok(None);
