@@ -37,7 +37,7 @@ const FILL_SAMPLE_PERIOD: Duration = Duration::from_millis(10);
 const WRITER_QUEUE: usize = 8;
 /// The default of [`RecorderOptions::stop_timeout`]: how long stopping (by `stop`, drop or process
 /// exit) may block the caller while the writer finishes the file.
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(20);
 /// How much earlier than the stop deadline the snapshot thread gives up handing its last chunks to
 /// the writer, so that it has returned (and can be joined) by the deadline.
 const SNAPSHOT_MARGIN: Duration = Duration::from_millis(20);
