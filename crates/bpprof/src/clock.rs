@@ -30,8 +30,9 @@ pub(crate) fn current_thread_cpu_clock() -> Option<libc::clockid_t> {
 
 /// The kernel thread id (`gettid`) of the calling thread: what `tgkill` and `/proc/self/task` use.
 pub(crate) fn current_tid() -> u32 {
-    // SAFETY: gettid has no preconditions and cannot fail.
-    unsafe { libc::gettid() as u32 }
+    // By system call: glibc's `gettid` wrapper needs glibc 2.30 (RHEL 8 has 2.28).
+    // SAFETY: SYS_gettid has no preconditions and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as u32 }
 }
 
 /// Nanoseconds the thread `tid` of this process spent runnable but waiting for a CPU, from

@@ -65,6 +65,8 @@ pub(crate) struct Pending {
     dead_channels: Vec<u32>,
     /// Cumulative busy ns and calls per (subtask, operator) at the end of this chunk.
     operator_bases: Vec<((u32, u32), OperatorBase)>,
+    /// Channels whose `saw_full` flag this chunk took.
+    saw_full: Vec<Arc<dyn ChannelProbe>>,
 }
 
 /// The recorder's view of what it has already written.
@@ -361,6 +363,7 @@ impl Snapshotter {
         let mut channel_bases = Vec::new();
         let mut endpoint_cursors = Vec::new();
         let mut dead_channels = Vec::new();
+        let mut saw_full = Vec::new();
         for channel in live_channels() {
             let info = channel.info();
             // The registry's `Arc` and this one: no handle of the channel is left.
@@ -390,8 +393,11 @@ impl Snapshotter {
             let blocked_sends = info.blocked_sends.load(Ordering::Relaxed);
             let blocked_recvs = info.blocked_recvs.load(Ordering::Relaxed);
             let mut max_fill = stats.max;
-            if info.saw_full.load(Ordering::Relaxed) {
+            // Taken, not read: a sender that finds the queue full after this belongs to the next
+            // chunk (a dropped chunk gives it back, see `discard`).
+            if info.saw_full.swap(false, Ordering::Relaxed) {
                 max_fill = info.capacity as u64;
+                saw_full.push(Arc::clone(&channel));
             }
             chunk.channels.push(ChannelInterval {
                 id: info.id,
@@ -433,6 +439,7 @@ impl Snapshotter {
             endpoint_cursors,
             dead_channels,
             operator_bases,
+            saw_full,
         }
     }
 
@@ -480,10 +487,6 @@ impl Snapshotter {
         self.seq += 1;
         self.coalesced = 0;
         self.interval_start_ns = now_ns;
-        // Channels whose saw_full flag was folded into this chunk start afresh.
-        for channel in live_channels() {
-            channel.info().saw_full.store(false, Ordering::Relaxed);
-        }
     }
 
     /// The chunk of `pending` was dropped: keep the stall maxima it carried, count the merge.
@@ -493,6 +496,9 @@ impl Snapshotter {
                 known.max_idle_stall_ns = base.max_idle_stall_ns;
                 known.max_backpressured_stall_ns = base.max_backpressured_stall_ns;
             }
+        }
+        for channel in pending.saw_full {
+            channel.info().saw_full.store(true, Ordering::Relaxed);
         }
         self.coalesced = self.coalesced.saturating_add(1);
     }

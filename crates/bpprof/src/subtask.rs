@@ -129,6 +129,16 @@ struct Current {
     waits_seen: u64,
 }
 
+/// A thread that exits while registered (its guard forgotten, or leaked in a thread-local of its
+/// own) is deregistered by the thread-local's destructor: its subtask ends with the thread, its
+/// timer is deleted, and its kernel thread id, which the kernel may give to a new thread, is no
+/// longer read. Deregistration is idempotent, so a guard dropped before does no harm here.
+impl Drop for Current {
+    fn drop(&mut self) {
+        deregister(&self.cell);
+    }
+}
+
 thread_local! {
     static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
     /// The cell of `CURRENT`, for the per-record fast path: a plain pointer in a thread-local

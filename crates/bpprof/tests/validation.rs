@@ -410,3 +410,35 @@ fn a_pool_thread_switching_subtasks_loses_no_time_between_registrations() {
     let idle: u64 = totals.iter().map(|t| t.idle_ns + t.backpressured_ns).sum();
     assert_eq!(idle, 0, "the pool thread never waited");
 }
+
+/// A thread that exits with its guard forgotten is deregistered by its thread-local's destructor:
+/// its subtask ends with the thread instead of staying "busy 100%" for the rest of the recording.
+#[test]
+fn a_forgotten_guard_ends_its_subtask_when_the_thread_exits() {
+    let _lock = common::recorder_lock();
+    let rec = common::start("forgotten_guard");
+    let worker = thread::spawn(|| {
+        std::mem::forget(bpprof::register("Forgotten.Guard", 0, 1));
+        thread::sleep(ms(30));
+    });
+    worker.join().unwrap();
+    // Long enough after the thread's exit for several intervals (100 ms each).
+    thread::sleep(ms(350));
+    let recording = rec.finish();
+    let id = common::only_declaration(&recording, "Forgotten.Guard").id;
+    let entries: Vec<_> = recording
+        .intervals
+        .iter()
+        .flat_map(|i| i.subtasks.iter().filter(|s| s.id == id))
+        .collect();
+    assert!(
+        entries.last().is_some_and(|s| s.ended),
+        "the subtask did not end with its thread: {entries:?}"
+    );
+    let total = common::total_of(&recording, id);
+    assert!(
+        total.wall_ns < 200_000_000,
+        "the subtask was accounted {} ns, though its thread lived about 30 ms",
+        total.wall_ns
+    );
+}
