@@ -211,6 +211,21 @@ pub(crate) fn note(note: &Note, cpus: u32) -> String {
                 )
             }
         }
+        NoteKind::ShortStacks => {
+            // The lowest share among the tasks: "in N% of their samples" holds for each.
+            let share = note
+                .evidence
+                .iter()
+                .filter(|e| e.metric == "short_stacks")
+                .map(|e| e.value)
+                .reduce(f64::min)
+                .unwrap_or(0.0);
+            crate::stacks::sentence(
+                &note.tasks,
+                note.max_frames.unwrap_or(0) as usize,
+                share,
+            )
+        }
     }
 }
 

@@ -35,7 +35,8 @@
 //! people. [`timeline`] analyses each window of the range with the same rules and finds whether
 //! the bottleneck moves between tasks. [`flame`] folds the stack samples of one subtask into a flame graph (`bpprof flame`,
 //! see `docs/flame.md`); [`diff`] compares one subtask's flame graphs of two recordings per record
-//! processed (`bpprof diff`). [`synth`] builds synthetic recordings for tests and examples.
+//! processed (`bpprof diff`). [`stacks`] tells stacks cut short by missing frame pointers (a
+//! `short_stacks` note of `locate`, a warning of `bpprof flame`). [`synth`] builds synthetic recordings for tests and examples.
 //!
 //! # Feature flags
 //!
@@ -53,6 +54,7 @@ pub mod picture;
 pub mod range;
 mod render;
 pub mod report;
+pub mod stacks;
 pub mod synth;
 mod table;
 pub mod timeline;
@@ -139,7 +141,19 @@ pub fn locate(
     }
     let selection = range::select(recording, options)?;
     let graph = JobGraph::from_recording(recording);
-    let (tasks, edges, averaged) = analyse(recording, &graph, &selection);
+    let (tasks, edges, mut averaged) = analyse(recording, &graph, &selection);
+    // Once for the whole range, not per window: it reads every sample.
+    let seqs = selection
+        .intervals
+        .iter()
+        .map(|&n| recording.intervals[n].seq)
+        .collect();
+    if let Some(note) = stacks::note(recording, &graph, &seqs, &tasks) {
+        averaged
+            .notes
+            .push(explain::note(&note, recording.meta.cpus));
+        averaged.findings.push(note);
+    }
     let mut timeline = timeline::build(recording, &graph, &selection, options.window_s);
     // A moving bottleneck replaces the averaged verdict, which may name a task that is never the
     // bottleneck; the notes stay those of the whole range.

@@ -234,6 +234,9 @@ pub struct Note {
     /// The figures and thresholds behind it.
     #[serde(default)]
     pub evidence: Vec<Evidence>,
+    /// For `short_stacks`: the most frames a cut-short stack had; `null` otherwise.
+    #[serde(default)]
+    pub max_frames: Option<u32>,
 }
 
 /// The kinds of [`Note`].
@@ -251,6 +254,10 @@ pub enum NoteKind {
     NoData,
     /// Records flow through a channel that no registered subtask sends into.
     UnseenProducer,
+    /// Most on-CPU stack samples of the tasks in [`Note::tasks`] stop after a few frames without
+    /// reaching the thread's entry: the program was probably built without frame pointers (see
+    /// [`crate::stacks`]).
+    ShortStacks,
 }
 
 /// The rules that name bottlenecks (thresholds in [`crate::verdict`]).

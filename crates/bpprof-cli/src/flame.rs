@@ -8,6 +8,7 @@ use bpprof_analysis::flame::{
     Selection, SvgOptions, MIN_WIDTH,
 };
 use bpprof_analysis::range::coverage;
+use bpprof_analysis::stacks;
 use bpprof_analysis::units::thousands;
 use bpprof_analysis::AnalysisOptions;
 use bpprof_format::{Recording, SampleState};
@@ -166,6 +167,7 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     // After the graph is written: a failure to write is then the only line on stderr.
     note_chosen(err, &folded.selection, "drawing", "found");
     note_range(err, "", &recording, &args.fold);
+    note_short_stacks(err, &recording, &folded.selection, &args.fold);
     let Some(path) = written else {
         return Ok(());
     };
@@ -195,6 +197,30 @@ pub(crate) fn note_range(err: &mut dyn Write, role: &str, recording: &Recording,
     let _ = writeln!(err, "{role}{}", coverage.text());
     if let Some(warning) = coverage.warning() {
         let _ = writeln!(err, "warning: {role}{warning}");
+    }
+}
+
+/// Warns on `err` when the stacks of the drawn selection look cut short (the program was probably
+/// built without frame pointers, see `bpprof_analysis::stacks`). Nothing otherwise.
+pub(crate) fn note_short_stacks(
+    err: &mut dyn Write,
+    recording: &Recording,
+    selection: &Resolved,
+    fold: &FoldArgs,
+) {
+    let Ok(depths) = stacks::selection_depths(
+        recording,
+        &selection.task,
+        &selection.indices,
+        fold.from,
+        fold.to,
+    ) else {
+        return;
+    };
+    if depths.cut_short() {
+        let line = stacks::sentence(&[selection.label()], depths.max_frames, depths.share());
+        // Advisory: a closed stderr must not stop the command.
+        let _ = writeln!(err, "warning: {line}");
     }
 }
 

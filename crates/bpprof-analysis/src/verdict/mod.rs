@@ -145,6 +145,7 @@ pub(crate) fn conclude_range(
                 .map(|u| tasks[u].name.clone())
                 .collect(),
             evidence: Vec::new(),
+            max_frames: None,
         });
     }
     let mut conclusion = conclude(graph, tasks, edges, recording.meta.cpus, &full);
@@ -344,6 +345,7 @@ fn task_notes(tasks: &[TaskReport]) -> Vec<Note> {
         tasks: Vec::new(),
         unaccounted_upstream: Vec::new(),
         evidence,
+        max_frames: None,
     };
     for task in tasks {
         if task.busy.is_none() {
