@@ -28,6 +28,9 @@ pub struct RecordingMeta {
     pub build: String,
     /// Stack-sampling frequency per subtask in Hz; 0 when sampling was off.
     pub sample_hz: u32,
+    /// How stacks were sampled, e.g. `cpu-timer signal 23` (per-thread CPU-time timers delivering
+    /// signal 23); empty when sampling was off or in recordings before format 1.2.
+    pub sampler: String,
 }
 
 /// Payload of an [`crate::ChunkKind::Interval`] chunk: what every subtask did during one interval,

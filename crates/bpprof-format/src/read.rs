@@ -131,7 +131,7 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
     };
     let version = reader.read_preamble()?;
     let meta = match reader.next_chunk()? {
-        Next::Chunk(chunk) if chunk.kind == ChunkKind::Meta => chunk.decode()?,
+        Next::Chunk(chunk) if chunk.kind == ChunkKind::Meta => chunk.decode_meta(version)?,
         Next::Chunk(chunk) => {
             return Err(chunk.corrupt(format!(
                 "the first chunk must be the meta chunk, found kind {}",
@@ -250,11 +250,51 @@ impl Chunk {
         }
     }
 
+    /// The meta chunk of a file of format `version` (before 1.2 it ends after `sample_hz`).
+    fn decode_meta(&self, version: (u16, u16)) -> Result<RecordingMeta, ReadError> {
+        match version.1 {
+            0 | 1 => self.decode::<RecordingMeta1_1>().map(RecordingMeta::from),
+            _ => self.decode(),
+        }
+    }
+
     fn corrupt(&self, reason: impl Into<String>) -> ReadError {
         ReadError::Corrupt {
             offset: self.offset,
             index: self.index,
             reason: reason.into(),
+        }
+    }
+}
+
+/// [`RecordingMeta`] as formats 1.0 and 1.1 wrote it: every field up to `sample_hz`.
+#[derive(Deserialize)]
+struct RecordingMeta1_1 {
+    start_unix_ns: u64,
+    interval_ns: u64,
+    host: String,
+    cpus: u32,
+    pid: u32,
+    program: String,
+    bpprof_version: String,
+    build: String,
+    sample_hz: u32,
+}
+
+impl From<RecordingMeta1_1> for RecordingMeta {
+    fn from(m: RecordingMeta1_1) -> Self {
+        RecordingMeta {
+            start_unix_ns: m.start_unix_ns,
+            interval_ns: m.interval_ns,
+            host: m.host,
+            cpus: m.cpus,
+            pid: m.pid,
+            program: m.program,
+            bpprof_version: m.bpprof_version,
+            build: m.build,
+            sample_hz: m.sample_hz,
+            // Added in 1.2.
+            sampler: String::new(),
         }
     }
 }

@@ -826,3 +826,24 @@ fn end_chunk_bytes_match_the_specification_example() {
     ];
     assert_eq!(bytes[bytes.len() - spec.len()..], spec);
 }
+
+/// Format 1.2 records how stacks were sampled; a 1.1 meta chunk, which ends after `sample_hz`,
+/// still reads, with the sampler empty.
+#[test]
+fn the_meta_chunk_records_the_sampler_and_older_ones_still_read() {
+    let with_sampler = RecordingMeta {
+        sampler: "cpu-timer signal 23".into(),
+        ..meta()
+    };
+    let mut bytes = Vec::new();
+    let writer = RecordingWriter::new(&mut bytes, &with_sampler).unwrap();
+    writer.finish(&end_chunk(0)).unwrap();
+    assert_eq!(read(&bytes).unwrap().meta, with_sampler);
+
+    let mut payload = postcard::to_stdvec(&meta()).unwrap();
+    assert_eq!(payload.pop(), Some(0), "an empty sampler is one zero byte, at the end");
+    let mut old = preamble(1, 1);
+    old.extend_from_slice(&frame(1, &payload));
+    let recording = read(&old).unwrap();
+    assert_eq!(recording.meta, meta());
+}

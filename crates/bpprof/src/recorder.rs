@@ -481,6 +481,11 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
             std::env::consts::OS
         ),
         sample_hz: options.sample_hz,
+        sampler: if options.sample_hz > 0 {
+            sampling::mechanism(sample_signal)
+        } else {
+            String::new()
+        },
     };
     let writer = RecordingWriter::new(BufWriter::new(file), &meta).map_err(create_error)?;
 

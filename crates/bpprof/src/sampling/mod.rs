@@ -21,6 +21,11 @@ pub(crate) use symbolize::Symbolizer;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// How stacks are sampled, for the recording's meta chunk.
+pub(crate) fn mechanism(signal: i32) -> String {
+    format!("cpu-timer signal {signal}")
+}
+
 /// Whether a sampler runs: blocking scopes capture their stack only then.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
