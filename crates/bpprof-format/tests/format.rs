@@ -841,7 +841,11 @@ fn the_meta_chunk_records_the_sampler_and_older_ones_still_read() {
     assert_eq!(read(&bytes).unwrap().meta, with_sampler);
 
     let mut payload = postcard::to_stdvec(&meta()).unwrap();
-    assert_eq!(payload.pop(), Some(0), "an empty sampler is one zero byte, at the end");
+    assert_eq!(
+        payload.pop(),
+        Some(0),
+        "an empty sampler is one zero byte, at the end"
+    );
     let mut old = preamble(1, 1);
     old.extend_from_slice(&frame(1, &payload));
     let recording = read(&old).unwrap();

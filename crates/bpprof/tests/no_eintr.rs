@@ -136,7 +136,11 @@ fn blocked_host_calls_are_never_interrupted_while_cpu_subtasks_are_sampled() {
             let (r, w) = quiet_pipe();
             // SAFETY: plain system calls on descriptors this closure owns.
             let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-            assert!(epoll >= 0, "epoll_create1: {}", std::io::Error::last_os_error());
+            assert!(
+                epoll >= 0,
+                "epoll_create1: {}",
+                std::io::Error::last_os_error()
+            );
             let mut event = libc::epoll_event {
                 events: libc::EPOLLIN as u32,
                 u64: 1,
@@ -187,7 +191,9 @@ fn blocked_host_calls_are_never_interrupted_while_cpu_subtasks_are_sampled() {
             move || {
                 let mut buf = [0u8; 64];
                 match socket.recv(&mut buf) {
-                    Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
+                    Err(e)
+                        if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut =>
+                    {
                         Ok(())
                     }
                     Err(e) => Err(e.kind() == ErrorKind::Interrupted),
@@ -319,9 +325,10 @@ fn blocked_host_calls_are_never_interrupted_while_cpu_subtasks_are_sampled() {
         "blocking calls returned unexpectedly: {unexpected:?}"
     );
     for (task, outcome) in &outcomes {
-        // Every call blocks at most ~5 ms (plus scheduling delays): hundreds of calls in 8 s.
+        // Every call blocks ~5 ms (rounded up to the tick for the socket timeout, plus
+        // scheduling delays): hundreds of calls in 8 s.
         assert!(
-            outcome.calls >= 200,
+            outcome.calls >= 100,
             "{task} made only {} calls",
             outcome.calls
         );

@@ -8,7 +8,16 @@ use bpprof_format::{FrameDecl, SampleCount, SampleState, SamplesChunk, StackDecl
 use super::collect::RawSamples;
 use crate::account::State;
 
-/// Frames and stacks interned so far, and which of them the file already declares.
+/// Addresses resolved and cached at most per recording; samples with an address beyond are lost.
+pub(crate) const MAX_ADDRESSES: usize = 100_000;
+/// Distinct frames interned at most per recording.
+pub(crate) const MAX_FRAMES: usize = 100_000;
+/// Distinct stacks interned at most per recording; samples of further stacks are lost.
+pub(crate) const MAX_STACKS: usize = 200_000;
+
+/// Frames and stacks interned so far, and which of them the file already declares. Every table is
+/// bounded (the constants above): samples that would need a new entry in a full table are
+/// counted as lost, and the recording says once that the tables filled up.
 #[derive(Debug, Default)]
 pub(crate) struct Symbolizer {
     /// Lookup address -> frame ids, outermost first (inlined functions expand to several).
@@ -17,18 +26,54 @@ pub(crate) struct Symbolizer {
     stacks: HashMap<Vec<u32>, u32>,
     new_frames: Vec<FrameDecl>,
     new_stacks: Vec<StackDecl>,
+    /// Whether the recording was told that a table is full.
+    warned_full: bool,
+    /// The bounds of the tables (the constants above, smaller in tests).
+    limits: Limits,
+}
+
+/// The bounds of a [`Symbolizer`]'s tables.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    addresses: usize,
+    frames: usize,
+    stacks: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            addresses: MAX_ADDRESSES,
+            frames: MAX_FRAMES,
+            stacks: MAX_STACKS,
+        }
+    }
 }
 
 impl Symbolizer {
     /// Builds the samples chunk of one interval.
     pub fn chunk(&mut self, seq: u64, start_ns: u64, end_ns: u64, raw: RawSamples) -> SamplesChunk {
         let mut counts = Vec::with_capacity(raw.counts.len());
+        let mut lost = raw.lost;
         for (key, count) in raw.counts {
             let mut frames = Vec::with_capacity(key.addrs.len() * 2);
+            let mut complete = true;
             for &addr in key.addrs.iter().rev() {
-                frames.extend_from_slice(self.resolve(addr));
+                match self.resolve(addr) {
+                    Some(ids) => frames.extend_from_slice(ids),
+                    None => complete = false,
+                }
             }
-            let stack = self.intern_stack(frames);
+            let stack = if complete {
+                self.intern_stack(frames)
+            } else {
+                None
+            };
+            let Some(stack) = stack else {
+                lost += u64::from(count);
+                self.note_full();
+                continue;
+            };
             counts.push(SampleCount {
                 subtask: key.subtask,
                 state: match key.state {
@@ -50,12 +95,29 @@ impl Symbolizer {
             frames: std::mem::take(&mut self.new_frames),
             stacks: std::mem::take(&mut self.new_stacks),
             counts,
-            lost: raw.lost,
+            lost,
         }
     }
 
-    fn resolve(&mut self, addr: usize) -> &[u32] {
+    /// Leaves one warning in the recording the first time a table is full.
+    fn note_full(&mut self) {
+        if !self.warned_full {
+            self.warned_full = true;
+            crate::registry::lock().warn(bpprof_format::RuntimeWarning {
+                code: "symbol_tables_full".to_owned(),
+                message: format!(
+                    "the recording's symbol tables are full ({MAX_ADDRESSES} addresses, {MAX_FRAMES} frames, {MAX_STACKS} stacks): samples of new stacks are counted as lost from here on; record shorter runs or fewer distinct stacks"
+                ),
+            });
+        }
+    }
+
+    /// The frame ids of `addr`, outermost first; `None` when it is not cached and a table is full.
+    fn resolve(&mut self, addr: usize) -> Option<&[u32]> {
         if !self.addresses.contains_key(&addr) {
+            if self.addresses.len() >= self.limits.addresses {
+                return None;
+            }
             let mut symbols = Vec::new();
             backtrace::resolve(addr as *mut std::ffi::c_void, |symbol| {
                 let function = symbol
@@ -72,19 +134,23 @@ impl Symbolizer {
                 symbols.push((format!("{addr:#x}"), String::new(), 0));
             }
             // `resolve` reports the innermost inlined function first.
-            let ids = symbols
+            let ids: Option<Vec<u32>> = symbols
                 .into_iter()
                 .rev()
                 .map(|key| self.intern_frame(key))
                 .collect();
-            self.addresses.insert(addr, ids);
+            self.addresses.insert(addr, ids?);
         }
-        &self.addresses[&addr]
+        self.addresses.get(&addr).map(Vec::as_slice)
     }
 
-    fn intern_frame(&mut self, key: (String, String, u32)) -> u32 {
+    /// The id of a frame, interned on first use; `None` when new and the table is full.
+    fn intern_frame(&mut self, key: (String, String, u32)) -> Option<u32> {
         if let Some(&id) = self.frames.get(&key) {
-            return id;
+            return Some(id);
+        }
+        if self.frames.len() >= self.limits.frames {
+            return None;
         }
         let id = self.frames.len() as u32;
         self.new_frames.push(FrameDecl {
@@ -94,12 +160,16 @@ impl Symbolizer {
             line: key.2,
         });
         self.frames.insert(key, id);
-        id
+        Some(id)
     }
 
-    fn intern_stack(&mut self, frames: Vec<u32>) -> u32 {
+    /// The id of a stack, interned on first use; `None` when new and the table is full.
+    fn intern_stack(&mut self, frames: Vec<u32>) -> Option<u32> {
         if let Some(&id) = self.stacks.get(&frames) {
-            return id;
+            return Some(id);
+        }
+        if self.stacks.len() >= self.limits.stacks {
+            return None;
         }
         let id = self.stacks.len() as u32;
         self.new_stacks.push(StackDecl {
@@ -107,6 +177,58 @@ impl Symbolizer {
             frames: frames.clone(),
         });
         self.stacks.insert(frames, id);
-        id
+        Some(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sampling::collect::SampleKey;
+
+    #[inline(never)]
+    fn first() -> usize {
+        first as usize
+    }
+
+    #[inline(never)]
+    fn second() -> usize {
+        second as usize
+    }
+
+    #[test]
+    fn stacks_beyond_the_table_are_lost_and_counted_not_kept() {
+        let mut symbolizer = Symbolizer {
+            limits: Limits {
+                addresses: 100,
+                frames: 1_000,
+                stacks: 3,
+            },
+            ..Symbolizer::default()
+        };
+        let addrs = [first(), second()];
+        let mut raw = RawSamples::default();
+        // Six distinct stacks of two frames, two samples each.
+        for depth in 1..=3usize {
+            for &leaf in &addrs {
+                let key = SampleKey {
+                    subtask: 0,
+                    state: State::Busy,
+                    on_cpu: true,
+                    addrs: std::iter::repeat_n(leaf, depth).collect(),
+                    operator: None,
+                };
+                raw.counts.insert(key, 2);
+            }
+        }
+        let chunk = symbolizer.chunk(0, 0, 1, raw);
+        assert_eq!(chunk.stacks.len(), 3, "at most 3 stacks interned");
+        let kept: u32 = chunk.counts.iter().map(|c| c.count).sum();
+        assert_eq!(
+            (kept, chunk.lost),
+            (6, 6),
+            "the other three stacks' samples are lost"
+        );
+        assert!(symbolizer.stacks.len() <= 3);
     }
 }
