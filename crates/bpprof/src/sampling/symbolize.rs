@@ -188,12 +188,12 @@ mod tests {
 
     #[inline(never)]
     fn first() -> usize {
-        first as usize
+        first as *const () as usize
     }
 
     #[inline(never)]
     fn second() -> usize {
-        second as usize
+        second as *const () as usize
     }
 
     #[test]
