@@ -280,6 +280,7 @@ fn register_checked(
         }
         registry.live.push(Arc::clone(&cell));
     }
+    sampling::on_registration(&cell);
     let _ = CURRENT.try_with(|current| {
         *current.borrow_mut() = Some(Current {
             cell: Arc::clone(&cell),

@@ -8,7 +8,7 @@
 //! sample stands for the wall time since the previous visit at the configured rate.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -91,6 +91,8 @@ impl Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let samples = Arc::new(Mutex::new(RawSamples::default()));
         let (thread_stop, thread_samples) = (Arc::clone(&stop), Arc::clone(&samples));
+        PERIOD_NS.store(1_000_000_000 / u64::from(hz.max(1)), Ordering::Relaxed);
+        SIGNAL.store(signal, Ordering::Relaxed);
         let thread = std::thread::Builder::new()
             .name("bpprof-sampler".into())
             .spawn(move || {
@@ -109,8 +111,9 @@ impl Sampler {
         std::mem::take(&mut *self.samples.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Stops the thread (which deletes every timer it started).
+    /// Stops the thread (which deletes every timer).
     pub fn stop(&mut self) {
+        SIGNAL.store(0, Ordering::Relaxed);
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -156,8 +159,6 @@ struct Loop {
     previous: Vec<Arc<SubtaskCell>>,
     /// Set once the handler was found replaced: no timer is started any more.
     disabled: bool,
-    /// Warned once each: the token table is full.
-    warned_full: bool,
     jitter: Jitter,
 }
 
@@ -170,7 +171,6 @@ impl Loop {
             visits: HashMap::new(),
             previous: Vec::new(),
             disabled: false,
-            warned_full: false,
             jitter: Jitter::new(),
         }
     }
@@ -203,20 +203,6 @@ impl Loop {
     fn visit_all(&mut self) -> RawSamples {
         let mut out = RawSamples::default();
         let cells: Vec<Arc<SubtaskCell>> = registry::lock().live.clone();
-        for cell in &self.previous {
-            if !cells.iter().any(|c| c.id == cell.id) {
-                if let Some(visit) = self.visits.get_mut(&cell.id) {
-                    drain(cell, visit, &mut out);
-                }
-            }
-        }
-        self.visits
-            .retain(|id, _| cells.iter().any(|c| c.id == *id));
-        if !self.disabled && !cells.is_empty() && !handler_is_ours(self.signal) {
-            self.disable(&cells);
-        }
-        // When a blocked subtask's operation became able to proceed: the rest of its wait is
-        // wake-up latency, busy time, and is sampled as such.
         let channels: HashMap<u32, Arc<dyn ChannelProbe>> = registry::lock()
             .channels
             .iter()
@@ -227,67 +213,54 @@ impl Loop {
                 .get(&site.channel)
                 .and_then(|c| c.info().pending_ready_ns(site.role))
         };
+        // Subtasks that deregistered since the previous visit: what their handler captured, and
+        // their time from that visit to their end.
+        for cell in &self.previous {
+            if !cells.iter().any(|c| c.id == cell.id) {
+                if let Some(visit) = self.visits.get_mut(&cell.id) {
+                    drain(cell, visit, &mut out);
+                    let end = cell.read_thread();
+                    count_off_cpu(
+                        cell,
+                        visit,
+                        end.at_ns,
+                        Some(end.times.cpu_ns),
+                        self.hz,
+                        &ready,
+                        &mut out,
+                    );
+                }
+            }
+        }
+        self.visits
+            .retain(|id, _| cells.iter().any(|c| c.id == *id));
+        if !self.disabled && !cells.is_empty() && !handler_is_ours(self.signal) {
+            self.disable(&cells);
+        }
         let now = crate::clock::now_ns();
         for cell in &cells {
-            if !self.disabled && !cell.sampling.has_timer() {
-                self.start_timer(cell);
+            if !self.disabled {
+                start_timer(cell, self.signal, self.period_ns, |tid, signal| {
+                    thread_blocks(tid, signal)
+                });
             }
-            let visit = self.visits.entry(cell.id).or_insert_with(|| {
-                let totals = cell.account.totals_with(now, ready);
-                Visit {
-                    at_ns: now,
-                    idle_ns: totals.idle_ns,
-                    backpressured_ns: totals.backpressured_ns,
-                    blocked_cpu_ns: totals.blocked_cpu_ns,
-                    wake_ns: totals.wake_ns,
-                    ..Visit::default()
-                }
+            // A subtask is counted from its registration (its account starts at zero then).
+            let visit = self.visits.entry(cell.id).or_insert_with(|| Visit {
+                at_ns: cell.registered_ns,
+                cpu_ns: Some(cell.start.cpu_ns),
+                ..Visit::default()
             });
             drain(cell, visit, &mut out);
-            count_off_cpu(cell, visit, now, self.hz, &ready, &mut out);
+            count_off_cpu(cell, visit, now, None, self.hz, &ready, &mut out);
         }
         self.previous = cells;
         out
     }
 
-    /// Starts the CPU-time timer of `cell`, unless its thread blocks the signal.
-    fn start_timer(&mut self, cell: &Arc<SubtaskCell>) {
-        let slot = &cell.sampling;
-        if slot.closed.load(Ordering::SeqCst) {
-            return;
-        }
-        let Some(clock) = cell.cpu_clock() else {
-            return;
-        };
-        if thread_blocks(cell.tid, self.signal) {
-            // Never retried for this registration: one warning, no timer.
-            slot.closed.store(true, Ordering::SeqCst);
-            warn(format!(
-                "{} blocks the sampling signal {}: it is not sampled on CPU (its blocked and off-CPU time still is); unblock the signal in that thread, or choose another with BPPROF_SAMPLE_SIGNAL",
-                cell.name(),
-                self.signal
-            ));
-            return;
-        }
-        let Some(token) = tokens::claim(cell) else {
-            if !self.warned_full {
-                self.warned_full = true;
-                warn(format!(
-                    "more than {} subtasks are registered at once: the ones beyond are not sampled on CPU",
-                    tokens::MAX_SAMPLED_THREADS
-                ));
-            }
-            return;
-        };
-        match CpuTimer::start(clock, cell.tid, self.signal, token, self.period_ns) {
-            Ok(timer) => slot.set_timer(token, timer),
-            Err(_) => tokens::release(token), // the thread has exited: nothing to sample
-        }
-    }
-
     /// The host replaced the sampling signal's handler: stop every timer for good, say so once.
     fn disable(&mut self, cells: &[Arc<SubtaskCell>]) {
         self.disabled = true;
+        SIGNAL.store(0, Ordering::Relaxed);
         for cell in cells {
             cell.sampling.stop_timer();
         }
@@ -295,6 +268,79 @@ impl Loop {
             "the handler of the sampling signal {} was replaced (by the program or a library): on-CPU stack sampling stopped; choose another signal with BPPROF_SAMPLE_SIGNAL",
             self.signal
         ));
+    }
+}
+
+/// The signal and period of the running sampler (0: none), for registrations that start their
+/// own timer.
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+static PERIOD_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Starts the CPU-time timer of `cell` (once: whoever claims it first, the registering thread or
+/// the sampler), unless its thread blocks the signal (`blocks(tid, signal)`): then one warning and
+/// no timer for this registration.
+fn start_timer(
+    cell: &SubtaskCell,
+    signal: i32,
+    period_ns: u64,
+    blocks: impl FnOnce(u32, i32) -> bool,
+) {
+    let slot = &cell.sampling;
+    if !slot.claim_timer() {
+        return;
+    }
+    let Some(clock) = cell.cpu_clock() else {
+        return;
+    };
+    if blocks(cell.tid, signal) {
+        slot.closed.store(true, Ordering::SeqCst);
+        warn(format!(
+            "{} blocks the sampling signal {signal}: it is not sampled on CPU (its blocked and off-CPU time still is); unblock the signal in that thread, or choose another with BPPROF_SAMPLE_SIGNAL",
+            cell.name()
+        ));
+        return;
+    }
+    let Some(token) = tokens::claim(cell) else {
+        if !TABLE_FULL_WARNED.swap(true, Ordering::Relaxed) {
+            warn(format!(
+                "more than {} subtasks are registered at once: the ones beyond are not sampled on CPU",
+                tokens::MAX_SAMPLED_THREADS
+            ));
+        }
+        return;
+    };
+    match CpuTimer::start(clock, cell.tid, signal, token, period_ns) {
+        Ok(timer) => slot.set_timer(token, timer),
+        Err(_) => tokens::release(token), // the thread has exited: nothing to sample
+    }
+}
+
+/// Warned once per process: the token table is full.
+static TABLE_FULL_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// The registering thread starts its own timer when a sampler runs, so that it is sampled on CPU
+/// from its first instant (a subtask registered before sampling started gets its timer from the
+/// sampler's next visit).
+pub(crate) fn on_registration(cell: &SubtaskCell) {
+    let signal = SIGNAL.load(Ordering::Relaxed);
+    if signal == 0 || !super::is_active() {
+        return;
+    }
+    start_timer(
+        cell,
+        signal,
+        PERIOD_NS.load(Ordering::Relaxed),
+        |_, signal| own_thread_blocks(signal),
+    );
+}
+
+/// Whether the calling thread blocks `signal`.
+fn own_thread_blocks(signal: i32) -> bool {
+    // SAFETY: `set` is a valid sigset to write into; a null new set only queries the mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut set) == 0
+            && libc::sigismember(&set, signal) == 1
     }
 }
 
@@ -312,10 +358,12 @@ fn warn(message: String) {
 /// for a CPU, or blocked outside bpprof's view) from its last on-CPU stack. Its on-CPU time is
 /// sampled by its timer. `ready` splits a wait in progress at its ready note, as the recorder
 /// does.
+#[allow(clippy::too_many_arguments)] // one visit's inputs; grouping them would only rename them
 fn count_off_cpu(
     cell: &SubtaskCell,
     visit: &mut Visit,
     now: u64,
+    final_cpu_ns: Option<u64>,
     hz: u32,
     ready: &impl Fn(WaitSite) -> Option<u64>,
     out: &mut RawSamples,
@@ -341,8 +389,9 @@ fn count_off_cpu(
     visit.blocked_cpu_unread += blocked_cpu;
     let mut busy_off_cpu = 0;
     if visit.busy_unread > 0 {
-        let Some(cpu) = cell.cpu_ns() else {
-            return; // deregistered since the list was taken
+        // A subtask that ended is read at its end.
+        let Some(cpu) = final_cpu_ns.or_else(|| cell.cpu_ns()) else {
+            return; // deregistered since the list was taken: counted at its end, next visit
         };
         if let Some(before) = visit.cpu_ns {
             let busy_cpu = cpu

@@ -12,7 +12,7 @@ mod symbolize;
 mod timer;
 mod tokens;
 
-pub(crate) use collect::{RawSamples, Sampler};
+pub(crate) use collect::{on_registration, RawSamples, Sampler};
 pub(crate) use ring::SampleSlot;
 pub use signal::SamplingError;
 pub(crate) use signal::{default_signal, install};

@@ -45,6 +45,9 @@ pub(crate) struct SampleSlot {
     pub blocked: BlockedStack,
     /// Set by deregistration; from then on the sampler starts no timer for the subtask.
     pub closed: AtomicBool,
+    /// Set by whoever starts the subtask's timer (the registering thread, or the sampler for a
+    /// subtask registered before sampling started): one timer and one token per subtask.
+    pub timer_claimed: AtomicBool,
     /// The subtask's token in the token table (0: none).
     pub token: AtomicU64,
     /// The subtask's CPU-time timer, boxed and leaked into a pointer (null: none); taken (and
@@ -70,6 +73,7 @@ impl SampleSlot {
             bounds,
             blocked: BlockedStack::default(),
             closed: AtomicBool::new(false),
+            timer_claimed: AtomicBool::new(false),
             token: AtomicU64::new(0),
             timer: AtomicPtr::new(std::ptr::null_mut()),
             lost: AtomicU64::new(0),
@@ -151,8 +155,12 @@ impl SampleSlot {
         }
     }
 
-    /// Whether the subtask has a timer.
-    pub fn has_timer(&self) -> bool {
-        !self.timer.load(Ordering::SeqCst).is_null()
+    /// Claims the right to start the subtask's timer; false when someone has, or it is closed.
+    pub fn claim_timer(&self) -> bool {
+        !self.closed.load(Ordering::SeqCst)
+            && self
+                .timer_claimed
+                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
     }
 }
