@@ -23,11 +23,31 @@
 //!   delivery and handlers. That time with the profiler on, minus the same per second with it
 //!   off, divided by the samples taken, is the cost of a sample **on the sampled thread**; the
 //!   CPU time of the `bpprof-sampler` thread (`/proc/self/task/*/schedstat`) per sample is added
-//!   (waking, reading the thread's CPU clock, queueing the signal). pprof-rs has no sampler
-//!   thread (the kernel's timer raises its signal). Three rounds of off / bpprof 999 Hz / pprof
-//!   999 Hz; medians.
+//!   (its visits: draining the handlers' buffers, reading the accounting and busy threads' CPU
+//!   clocks; the signals themselves come from the threads' CPU-time timers, raised by the kernel
+//!   at its tick). Five rounds of off / bpprof 99 Hz / bpprof 999 Hz / pprof 999 Hz, the order
+//!   rotated every round; medians. Then `delivery`: weighted samples (a signal stands for
+//!   1 + `si_overrun` periods) and distinct signals (the `signal:signal_deliver` tracepoint,
+//!   counted on the thread with `perf_event_open`; n/a without the privilege) per second of the
+//!   spinning thread's CPU, against the requested rate.
 //!
-//! Run: `cargo bench --bench sampling` (about 2 minutes). See `docs/performance.md`.
+//! Printed sections of paired runs (sampling off, 99 Hz, 999 Hz; the order rotated every round;
+//! medians):
+//!
+//! - `overhead`: process CPU per record of one CPU-bound subtask (`Single`) and of a 2-subtask
+//!   pipeline (`Pipeline2`: `Work -> bounded(64) -> Sink`, the sink often idle and woken), 7
+//!   rounds of 200,000 records; also the median of each round's ratio to that round's `off`.
+//! - `idle_sampler`: the `bpprof-sampler` thread's CPU (schedstat, and utime + stime from
+//!   `/proc/self/task/TID/stat`) and the process's CPU with no subtask, then with 256 registered
+//!   subtasks blocked in an instrumented `recv` (one channel each), 5 rounds of 2 s each.
+//! - `rss`: VmRSS and VmHWM of a fresh process (this binary re-run with
+//!   `BPPROF_BENCH_RSS_CHILD`) running the 2-subtask pipeline for 3 s, 5 rounds; `off+symbols`
+//!   (sampling off, one standard-library backtrace resolved first) shows what loading the
+//!   binary's debug info alone adds.
+//!
+//! Run: `cargo bench --bench sampling` (about 6 minutes); one section:
+//! `cargo bench --bench sampling -- overhead` (or `sample_cost`, `idle_sampler`, `rss`,
+//! `pipeline_cpu`). See `docs/performance.md`.
 
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
@@ -288,7 +308,74 @@ struct Spin {
     thread_cpu: Duration,
     sampler_cpu: Duration,
     process_cpu: Duration,
+    /// Signals delivered to the spinning thread during the window (the kernel's
+    /// `signal:signal_deliver` tracepoint, counted for that thread), if it could be counted.
+    signals: Option<u64>,
     taken: Taken,
+}
+
+/// The leading fields of the kernel's `struct perf_event_attr` (the rest stays zero).
+#[repr(C)]
+struct PerfEventAttr {
+    kind: u32,
+    size: u32,
+    config: u64,
+    rest: [u64; 14],
+}
+
+/// A counter of the signals delivered to the calling thread (the `signal:signal_deliver`
+/// tracepoint, `perf_event_open` in counting mode). `None` without tracefs or the privilege
+/// (root, or `perf_event_paranoid` at -1).
+struct SignalCounter(libc::c_int);
+
+impl SignalCounter {
+    fn open() -> Option<SignalCounter> {
+        let id = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+            .iter()
+            .find_map(|root| {
+                std::fs::read_to_string(format!("{root}/events/signal/signal_deliver/id")).ok()
+            })?
+            .trim()
+            .parse::<u64>()
+            .ok()?;
+        let attr = PerfEventAttr {
+            kind: 2, // PERF_TYPE_TRACEPOINT
+            size: std::mem::size_of::<PerfEventAttr>() as u32,
+            config: id,
+            rest: [0; 14],
+        };
+        // SAFETY: `attr` is a valid perf_event_attr of the size given; pid 0 and cpu -1 count
+        // the calling thread on any CPU; no group, no flags.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_perf_event_open,
+                &attr as *const PerfEventAttr,
+                0,
+                -1,
+                -1,
+                0,
+            )
+        };
+        (fd >= 0).then_some(SignalCounter(fd as libc::c_int))
+    }
+
+    fn read(&self) -> u64 {
+        let mut count = 0u64;
+        // SAFETY: reads 8 bytes into `count` from the counter's file descriptor.
+        let n = unsafe { libc::read(self.0, (&mut count as *mut u64).cast(), 8) };
+        if n == 8 {
+            count
+        } else {
+            0
+        }
+    }
+}
+
+impl Drop for SignalCounter {
+    fn drop(&mut self) {
+        // SAFETY: closes the descriptor this value owns, once.
+        unsafe { libc::close(self.0) };
+    }
 }
 
 const GAP_MIN: Duration = Duration::from_nanos(500);
@@ -336,6 +423,8 @@ fn spin(profiler: Profiler, window: Duration) -> Spin {
         while warm.elapsed() < Duration::from_millis(50) {
             black_box(burn(1, 1000));
         }
+        let counter = SignalCounter::open();
+        let signals0 = counter.as_ref().map(SignalCounter::read);
         let (scpu0, pcpu0, cpu0) = (sampler_cpu(), process_cpu(), thread_cpu());
         let start = Instant::now();
         let (mut last, mut switches, mut x) = (start, context_switches(), 1u64);
@@ -368,6 +457,11 @@ fn spin(profiler: Profiler, window: Duration) -> Spin {
         }
         black_box(x);
         let (cpu1, pcpu1, scpu1) = (thread_cpu(), process_cpu(), sampler_cpu());
+        let signals = counter
+            .as_ref()
+            .map(SignalCounter::read)
+            .zip(signals0)
+            .map(|(b, a)| b - a);
         let wall = start.elapsed();
         // A gap also contains the loop turn it interrupted.
         let turn = (cpu1 - cpu0).saturating_sub(gap_time) / turns.max(1) as u32;
@@ -380,9 +474,10 @@ fn spin(profiler: Profiler, window: Duration) -> Spin {
             cpu1 - cpu0,
             scpu1 - scpu0,
             pcpu1 - pcpu0,
+            signals,
         )
     });
-    let (wall, gaps, gap_time, turn, thread_cpu, sampler_cpu, process_cpu) =
+    let (wall, gaps, gap_time, turn, thread_cpu, sampler_cpu, process_cpu, signals) =
         spinner.join().expect("spinner");
     Spin {
         wall,
@@ -392,6 +487,7 @@ fn spin(profiler: Profiler, window: Duration) -> Spin {
         thread_cpu,
         sampler_cpu,
         process_cpu,
+        signals,
         taken: finish(session),
     }
 }
@@ -409,11 +505,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Prints the cost of one sample at 999 Hz, bpprof and pprof-rs, from `rounds` rounds of
 /// off / bpprof / pprof runs of `window` each.
 fn sample_cost(rounds: usize, window: Duration) {
-    let profilers = [Profiler::Off, Profiler::Bpprof(999), Profiler::Pprof(999)];
+    let profilers = [
+        Profiler::Off,
+        Profiler::Bpprof(99),
+        Profiler::Bpprof(999),
+        Profiler::Pprof(999),
+    ];
     let mut runs: Vec<Vec<Spin>> = vec![Vec::new(); profilers.len()];
-    for _ in 0..rounds {
-        for (i, &p) in profilers.iter().enumerate() {
-            runs[i].push(spin(p, window));
+    // The order of the variants rotates from round to round.
+    for round in 0..rounds {
+        for k in 0..profilers.len() {
+            let i = (round + k) % profilers.len();
+            runs[i].push(spin(profilers[i], window));
         }
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -513,24 +616,481 @@ fn sample_cost(rounds: usize, window: Duration) {
         GAP_MIN.as_nanos() as f64 / 1e3,
         GAP_MAX.as_nanos() as f64 / 1e3
     );
+
+    // What reached the running thread: weighted samples (bpprof: the recording's on-CPU counts,
+    // each signal standing for 1 + si_overrun periods) and distinct signals (tracepoint), per
+    // second of the thread's CPU time, against the requested rate.
+    println!();
+    println!("delivery: samples and signals per CPU-second of the running thread, medians of {rounds} rounds");
+    println!(
+        "{:<13} {:>9} {:>13} {:>13} {:>13} {:>12}",
+        "variant", "requested", "samples/CPU-s", "of requested", "signals/CPU-s", "mean weight"
+    );
+    for (p, spins) in profilers.iter().zip(&runs) {
+        let requested = match p {
+            Profiler::Off => continue,
+            Profiler::Bpprof(hz) => f64::from(*hz),
+            Profiler::Pprof(hz) => f64::from(*hz),
+        };
+        let per_cpu_s = |n: f64, s: &Spin| n / s.thread_cpu.as_secs_f64().max(1e-9);
+        let rate = median(spins.iter().map(|s| per_cpu_s(samples(s), s)).collect());
+        let signals: Vec<f64> = spins
+            .iter()
+            .filter_map(|s| s.signals.map(|n| per_cpu_s(n as f64, s)))
+            .collect();
+        let (signals, weight) = if signals.len() == spins.len() {
+            let weight = median(
+                spins
+                    .iter()
+                    .map(|s| samples(s) / s.signals.unwrap_or(0).max(1) as f64)
+                    .collect(),
+            );
+            (format!("{:.0}", median(signals)), format!("{weight:.2}"))
+        } else {
+            ("n/a".to_string(), "n/a".to_string())
+        };
+        println!(
+            "{:<13} {:>9.0} {:>13.0} {:>12.1}% {:>13} {:>12}",
+            p.name(),
+            requested,
+            rate,
+            100.0 * rate / requested,
+            signals,
+            weight
+        );
+    }
+    println!(
+        "signals: the kernel's signal:signal_deliver tracepoint counted on the spinning thread \
+         (n/a without tracefs or privilege); mean weight = samples / signals"
+    );
+}
+
+/// The median of `v` over the runs of each variant, per variant.
+fn medians<T>(runs: &[Vec<T>], f: impl Fn(&T) -> f64) -> Vec<f64> {
+    runs.iter()
+        .map(|r| median(r.iter().map(&f).collect()))
+        .collect()
+}
+
+/// The 1-minute, 5-minute and 15-minute load averages.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The variants of the paired overhead measurements: sampling off, 99 Hz, 999 Hz.
+const PAIRED: [Profiler; 3] = [Profiler::Off, Profiler::Bpprof(99), Profiler::Bpprof(999)];
+
+/// Workloads of `overhead`: CPU per record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// One registered CPU-bound subtask: `WORK_ROUNDS` of mixing per record, no channel.
+    Single,
+    /// `Work -> Sink` through a `bpprof::bounded(64)` channel: `Work` burns `WORK_ROUNDS` per
+    /// record and sends it; `Sink` receives it and burns a quarter of that, so it is often idle
+    /// and woken by `Work`.
+    Pipeline2,
+}
+
+/// One run of `overhead`: process CPU and wall time of `records` records.
+#[derive(Debug, Clone, Copy)]
+struct Overhead {
+    cpu: Duration,
+    wall: Duration,
+    taken: Taken,
+}
+
+/// Runs `records` records of `shape` under `profiler`; threads register, then the measurement
+/// starts 60 ms later (once the sampler has started their timers) and ends when they are done.
+fn overhead_run(shape: Shape, profiler: Profiler, records: u64) -> Overhead {
+    let session = start(profiler);
+    let ready = Arc::new(Barrier::new(if shape == Shape::Single { 2 } else { 3 }));
+    let go = Arc::new(Barrier::new(if shape == Shape::Single { 2 } else { 3 }));
+    let mut threads = Vec::new();
+    match shape {
+        Shape::Single => {
+            let (ready, go) = (Arc::clone(&ready), Arc::clone(&go));
+            threads.push(thread::spawn(move || {
+                let _subtask = bpprof::register("Work", 0, 1);
+                ready.wait();
+                go.wait();
+                let mut x = 1u64;
+                for _ in 0..records {
+                    x = burn(x, WORK_ROUNDS);
+                }
+                black_box(x);
+            }));
+        }
+        Shape::Pipeline2 => {
+            let (tx, rx) = bpprof::bounded::<u64>(CAPACITY);
+            let (r, g) = (Arc::clone(&ready), Arc::clone(&go));
+            threads.push(thread::spawn(move || {
+                let _subtask = bpprof::register("Work", 0, 1);
+                r.wait();
+                g.wait();
+                let mut x = 1u64;
+                for _ in 0..records {
+                    x = burn(x, WORK_ROUNDS);
+                    tx.send(x).expect("sink alive");
+                }
+            }));
+            let (r, g) = (Arc::clone(&ready), Arc::clone(&go));
+            threads.push(thread::spawn(move || {
+                let _subtask = bpprof::register("Sink", 0, 1);
+                r.wait();
+                g.wait();
+                let mut n = 0u64;
+                while let Ok(v) = rx.recv() {
+                    black_box(burn(v, WORK_ROUNDS / 4));
+                    n += 1;
+                }
+                assert_eq!(n, records);
+            }));
+        }
+    }
+    ready.wait();
+    thread::sleep(Duration::from_millis(60));
+    let (wall0, cpu0) = (Instant::now(), process_cpu());
+    go.wait();
+    for t in threads {
+        t.join().expect("worker panicked");
+    }
+    let (cpu, wall) = (process_cpu() - cpu0, wall0.elapsed());
+    Overhead {
+        cpu,
+        wall,
+        taken: finish(session),
+    }
+}
+
+/// (a) CPU per record with sampling off, at 99 Hz and at 999 Hz, for one CPU-bound subtask and a
+/// 2-subtask pipeline: `rounds` rounds, the order of the variants rotated every round; medians,
+/// and the median of each round's ratio to that round's `off`.
+fn overhead(rounds: usize, records: u64) {
+    // Resolve the bench binary's debug info once (the symboliser's cache is process-wide), so
+    // that no measured run pays for loading it.
+    let _ = overhead_run(Shape::Single, Profiler::Bpprof(999), records / 4);
+    let load_before = loadavg();
+    for shape in [Shape::Single, Shape::Pipeline2] {
+        let mut runs: Vec<Vec<Overhead>> = vec![Vec::new(); PAIRED.len()];
+        for round in 0..rounds {
+            for k in 0..PAIRED.len() {
+                let i = (round + k) % PAIRED.len();
+                runs[i].push(overhead_run(shape, PAIRED[i], records));
+            }
+        }
+        let ns = |o: &Overhead| o.cpu.as_nanos() as f64 / records as f64;
+        let cpu = medians(&runs, ns);
+        let wall = medians(&runs, |o| o.wall.as_secs_f64());
+        println!();
+        println!(
+            "overhead/{shape:?}: {records} records per run, {rounds} rotated rounds; load average before: {load_before}, now: {}",
+            loadavg()
+        );
+        println!(
+            "{:<13} {:>10} {:>14} {:>16} {:>18} {:>9} {:>6}",
+            "variant",
+            "ns/record",
+            "vs off",
+            "per-round ratios",
+            "on-CPU samples/s",
+            "wall s",
+            "lost"
+        );
+        for (i, p) in PAIRED.iter().enumerate() {
+            let ratios: Vec<f64> = (0..rounds)
+                .map(|r| ns(&runs[i][r]) / ns(&runs[0][r]))
+                .collect();
+            let listed = ratios
+                .iter()
+                .map(|r| format!("{:+.1}", (r - 1.0) * 100.0))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let rate = median(
+                runs[i]
+                    .iter()
+                    .map(|o| o.taken.samples as f64 / o.taken.elapsed.as_secs_f64())
+                    .collect(),
+            );
+            let lost = median(runs[i].iter().map(|o| o.taken.lost as f64).collect());
+            println!(
+                "{:<13} {:>10.0} {:>+13.2}% {:>16} {:>18.0} {:>9.2} {:>6.0}",
+                p.name(),
+                cpu[i],
+                (median(ratios.clone()) - 1.0) * 100.0,
+                if i == 0 {
+                    String::new()
+                } else {
+                    format!("[{listed}]")
+                },
+                rate,
+                wall[i],
+                lost
+            );
+        }
+        println!(
+            "ns/record: process CPU (every thread: workers, recorder, sampler, handlers) per record, \
+             median; vs off: median of the per-round ratios to that round's off (per-round, in %)"
+        );
+    }
+}
+
+/// CPU time (schedstat, ns) and utime + stime (stat, clock ticks) of the `bpprof-sampler` thread.
+fn sampler_stat() -> (Duration, u64) {
+    let mut ticks = 0u64;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim_end() == "bpprof-sampler" {
+                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+                // Fields after the command's closing parenthesis: state is field 3, utime 14.
+                if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {
+                    let f: Vec<&str> = rest.split_whitespace().collect();
+                    ticks += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+                        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                }
+            }
+        }
+    }
+    (sampler_cpu(), ticks)
+}
+
+/// (c) The sampler thread's CPU with `threads` registered subtasks, all blocked in an
+/// instrumented `recv` (one channel each), over `window`: off / 99 Hz / 999 Hz, `rounds` rotated
+/// rounds, medians.
+fn idle_sampler(rounds: usize, threads: usize, window: Duration) {
+    let run = |profiler: Profiler| {
+        let session = start(profiler);
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        let registered = Arc::new(Barrier::new(threads + 1));
+        for i in 0..threads {
+            let (tx, rx) = bpprof::bounded::<u64>(4);
+            senders.push(tx);
+            let registered = Arc::clone(&registered);
+            handles.push(thread::spawn(move || {
+                let _subtask = bpprof::register("Idle", i as u32, threads as u32);
+                registered.wait();
+                while let Ok(v) = rx.recv() {
+                    black_box(v);
+                }
+            }));
+        }
+        registered.wait();
+        // Let the sampler start every timer and settle.
+        thread::sleep(Duration::from_millis(300));
+        let (s0, t0, p0, w0) = {
+            let (s, t) = sampler_stat();
+            (s, t, process_cpu(), Instant::now())
+        };
+        thread::sleep(window);
+        let (s1, t1) = sampler_stat();
+        let (p1, wall) = (process_cpu(), w0.elapsed());
+        drop(senders);
+        for h in handles {
+            h.join().expect("idle thread panicked");
+        }
+        let _ = finish(session);
+        let secs = wall.as_secs_f64();
+        (
+            (s1 - s0).as_secs_f64() / secs,
+            (t1 - t0) as f64 / 100.0 / secs, // USER_HZ = 100
+            (p1 - p0).as_secs_f64() / secs,
+        )
+    };
+    let mut runs: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); PAIRED.len()];
+    let load_before = loadavg();
+    for round in 0..rounds {
+        for k in 0..PAIRED.len() {
+            let i = (round + k) % PAIRED.len();
+            runs[i].push(run(PAIRED[i]));
+        }
+    }
+    println!();
+    println!(
+        "idle_sampler: {threads} registered subtasks blocked in recv, {rounds} rotated rounds x {:.1} s; load average before: {load_before}, now: {}",
+        window.as_secs_f64(),
+        loadavg()
+    );
+    println!(
+        "{:<13} {:>22} {:>22} {:>20} {:>22}",
+        "variant",
+        "sampler CPU (schedstat)",
+        "sampler CPU (stat)",
+        "process CPU",
+        "process CPU vs off"
+    );
+    let process = medians(&runs, |r| r.2);
+    for (i, p) in PAIRED.iter().enumerate() {
+        println!(
+            "{:<13} {:>21.3}% {:>21.3}% {:>19.3}% {:>+21.3}%",
+            p.name(),
+            medians(&runs, |r| r.0)[i] * 100.0,
+            medians(&runs, |r| r.1)[i] * 100.0,
+            process[i] * 100.0,
+            (process[i] - process[0]) * 100.0
+        );
+    }
+    println!("% of one CPU, medians; stat = utime + stime in 10 ms ticks (coarse)");
+}
+
+/// The child side of `rss`: runs the 2-subtask pipeline for `seconds` under `hz`, then prints
+/// `rss KIB HWM KIB` of this process (before stopping the recorder). `symbols`: first resolve
+/// one backtrace with the standard library (which loads this binary's debug info much as the
+/// recorder's symboliser does), to tell that part of the RSS from the rest of sampling's.
+fn rss_child(hz: u32, seconds: f64, symbols: bool) {
+    if symbols {
+        black_box(std::backtrace::Backtrace::force_capture().to_string());
+    }
+    let profiler = if hz == 0 {
+        Profiler::Off
+    } else {
+        Profiler::Bpprof(hz)
+    };
+    let session = start(profiler);
+    let (tx, rx) = bpprof::bounded::<u64>(CAPACITY);
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let work = thread::spawn(move || {
+        let _subtask = bpprof::register("Work", 0, 1);
+        let mut x = 1u64;
+        while Instant::now() < deadline {
+            x = burn(x, WORK_ROUNDS);
+            tx.send(x).expect("sink alive");
+        }
+    });
+    let sink = thread::spawn(move || {
+        let _subtask = bpprof::register("Sink", 0, 1);
+        while let Ok(v) = rx.recv() {
+            black_box(burn(v, WORK_ROUNDS / 4));
+        }
+    });
+    work.join().expect("work");
+    sink.join().expect("sink");
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("0")
+            .to_string()
+    };
+    println!("rss {} hwm {}", field("VmRSS:"), field("VmHWM:"));
+    let _ = finish(session);
+}
+
+/// (d) Process RSS added by sampling: each run is a fresh child process (this binary, with
+/// `BPPROF_BENCH_RSS_CHILD=hz`) that runs the 2-subtask pipeline for `seconds`; `rounds` rotated
+/// rounds of off / 99 Hz / 999 Hz; medians.
+fn rss(rounds: usize, seconds: f64) {
+    let exe = std::env::current_exe().expect("the bench binary");
+    let run = |(hz, symbols): (u32, bool)| -> (f64, f64) {
+        let out = std::process::Command::new(&exe)
+            .env(
+                "BPPROF_BENCH_RSS_CHILD",
+                format!("{hz} {seconds} {}", if symbols { "symbols" } else { "-" }),
+            )
+            .output()
+            .expect("run the rss child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("rss "))
+            .unwrap_or_else(|| panic!("rss child printed no rss line: {text}"));
+        let f: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        (f[0], f[1])
+    };
+    let hzs = [(0u32, false), (0, true), (99, false), (999, false)];
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); hzs.len()];
+    let load_before = loadavg();
+    for round in 0..rounds {
+        for k in 0..hzs.len() {
+            let i = (round + k) % hzs.len();
+            runs[i].push(run(hzs[i]));
+        }
+    }
+    let rss = medians(&runs, |r| r.0);
+    let hwm = medians(&runs, |r| r.1);
+    println!();
+    println!(
+        "rss: 2-subtask pipeline for {seconds:.0} s in a fresh process per run, {rounds} rotated rounds; load average before: {load_before}, now: {}",
+        loadavg()
+    );
+    println!(
+        "{:<13} {:>10} {:>10} {:>10} {:>10}",
+        "variant", "RSS KiB", "vs off", "peak KiB", "vs off"
+    );
+    for (i, (hz, symbols)) in hzs.iter().enumerate() {
+        let name = match (hz, symbols) {
+            (0, false) => "off".to_string(),
+            (0, true) => "off+symbols".to_string(),
+            _ => format!("bpprof_{hz}hz"),
+        };
+        println!(
+            "{:<13} {:>10.0} {:>+10.0} {:>10.0} {:>+10.0}",
+            name,
+            rss[i],
+            rss[i] - rss[0],
+            hwm[i],
+            hwm[i] - hwm[0]
+        );
+    }
+    println!(
+        "RSS: VmRSS before the recorder stops; peak: VmHWM; medians (KiB); off+symbols: sampling \
+         off, one std backtrace resolved first (loads this binary's debug info)"
+    );
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var("BPPROF_BENCH_RSS_CHILD") {
+        let mut f = spec.split_whitespace();
+        let hz = f.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        let seconds = f.next().and_then(|v| v.parse().ok()).unwrap_or(3.0);
+        rss_child(hz, seconds, f.next() == Some("symbols"));
+        return;
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `cargo test --benches` runs each benchmark once: keep the printed part short then.
     let test_mode = args.iter().any(|a| a == "--test");
     let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
 
-    let mut c = Criterion::default().configure_from_args();
-    bench_pipeline(&mut c, "pipeline_wall", Clock::Wall);
-    bench_pipeline(&mut c, "pipeline_cpu", Clock::ProcessCpu);
-    c.final_summary();
+    // A printed section runs when no filter is given or a filter is part of its name.
+    let selected =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
 
-    if filters.is_empty() || filters.iter().any(|f| "sample_cost".contains(f.as_str())) {
-        if test_mode {
-            sample_cost(1, Duration::from_millis(200));
-        } else {
-            sample_cost(3, Duration::from_millis(1500));
-        }
+    if selected("pipeline_wall") || selected("pipeline_cpu") {
+        let mut c = Criterion::default().configure_from_args();
+        bench_pipeline(&mut c, "pipeline_wall", Clock::Wall);
+        bench_pipeline(&mut c, "pipeline_cpu", Clock::ProcessCpu);
+        c.final_summary();
+    }
+    if test_mode {
+        sample_cost(1, Duration::from_millis(200));
+        overhead(1, 2_000);
+        idle_sampler(1, 0, Duration::from_millis(200));
+        idle_sampler(1, 16, Duration::from_millis(200));
+        rss(1, 0.3);
+        return;
+    }
+    if selected("sample_cost") {
+        sample_cost(5, Duration::from_millis(1500));
+    }
+    if selected("overhead") {
+        overhead(7, 200_000);
+    }
+    if selected("idle_sampler") {
+        // With no subtask at all: what the sampler's visits cost by themselves.
+        idle_sampler(5, 0, Duration::from_secs(2));
+        idle_sampler(5, 256, Duration::from_secs(2));
+    }
+    if selected("rss") {
+        rss(5, 3.0);
     }
 }

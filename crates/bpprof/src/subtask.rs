@@ -96,10 +96,15 @@ impl SubtaskCell {
         }
     }
 
-    /// The thread's CPU clock, while it is registered.
-    pub fn cpu_clock(&self) -> Option<libc::clockid_t> {
+    /// Runs `f` with the thread's CPU clock while the thread is registered, holding the lock that
+    /// deregistration takes: the thread (and so its kernel id, which the clock id encodes) cannot
+    /// go away, and its id cannot be reused by a new thread, until `f` returns.
+    pub fn with_cpu_clock<R>(&self, f: impl FnOnce(libc::clockid_t) -> R) -> Option<R> {
         let life = self.life.lock().unwrap_or_else(|p| p.into_inner());
-        life.ended.is_none().then_some(self.cpu_clock).flatten()
+        match (life.ended, self.cpu_clock) {
+            (None, Some(clock)) => Some(f(clock)),
+            _ => None,
+        }
     }
 
     /// `TASK#INDEX`.

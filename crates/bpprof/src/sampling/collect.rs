@@ -7,7 +7,7 @@
 //! stack it blocked with, a busy one's that did not run from its last on-CPU stack. Each such
 //! sample stands for the wall time since the previous visit at the configured rate.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -30,7 +30,7 @@ use crate::subtask::SubtaskCell;
 pub(crate) const MAX_DISTINCT_SAMPLES: usize = 100_000;
 
 /// How often the sampler thread wakes, at most (lower when the sampling rate is lower).
-pub(crate) const VISIT_HZ: u32 = 100;
+pub(crate) const VISIT_HZ: u32 = 50;
 
 /// A sample key: subtask id, state, on CPU, and lookup addresses innermost first (the exact
 /// interrupted address, then return addresses minus one, which point into the call instruction).
@@ -203,6 +203,7 @@ impl Loop {
     fn visit_all(&mut self) -> RawSamples {
         let mut out = RawSamples::default();
         let cells: Vec<Arc<SubtaskCell>> = registry::lock().live.clone();
+        let live: HashSet<u32> = cells.iter().map(|c| c.id).collect();
         let channels: HashMap<u32, Arc<dyn ChannelProbe>> = registry::lock()
             .channels
             .iter()
@@ -216,7 +217,7 @@ impl Loop {
         // Subtasks that deregistered since the previous visit: what their handler captured, and
         // their time from that visit to their end.
         for cell in &self.previous {
-            if !cells.iter().any(|c| c.id == cell.id) {
+            if !live.contains(&cell.id) {
                 if let Some(visit) = self.visits.get_mut(&cell.id) {
                     drain(cell, visit, &mut out);
                     let end = cell.read_thread();
@@ -232,8 +233,7 @@ impl Loop {
                 }
             }
         }
-        self.visits
-            .retain(|id, _| cells.iter().any(|c| c.id == *id));
+        self.visits.retain(|id, _| live.contains(id));
         if !self.disabled && !cells.is_empty() && !handler_is_ours(self.signal) {
             self.disable(&cells);
         }
@@ -289,9 +289,6 @@ fn start_timer(
     if !slot.claim_timer() {
         return;
     }
-    let Some(clock) = cell.cpu_clock() else {
-        return;
-    };
     if blocks(cell.tid, signal) {
         slot.closed.store(true, Ordering::SeqCst);
         warn(format!(
@@ -309,9 +306,13 @@ fn start_timer(
         }
         return;
     };
-    match CpuTimer::start(clock, cell.tid, signal, token, period_ns) {
-        Ok(timer) => slot.set_timer(token, timer),
-        Err(_) => tokens::release(token), // the thread has exited: nothing to sample
+    // Created while the thread is known to be alive: a timer on the clock of a thread that has
+    // exited would be on whichever new thread got its kernel id.
+    let timer =
+        cell.with_cpu_clock(|clock| CpuTimer::start(clock, cell.tid, signal, token, period_ns));
+    match timer {
+        Some(Ok(timer)) => slot.set_timer(token, timer),
+        _ => tokens::release(token), // the thread has ended: nothing to sample
     }
 }
 
