@@ -332,7 +332,12 @@ impl Snapshotter {
                     .wake_ns
                     .saturating_sub(base.wake_ns)
                     .saturating_sub(reported_early),
-                blocked_cpu_ns: totals.blocked_cpu_ns.saturating_sub(base.blocked_cpu_ns),
+                // An estimate (one channel wait in 16 is measured and scaled up), so it is kept
+                // within the CPU the thread used in the interval.
+                blocked_cpu_ns: totals
+                    .blocked_cpu_ns
+                    .saturating_sub(base.blocked_cpu_ns)
+                    .min(reading.times.cpu_ns.saturating_sub(base.times.cpu_ns)),
             };
             if blocking.wake_ns > 0 || blocking.blocked_cpu_ns > 0 {
                 chunk.blocking.push(blocking);
