@@ -1,6 +1,6 @@
 //! Which part of the recording is analysed, and whether it is enough.
 //!
-//! [`select`] picks the intervals of the range (by default every interval but the warm-up, when
+//! `select` picks the intervals of the range (by default every interval but the warm-up, when
 //! skipping it leaves most of the run); [`coverage`] judges the selection: too few intervals, or
 //! a small part of the recording, make it [`Coverage::short`], and every command says so
 //! ([`Coverage::warning`]). [`analysed_text`] is the one way the analysed range is written
@@ -159,7 +159,7 @@ pub enum ShortReason {
     SmallShare,
 }
 
-/// Selects the range of `options` ([`select`]) and judges it.
+/// Selects the range of `options` (`select`) and judges it.
 pub fn coverage(
     recording: &Recording,
     options: &AnalysisOptions,

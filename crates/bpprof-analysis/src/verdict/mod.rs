@@ -6,7 +6,7 @@
 //! task downstream of backpressured ones"), a downstream task waiting for another input (a join
 //! held back by its slowest input), a slow link (an exchange), or nothing recorded (external).
 //! Every named bottleneck carries the figures and thresholds that decided it; the sentences are
-//! rendered from them by [`crate::explain`].
+//! rendered from them by the crate's `explain` module.
 //!
 //! The steps live in submodules: `edges` reads the graph and explains each backpressured edge,
 //! `bottleneck` builds the findings, `operators` handles operator chains.
