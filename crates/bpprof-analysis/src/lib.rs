@@ -303,7 +303,7 @@ pub(crate) fn task_report(
                 records_out_per_s: per_s(s.records_out, seconds),
                 max_idle_stall_ms: s.max_idle_stall as f64 / 1e6,
                 max_backpressure_stall_ms: s.max_backpressure_stall as f64 / 1e6,
-                load: ratio(s.busy.saturating_sub(s.wake), wall),
+                load: ratio(s.busy.saturating_sub(s.wake_after_input()), wall),
             }
         })
         .collect();

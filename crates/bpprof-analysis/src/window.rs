@@ -40,6 +40,10 @@ pub(crate) struct SubtaskSums {
     pub blocked_cpu: u64,
     /// Wake-up latency of waits (part of busy).
     pub wake: u64,
+    /// Blocking receives and blocking sends that ended (format 1.2 on): the wake-up latency
+    /// is shared between the two kinds of wait in proportion to their counts.
+    pub recv_waits: u64,
+    pub send_waits: u64,
     /// Sum of the known run-queue times; `None` when no interval reported one.
     pub runqueue: Option<u64>,
     /// Time within `wall` during which no thread held the subtask.
@@ -59,6 +63,17 @@ impl SubtaskSums {
         } else {
             self.records_out
         }
+    }
+
+    /// Wake-up latency after receives: a subtask woken by its input and then waiting for a CPU
+    /// had nothing to do before; after a send it is in the middle of its own work. Estimated by
+    /// sharing the wake-up latency in proportion to the numbers of blocking receives and sends.
+    pub fn wake_after_input(&self) -> u64 {
+        let waits = self.recv_waits + self.send_waits;
+        if waits == 0 {
+            return self.wake;
+        }
+        (self.wake as u128 * self.recv_waits as u128 / waits as u128) as u64
     }
 
     /// CPU time spent busy: the threads' CPU time minus what they used inside waits.
@@ -124,6 +139,15 @@ pub(crate) fn subtask_sums(
             .iter()
             .map(|b| (b.id, (b.wake_ns, b.blocked_cpu_ns)))
             .collect();
+        for w in &interval.waits {
+            if let Some(&key) = graph.subtasks.get(&w.subtask) {
+                let sum = sums.entry(key).or_default();
+                match w.role {
+                    EndpointRole::Receiver => sum.recv_waits += w.waits,
+                    EndpointRole::Sender => sum.send_waits += w.waits,
+                }
+            }
+        }
         let mut registered_wall: HashMap<(usize, u32), u64> = HashMap::new();
         for s in &interval.subtasks {
             let Some(&key) = graph.subtasks.get(&s.id) else {

@@ -1,6 +1,8 @@
 //! `bpprof check` on recordings and options at the edges: empty, degenerate and odd inputs must
 //! give a clear error or an honest report, never a panic, a NaN or a misleading verdict.
 
+mod common;
+
 use bpprof_analysis::check::github::github_annotations;
 use bpprof_analysis::check::human::render_check_human;
 use bpprof_analysis::check::junit::render_junit;
@@ -12,34 +14,7 @@ use bpprof_analysis::check::{
 use bpprof_analysis::synth::{Load, Pipeline, Synth};
 use bpprof_analysis::AnalysisOptions;
 use bpprof_format::{Recording, SampleState};
-
-/// SplitMix64: a seeded generator, so a failing case can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n` > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// True with probability `p`.
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-}
+use common::Rng;
 
 /// The job graph of a random pair: task names and parallelism, and which tasks are unaccounted.
 struct Shape {

@@ -2,6 +2,8 @@
 //! channels (shared ones and links included), loads, waits, queue fills and wake-up latency.
 //! Every seed is deterministic; a failure prints the smallest failing case with its figures.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -12,48 +14,19 @@ use bpprof_analysis::{
 };
 use bpprof_format::{EndpointRole, Recording, SubtaskBlocking};
 
-const SEEDS: u64 = 256;
+use common::Rng;
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n` > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    /// `x`, or with probability `p` one of the rules' thresholds, to hit their edges.
-    fn snap(&mut self, x: f64, p: f64) -> f64 {
-        const EDGES: [f64; 5] = [0.1, 0.3, 0.5, 0.25, 0.11];
-        if self.chance(p) {
-            EDGES[self.below(EDGES.len())]
-        } else {
-            x
-        }
+/// `x`, or with probability `p` one of the rules' thresholds, to hit their edges.
+fn snap(rng: &mut Rng, x: f64, p: f64) -> f64 {
+    const EDGES: [f64; 5] = [0.1, 0.3, 0.5, 0.25, 0.11];
+    if rng.chance(p) {
+        EDGES[rng.index(EDGES.len())]
+    } else {
+        x
     }
 }
+
+const SEEDS: u64 = 256;
 
 /// A channel of the generated graph: sending and receiving tasks.
 struct Channel {
@@ -80,16 +53,16 @@ struct Case {
 
 fn random_case(seed: u64) -> Case {
     let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x5EED);
-    let n = 2 + rng.below(6);
-    let intervals = 6 + rng.below(15);
+    let n = 2 + rng.index(6);
+    let intervals = 6 + rng.index(15);
     let mut d = String::new();
     let names: Vec<String> = (0..n).map(|i| format!("T{i}")).collect();
-    let parallelism: Vec<u32> = (0..n).map(|_| 1 + rng.below(4) as u32).collect();
+    let parallelism: Vec<u32> = (0..n).map(|_| 1 + rng.index(4) as u32).collect();
 
     // A DAG: every task after the first has an upstream task before it, plus random extra edges.
     let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
     for j in 1..n {
-        edges.insert((rng.below(j), j));
+        edges.insert((rng.index(j), j));
         for i in 0..j {
             if rng.chance(0.15) {
                 edges.insert((i, j));
@@ -118,7 +91,7 @@ fn random_case(seed: u64) -> Case {
                 senders: [u].into(),
                 receivers: [v].into(),
                 link: rng.chance(0.3),
-                capacity: [1, 8, 64, 256][rng.below(4)],
+                capacity: [1, 8, 64, 256][rng.index(4)],
             });
         }
     }
@@ -180,7 +153,7 @@ fn random_case(seed: u64) -> Case {
     // Profiles: loaded, backpressured, idle, or anything; per subtask a variation.
     let mut profiles: Vec<Vec<Profile>> = Vec::new();
     for &p in &parallelism {
-        let (busy, bp) = match rng.below(4) {
+        let (busy, bp) = match rng.index(4) {
             0 => (rng.range(0.5, 1.0), rng.range(0.0, 0.12)),
             1 => (rng.range(0.0, 0.45), rng.range(0.08, 0.95)),
             2 => (rng.range(0.0, 0.5), rng.range(0.0, 0.12)),
@@ -196,10 +169,10 @@ fn random_case(seed: u64) -> Case {
                     rng.range(0.7, 1.0)
                 } else {
                     let varied = (busy + rng.range(-0.1, 0.1)).clamp(0.0, 1.0);
-                    rng.snap(varied, 0.1)
+                    snap(&mut rng, varied, 0.1)
                 };
                 let varied = (bp + rng.range(-0.05, 0.05)).clamp(0.0, 1.0);
-                let bp = rng.snap(varied, 0.1);
+                let bp = snap(&mut rng, varied, 0.1);
                 Profile {
                     busy,
                     backpressured: bp.min(1.0 - busy),
@@ -211,7 +184,7 @@ fn random_case(seed: u64) -> Case {
     // Joins: a task with several inputs is often idle, waiting on its favourite input, whose
     // senders compute, while the senders of another input are backpressured.
     let favourite_in: Vec<usize> = (0..n)
-        .map(|t| rng.below(inputs_of(t).len().max(1)))
+        .map(|t| rng.index(inputs_of(t).len().max(1)))
         .collect();
     for t in 0..n {
         let inputs: Vec<usize> = (0..channels.len())
@@ -257,7 +230,7 @@ fn random_case(seed: u64) -> Case {
     }
     // Where each task mostly waits: a favourite input and output (a join waiting on one input).
     let favourite: Vec<(usize, usize)> = (0..n)
-        .map(|t| (favourite_in[t], rng.below(outputs_of(t).len().max(1))))
+        .map(|t| (favourite_in[t], rng.index(outputs_of(t).len().max(1))))
         .collect();
     let noise = rng.range(0.0, 0.12);
     let wait_chance = rng.range(0.3, 1.0);
@@ -284,10 +257,10 @@ fn random_case(seed: u64) -> Case {
                 if phase {
                     std::mem::swap(&mut busy, &mut bp);
                 }
-                let busy = rng.snap(busy, 0.05);
-                let bp = rng.snap(bp, 0.05).min(1.0 - busy);
+                let busy = snap(&mut rng, busy, 0.05);
+                let bp = snap(&mut rng, bp, 0.05).min(1.0 - busy);
                 let mut load =
-                    Load::new(busy, bp).records(rng.below(10_000) as u64, rng.below(10_000) as u64);
+                    Load::new(busy, bp).records(rng.index(10_000) as u64, rng.index(10_000) as u64);
                 if rng.chance(0.5) {
                     load = load.on_cpu((busy * rng.range(0.2, 1.3)).min(1.0));
                 }
@@ -311,7 +284,7 @@ fn random_case(seed: u64) -> Case {
                         let scale = rng.range(0.5, 1.0);
                         for (&c, w) in channels.iter().zip(weights) {
                             let fraction = total * scale * w / sum;
-                            let fraction = rng.snap(fraction, 0.05).min(total);
+                            let fraction = snap(&mut rng, fraction, 0.05).min(total);
                             synth.wait(id, c, role, fraction);
                         }
                     }
@@ -326,8 +299,8 @@ fn random_case(seed: u64) -> Case {
         }
         for (k, c) in channels.iter().enumerate() {
             if rng.chance(fill_chance) {
-                let avg = rng.below(c.capacity as usize + 1) as u64;
-                let max = avg + rng.below((c.capacity - avg) as usize + 1) as u64;
+                let avg = rng.index(c.capacity as usize + 1) as u64;
+                let max = avg + rng.index((c.capacity - avg) as usize + 1) as u64;
                 synth.fill(channel_ids[k], avg, max);
             }
         }
