@@ -146,7 +146,7 @@ struct Visit {
     /// Wall-clock samples owed but not yet counted, per state (fractions carry over).
     owed: [f64; 3],
     /// The last stack the handler captured while the subtask was busy.
-    last_busy: Option<Box<[usize]>>,
+    last_busy: Option<(Box<[usize]>, Option<u32>)>,
 }
 
 /// The sampler thread's state.
@@ -424,10 +424,14 @@ fn count_off_cpu(
         // stack it blocked with shows where; other busy time off CPU (a sleep, a lock outside
         // bpprof's view, a preemption) is shown at the last on-CPU stack.
         let at_blocked_stack = state != State::Busy || wake * 2 >= ns || visit.last_busy.is_none();
-        let addrs = if !at_blocked_stack {
-            visit.last_busy.clone()
+        // At the last on-CPU stack, the operator of that sample: the one running now may differ.
+        let (addrs, operator) = if !at_blocked_stack {
+            match visit.last_busy.clone() {
+                Some((addrs, op)) => (Some(addrs), op),
+                None => (None, operator),
+            }
         } else {
-            Some(
+            let addrs = Some(
                 blocked
                     .get_or_insert_with(|| {
                         let mut addrs = [0usize; MAX_DEPTH];
@@ -435,7 +439,8 @@ fn count_off_cpu(
                         addrs[..depth].iter().map(|a| a.saturating_sub(1)).collect()
                     })
                     .clone(),
-            )
+            );
+            (addrs, operator)
         };
         match addrs.filter(|a| !a.is_empty()) {
             Some(addrs) => out.add(
@@ -472,8 +477,9 @@ fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) {
             2 => State::Backpressured,
             _ => State::Busy,
         };
+        let operator = (sample.operator != crate::operator::NO_OPERATOR).then_some(sample.operator);
         if state == State::Busy {
-            visit.last_busy = Some(addrs.clone());
+            visit.last_busy = Some((addrs.clone(), operator));
         }
         out.add(
             SampleKey {
@@ -481,8 +487,7 @@ fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) {
                 state,
                 on_cpu: true,
                 addrs,
-                operator: (sample.operator != crate::operator::NO_OPERATOR)
-                    .then_some(sample.operator),
+                operator,
             },
             sample.weight,
         );
