@@ -19,6 +19,13 @@ fn figure(evidence: &[Evidence], metric: &str) -> f64 {
 /// "Enrich is the bottleneck: busy 97% while its upstream Parse is backpressured 95%; Enrich#3
 /// is the busiest subtask", with the skew, off-CPU and operator sentences that apply.
 pub(crate) fn loaded(b: &Bottleneck, task: &TaskReport, fed: &[(String, f64)]) -> String {
+    let mut reason = loaded_head(b, task, fed);
+    reason.push_str(&details(b, task));
+    reason
+}
+
+/// "Enrich is the bottleneck: busy 95% while its upstream Parse is backpressured 72%".
+fn loaded_head(b: &Bottleneck, task: &TaskReport, fed: &[(String, f64)]) -> String {
     let up = match b.upstream.as_slice() {
         [] => {
             let queues: Vec<String> = fed
@@ -40,11 +47,24 @@ pub(crate) fn loaded(b: &Bottleneck, task: &TaskReport, fed: &[(String, f64)]) -
             format!("its upstream tasks {} are backpressured", join_and(&names))
         }
     };
-    let mut reason = format!(
+    format!(
         "{} is the bottleneck: busy {} while {}",
         task.name,
         pct(b.busy),
         up
+    )
+}
+
+/// "Sink is the bottleneck: busy 79% while its upstream Source is backpressured 47%, and 31% of
+/// the time it waited for a CPU after its input arrived (load 48%): it is short of CPU time;
+/// Sink#0 is the busiest subtask".
+pub(crate) fn starved(b: &Bottleneck, task: &TaskReport) -> String {
+    let load = figure(&b.evidence, "load");
+    let mut reason = format!(
+        "{}, and {} of the time it waited for a CPU after its input arrived (load {}): it is short of CPU time",
+        loaded_head(b, task, &[]),
+        pct((b.busy - load).max(0.0)),
+        pct(load)
     );
     reason.push_str(&details(b, task));
     reason

@@ -9,8 +9,9 @@ pub const SCHEMA: &str = "bpprof.locate";
 /// it; removing or renaming a field, or changing its meaning or unit, increments it.
 pub const SCHEMA_VERSION: u32 = 1;
 /// Value of [`LocateReport::schema_minor`]: incremented by additive changes. 1: per-edge
-/// evidence, the busy split, structured bottleneck evidence.
-pub const SCHEMA_MINOR: u32 = 1;
+/// evidence, the busy split, structured bottleneck evidence. 2: rule
+/// `starved_below_backpressure`.
+pub const SCHEMA_MINOR: u32 = 2;
 
 /// Where a pipeline's bottleneck is, and the figures behind the verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -269,6 +270,10 @@ pub enum Rule {
     /// A task whose downstream waits for its records while the downstream's other input is
     /// backpressured: a join held back by its slowest input.
     SlowestInput,
+    /// A task busy most of the time (Flink's busy) but not loaded, because much of its busy time
+    /// is waiting for a CPU after its input arrived, downstream of an edge that nothing else
+    /// explains: on an oversubscribed machine its own rate is what the CPUs give it.
+    StarvedBelowBackpressure,
     /// A link whose writer is blocked on it while its reader waits on it.
     Exchange,
     /// Backpressure that nothing recorded downstream explains.

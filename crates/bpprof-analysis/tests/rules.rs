@@ -4,7 +4,8 @@
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::verdict::{
-    BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, UNACCOUNTED_FULL_QUEUE_MIN,
+    BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, STARVED_ON_CPU_MIN,
+    UNACCOUNTED_FULL_QUEUE_MIN,
 };
 use bpprof_analysis::{
     locate, render_human, AnalysisOptions, Bottleneck, BottleneckKind, EdgeRef, EdgeReport,
@@ -250,6 +251,105 @@ fn assert_loaded_machine(sink_wake: bool) {
         true,
     );
     assert_evidence(evidence(b, "load", "Transform"), 0.88, BUSY_MIN, true);
+}
+
+/// Source -> Sink on an oversubscribed machine: Sink does the slow work, but waits for a CPU
+/// after its input arrives 35% of the time, so its load (45%) is below the threshold while its
+/// busy time (80%) is well above it; nothing else explains Source's backpressure.
+fn starved_sink(sink_busy: f64, sink_wake: f64, sink_on_cpu: f64) -> LocateReport {
+    let mut synth = Synth::new();
+    let source = synth.subtask("Source", 0, 1);
+    let sink = synth.subtask("Sink", 0, 1);
+    synth.channel("records", 100, &[source], &[sink]);
+    for _ in 0..INTERVALS {
+        synth.interval(&[
+            (source, Load::new(0.55, 0.45)),
+            (sink, Load::new(sink_busy, 0.0).on_cpu(sink_on_cpu)),
+        ]);
+    }
+    let mut recording = synth.recording();
+    add_wake(&mut recording, sink, sink_wake, 0.0);
+    analyse(&recording)
+}
+
+#[test]
+fn busy_task_below_backpressure_that_waits_for_a_cpu_is_the_bottleneck() {
+    let report = starved_sink(0.8, 0.35, 0.4);
+    let sink = task(&report, "Sink");
+    assert!(approx(sink.load, 0.45), "{sink:?}");
+    let b = only(&report);
+    assert_eq!(b.task, "Sink", "{}", report.verdict);
+    assert_eq!(b.rule, Some(Rule::StarvedBelowBackpressure));
+    assert_eq!(b.kind, BottleneckKind::Cpu);
+    assert_eq!(b.edge, edge_ref("Source", "Sink"));
+    assert_evidence(
+        evidence(b, "upstream_blocked", "Source -> Sink"),
+        0.45,
+        LEVEL_OK_MAX,
+        true,
+    );
+    assert_evidence(evidence(b, "busy", "Sink"), 0.8, BUSY_MIN, true);
+    assert_evidence(evidence(b, "load", "Sink"), 0.45, BUSY_MIN, false);
+    assert_evidence(
+        evidence(b, "on_cpu", "Sink"),
+        0.4,
+        STARVED_ON_CPU_MIN * 0.8,
+        true,
+    );
+    assert!(
+        b.reason.starts_with(
+            "Sink is the bottleneck: busy 80% while its upstream Source is backpressured 45%, and 35% of the time it waited for a CPU after its input arrived (load 45%)"
+        ),
+        "{}",
+        b.reason
+    );
+}
+
+#[test]
+fn a_task_waiting_for_a_cpu_below_a_loaded_task_does_not_displace_it() {
+    // Source -> Transform -> Sink: Transform is loaded (88%) and backpressured now and then
+    // (level LOW) by Sink, which is busy 60%, 40% of it waiting for a CPU (load 20%). Transform
+    // is the bottleneck and Sink is not named: the CPU waits of a task explain backpressure only
+    // when no loaded task above it does.
+    let mut synth = Synth::new();
+    let source = synth.subtask("Source", 0, 1);
+    let transform = synth.subtask("Transform", 0, 1);
+    let sink = synth.subtask("Sink", 0, 1);
+    synth.channel("in", 100, &[source], &[transform]);
+    synth.channel("out", 100, &[transform], &[sink]);
+    for _ in 0..INTERVALS {
+        synth.interval(&[
+            (source, Load::new(0.15, 0.8)),
+            (transform, Load::new(0.88, 0.11)),
+            (sink, Load::new(0.6, 0.0)),
+        ]);
+    }
+    let mut recording = synth.recording();
+    add_wake(&mut recording, sink, 0.4, 0.0);
+    let report = analyse(&recording);
+    assert_eq!(task(&report, "Transform").level, Some(Level::Low));
+    let b = only(&report);
+    assert_eq!(b.task, "Transform", "{}", report.verdict);
+    assert_eq!(b.rule, Some(Rule::LoadedBelowBackpressure));
+}
+
+#[test]
+fn a_task_below_backpressure_busy_less_than_half_the_time_is_not_named_for_its_cpu_waits() {
+    // Busy 45%, nearly all of it waiting for a CPU: not the bottleneck by either measure.
+    let report = starved_sink(0.45, 0.4, 0.05);
+    let b = only(&report);
+    assert_eq!(b.task, "Source", "{}", report.verdict);
+    assert_eq!(b.rule, Some(Rule::External));
+}
+
+#[test]
+fn a_busy_task_that_hardly_runs_on_a_cpu_is_not_named_for_its_cpu_waits() {
+    // Busy 80%, 75% of it waiting for a CPU after wake-ups, on a CPU 2% of the time: a join or
+    // sink with little work of its own on an oversubscribed machine.
+    let report = starved_sink(0.8, 0.75, 0.02);
+    let b = only(&report);
+    assert_eq!(b.task, "Source", "{}", report.verdict);
+    assert_eq!(b.rule, Some(Rule::External));
 }
 
 #[test]

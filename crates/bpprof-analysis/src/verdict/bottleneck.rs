@@ -5,7 +5,7 @@ use super::edges::{Named, View};
 use super::operators::slowest_operator;
 use super::{
     busiest, BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, OFF_CPU_SHARE_MIN,
-    UNACCOUNTED_FULL_QUEUE_MIN,
+    STARVED_ON_CPU_MIN, UNACCOUNTED_FULL_QUEUE_MIN,
 };
 use crate::explain;
 use crate::report::{
@@ -90,15 +90,29 @@ pub(super) fn loaded(
             true,
         ));
     }
+    let starved = rule == Rule::StarvedBelowBackpressure;
+    if starved {
+        // Busy by Flink's measure, and below the load threshold only by its wait for a CPU.
+        b.evidence
+            .push(evidence("busy", task.name.clone(), b.busy, BUSY_MIN, true));
+        b.evidence.push(evidence(
+            "on_cpu",
+            task.name.clone(),
+            task.on_cpu.unwrap_or(0.0),
+            STARVED_ON_CPU_MIN * b.busy,
+            true,
+        ));
+    }
     b.evidence.push(evidence(
         "load",
         task.name.clone(),
         view.load(i).unwrap_or(0.0),
         BUSY_MIN,
-        true,
+        !starved,
     ));
     b.reason = match input {
         Some((waiting, _)) => explain::slowest_input(&b, task, &view.tasks[waiting]),
+        None if starved => explain::starved(&b, task),
         None => explain::loaded(&b, task, fed),
     };
     b

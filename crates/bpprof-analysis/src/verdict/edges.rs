@@ -5,7 +5,8 @@
 use bpprof_format::Recording;
 
 use super::{
-    BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, UNACCOUNTED_FULL_QUEUE_MIN,
+    BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, STARVED_ON_CPU_MIN,
+    UNACCOUNTED_FULL_QUEUE_MIN,
 };
 use crate::graph::JobGraph;
 use crate::report::{EdgeRef, EdgeReport, Level, Rule, TaskReport};
@@ -27,6 +28,18 @@ impl View<'_> {
 
     pub(super) fn loaded(&self, i: usize) -> bool {
         self.load(i).is_some_and(|l| l >= BUSY_MIN)
+    }
+
+    /// Whether task `i` is busy (Flink's busy) at least [`BUSY_MIN`] while not loaded, and runs
+    /// on a CPU at least [`STARVED_ON_CPU_MIN`] of that busy time.
+    pub(super) fn starved(&self, i: usize) -> bool {
+        let task = &self.tasks[i];
+        match (task.busy, task.on_cpu) {
+            (Some(busy), Some(on_cpu)) => {
+                busy >= BUSY_MIN && !self.loaded(i) && on_cpu >= STARVED_ON_CPU_MIN * busy
+            }
+            _ => false,
+        }
     }
 
     pub(super) fn level(&self, i: usize) -> Option<Level> {
@@ -126,6 +139,9 @@ pub(super) enum Cause {
     Exchange,
     /// The downstream task is itself backpressured: explained further down.
     Further,
+    /// The downstream task is busy (Flink's busy) but not loaded: it spends much of its time
+    /// waiting for a CPU after its input arrived.
+    Starved(usize),
     /// Nothing downstream explains it.
     Unexplained,
 }
@@ -160,6 +176,9 @@ pub(super) fn cause(view: &View, e: usize) -> Cause {
         || matches!(view.level(d), Some(Level::Low | Level::High))
     {
         return Cause::Further;
+    }
+    if view.starved(d) {
+        return Cause::Starved(d);
     }
     Cause::Unexplained
 }

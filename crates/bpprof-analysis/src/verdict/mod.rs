@@ -86,6 +86,12 @@ pub const EXCHANGE_IDLE_MIN: f64 = 0.5;
 /// input).
 pub const INPUT_WAIT_MIN: f64 = 0.2;
 
+/// A task that is busy but not loaded (rule `starved_below_backpressure`) is named only when it
+/// runs on a CPU at least this share of its busy time: one whose busy time is nearly all waiting
+/// for a CPU after wake-ups has little work of its own, one that computes a good part of it is
+/// short of CPU time.
+pub const STARVED_ON_CPU_MIN: f64 = 0.25;
+
 /// Whether a subtask with busy ratio `busy` is skewed among siblings whose median busy is `median`.
 pub fn is_skewed(busy: f64, median: f64) -> bool {
     busy >= SKEW_MIN_BUSY && busy >= median + SKEW_MIN_MARGIN && busy >= SKEW_MIN_FACTOR * median
@@ -180,6 +186,7 @@ fn explain_edges(view: &View, pressured: &[usize], full: &[(usize, usize, f64)])
                 out.named
                     .push((task, Rule::SlowestInput, e, Some((waiting, via))))
             }
+            Cause::Starved(d) => out.named.push((d, Rule::StarvedBelowBackpressure, e, None)),
             Cause::Exchange => out.exchanges.push(e),
             Cause::Further => {}
             Cause::Unexplained => out.unexplained.push(e),
@@ -200,13 +207,21 @@ fn explain_edges(view: &View, pressured: &[usize], full: &[(usize, usize, f64)])
 
 /// The named tasks that are bottlenecks, one entry each, most loaded first: not a task
 /// backpressured most of the time (level HIGH), nor one at level LOW whose backpressure a loaded
-/// task further down explains.
+/// task further down explains. A task named only for its waits for a CPU
+/// (`starved_below_backpressure`) is a last resort: it is not kept when a loaded task is named
+/// above it on its edge, and it does not explain away a loaded task above it.
 fn keep_bottlenecks(view: &View, found: Vec<Named>) -> Vec<Named> {
     let graph = view.graph;
+    let starved = |rule: Rule| rule == Rule::StarvedBelowBackpressure;
     let explained_below = |i: usize| {
+        found.iter().any(|&(t, rule, e, _)| {
+            t != i && !starved(rule) && graph.reachable(i).contains(&graph.edges[e].to)
+        })
+    };
+    let named_loaded = |i: usize| {
         found
             .iter()
-            .any(|&(t, _, e, _)| t != i && graph.reachable(i).contains(&graph.edges[e].to))
+            .any(|&(t, rule, _, _)| t == i && !starved(rule))
     };
     let mut kept: Vec<Named> = Vec::new();
     for &f in &found {
@@ -214,7 +229,7 @@ fn keep_bottlenecks(view: &View, found: Vec<Named>) -> Vec<Named> {
             Some(Level::High) => false,
             Some(Level::Low) => !explained_below(f.0),
             _ => true,
-        };
+        } && !(starved(f.1) && named_loaded(graph.edges[f.2].from));
         if keep && !kept.iter().any(|k| k.0 == f.0) {
             kept.push(f);
         }
