@@ -238,7 +238,7 @@ pub(crate) fn register_probe<P: ChannelProbe + 'static>(make: impl FnOnce(u32) -
     let mut registry = registry::lock();
     let probe = Arc::new(make(registry.allocate_channel_id()));
     registry.prune_channels();
-    registry.channels.push(probe.clone());
+    registry.add_channel(probe.clone());
     probe
 }
 

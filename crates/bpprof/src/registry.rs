@@ -10,7 +10,7 @@
 //! there.
 
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bpprof_format::{EdgeDecl, RuntimeWarning, TaskDecl};
@@ -34,8 +34,9 @@ pub(crate) fn next_subtask_id() -> u32 {
 #[derive(Default)]
 pub(crate) struct Registry {
     next_channel_id: u32,
-    /// Registered subtasks, in registration order.
-    pub live: Vec<Arc<SubtaskCell>>,
+    /// Registered subtasks, in registration order (changed only through [`Registry::add_live`]
+    /// and [`Registry::retire`], which count the change).
+    live: Vec<Arc<SubtaskCell>>,
     /// Subtasks that deregistered since the recorder last looked (kept only while one is active).
     pub retired: Vec<Arc<SubtaskCell>>,
     /// Retired subtasks forgotten because `retired` was full.
@@ -45,8 +46,9 @@ pub(crate) struct Registry {
     /// Instrumented channels still alive somewhere, and, while a recorder is active, those that
     /// died since the recorder last wrote a chunk (so that a channel living less than one interval
     /// is still declared, with its endpoints and its last counts). Only the registry and the
-    /// recorder's threads hold these `Arc`s besides the channel's own handles.
-    pub channels: Vec<Arc<dyn ChannelProbe>>,
+    /// recorder's threads hold these `Arc`s besides the channel's own handles. Changed only
+    /// through methods, which count the change.
+    channels: Vec<Arc<dyn ChannelProbe>>,
     /// Tasks declared explicitly, in declaration order (one entry per name; later ones replace).
     pub tasks: Vec<TaskDecl>,
     /// Edges declared explicitly, in declaration order.
@@ -166,6 +168,16 @@ pub(crate) fn reset_in_child() {
         REGISTRY.store(spare, Ordering::Release);
     }
     RECORDING.store(false, Ordering::Relaxed);
+}
+
+/// Counts the changes of [`Registry::live`] and [`Registry::channels`], so that the sampler copies
+/// them only when they changed. Incremented with the registry locked.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The generation of the registry's subtask and channel lists (a relaxed read: read it again with
+/// the registry locked to pair it with the lists).
+pub(crate) fn generation() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
 }
 
 /// Mirrors [`Registry::recording`] for the pipeline threads' blocking path, which must not lock.
@@ -296,12 +308,35 @@ impl Registry {
         taken
     }
 
+    /// The registered subtasks, in registration order.
+    pub fn live(&self) -> &[Arc<SubtaskCell>] {
+        &self.live
+    }
+
+    /// The instrumented channels (see the field).
+    pub fn channels(&self) -> &[Arc<dyn ChannelProbe>] {
+        &self.channels
+    }
+
+    /// Adds a registered subtask.
+    pub fn add_live(&mut self, cell: Arc<SubtaskCell>) {
+        self.live.push(cell);
+        changed();
+    }
+
+    /// Adds an instrumented channel.
+    pub fn add_channel(&mut self, probe: Arc<dyn ChannelProbe>) {
+        self.channels.push(probe);
+        changed();
+    }
+
     /// Moves a deregistered subtask from `live` to `retired` (or forgets it when not recording).
     pub fn retire(&mut self, id: u32) {
         let Some(pos) = self.live.iter().position(|c| c.id == id) else {
             return;
         };
         let cell = self.live.remove(pos);
+        changed();
         if !self.recording {
             return;
         }
@@ -316,7 +351,11 @@ impl Registry {
     /// (it removes them itself once written, see [`Registry::remove_channels`]).
     pub fn prune_channels(&mut self) {
         if !self.recording {
+            let before = self.channels.len();
             self.channels.retain(|c| Arc::strong_count(c) > 1);
+            if self.channels.len() != before {
+                changed();
+            }
         }
     }
 
@@ -324,8 +363,14 @@ impl Registry {
     pub fn remove_channels(&mut self, ids: &[u32]) {
         if !ids.is_empty() {
             self.channels.retain(|c| !ids.contains(&c.info().id));
+            changed();
         }
     }
+}
+
+/// Counts a change of the subtask or channel list (with the registry locked).
+fn changed() {
+    GENERATION.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Declares a task explicitly: its parallelism, and whether its work is invisible to bpprof.

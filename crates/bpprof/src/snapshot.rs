@@ -116,7 +116,7 @@ impl Snapshotter {
             operator_bases: HashMap::new(),
             unwritten_warnings: Vec::new(),
         };
-        let live = registry::lock().live.clone();
+        let live = registry::lock().live().to_vec();
         for cell in live {
             if let Some(operators) = cell.operators.get() {
                 for op in operators.read() {
@@ -182,7 +182,7 @@ impl Snapshotter {
             }
             let retired = std::mem::take(&mut registry.retired);
             (
-                registry.live.clone(),
+                registry.live().to_vec(),
                 retired,
                 registry.tasks.clone(),
                 registry.edges.clone(),
@@ -527,5 +527,5 @@ fn site_values(totals: &Totals) -> [(u64, u64); MAX_WAIT_CHANNELS] {
 
 /// The channels the registry knows: alive, or dead and not yet written.
 fn live_channels() -> Vec<Arc<dyn ChannelProbe>> {
-    registry::lock().channels.clone()
+    registry::lock().channels().to_vec()
 }

@@ -283,7 +283,7 @@ fn register_checked(
                 message: problem.to_string(),
             });
         }
-        registry.live.push(Arc::clone(&cell));
+        registry.add_live(Arc::clone(&cell));
     }
     sampling::on_registration(&cell);
     let _ = CURRENT.try_with(|current| {

@@ -140,3 +140,43 @@ fn sampling_off_writes_no_samples() {
     assert_eq!(recording.meta.sample_hz, 0);
     assert!(recording.samples.is_empty());
 }
+
+#[inline(never)]
+fn burst_work() {
+    spin_cpu(Duration::from_millis(250));
+}
+
+#[test]
+fn bursts_of_work_after_quiet_spells_lose_no_samples() {
+    // While no subtask is busy the sampler visits ever more rarely (down to one visit every
+    // 200 ms); a burst of work then fills a thread's 32-sample buffer faster than that at 999 Hz.
+    // The handler wakes the sampler when its buffer is half full, so the burst loses nothing.
+    let _lock = recorder_lock();
+    let (_dir, path, recorder) = start("bursts", HZ);
+    let (tx, rx) = bpprof::bounded::<u32>(1);
+    let worker = std::thread::spawn(move || {
+        let _subtask = bpprof::register("Bursty", 0, 1);
+        for _ in 0..5 {
+            // A quiet spell: blocked in an instrumented receive, long enough for the back-off.
+            let _ = rx.recv_timeout(Duration::from_millis(900));
+            burst_work();
+        }
+    });
+    worker.join().unwrap();
+    drop(tx);
+    recorder.stop().unwrap();
+    let recording = bpprof_format::read_file(&path).unwrap();
+    let on_cpu: u64 = samples_of(&recording, "Bursty")
+        .iter()
+        .filter(|s| s.1)
+        .map(|s| u64::from(s.3))
+        .sum();
+    let lost: u64 = recording.samples.iter().map(|c| c.lost).sum();
+    eprintln!("bursts: {on_cpu} on-CPU samples, {lost} lost");
+    // 5 x 250 ms of CPU at 999 Hz: about 1,250 samples if the thread got its CPU.
+    assert!(on_cpu >= 300, "only {on_cpu} on-CPU samples");
+    assert!(
+        (lost as f64) <= 0.02 * on_cpu as f64,
+        "{lost} samples lost against {on_cpu} taken"
+    );
+}

@@ -1,11 +1,14 @@
 //! The sampler thread. On-CPU samples come from the kernel: every subtask thread gets a timer on
 //! its own CPU clock that signals it each sampling period of CPU time it uses (see `timer`), so
 //! the thread is interrupted only while it runs, never in a blocking call, and the sampler wakes
-//! no thread. The sampler thread wakes [`VISIT_HZ`] times a second (whatever the rate and the
-//! number of subtasks) to start timers for new subtasks, collect what the handlers captured, and
+//! no thread. The sampler thread wakes at most [`VISIT_HZ`] times a second while some subtask is
+//! busy, and ever more rarely (down to once every [`IDLE_VISIT_NS`]) while none is, whatever the
+//! number of subtasks, to start timers for new subtasks, collect what the handlers captured, and
 //! count the wall-clock samples of the time subtasks spent off CPU: a blocked subtask's from the
 //! stack it blocked with, a busy one's that did not run from its last on-CPU stack. Each such
-//! sample stands for the wall time since the previous visit at the configured rate.
+//! sample stands for the wall time since the previous visit at the configured rate. A subtask
+//! blocked in one wait costs a few loads per visit: its stack is read once per wait and its
+//! samples are added to one pending count, handed over when the recorder takes the samples.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
@@ -29,7 +32,8 @@ use crate::subtask::SubtaskCell;
 /// counted, so memory stays bounded whatever the program does.
 pub(crate) const MAX_DISTINCT_SAMPLES: usize = 100_000;
 
-/// How often the sampler thread wakes, at most (lower when the sampling rate is lower).
+/// How often the sampler thread wakes, at most (less often at lower sampling rates, and while
+/// no subtask is busy).
 pub(crate) const VISIT_HZ: u32 = 50;
 
 /// A sample key: subtask id, state, on CPU, and lookup addresses innermost first (the exact
@@ -81,34 +85,49 @@ impl RawSamples {
 #[derive(Debug)]
 pub(crate) struct Sampler {
     stop: Arc<AtomicBool>,
-    samples: Arc<Mutex<RawSamples>>,
+    shared: Arc<Mutex<Shared>>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// What the sampler thread and the recorder share: the samples aggregated since the recorder
+/// last took them, and the subtasks the sampler follows, whose off-CPU samples not yet handed
+/// over are added when the recorder takes the samples.
+#[derive(Debug, Default)]
+struct Shared {
+    samples: RawSamples,
+    tracked: Vec<Tracked>,
 }
 
 impl Sampler {
     /// Starts sampling every registered subtask `hz` times per second of its time with `signal`.
     pub fn start(hz: u32, signal: i32) -> std::io::Result<Sampler> {
         let stop = Arc::new(AtomicBool::new(false));
-        let samples = Arc::new(Mutex::new(RawSamples::default()));
-        let (thread_stop, thread_samples) = (Arc::clone(&stop), Arc::clone(&samples));
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let (thread_stop, thread_shared) = (Arc::clone(&stop), Arc::clone(&shared));
         PERIOD_NS.store(1_000_000_000 / u64::from(hz.max(1)), Ordering::Relaxed);
         SIGNAL.store(signal, Ordering::Relaxed);
         let thread = std::thread::Builder::new()
             .name("bpprof-sampler".into())
             .spawn(move || {
                 let mut sampler = Loop::new(hz, signal);
-                sampler.run(&thread_stop, &thread_samples);
+                sampler.run(&thread_stop, &thread_shared);
             })?;
         Ok(Sampler {
             stop,
-            samples,
+            shared,
             thread: Some(thread),
         })
     }
 
-    /// Takes the samples aggregated so far.
+    /// Takes the samples aggregated so far, with every subtask's off-CPU samples counted up to
+    /// the sampler's last visit. Waits at most for the visit in progress.
     pub fn take(&self) -> RawSamples {
-        std::mem::take(&mut *self.samples.lock().unwrap_or_else(|p| p.into_inner()))
+        let mut shared = lock(&self.shared);
+        let Shared { samples, tracked } = &mut *shared;
+        for t in tracked.iter_mut() {
+            t.visit.hand_over(samples);
+        }
+        std::mem::take(samples)
     }
 
     /// Stops the thread (which deletes every timer).
@@ -127,6 +146,32 @@ impl Drop for Sampler {
     }
 }
 
+fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A subtask the sampler follows, and what it remembers of it.
+#[derive(Debug)]
+struct Tracked {
+    cell: Arc<SubtaskCell>,
+    visit: Visit,
+}
+
+impl Tracked {
+    /// A subtask is counted from its registration (its account starts at zero then).
+    fn new(cell: Arc<SubtaskCell>) -> Tracked {
+        let visit = Visit {
+            at_ns: cell.registered_ns,
+            cpu_ns: Some(cell.start.cpu_ns),
+            ..Visit::default()
+        };
+        Tracked { cell, visit }
+    }
+}
+
+/// An off-CPU sample counted but not yet handed over, with its weight so far.
+type Pending = Option<(SampleKey, u32)>;
+
 /// What the sampler remembers of one subtask between visits.
 #[derive(Debug, Default)]
 struct Visit {
@@ -143,20 +188,56 @@ struct Visit {
     busy_unread: u64,
     blocked_cpu_unread: u64,
     lost_seen: u64,
+    /// Whether the sampler tried to start the subtask's timer (it tries once).
+    timer_tried: bool,
     /// Wall-clock samples owed but not yet counted, per state (fractions carry over).
     owed: [f64; 3],
     /// The last stack the handler captured while the subtask was busy.
     last_busy: Option<(Box<[usize]>, Option<u32>)>,
+    /// The stack the subtask last blocked with, as lookup addresses, and the version of the
+    /// subtask's blocked stack it was read at: read again only when the subtask blocked anew.
+    blocked: Option<(u64, Box<[usize]>)>,
+    /// Per state, the off-CPU sample of the previous visits not yet handed over: a subtask
+    /// blocked in one wait for many visits adds to one count, which is handed over when its key
+    /// changes or the recorder takes the samples (no hashing or allocation per visit).
+    pending: [Pending; 3],
 }
+
+impl Visit {
+    /// Hands every pending off-CPU sample over to `out`.
+    fn hand_over(&mut self, out: &mut RawSamples) {
+        for pending in &mut self.pending {
+            if let Some((key, weight)) = pending.take() {
+                out.add(key, weight);
+            }
+        }
+    }
+}
+
+/// The visit period while some subtask runs: at most [`VISIT_HZ`] visits a second, fewer at low
+/// sampling rates, enough that a running thread's samples between two visits fill at most a
+/// quarter of its buffer.
+fn base_visit_ns(hz: u32) -> u64 {
+    let per_s = (u64::from(hz) * 4 / super::ring::RING_CAPACITY as u64)
+        .clamp(MIN_VISIT_HZ, u64::from(VISIT_HZ));
+    1_000_000_000 / per_s
+}
+
+/// Fewest visits a second while some subtask runs.
+const MIN_VISIT_HZ: u64 = 10;
+
+/// The longest visit period, reached while no subtask runs: an idle pipeline wakes the sampler
+/// this rarely.
+const IDLE_VISIT_NS: u64 = 200_000_000;
 
 /// The sampler thread's state.
 struct Loop {
     hz: u32,
     signal: i32,
     period_ns: u64,
-    visits: HashMap<u32, Visit>,
-    /// The subtasks of the previous visit: those that deregistered since are drained once more.
-    previous: Vec<Arc<SubtaskCell>>,
+    /// The registry generation the tracked subtasks and `channels` were read at.
+    generation: Option<u64>,
+    channels: HashMap<u32, Arc<dyn ChannelProbe>>,
     /// Set once the handler was found replaced: no timer is started any more.
     disabled: bool,
     jitter: Jitter,
@@ -168,107 +249,132 @@ impl Loop {
             hz,
             signal,
             period_ns: 1_000_000_000 / u64::from(hz.max(1)),
-            visits: HashMap::new(),
-            previous: Vec::new(),
+            generation: None,
+            channels: HashMap::new(),
             disabled: false,
             jitter: Jitter::new(),
         }
     }
 
-    fn run(&mut self, stop: &AtomicBool, samples: &Mutex<RawSamples>) {
-        let visit_ns = 1_000_000_000 / u64::from(self.hz.clamp(1, VISIT_HZ));
+    fn run(&mut self, stop: &AtomicBool, shared: &Mutex<Shared>) {
+        let base_ns = base_visit_ns(self.hz);
+        let mut sleep_ns = base_ns;
         while !stop.load(Ordering::Relaxed) {
-            let batch = self.visit_all();
-            samples
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .merge(batch);
-            // Jittered so that visits do not alias with periodic work in the pipeline.
-            let sleep = (visit_ns as f64 * self.jitter.next_factor()) as u64;
-            std::thread::sleep(Duration::from_nanos(sleep));
+            let ran = self.visit(shared);
+            // While nothing runs, visits become rarer (nothing fills a buffer and a blocked
+            // subtask's samples are counted exactly at any visit); anything running brings the
+            // base period back at once.
+            sleep_ns = if ran {
+                base_ns
+            } else {
+                (sleep_ns * 2).min(IDLE_VISIT_NS.max(base_ns))
+            };
+            // Jittered so that visits do not alias with periodic work in the pipeline. A sleep
+            // longer than the base period may be cut short by a handler whose buffer is half
+            // full (work resumed): no samples are lost to a full buffer after a quiet spell.
+            let sleep = (sleep_ns as f64 * self.jitter.next_factor()) as u64;
+            super::wake::sleep(Duration::from_nanos(sleep), sleep_ns > base_ns);
         }
-        let cells: Vec<Arc<SubtaskCell>> = registry::lock().live.clone();
-        for cell in cells.iter().chain(&self.previous) {
+        let cells: Vec<Arc<SubtaskCell>> = registry::lock().live().to_vec();
+        for cell in &cells {
             cell.sampling.stop_timer();
         }
+        for t in &lock(shared).tracked {
+            t.cell.sampling.stop_timer();
+        }
         // Collect what the handlers wrote since the last visit.
-        let batch = self.visit_all();
-        samples
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .merge(batch);
+        self.visit(shared);
     }
 
-    /// One visit of every subtask.
-    fn visit_all(&mut self) -> RawSamples {
-        let mut out = RawSamples::default();
-        let cells: Vec<Arc<SubtaskCell>> = registry::lock().live.clone();
-        let live: HashSet<u32> = cells.iter().map(|c| c.id).collect();
-        let channels: HashMap<u32, Arc<dyn ChannelProbe>> = registry::lock()
-            .channels
-            .iter()
-            .map(|c| (c.info().id, Arc::clone(c)))
-            .collect();
+    /// One visit of every subtask; true when some subtask was busy since the previous one.
+    fn visit(&mut self, shared: &Mutex<Shared>) -> bool {
+        // The registry's lists are copied only when they changed, before locking `shared`.
+        let fresh = self.refresh();
+        let mut shared = lock(shared);
+        let Shared { samples, tracked } = &mut *shared;
+        let channels = &self.channels;
         let ready = |site: WaitSite| {
             channels
                 .get(&site.channel)
                 .and_then(|c| c.info().pending_ready_ns(site.role))
         };
-        // Subtasks that deregistered since the previous visit: what their handler captured, and
-        // their time from that visit to their end.
-        for cell in &self.previous {
-            if !live.contains(&cell.id) {
-                if let Some(visit) = self.visits.get_mut(&cell.id) {
-                    drain(cell, visit, &mut out);
-                    let end = cell.read_thread();
-                    count_off_cpu(
-                        cell,
-                        visit,
-                        end.at_ns,
-                        Some(end.times.cpu_ns),
-                        self.hz,
-                        &ready,
-                        &mut out,
-                    );
-                }
-            }
+        if let Some(cells) = fresh {
+            retrack(tracked, cells, self.hz, &ready, samples);
         }
-        self.visits.retain(|id, _| live.contains(id));
-        if !self.disabled && !cells.is_empty() && !handler_is_ours(self.signal) {
-            self.disable(&cells);
+        if !self.disabled && !tracked.is_empty() && !handler_is_ours(self.signal) {
+            self.disabled = true;
+            disable(self.signal, tracked);
         }
         let now = crate::clock::now_ns();
-        for cell in &cells {
-            if !self.disabled {
+        let mut ran = false;
+        for Tracked { cell, visit } in tracked.iter_mut() {
+            if !self.disabled && !visit.timer_tried {
+                visit.timer_tried = true;
                 start_timer(cell, self.signal, self.period_ns, |tid, signal| {
                     thread_blocks(tid, signal)
                 });
             }
-            // A subtask is counted from its registration (its account starts at zero then).
-            let visit = self.visits.entry(cell.id).or_insert_with(|| Visit {
-                at_ns: cell.registered_ns,
-                cpu_ns: Some(cell.start.cpu_ns),
-                ..Visit::default()
-            });
-            drain(cell, visit, &mut out);
-            count_off_cpu(cell, visit, now, None, self.hz, &ready, &mut out);
+            drain(cell, visit, samples);
+            ran |= count_off_cpu(cell, visit, now, None, self.hz, &ready, samples);
         }
-        self.previous = cells;
-        out
+        ran
     }
 
-    /// The host replaced the sampling signal's handler: stop every timer for good, say so once.
-    fn disable(&mut self, cells: &[Arc<SubtaskCell>]) {
-        self.disabled = true;
-        SIGNAL.store(0, Ordering::Relaxed);
-        for cell in cells {
-            cell.sampling.stop_timer();
+    /// The registry's subtasks, and its channels into `self.channels`, when they changed since
+    /// the last call (one atomic load when they did not).
+    fn refresh(&mut self) -> Option<Vec<Arc<SubtaskCell>>> {
+        if self.generation == Some(registry::generation()) {
+            return None;
         }
-        warn(format!(
-            "the handler of the sampling signal {} was replaced (by the program or a library): on-CPU stack sampling stopped; choose another signal with BPPROF_SAMPLE_SIGNAL",
-            self.signal
-        ));
+        let registry = registry::lock();
+        self.generation = Some(registry::generation());
+        self.channels = registry
+            .channels()
+            .iter()
+            .map(|c| (c.info().id, Arc::clone(c)))
+            .collect();
+        Some(registry.live().to_vec())
     }
+}
+
+/// Follows the subtasks `cells` from now on. Those that deregistered since are counted a last
+/// time: what their handler captured, and their time from the previous visit to their end.
+fn retrack(
+    tracked: &mut Vec<Tracked>,
+    cells: Vec<Arc<SubtaskCell>>,
+    hz: u32,
+    ready: &impl Fn(WaitSite) -> Option<u64>,
+    out: &mut RawSamples,
+) {
+    let live: HashSet<u32> = cells.iter().map(|c| c.id).collect();
+    let mut kept: HashMap<u32, Tracked> = HashMap::new();
+    for mut t in tracked.drain(..) {
+        if live.contains(&t.cell.id) {
+            kept.insert(t.cell.id, t);
+            continue;
+        }
+        drain(&t.cell, &mut t.visit, out);
+        let end = t.cell.read_thread();
+        let cpu = Some(end.times.cpu_ns);
+        count_off_cpu(&t.cell, &mut t.visit, end.at_ns, cpu, hz, ready, out);
+        t.visit.hand_over(out);
+    }
+    tracked.extend(
+        cells
+            .into_iter()
+            .map(|cell| kept.remove(&cell.id).unwrap_or_else(|| Tracked::new(cell))),
+    );
+}
+
+/// The host replaced the sampling signal's handler: stop every timer for good, say so once.
+fn disable(signal: i32, tracked: &[Tracked]) {
+    SIGNAL.store(0, Ordering::Relaxed);
+    for t in tracked {
+        t.cell.sampling.stop_timer();
+    }
+    warn(format!(
+        "the handler of the sampling signal {signal} was replaced (by the program or a library): on-CPU stack sampling stopped; choose another signal with BPPROF_SAMPLE_SIGNAL"
+    ));
 }
 
 /// The signal and period of the running sampler (0: none), for registrations that start their
@@ -358,7 +464,7 @@ fn warn(message: String) {
 /// the stack it last blocked with, and its busy time that its CPU clock did not cover (waiting
 /// for a CPU, or blocked outside bpprof's view) from its last on-CPU stack. Its on-CPU time is
 /// sampled by its timer. `ready` splits a wait in progress at its ready note, as the recorder
-/// does.
+/// does. Returns whether the subtask was busy since the previous visit.
 #[allow(clippy::too_many_arguments)] // one visit's inputs; grouping them would only rename them
 fn count_off_cpu(
     cell: &SubtaskCell,
@@ -368,7 +474,7 @@ fn count_off_cpu(
     hz: u32,
     ready: &impl Fn(WaitSite) -> Option<u64>,
     out: &mut RawSamples,
-) {
+) -> bool {
     let totals = cell.account.totals_with(now, ready);
     let wall = now.saturating_sub(visit.at_ns);
     let idle = totals.idle_ns.saturating_sub(visit.idle_ns);
@@ -392,7 +498,7 @@ fn count_off_cpu(
     if visit.busy_unread > 0 {
         // A subtask that ended is read at its end.
         let Some(cpu) = final_cpu_ns.or_else(|| cell.cpu_ns()) else {
-            return; // deregistered since the list was taken: counted at its end, next visit
+            return true; // deregistered since the list was taken: counted at its end, next visit
         };
         if let Some(before) = visit.cpu_ns {
             let busy_cpu = cpu
@@ -406,7 +512,6 @@ fn count_off_cpu(
     }
     let per_ns = f64::from(hz) / 1e9;
     let operator = cell.current_operator.load();
-    let mut blocked: Option<Box<[usize]>> = None;
     for (state, ns) in [
         (State::Idle, idle),
         (State::Backpressured, backpressured),
@@ -422,79 +527,123 @@ fn count_off_cpu(
         }
         // Busy time off CPU that is mostly wake-up latency was spent returning from a wait: the
         // stack it blocked with shows where; other busy time off CPU (a sleep, a lock outside
-        // bpprof's view, a preemption) is shown at the last on-CPU stack.
+        // bpprof's view, a preemption) is shown at the last on-CPU stack, with the operator of
+        // that sample (the one running now may differ).
         let at_blocked_stack = state != State::Busy || wake * 2 >= ns || visit.last_busy.is_none();
-        // At the last on-CPU stack, the operator of that sample: the one running now may differ.
-        let (addrs, operator) = if !at_blocked_stack {
-            match visit.last_busy.clone() {
-                Some((addrs, op)) => (Some(addrs), op),
-                None => (None, operator),
-            }
-        } else {
-            let addrs = Some(
-                blocked
-                    .get_or_insert_with(|| {
-                        let mut addrs = [0usize; MAX_DEPTH];
-                        let depth = cell.sampling.blocked.load(&mut addrs);
-                        addrs[..depth].iter().map(|a| a.saturating_sub(1)).collect()
-                    })
-                    .clone(),
-            );
-            (addrs, operator)
+        let (addrs, operator) = match &visit.last_busy {
+            Some((addrs, op)) if !at_blocked_stack => (Some(&**addrs), *op),
+            _ => (blocked_stack(&mut visit.blocked, cell), operator),
         };
         match addrs.filter(|a| !a.is_empty()) {
-            Some(addrs) => out.add(
-                SampleKey {
-                    subtask: cell.id,
-                    state,
-                    on_cpu: false,
-                    addrs,
-                    operator,
-                },
-                weight,
-            ),
+            Some(addrs) => {
+                let pending = &mut visit.pending[state as usize];
+                add_pending(pending, cell.id, state, operator, addrs, weight, out);
+            }
             None => out.lost += u64::from(weight),
         }
     }
+    busy > 0
+}
+
+/// The stack `cell` last blocked with, as lookup addresses (return addresses minus one, which
+/// point into the call instruction), from `cache` while the subtask did not block anew.
+fn blocked_stack<'c>(
+    cache: &'c mut Option<(u64, Box<[usize]>)>,
+    cell: &SubtaskCell,
+) -> Option<&'c [usize]> {
+    let stack = &cell.sampling.blocked;
+    let current = matches!(cache, Some((version, _)) if *version == stack.version());
+    if !current {
+        let mut addrs = [0usize; MAX_DEPTH];
+        let (version, depth) = stack.load(&mut addrs)?;
+        let lookup = addrs[..depth].iter().map(|a| a.saturating_sub(1)).collect();
+        *cache = Some((version, lookup));
+    }
+    cache.as_ref().map(|(_, addrs)| &**addrs)
+}
+
+/// Counts `weight` off-CPU samples of (`subtask`, `state`, `operator`, `addrs`): added to
+/// `pending` when it holds the same sample; otherwise `pending` is handed over to `out` and
+/// replaced.
+fn add_pending(
+    pending: &mut Pending,
+    subtask: u32,
+    state: State,
+    operator: Option<u32>,
+    addrs: &[usize],
+    weight: u32,
+    out: &mut RawSamples,
+) {
+    if let Some((key, count)) = pending {
+        if key.operator == operator && *key.addrs == *addrs {
+            *count = count.saturating_add(weight);
+            return;
+        }
+    }
+    if let Some((key, count)) = pending.take() {
+        out.add(key, count);
+    }
+    let key = SampleKey {
+        subtask,
+        state,
+        on_cpu: false,
+        addrs: addrs.into(),
+        operator,
+    };
+    *pending = Some((key, weight));
 }
 
 /// Moves the samples the handler captured for `cell` into `out`.
 fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) {
     let slot = &cell.sampling;
+    // The last busy sample of this drain (a copy, no allocation): the last on-CPU stack.
+    let mut last_busy: Option<RawSample> = None;
     slot.drain(|sample: &RawSample| {
-        let depth = (sample.depth as usize).min(MAX_DEPTH);
-        if depth == 0 {
+        let Some(addrs) = lookup_addrs(sample) else {
             out.lost += u64::from(sample.weight);
             return;
-        }
-        let addrs: Box<[usize]> = sample.addrs[..depth]
-            .iter()
-            .enumerate()
-            .map(|(i, &a)| if i == 0 { a } else { a.saturating_sub(1) })
-            .collect();
+        };
         let state = match sample.state {
             1 => State::Idle,
             2 => State::Backpressured,
             _ => State::Busy,
         };
-        let operator = (sample.operator != crate::operator::NO_OPERATOR).then_some(sample.operator);
         if state == State::Busy {
-            visit.last_busy = Some((addrs.clone(), operator));
+            last_busy = Some(*sample);
         }
-        out.add(
-            SampleKey {
-                subtask: cell.id,
-                state,
-                on_cpu: true,
-                addrs,
-                operator,
-            },
-            sample.weight,
-        );
+        let key = SampleKey {
+            subtask: cell.id,
+            state,
+            on_cpu: true,
+            addrs,
+            operator: operator_of(sample),
+        };
+        out.add(key, sample.weight);
     });
+    if let Some(sample) = last_busy {
+        visit.last_busy = lookup_addrs(&sample).map(|addrs| (addrs, operator_of(&sample)));
+    }
     let lost = slot.lost.load(Ordering::Relaxed);
     out.lost += lost.saturating_sub(visit.lost_seen);
     visit.lost_seen = lost;
+}
+
+/// A sample's lookup addresses: the exact interrupted address, then return addresses minus one
+/// (which point into the call instruction); `None` for an empty stack.
+fn lookup_addrs(sample: &RawSample) -> Option<Box<[usize]>> {
+    let depth = (sample.depth as usize).min(MAX_DEPTH);
+    (depth > 0).then(|| {
+        sample.addrs[..depth]
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| if i == 0 { a } else { a.saturating_sub(1) })
+            .collect()
+    })
+}
+
+/// The operator a sample's subtask was running, if any.
+fn operator_of(sample: &RawSample) -> Option<u32> {
+    (sample.operator != crate::operator::NO_OPERATOR).then_some(sample.operator)
 }
 
 /// A small xorshift generator for jitter factors in [0.5, 1.5).

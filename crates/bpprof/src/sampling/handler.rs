@@ -3,7 +3,9 @@
 //! token names a live subtask of this very thread (the token table's two atomic loads, then a
 //! `gettid` system call); it touches only memory allocated before the timer existed (the
 //! subtask's [`SampleSlot`](super::ring::SampleSlot), which stays alive while its token is in the
-//! table); it takes no lock, allocates nothing and initialises nothing lazily.
+//! table) and statics; it takes no lock, allocates nothing and initialises nothing lazily. When
+//! its buffer is half full while the sampler is in a long sleep, it wakes the sampler (one
+//! `futex` system call, see `wake`).
 
 use std::sync::atomic::Ordering;
 
@@ -11,6 +13,7 @@ use super::ring::RawSample;
 use super::stack::{walk_frame_pointers, MAX_DEPTH};
 use super::timer::TimerSigInfo;
 use super::tokens;
+use super::wake;
 use crate::subtask::SubtaskCell;
 
 /// The handler, installed with `SA_SIGINFO | SA_RESTART`. The kernel sends the signal when a
@@ -76,7 +79,10 @@ unsafe fn take_sample(cell: &SubtaskCell, context: *mut libc::c_void, weight: u3
         .current_operator
         .load()
         .unwrap_or(crate::operator::NO_OPERATOR);
-    slot.publish();
+    if slot.publish() {
+        // Half full: the sampler may be in a long sleep (see `wake`).
+        wake::wake_sampler();
+    }
 }
 
 /// Program counter, frame pointer and stack pointer of the interrupted code.

@@ -11,6 +11,7 @@ mod stack;
 mod symbolize;
 mod timer;
 mod tokens;
+mod wake;
 
 pub(crate) use collect::{on_registration, RawSamples, Sampler};
 pub(crate) use ring::SampleSlot;

@@ -99,10 +99,12 @@ impl SampleSlot {
         Some(self.buffer[head as usize % RING_CAPACITY].get())
     }
 
-    /// Producer: makes the cell returned by `next_cell` visible to the consumer.
-    pub fn publish(&self) {
-        let head = self.head.load(Ordering::Relaxed);
-        self.head.store(head.wrapping_add(1), Ordering::Release);
+    /// Producer: makes the cell returned by `next_cell` visible to the consumer; returns whether
+    /// the buffer is now at least half full.
+    pub fn publish(&self) -> bool {
+        let head = self.head.load(Ordering::Relaxed).wrapping_add(1);
+        self.head.store(head, Ordering::Release);
+        head.wrapping_sub(self.tail.load(Ordering::Relaxed)) as usize >= RING_CAPACITY / 2
     }
 
     /// Consumer (the sampler thread): hands every published sample to `f`, oldest first.

@@ -142,12 +142,18 @@ impl BlockedStack {
         self.seq.store(seq.wrapping_add(2), Ordering::Release);
     }
 
-    /// Sampler: copies the stack into `out`, returning its depth (0 when none or when the owner
-    /// was writing it; the sampler then skips this sample).
-    pub fn load(&self, out: &mut [usize; MAX_DEPTH]) -> usize {
+    /// The stack's version: it changes with every store (odd while one is in progress).
+    pub fn version(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Sampler: copies the stack into `out`, returning the version it had and its depth (0 when
+    /// none was stored); `None` when the owner was writing it (the sampler then skips this
+    /// sample).
+    pub fn load(&self, out: &mut [usize; MAX_DEPTH]) -> Option<(u64, usize)> {
         let before = self.seq.load(Ordering::Acquire);
         if before & 1 == 1 {
-            return 0;
+            return None;
         }
         let depth = (self.depth.load(Ordering::Relaxed) as usize).min(MAX_DEPTH);
         for (dst, src) in out.iter_mut().zip(&self.addrs[..depth]) {
@@ -155,9 +161,9 @@ impl BlockedStack {
         }
         fence(Ordering::Acquire);
         if self.seq.load(Ordering::Relaxed) != before {
-            return 0;
+            return None;
         }
-        depth
+        Some((before, depth))
     }
 }
 
@@ -195,7 +201,7 @@ mod tests {
         let blocked = BlockedStack::default();
         outer(&blocked, bounds);
         let mut out = [0usize; MAX_DEPTH];
-        let depth = blocked.load(&mut out);
+        let (_, depth) = blocked.load(&mut out).expect("not being written");
         assert!(depth >= 3, "only {depth} frames");
         let inner_addr = inner as *const () as usize;
         let outer_addr = outer as *const () as usize;
