@@ -5,53 +5,16 @@
 //! Only a send that finds the queue full (backpressured) or a receive that finds it empty (idle)
 //! opens a blocking scope around the blocking call.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bpprof_format::{ChannelEndpoint, EndpointRole};
 pub use crossbeam_channel::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
-use crate::account::{State, WaitSite};
-use crate::clock;
+use crate::probe::{ChannelInfo, ChannelProbe};
 use crate::registry;
 use crate::subtask::{count_channel_record, enter_wait, BlockingScope};
-
-/// What the recorder reads of a channel, whatever its message type.
-pub(crate) trait ChannelProbe: Send + Sync {
-    /// The channel's identity and name.
-    fn info(&self) -> &ChannelInfo;
-    /// Messages queued now, or `None` when every sender is gone.
-    fn len(&self) -> Option<usize>;
-}
-
-/// The parts of a channel that do not depend on its message type.
-#[derive(Debug)]
-pub(crate) struct ChannelInfo {
-    pub id: u32,
-    pub name: String,
-    pub capacity: usize,
-    /// A link (`bpprof::link`), not an in-process queue.
-    pub is_link: bool,
-    /// Subtasks that used each end, one per (task, role) at most.
-    pub endpoints: Mutex<Vec<(Arc<str>, ChannelEndpoint)>>,
-    pub blocked_sends: AtomicU64,
-    pub blocked_recvs: AtomicU64,
-    /// A sender found the queue full since the recorder last looked.
-    pub saw_full: AtomicBool,
-    /// Receivers and senders blocked on the channel now.
-    waiting_receivers: AtomicU32,
-    waiting_senders: AtomicU32,
-    /// When a record last arrived while a receiver was blocked, and when room was last freed
-    /// while a sender was blocked (monotonic ns; 0: never). A woken waiter's time from then until
-    /// it runs again is wake-up latency.
-    record_ready_ns: AtomicU64,
-    room_ready_ns: AtomicU64,
-    /// When a receiver, and a sender, last began to block on the channel (monotonic ns). A ready
-    /// note older than that is stale: it belongs to no waiter still waiting.
-    receiver_blocked_ns: AtomicU64,
-    sender_blocked_ns: AtomicU64,
-}
 
 struct Shared<T> {
     info: ChannelInfo,
@@ -97,102 +60,14 @@ pub fn bounded_named<T: Send + 'static>(name: &str, capacity: usize) -> (Sender<
     )
 }
 
-impl ChannelInfo {
-    /// A channel's (or, `is_link`, a link's) info with no endpoint and no count yet.
-    pub(crate) fn new(id: u32, name: &str, capacity: usize, is_link: bool) -> ChannelInfo {
-        ChannelInfo {
-            id,
-            name: name.to_string(),
-            capacity,
-            is_link,
-            endpoints: Mutex::new(Vec::new()),
-            blocked_sends: AtomicU64::new(0),
-            blocked_recvs: AtomicU64::new(0),
-            saw_full: AtomicBool::new(false),
-            waiting_receivers: AtomicU32::new(0),
-            waiting_senders: AtomicU32::new(0),
-            record_ready_ns: AtomicU64::new(0),
-            room_ready_ns: AtomicU64::new(0),
-            receiver_blocked_ns: AtomicU64::new(0),
-            sender_blocked_ns: AtomicU64::new(0),
-        }
-    }
-
-    /// The cells of the waiters on the `role` end: how many wait, when one last began to, and the
-    /// ready note for them.
-    fn waiters(&self, role: EndpointRole) -> (&AtomicU32, &AtomicU64, &AtomicU64) {
-        match role {
-            EndpointRole::Receiver => (
-                &self.waiting_receivers,
-                &self.receiver_blocked_ns,
-                &self.record_ready_ns,
-            ),
-            EndpointRole::Sender => (
-                &self.waiting_senders,
-                &self.sender_blocked_ns,
-                &self.room_ready_ns,
-            ),
-        }
-    }
-
-    /// A send or receive is about to make the other side able to proceed: when someone on the
-    /// other side (`waiter`) is blocked and no note is pending for it, note the time, so that the
-    /// woken thread can tell its wake-up latency from its wait. A pending note (one newer than
-    /// the latest start of a wait) is kept: the waiter could proceed from the first record (or
-    /// room) on, not the last. Costs one relaxed load when nobody waits; a clock read otherwise,
-    /// on a path that is about to wake a thread anyway.
-    #[inline]
-    fn note_ready_for(&self, waiter: EndpointRole) {
-        let (waiting, blocked_ns, ready) = self.waiters(waiter);
-        if waiting.load(Ordering::Relaxed) != 0
-            && ready.load(Ordering::Relaxed) < blocked_ns.load(Ordering::Relaxed)
-        {
-            ready.store(clock::now_ns(), Ordering::Relaxed);
-        }
-    }
-
-    /// Marks the calling subtask blocked on the `role` end of this channel until the returned
-    /// wait ends.
-    pub(crate) fn block(&self, role: EndpointRole) -> ChannelWaitScope<'_> {
-        // First when the wait begins, then that someone waits: a note made from now on is newer
-        // than the start, so it stays pending for this waiter until it takes it.
-        self.waiters(role)
-            .1
-            .fetch_max(clock::now_ns(), Ordering::SeqCst);
-        let state = match role {
-            EndpointRole::Sender => {
-                self.blocked_sends.fetch_add(1, Ordering::Relaxed);
-                self.waiting_senders.fetch_add(1, Ordering::SeqCst);
-                State::Backpressured
-            }
-            EndpointRole::Receiver => {
-                self.blocked_recvs.fetch_add(1, Ordering::Relaxed);
-                self.waiting_receivers.fetch_add(1, Ordering::SeqCst);
-                State::Idle
-            }
-        };
-        let scope = enter_wait(state, Some(self.site(role)));
-        ChannelWaitScope {
-            info: self,
-            role,
-            scope: Some(scope),
-        }
-    }
-
-    /// The ready note pending for the waiters on the `role` end, if any: when their operation
-    /// became able to proceed.
-    pub(crate) fn pending_ready_ns(&self, role: EndpointRole) -> Option<u64> {
-        let (_, blocked_ns, ready) = self.waiters(role);
-        let note = ready.load(Ordering::Relaxed);
-        (note != 0 && note >= blocked_ns.load(Ordering::Relaxed)).then_some(note)
-    }
-
-    /// The `role` end of this channel, as a place where a subtask waits.
-    pub(crate) fn site(&self, role: EndpointRole) -> WaitSite {
-        WaitSite {
-            channel: self.id,
-            role,
-        }
+/// Marks the calling subtask blocked on the `role` end of `info` until the returned wait ends.
+pub(crate) fn block(info: &ChannelInfo, role: EndpointRole) -> ChannelWaitScope<'_> {
+    let state = info.begin_wait(role);
+    let scope = enter_wait(state, Some(info.site(role)));
+    ChannelWaitScope {
+        info,
+        role,
+        scope: Some(scope),
     }
 }
 
@@ -213,17 +88,9 @@ impl ChannelWaitScope<'_> {
     }
 
     fn close(&mut self, proceeded: bool) {
-        let Some(scope) = self.scope.take() else {
-            return;
-        };
-        let (waiting, _, ready) = self.info.waiters(self.role);
-        waiting.fetch_sub(1, Ordering::SeqCst);
-        let note = if proceeded {
-            ready.swap(0, Ordering::Relaxed)
-        } else {
-            0
-        };
-        scope.end((note != 0).then_some(note));
+        if let Some(scope) = self.scope.take() {
+            scope.end(self.info.end_wait(self.role, proceeded));
+        }
     }
 }
 
@@ -275,7 +142,7 @@ impl<T: Send + 'static> Sender<T> {
             Ok(()) => {}
             Err(TrySendError::Full(msg)) => {
                 info.saw_full.store(true, Ordering::Relaxed);
-                let wait = info.block(EndpointRole::Sender);
+                let wait = block(info, EndpointRole::Sender);
                 let sent = self.tx.send(msg);
                 wait.finish(sent.is_ok());
                 sent?;
@@ -365,7 +232,7 @@ impl<T: Send + 'static> Receiver<T> {
         let msg = match self.rx.try_recv() {
             Ok(msg) => msg,
             Err(TryRecvError::Empty) => {
-                let wait = info.block(EndpointRole::Receiver);
+                let wait = block(info, EndpointRole::Receiver);
                 let got = self.rx.recv();
                 wait.finish(got.is_ok());
                 got?
@@ -383,7 +250,7 @@ impl<T: Send + 'static> Receiver<T> {
         let msg = match self.rx.try_recv() {
             Ok(msg) => msg,
             Err(TryRecvError::Empty) => {
-                let wait = info.block(EndpointRole::Receiver);
+                let wait = block(info, EndpointRole::Receiver);
                 let got = self.rx.recv_timeout(timeout);
                 wait.finish(got.is_ok());
                 got?

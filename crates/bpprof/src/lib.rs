@@ -40,13 +40,17 @@
 #![deny(missing_docs)]
 
 mod account;
+mod cell;
 mod channel;
 mod clock;
 mod fork;
 mod link;
 mod operator;
+mod operator_table;
+mod probe;
 mod recorder;
 mod registry;
+mod sampler;
 mod sampling;
 mod snapshot;
 mod subtask;

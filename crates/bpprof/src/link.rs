@@ -12,7 +12,8 @@ use std::sync::Arc;
 use bpprof_format::EndpointRole;
 
 use crate::account::State;
-use crate::channel::{account_record, register_probe, ChannelInfo, ChannelProbe};
+use crate::channel::{account_record, register_probe};
+use crate::probe::{ChannelInfo, ChannelProbe};
 use crate::subtask::enter_wait;
 
 /// No fill level is known (see [`Link::set_fill`]).

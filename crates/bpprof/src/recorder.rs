@@ -23,7 +23,8 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use crate::clock;
 use crate::fork;
 use crate::registry;
-use crate::sampling::{self, RawSamples, Sampler, SamplingError, Symbolizer};
+use crate::sampler::{RawSamples, Sampler, Symbolizer};
+use crate::sampling::{self, SamplingError};
 use crate::snapshot::Snapshotter;
 
 /// The default recording interval: the shortest accepted ([`MIN_INTERVAL`]), as `bpprof record`

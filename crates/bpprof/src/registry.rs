@@ -10,26 +10,17 @@
 //! there.
 
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bpprof_format::{EdgeDecl, RuntimeWarning, TaskDecl};
 
-use crate::channel::ChannelProbe;
-use crate::subtask::SubtaskCell;
+use crate::cell::SubtaskCell;
+use crate::probe::ChannelProbe;
 
 /// Subtasks that ended while a recorder was active and whose last interval it has not yet taken.
 /// Beyond this many, the oldest are forgotten (and counted) so memory stays bounded.
 pub(crate) const MAX_RETIRED: usize = 65_536;
-
-/// The next subtask id: allocated without the registry's lock, so that a registration
-/// prepares its cell before locking.
-static NEXT_SUBTASK_ID: AtomicU32 = AtomicU32::new(0);
-
-/// A fresh subtask id, unique within the process (ids wrap after 2^32 registrations).
-pub(crate) fn next_subtask_id() -> u32 {
-    NEXT_SUBTASK_ID.fetch_add(1, Ordering::Relaxed)
-}
 
 #[derive(Default)]
 pub(crate) struct Registry {

@@ -15,9 +15,9 @@ use bpprof_format::{
 };
 
 use crate::account::{Totals, WaitSite, MAX_WAIT_CHANNELS};
-use crate::channel::ChannelProbe;
+use crate::cell::{SubtaskCell, ThreadTimes};
+use crate::probe::ChannelProbe;
 use crate::registry::{self, MAX_PENDING_WARNINGS};
-use crate::subtask::{SubtaskCell, ThreadTimes};
 
 /// Cumulative values of one subtask at the end of the last chunk that was written.
 #[derive(Debug, Clone, Copy, Default)]

@@ -3,123 +3,17 @@
 
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use bpprof_format::{EndpointRole, RuntimeWarning};
 
 use crate::account::{Account, State, WaitEnd, WaitSite};
+use crate::cell::{SubtaskCell, ThreadTimes};
 use crate::clock;
-use crate::operator::{CurrentOperator, Operators, OwnerOperators};
+use crate::operator_table::OwnerOperators;
 use crate::registry::{self, RegisterError};
-use crate::sampling::{self, capture_blocked_stack, SampleSlot, StackBounds};
-
-/// One registration of a thread as subtask `index` of `task`.
-#[derive(Debug)]
-pub(crate) struct SubtaskCell {
-    pub id: u32,
-    pub task: Arc<str>,
-    pub index: u32,
-    pub parallelism: u32,
-    /// Kernel thread id of the registered thread.
-    pub tid: u32,
-    /// Monotonic time of registration.
-    pub registered_ns: u64,
-    /// CPU time and run-queue delay of the thread when it registered.
-    pub start: ThreadTimes,
-    pub account: Account,
-    /// Stack sampling buffers, allocated before the thread can be signalled.
-    pub sampling: SampleSlot,
-    /// Per-operator busy time, allocated by the subtask's first operator scope.
-    pub operators: OnceLock<Box<Operators>>,
-    /// The operator the thread runs now (read by the sampling signal handler).
-    pub current_operator: CurrentOperator,
-    cpu_clock: Option<libc::clockid_t>,
-    /// Set by the recorder once a written chunk holds the subtask's last (`ended`) interval. A
-    /// recorder may read the end through `live` just before the subtask moves to `retired`; this
-    /// keeps it from being reported (and declared) a second time from there.
-    pub end_reported: AtomicBool,
-    /// Guards reads of the thread's clocks against the thread going away.
-    life: Mutex<Life>,
-}
-
-/// CPU time and run-queue delay of a thread at an instant.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct ThreadTimes {
-    pub cpu_ns: u64,
-    pub runqueue_ns: Option<u64>,
-}
-
-#[derive(Debug, Default)]
-struct Life {
-    /// Set by deregistration: when it ended and the thread's times at that instant.
-    ended: Option<(u64, ThreadTimes)>,
-}
-
-/// A reading of a subtask's thread by the recorder.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ThreadReading {
-    /// The instant the reading stands for: now, or when the subtask ended.
-    pub at_ns: u64,
-    pub times: ThreadTimes,
-    pub ended: bool,
-}
-
-impl SubtaskCell {
-    /// Reads the thread's CPU time and run-queue delay now, or the values it had when it
-    /// deregistered. Holding `life` guarantees the thread (and so its clock id and tid) is alive.
-    pub fn read_thread(&self) -> ThreadReading {
-        let life = self.life.lock().unwrap_or_else(|p| p.into_inner());
-        match life.ended {
-            Some((at_ns, times)) => ThreadReading {
-                at_ns,
-                times,
-                ended: true,
-            },
-            None => ThreadReading {
-                at_ns: clock::now_ns(),
-                times: ThreadTimes {
-                    cpu_ns: self.cpu_clock.and_then(clock::read_clock).unwrap_or(0),
-                    runqueue_ns: clock::runqueue_delay_ns(self.tid),
-                },
-                ended: false,
-            },
-        }
-    }
-
-    /// The thread's CPU time now, or `None` once it has deregistered.
-    pub fn cpu_ns(&self) -> Option<u64> {
-        let life = self.life.lock().unwrap_or_else(|p| p.into_inner());
-        match life.ended {
-            Some(_) => None,
-            None => self.cpu_clock.and_then(clock::read_clock),
-        }
-    }
-
-    /// Runs `f` with the thread's CPU clock while the thread is registered, holding the lock that
-    /// deregistration takes: the thread (and so its kernel id, which the clock id encodes) cannot
-    /// go away, and its id cannot be reused by a new thread, until `f` returns.
-    pub fn with_cpu_clock<R>(&self, f: impl FnOnce(libc::clockid_t) -> R) -> Option<R> {
-        let life = self.life.lock().unwrap_or_else(|p| p.into_inner());
-        match (life.ended, self.cpu_clock) {
-            (None, Some(clock)) => Some(f(clock)),
-            _ => None,
-        }
-    }
-
-    /// `TASK#INDEX`.
-    pub fn name(&self) -> String {
-        format!("{}#{}", self.task, self.index)
-    }
-}
-
-/// The times of the calling thread.
-fn own_thread_times() -> ThreadTimes {
-    ThreadTimes {
-        cpu_ns: clock::read_clock(libc::CLOCK_THREAD_CPUTIME_ID).unwrap_or(0),
-        runqueue_ns: clock::runqueue_delay_ns(clock::current_tid()),
-    }
-}
+use crate::sampler;
+use crate::sampling::{self, capture_blocked_stack};
 
 /// The registration of the calling thread.
 struct Current {
@@ -182,8 +76,8 @@ impl SubtaskGuard {
 /// subtasks, and returns a guard that deregisters it when dropped.
 ///
 /// From now until the guard drops, the thread's wall time is accounted as busy, idle (blocked in
-/// [`Receiver::recv`](crate::Receiver::recv) or an [`idle`](crate::idle) scope) or backpressured
-/// (blocked in [`Sender::send`](crate::Sender::send) or a [`backpressured`](crate::backpressured)
+/// [`Receiver::recv`](crate::Receiver::recv) or an [`idle`] scope) or backpressured
+/// (blocked in [`Sender::send`](crate::Sender::send) or a [`backpressured`]
 /// scope). A thread of a pool may register again after dropping its guard, as another subtask. If
 /// the thread is still registered, the earlier registration ends here.
 ///
@@ -239,7 +133,6 @@ fn register_checked(
     parallelism: u32,
     check: Check,
 ) -> Result<SubtaskGuard, RegisterError> {
-    let tid = clock::current_tid();
     // Checked before the thread's earlier registration ends, so that a refused call changes
     // nothing.
     let problem = registry::lock()
@@ -255,26 +148,17 @@ fn register_checked(
     let previous_end = end_current_registration();
     let (registered_ns, start) = match previous_end {
         Some(end) => end,
-        None => (clock::now_ns(), own_thread_times()),
+        None => (clock::now_ns(), ThreadTimes::of_current_thread()),
     };
     let task = if task.is_empty() { UNNAMED_TASK } else { task };
     // Everything that allocates or asks the kernel is done before the registry is locked.
-    let cell = Arc::new(SubtaskCell {
-        id: registry::next_subtask_id(),
-        task: Arc::from(task),
+    let cell = Arc::new(SubtaskCell::new(
+        Arc::from(task),
         index,
-        parallelism: parallelism.max(index.saturating_add(1)),
-        tid,
+        parallelism.max(index.saturating_add(1)),
         registered_ns,
         start,
-        account: Account::default(),
-        sampling: SampleSlot::new(StackBounds::of_current_thread()),
-        operators: OnceLock::new(),
-        current_operator: CurrentOperator::default(),
-        cpu_clock: clock::current_thread_cpu_clock(),
-        end_reported: AtomicBool::new(false),
-        life: Mutex::new(Life::default()),
-    });
+    ));
     {
         let mut registry = registry::lock();
         if let Some(problem) = problem {
@@ -285,7 +169,7 @@ fn register_checked(
         }
         registry.add_live(Arc::clone(&cell));
     }
-    sampling::on_registration(&cell);
+    sampler::on_registration(&cell);
     let _ = CURRENT.try_with(|current| {
         *current.borrow_mut() = Some(Current {
             cell: Arc::clone(&cell),
@@ -343,22 +227,7 @@ fn deregister(cell: &Arc<SubtaskCell>) -> Option<(u64, ThreadTimes)> {
     // and drops it from `live` once reported, so an ended subtask still in `live` (this thread
     // preempted between the two steps across two ticks) would be declared and ended twice.
     registry::lock().retire(cell.id);
-    // Read before taking `life`, which the recorder holds while it reads this thread's clocks:
-    // the /proc read is the slow part, and no lock should wait for it.
-    let times = own_thread_times();
-    let mut life = cell.life.lock().unwrap_or_else(|p| p.into_inner());
-    if life.ended.is_some() {
-        return None;
-    }
-    let now = clock::now_ns();
-    // A blocking scope still open on this thread ends with the registration.
-    cell.account.exit(WaitEnd {
-        now,
-        ..WaitEnd::default()
-    });
-    let end = (now, times);
-    life.ended = Some(end);
-    Some(end)
+    cell.end()
 }
 
 /// Counts one record through `channel` for the calling subtask, and reports the endpoint the
@@ -489,7 +358,7 @@ pub(crate) fn enter_wait(state: State, site: Option<WaitSite>) -> BlockingScope 
         if current.0.depth == 1 {
             let cell = &current.0.cell;
             if sampling::is_active() {
-                capture_blocked_stack(&cell.sampling.blocked, cell.sampling.bounds);
+                capture_blocked_stack(&cell.sampling.blocked, cell.sampling.target.bounds);
             }
             // Scopes wrap slow calls (a socket, a lock): their CPU is always measured. Channel
             // waits are frequent and short: one in CPU_MEASURE_EVERY is.
@@ -503,7 +372,7 @@ pub(crate) fn enter_wait(state: State, site: Option<WaitSite>) -> BlockingScope 
                 scope.cpu_at_entry = clock::read_clock(libc::CLOCK_THREAD_CPUTIME_ID);
                 scope.cpu_weight = weight;
             }
-            cell.account.enter(state, clock::now_ns(), site);
+            cell.enter_wait(state, clock::now_ns(), site);
             scope.cell = Some(Arc::clone(&current.0.cell));
         } else {
             scope.nested = true;
@@ -544,7 +413,7 @@ impl BlockingScope {
                     .saturating_mul(self.cpu_weight),
                 None => 0,
             };
-            cell.account.exit(WaitEnd {
+            cell.exit_wait(WaitEnd {
                 now: clock::now_ns(),
                 ready_ns,
                 cpu_ns,

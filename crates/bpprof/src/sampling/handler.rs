@@ -1,20 +1,19 @@
 //! The sampling signal handler. Everything it does is listed here so it can be checked line by
 //! line: it saves and restores errno; it handles only signals of our timers (`SI_TIMER`) whose
 //! token names a live subtask of this very thread (the token table's two atomic loads, then a
-//! `gettid` system call); it touches only memory allocated before the timer existed (the
-//! subtask's [`SampleSlot`](super::ring::SampleSlot), which stays alive while its token is in the
-//! table) and statics; it takes no lock, allocates nothing and initialises nothing lazily. When
-//! its buffer is half full while the sampler is in a long sleep, it wakes the sampler (one
-//! `futex` system call, see `wake`).
+//! `gettid` system call); it touches only its [`SampleTarget`] (a data-only type allocated before
+//! the timer existed, which stays alive while its token is in the table) and statics; it takes
+//! no lock, allocates nothing and initialises nothing lazily. When its buffer is half full while
+//! the sampler is in a long sleep, it wakes the sampler (one `futex` system call, see `wake`).
 
 use std::sync::atomic::Ordering;
 
 use super::ring::RawSample;
 use super::stack::{walk_frame_pointers, MAX_DEPTH};
+use super::target::SampleTarget;
 use super::timer::TimerSigInfo;
 use super::tokens;
 use super::wake;
-use crate::subtask::SubtaskCell;
 
 /// The handler, installed with `SA_SIGINFO | SA_RESTART`. The kernel sends the signal when a
 /// subtask's CPU-time timer expires, with the subtask's token as the signal value.
@@ -32,13 +31,13 @@ pub(crate) extern "C" fn on_sample_signal(
     // signal is at least as large, so reading these fields is in bounds.
     let info = unsafe { &*(info as *const TimerSigInfo) };
     if info.code == libc::SI_TIMER {
-        if let Some(cell) = tokens::lookup(info.value) {
+        if let Some(target) = tokens::lookup(info.value) {
             // SAFETY: gettid is a plain system call.
-            if unsafe { libc::syscall(libc::SYS_gettid) } as u32 == cell.tid {
+            if unsafe { libc::syscall(libc::SYS_gettid) } as u32 == target.tid {
                 let weight = 1 + info.overrun.max(0) as u32;
                 // SAFETY: we are the handler on the owning thread; `context` is the kernel's
                 // ucontext.
-                unsafe { take_sample(cell, context, weight) };
+                unsafe { take_sample(target, context, weight) };
             }
         }
     }
@@ -50,36 +49,36 @@ pub(crate) extern "C" fn on_sample_signal(
 /// periods, or counts them lost.
 ///
 /// # Safety
-/// Must run in the signal handler on `cell`'s own thread, with the kernel's `context`.
-unsafe fn take_sample(cell: &SubtaskCell, context: *mut libc::c_void, weight: u32) {
-    let slot = &cell.sampling;
+/// Must run in the signal handler on `target`'s own thread, with the kernel's `context`.
+unsafe fn take_sample(target: &SampleTarget, context: *mut libc::c_void, weight: u32) {
+    let ring = &target.ring;
     // SAFETY: we are the owning thread's handler (the single producer).
-    let Some(sample) = (unsafe { slot.next_cell() }) else {
-        slot.lost.fetch_add(u64::from(weight), Ordering::Relaxed);
+    let Some(sample) = (unsafe { ring.next_cell() }) else {
+        ring.lost.fetch_add(u64::from(weight), Ordering::Relaxed);
         return;
     };
     // SAFETY: `context` is the ucontext_t the kernel passed to this handler.
     let Some((pc, fp, sp)) = (unsafe { interrupted_registers(context) }) else {
-        slot.lost.fetch_add(u64::from(weight), Ordering::Relaxed);
+        ring.lost.fetch_add(u64::from(weight), Ordering::Relaxed);
         return;
     };
     // SAFETY: `sample` is the producer's cell, not read by the consumer until published.
     let sample: &mut RawSample = unsafe { &mut *sample };
     sample.addrs[0] = pc;
-    let lo = sp.max(slot.bounds.lo);
+    let lo = sp.max(target.bounds.lo);
     // SAFETY: memory between the interrupted stack pointer and the top of the thread's stack is
     // the live stack: mapped and readable.
     let depth =
-        unsafe { walk_frame_pointers(fp, lo, slot.bounds.hi, &mut sample.addrs[1..MAX_DEPTH]) };
+        unsafe { walk_frame_pointers(fp, lo, target.bounds.hi, &mut sample.addrs[1..MAX_DEPTH]) };
     sample.depth = 1 + depth as u32;
-    sample.state = cell.account.state() as u8;
+    // Relaxed atomic loads of memory allocated at registration.
+    sample.state = target.state.load(Ordering::Relaxed);
     sample.weight = weight;
-    // A relaxed atomic load of memory allocated at registration.
-    sample.operator = cell
-        .current_operator
+    sample.operator = target
+        .operator
         .load()
-        .unwrap_or(crate::operator::NO_OPERATOR);
-    if slot.publish() {
+        .unwrap_or(crate::operator_table::NO_OPERATOR);
+    if ring.publish() {
         // Half full: the sampler may be in a long sleep (see `wake`).
         wake::wake_sampler();
     }

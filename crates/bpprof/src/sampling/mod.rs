@@ -1,24 +1,26 @@
-//! Per-subtask stack sampling: a CPU-time timer per registered subtask thread signals it while
-//! it runs (never while it is blocked); the handler walks frame pointers into a buffer allocated
-//! at registration; the sampler thread counts blocked and off-CPU time from the stacks captured
-//! before; symbols are resolved later, on the writer thread.
+//! Stack sampling inside a subtask's thread: a CPU-time timer per registered subtask thread
+//! signals it while it runs (never while it is blocked); the handler walks frame pointers into a
+//! buffer allocated at registration. The sampler thread that drains the buffers, counts blocked
+//! and off-CPU time and resolves symbols is `crate::sampler`; this module depends on nothing of
+//! the subtask but its [`SampleSlot`].
 
-mod collect;
 mod handler;
 mod ring;
 mod signal;
+mod slot;
 mod stack;
-mod symbolize;
+mod target;
 mod timer;
-mod tokens;
-mod wake;
+pub(crate) mod tokens;
+pub(crate) mod wake;
 
-pub(crate) use collect::{on_registration, RawSamples, Sampler};
-pub(crate) use ring::SampleSlot;
+pub(crate) use ring::{RawSample, RING_CAPACITY};
 pub use signal::SamplingError;
-pub(crate) use signal::{default_signal, install};
-pub(crate) use stack::{capture_blocked_stack, StackBounds};
-pub(crate) use symbolize::Symbolizer;
+pub(crate) use signal::{default_signal, handler_is_ours, install, thread_blocks};
+pub(crate) use slot::SampleSlot;
+pub(crate) use stack::{capture_blocked_stack, StackBounds, MAX_DEPTH};
+pub(crate) use target::CurrentOperator;
+pub(crate) use timer::CpuTimer;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

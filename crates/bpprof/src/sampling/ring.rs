@@ -1,15 +1,10 @@
-//! Per-subtask sample buffers: allocated when the thread registers (before its timer exists),
-//! written only by the signal handler on that thread, drained by the sampler thread; and the
-//! subtask's timer and token, owned by whichever of the sampler and the deregistering thread
-//! takes them last.
+//! A subtask thread's sample buffer: allocated when the thread registers (before its timer
+//! exists), written only by the signal handler on that thread, drained by the sampler thread.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use super::stack::{BlockedStack, StackBounds, MAX_DEPTH};
-use super::timer::CpuTimer;
-use super::tokens;
-
+use super::stack::MAX_DEPTH;
 /// Samples a buffer holds between two drains by the sampler.
 pub(crate) const RING_CAPACITY: usize = 32;
 
@@ -36,23 +31,9 @@ const EMPTY_SAMPLE: RawSample = RawSample {
     addrs: [0; MAX_DEPTH],
 };
 
-/// The sampling state of one registered subtask.
+/// A single-producer (the handler), single-consumer (the sampler thread) ring of samples.
 #[derive(Debug)]
-pub(crate) struct SampleSlot {
-    /// Range of the thread's stack.
-    pub bounds: StackBounds,
-    /// Stack captured when the subtask last started to block.
-    pub blocked: BlockedStack,
-    /// Set by deregistration; from then on the sampler starts no timer for the subtask.
-    pub closed: AtomicBool,
-    /// Set by whoever starts the subtask's timer (the registering thread, or the sampler for a
-    /// subtask registered before sampling started): one timer and one token per subtask.
-    pub timer_claimed: AtomicBool,
-    /// The subtask's token in the token table (0: none).
-    pub token: AtomicU64,
-    /// The subtask's CPU-time timer, boxed and leaked into a pointer (null: none); taken (and
-    /// deleted) by whoever swaps it out first.
-    pub timer: AtomicPtr<CpuTimer>,
+pub(crate) struct Ring {
     /// Samples lost: buffer full, or the stack could not be walked.
     pub lost: AtomicU64,
     head: AtomicU32,
@@ -64,18 +45,12 @@ pub(crate) struct SampleSlot {
 // producer) at indices in [tail, head + 1) that the consumer does not read until `head` is
 // published with Release, and read only by the single consumer (the sampler thread) at indices
 // below `head`, which the producer does not reuse until `tail` passes them.
-unsafe impl Sync for SampleSlot {}
+unsafe impl Sync for Ring {}
 
-impl SampleSlot {
-    /// Allocates the buffer for a thread whose stack is `bounds`.
-    pub fn new(bounds: StackBounds) -> Self {
-        SampleSlot {
-            bounds,
-            blocked: BlockedStack::default(),
-            closed: AtomicBool::new(false),
-            timer_claimed: AtomicBool::new(false),
-            token: AtomicU64::new(0),
-            timer: AtomicPtr::new(std::ptr::null_mut()),
+impl Ring {
+    /// Allocates the buffer.
+    pub fn new() -> Self {
+        Ring {
             lost: AtomicU64::new(0),
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
@@ -119,50 +94,5 @@ impl SampleSlot {
             tail = tail.wrapping_add(1);
         }
         self.tail.store(tail, Ordering::Release);
-    }
-}
-
-impl SampleSlot {
-    /// Stops sampling this subtask on CPU, from either side: marks it closed, frees its token
-    /// (a signal still on its way then finds nothing) and deletes its timer. Safe to call from
-    /// the sampler and from the deregistering thread, in any order, any number of times: each
-    /// resource is taken by one swap.
-    pub fn stop_timer(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        let token = self.token.swap(0, Ordering::SeqCst);
-        if token != 0 {
-            tokens::release(token);
-        }
-        let timer = self.timer.swap(std::ptr::null_mut(), Ordering::SeqCst);
-        if !timer.is_null() {
-            // SAFETY: the pointer came from `Box::into_raw` in `set_timer` and the swap above
-            // made this call its only owner.
-            drop(unsafe { Box::from_raw(timer) });
-        }
-    }
-
-    /// Sampler: gives the subtask its token and timer; undoes both if deregistration closed the
-    /// slot meanwhile.
-    pub fn set_timer(&self, token: u64, timer: CpuTimer) {
-        self.token.store(token, Ordering::SeqCst);
-        let old = self
-            .timer
-            .swap(Box::into_raw(Box::new(timer)), Ordering::SeqCst);
-        if !old.is_null() {
-            // SAFETY: as in `stop_timer`: this swap made us its only owner.
-            drop(unsafe { Box::from_raw(old) });
-        }
-        if self.closed.load(Ordering::SeqCst) {
-            self.stop_timer();
-        }
-    }
-
-    /// Claims the right to start the subtask's timer; false when someone has, or it is closed.
-    pub fn claim_timer(&self) -> bool {
-        !self.closed.load(Ordering::SeqCst)
-            && self
-                .timer_claimed
-                .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
     }
 }

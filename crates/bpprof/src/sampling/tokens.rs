@@ -8,33 +8,33 @@
 
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
-use crate::subtask::SubtaskCell;
+use super::target::SampleTarget;
 
 /// Subtasks that can be sampled on CPU at once; further ones are not sampled on CPU (their
 /// blocked and off-CPU time still is), and the sampler says so once.
 pub(crate) const MAX_SAMPLED_THREADS: usize = 4096;
 
 struct Entry {
-    cell: AtomicPtr<SubtaskCell>,
+    target: AtomicPtr<SampleTarget>,
     generation: AtomicU32,
 }
 
 // A `const` item is the array initialiser: every entry starts empty.
 #[allow(clippy::declare_interior_mutable_const)]
 const EMPTY: Entry = Entry {
-    cell: AtomicPtr::new(std::ptr::null_mut()),
+    target: AtomicPtr::new(std::ptr::null_mut()),
     generation: AtomicU32::new(0),
 };
 
 static TABLE: [Entry; MAX_SAMPLED_THREADS] = [EMPTY; MAX_SAMPLED_THREADS];
 
-/// Claims an empty slot for `cell` and returns its token (never 0), or `None` when the table is
-/// full. The cell must stay alive until [`release`] of that token.
-pub(crate) fn claim(cell: &SubtaskCell) -> Option<u64> {
-    let ptr = cell as *const SubtaskCell as *mut SubtaskCell;
+/// Claims an empty slot for `target` and returns its token (never 0), or `None` when the table is
+/// full. The target must stay alive until [`release`] of that token.
+pub(crate) fn claim(target: &SampleTarget) -> Option<u64> {
+    let ptr = target as *const SampleTarget as *mut SampleTarget;
     for (index, entry) in TABLE.iter().enumerate() {
         if entry
-            .cell
+            .target
             .compare_exchange(
                 std::ptr::null_mut(),
                 ptr,
@@ -63,22 +63,23 @@ pub(crate) fn release(token: u64) {
     entry
         .generation
         .store(generation.wrapping_add(1), Ordering::Release);
-    entry.cell.store(std::ptr::null_mut(), Ordering::Release);
+    entry.target.store(std::ptr::null_mut(), Ordering::Release);
 }
 
-/// The cell of `token`, if its slot still holds it. Async-signal-safe: two atomic loads.
+/// The target of `token`, if its slot still holds it. Async-signal-safe: two atomic loads.
 ///
-/// The reference is valid while the slot holds the cell: the owner thread releases the slot
-/// before its cell can be freed, and the handler that calls this runs on that owner thread, so
+/// The reference is valid while the slot holds the target: the owner thread releases the slot
+/// before its target can be freed, and the handler that calls this runs on that owner thread, so
 /// the release cannot happen in the middle of the handler.
-pub(crate) fn lookup<'a>(token: u64) -> Option<&'a SubtaskCell> {
+pub(crate) fn lookup<'a>(token: u64) -> Option<&'a SampleTarget> {
     let (index, generation) = split(token);
     let entry = TABLE.get(index)?;
-    let ptr = entry.cell.load(Ordering::Acquire);
+    let ptr = entry.target.load(Ordering::Acquire);
     if ptr.is_null() || entry.generation.load(Ordering::Acquire) != generation {
         return None;
     }
-    // SAFETY: a non-null pointer in a slot of the current generation is a live cell (see above).
+    // SAFETY: a non-null pointer in a slot of the current generation is a live target (see
+    // above).
     Some(unsafe { &*ptr })
 }
 

@@ -10,6 +10,10 @@
 //! blocked in one wait costs a few loads per visit: its stack is read once per wait and its
 //! samples are added to one pending count, handed over when the recorder takes the samples.
 
+mod symbolize;
+
+pub(crate) use symbolize::Symbolizer;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,15 +22,14 @@ use std::time::Duration;
 
 use bpprof_format::RuntimeWarning;
 
-use super::ring::RawSample;
-use super::signal::{handler_is_ours, thread_blocks};
-use super::stack::MAX_DEPTH;
-use super::timer::CpuTimer;
-use super::tokens;
 use crate::account::{State, WaitSite};
-use crate::channel::ChannelProbe;
+use crate::cell::SubtaskCell;
+use crate::probe::ChannelProbe;
 use crate::registry;
-use crate::subtask::SubtaskCell;
+use crate::sampling::{
+    self, handler_is_ours, thread_blocks, tokens, wake, CpuTimer, RawSample, MAX_DEPTH,
+    RING_CAPACITY,
+};
 
 /// Distinct (subtask, state, on-CPU, stack) keys kept per interval; samples beyond are lost and
 /// counted, so memory stays bounded whatever the program does.
@@ -218,8 +221,7 @@ impl Visit {
 /// sampling rates, enough that a running thread's samples between two visits fill at most a
 /// quarter of its buffer.
 fn base_visit_ns(hz: u32) -> u64 {
-    let per_s = (u64::from(hz) * 4 / super::ring::RING_CAPACITY as u64)
-        .clamp(MIN_VISIT_HZ, u64::from(VISIT_HZ));
+    let per_s = (u64::from(hz) * 4 / RING_CAPACITY as u64).clamp(MIN_VISIT_HZ, u64::from(VISIT_HZ));
     1_000_000_000 / per_s
 }
 
@@ -273,7 +275,7 @@ impl Loop {
             // longer than the base period may be cut short by a handler whose buffer is half
             // full (work resumed): no samples are lost to a full buffer after a quiet spell.
             let sleep = (sleep_ns as f64 * self.jitter.next_factor()) as u64;
-            super::wake::sleep(Duration::from_nanos(sleep), sleep_ns > base_ns);
+            wake::sleep(Duration::from_nanos(sleep), sleep_ns > base_ns);
         }
         let cells: Vec<Arc<SubtaskCell>> = registry::lock().live().to_vec();
         for cell in &cells {
@@ -403,7 +405,7 @@ fn start_timer(
         ));
         return;
     }
-    let Some(token) = tokens::claim(cell) else {
+    let Some(token) = tokens::claim(&cell.sampling.target) else {
         if !TABLE_FULL_WARNED.swap(true, Ordering::Relaxed) {
             warn(format!(
                 "more than {} subtasks are registered at once: the ones beyond are not sampled on CPU",
@@ -430,7 +432,7 @@ static TABLE_FULL_WARNED: AtomicBool = AtomicBool::new(false);
 /// sampler's next visit).
 pub(crate) fn on_registration(cell: &SubtaskCell) {
     let signal = SIGNAL.load(Ordering::Relaxed);
-    if signal == 0 || !super::is_active() {
+    if signal == 0 || !sampling::is_active() {
         return;
     }
     start_timer(
@@ -511,7 +513,7 @@ fn count_off_cpu(
         visit.blocked_cpu_unread = 0;
     }
     let per_ns = f64::from(hz) / 1e9;
-    let operator = cell.current_operator.load();
+    let operator = cell.current_operator().load();
     for (state, ns) in [
         (State::Idle, idle),
         (State::Backpressured, backpressured),
@@ -595,10 +597,10 @@ fn add_pending(
 
 /// Moves the samples the handler captured for `cell` into `out`.
 fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) {
-    let slot = &cell.sampling;
+    let ring = &cell.sampling.target.ring;
     // The last busy sample of this drain (a copy, no allocation): the last on-CPU stack.
     let mut last_busy: Option<RawSample> = None;
-    slot.drain(|sample: &RawSample| {
+    ring.drain(|sample: &RawSample| {
         let Some(addrs) = lookup_addrs(sample) else {
             out.lost += u64::from(sample.weight);
             return;
@@ -623,7 +625,7 @@ fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) {
     if let Some(sample) = last_busy {
         visit.last_busy = lookup_addrs(&sample).map(|addrs| (addrs, operator_of(&sample)));
     }
-    let lost = slot.lost.load(Ordering::Relaxed);
+    let lost = ring.lost.load(Ordering::Relaxed);
     out.lost += lost.saturating_sub(visit.lost_seen);
     visit.lost_seen = lost;
 }
@@ -643,7 +645,7 @@ fn lookup_addrs(sample: &RawSample) -> Option<Box<[usize]>> {
 
 /// The operator a sample's subtask was running, if any.
 fn operator_of(sample: &RawSample) -> Option<u32> {
-    (sample.operator != crate::operator::NO_OPERATOR).then_some(sample.operator)
+    (sample.operator != crate::operator_table::NO_OPERATOR).then_some(sample.operator)
 }
 
 /// A small xorshift generator for jitter factors in [0.5, 1.5).

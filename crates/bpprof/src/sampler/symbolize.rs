@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bpprof_format::{FrameDecl, SampleCount, SampleState, SamplesChunk, StackDecl};
 
-use super::collect::RawSamples;
+use super::RawSamples;
 use crate::account::State;
 
 /// Addresses resolved and cached at most per recording; samples with an address beyond are lost.
@@ -184,7 +184,7 @@ impl Symbolizer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sampling::collect::SampleKey;
+    use crate::sampler::SampleKey;
 
     #[inline(never)]
     fn first() -> usize {
