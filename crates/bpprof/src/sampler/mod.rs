@@ -420,7 +420,13 @@ fn start_timer(
         cell.with_cpu_clock(|clock| CpuTimer::start(clock, cell.tid, signal, token, period_ns));
     match timer {
         Some(Ok(timer)) => slot.set_timer(token, timer),
-        _ => tokens::release(token), // the thread has ended: nothing to sample
+        Some(Err(error)) => {
+            tokens::release(token);
+            warn(format!(
+                "a CPU-time sampling timer could not be created ({error}): the subtasks concerned are sampled off CPU only (their accounting is complete); timer_create is refused by some seccomp filters and when RLIMIT_SIGPENDING is exhausted"
+            ));
+        }
+        None => tokens::release(token), // the thread has ended: nothing to sample
     }
 }
 
