@@ -19,11 +19,8 @@ fn refused_sampling_timers_leave_a_warning_and_the_accounting() {
         rlim_max: 0,
     };
     // SAFETY: `limit` is a valid rlimit; lowering a limit needs no privilege.
-    assert_eq!(
-        unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &limit) },
-        0,
-        "setrlimit"
-    );
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_SIGPENDING, &limit) };
+    assert_eq!(rc, 0, "setrlimit");
     let (_dir, path, recorder) = start_sampled("timer_refused", 999);
     let (tx, rx) = bpprof::bounded::<u64>(1);
     let worker = std::thread::spawn(move || {
