@@ -1,14 +1,16 @@
 //! The sampler thread. On-CPU samples come from the kernel: every subtask thread gets a timer on
 //! its own CPU clock that signals it each sampling period of CPU time it uses (see `timer`), so
 //! the thread is interrupted only while it runs, never in a blocking call, and the sampler wakes
-//! no thread. The sampler thread wakes at most [`VISIT_HZ`] times a second while some subtask is
-//! busy, and ever more rarely (down to once every [`IDLE_VISIT_NS`]) while none is, whatever the
-//! number of subtasks, to start timers for new subtasks, collect what the handlers captured, and
-//! count the wall-clock samples of the time subtasks spent off CPU: a blocked subtask's from the
-//! stack it blocked with, a busy one's that did not run from its last on-CPU stack. Each such
-//! sample stands for the wall time since the previous visit at the configured rate. A subtask
-//! blocked in one wait costs a few loads per visit: its stack is read once per wait and its
-//! samples are added to one pending count, handed over when the recorder takes the samples.
+//! no thread. The sampler thread wakes every [`BASE_VISIT_NS`] while some subtask is busy (earlier
+//! when a handler finds its buffer half full), and ever more rarely (down to once every
+//! [`IDLE_VISIT_NS`]) while none is, whatever the number of subtasks, to start timers for new
+//! subtasks, collect what the handlers captured, and count the wall-clock samples of the time
+//! subtasks spent off CPU: a blocked subtask's from the stack it blocked with, a busy one's that
+//! did not run from its last on-CPU stack. Each such sample stands for the wall time since the
+//! previous visit at the configured rate. The recorder visits too when it takes the samples at
+//! the end of an interval, so that the interval's samples end where its accounting does. A
+//! subtask blocked in one wait costs a few loads per visit: its stack is read once per wait and
+//! its samples are added to one pending count, handed over when the recorder takes the samples.
 
 mod symbolize;
 
@@ -28,16 +30,11 @@ use crate::probe::ChannelProbe;
 use crate::registry;
 use crate::sampling::{
     self, handler_is_ours, thread_blocks, tokens, wake, CpuTimer, RawSample, MAX_DEPTH,
-    RING_CAPACITY,
 };
 
 /// Distinct (subtask, state, on-CPU, stack) keys kept per interval; samples beyond are lost and
 /// counted, so memory stays bounded whatever the program does.
 pub(crate) const MAX_DISTINCT_SAMPLES: usize = 100_000;
-
-/// How often the sampler thread wakes, at most (less often at lower sampling rates, and while
-/// no subtask is busy).
-pub(crate) const VISIT_HZ: u32 = 50;
 
 /// A sample key: subtask id, state, on CPU, and lookup addresses innermost first (the exact
 /// interrupted address, then return addresses minus one, which point into the call instruction).
@@ -95,26 +92,30 @@ pub(crate) struct Sampler {
 /// What the sampler thread and the recorder share: the samples aggregated since the recorder
 /// last took them, and the subtasks the sampler follows, whose off-CPU samples not yet handed
 /// over are added when the recorder takes the samples.
-#[derive(Debug, Default)]
 struct Shared {
     samples: RawSamples,
     tracked: Vec<Tracked>,
+    hz: u32,
+    signal: i32,
+    period_ns: u64,
+    /// The registry generation the tracked subtasks and `channels` were read at.
+    generation: Option<u64>,
+    channels: HashMap<u32, Arc<dyn ChannelProbe>>,
+    /// Set once the handler was found replaced: no timer is started any more.
+    disabled: bool,
 }
 
 impl Sampler {
     /// Starts sampling every registered subtask `hz` times per second of its time with `signal`.
     pub fn start(hz: u32, signal: i32) -> std::io::Result<Sampler> {
         let stop = Arc::new(AtomicBool::new(false));
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let shared = Arc::new(Mutex::new(Shared::new(hz, signal)));
         let (thread_stop, thread_shared) = (Arc::clone(&stop), Arc::clone(&shared));
         PERIOD_NS.store(1_000_000_000 / u64::from(hz.max(1)), Ordering::Relaxed);
         SIGNAL.store(signal, Ordering::Relaxed);
         let thread = std::thread::Builder::new()
             .name("bpprof-sampler".into())
-            .spawn(move || {
-                let mut sampler = Loop::new(hz, signal);
-                sampler.run(&thread_stop, &thread_shared);
-            })?;
+            .spawn(move || run(&thread_stop, &thread_shared))?;
         Ok(Sampler {
             stop,
             shared,
@@ -122,11 +123,15 @@ impl Sampler {
         })
     }
 
-    /// Takes the samples aggregated so far, with every subtask's off-CPU samples counted up to
-    /// the sampler's last visit. Waits at most for the visit in progress.
+    /// Takes the samples aggregated so far: the calling thread visits every subtask (without
+    /// starting timers), so that their off-CPU samples are counted up to now and an interval's
+    /// samples end where its accounting does. Waits at most for the visit in progress.
     pub fn take(&self) -> RawSamples {
         let mut shared = lock(&self.shared);
-        let Shared { samples, tracked } = &mut *shared;
+        shared.visit(false);
+        let Shared {
+            samples, tracked, ..
+        } = &mut *shared;
         for t in tracked.iter_mut() {
             t.visit.hand_over(samples);
         }
@@ -217,109 +222,108 @@ impl Visit {
     }
 }
 
-/// The visit period while some subtask runs: at most [`VISIT_HZ`] visits a second, fewer at low
-/// sampling rates, enough that a running thread's samples between two visits fill at most a
-/// quarter of its buffer.
-fn base_visit_ns(hz: u32) -> u64 {
-    let per_s = (u64::from(hz) * 4 / RING_CAPACITY as u64).clamp(MIN_VISIT_HZ, u64::from(VISIT_HZ));
-    1_000_000_000 / per_s
+/// The sampler's period while some subtask is busy. A handler whose buffer is half full wakes
+/// it earlier (see `sampling::wake`), so a buffer never fills between visits whatever the rate.
+const BASE_VISIT_NS: u64 = 100_000_000;
+
+/// The longest visit period, reached while no subtask is busy: an idle pipeline wakes the
+/// sampler this rarely (the recorder's own visit at each interval counts idle time up to then).
+const IDLE_VISIT_NS: u64 = 1_000_000_000;
+
+/// The sampler thread: visits until `stop`, then stops every timer and collects what the
+/// handlers wrote since the last visit.
+fn run(stop: &AtomicBool, shared: &Mutex<Shared>) {
+    let mut jitter = Jitter::new();
+    let mut sleep_ns = BASE_VISIT_NS;
+    while !stop.load(Ordering::Relaxed) {
+        let busy = lock(shared).visit(true);
+        // While nothing is busy, visits become rarer (a blocked subtask's samples are counted
+        // exactly at any visit); anything busy brings the base period back at once.
+        sleep_ns = if busy {
+            BASE_VISIT_NS
+        } else {
+            (sleep_ns * 2).min(IDLE_VISIT_NS)
+        };
+        // Jittered so that visits do not alias with periodic work in the pipeline; cut short by
+        // a handler whose buffer is half full.
+        let sleep = (sleep_ns as f64 * jitter.next_factor()) as u64;
+        wake::sleep(Duration::from_nanos(sleep));
+    }
+    let cells: Vec<Arc<SubtaskCell>> = registry::lock().live().to_vec();
+    for cell in &cells {
+        cell.sampling.stop_timer();
+    }
+    let mut shared = lock(shared);
+    for t in &shared.tracked {
+        t.cell.sampling.stop_timer();
+    }
+    shared.visit(false);
 }
 
-/// Fewest visits a second while some subtask runs.
-const MIN_VISIT_HZ: u64 = 10;
-
-/// The longest visit period, reached while no subtask runs: an idle pipeline wakes the sampler
-/// this rarely.
-const IDLE_VISIT_NS: u64 = 200_000_000;
-
-/// The sampler thread's state.
-struct Loop {
-    hz: u32,
-    signal: i32,
-    period_ns: u64,
-    /// The registry generation the tracked subtasks and `channels` were read at.
-    generation: Option<u64>,
-    channels: HashMap<u32, Arc<dyn ChannelProbe>>,
-    /// Set once the handler was found replaced: no timer is started any more.
-    disabled: bool,
-    jitter: Jitter,
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("samples", &self.samples)
+            .field("tracked", &self.tracked.len())
+            .field("hz", &self.hz)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
 }
 
-impl Loop {
-    fn new(hz: u32, signal: i32) -> Loop {
-        Loop {
+impl Shared {
+    fn new(hz: u32, signal: i32) -> Shared {
+        Shared {
+            samples: RawSamples::default(),
+            tracked: Vec::new(),
             hz,
             signal,
             period_ns: 1_000_000_000 / u64::from(hz.max(1)),
             generation: None,
             channels: HashMap::new(),
             disabled: false,
-            jitter: Jitter::new(),
         }
     }
 
-    fn run(&mut self, stop: &AtomicBool, shared: &Mutex<Shared>) {
-        let base_ns = base_visit_ns(self.hz);
-        let mut sleep_ns = base_ns;
-        while !stop.load(Ordering::Relaxed) {
-            let ran = self.visit(shared);
-            // While nothing runs, visits become rarer (nothing fills a buffer and a blocked
-            // subtask's samples are counted exactly at any visit); anything running brings the
-            // base period back at once.
-            sleep_ns = if ran {
-                base_ns
-            } else {
-                (sleep_ns * 2).min(IDLE_VISIT_NS.max(base_ns))
-            };
-            // Jittered so that visits do not alias with periodic work in the pipeline. A sleep
-            // longer than the base period may be cut short by a handler whose buffer is half
-            // full (work resumed): no samples are lost to a full buffer after a quiet spell.
-            let sleep = (sleep_ns as f64 * self.jitter.next_factor()) as u64;
-            wake::sleep(Duration::from_nanos(sleep), sleep_ns > base_ns);
-        }
-        let cells: Vec<Arc<SubtaskCell>> = registry::lock().live().to_vec();
-        for cell in &cells {
-            cell.sampling.stop_timer();
-        }
-        for t in &lock(shared).tracked {
-            t.cell.sampling.stop_timer();
-        }
-        // Collect what the handlers wrote since the last visit.
-        self.visit(shared);
-    }
-
-    /// One visit of every subtask; true when some subtask was busy since the previous one.
-    fn visit(&mut self, shared: &Mutex<Shared>) -> bool {
-        // The registry's lists are copied only when they changed, before locking `shared`.
+    /// One visit of every subtask (starting the timers of new ones when `start_timers`); true
+    /// when some subtask was busy since the previous visit.
+    fn visit(&mut self, start_timers: bool) -> bool {
         let fresh = self.refresh();
-        let mut shared = lock(shared);
-        let Shared { samples, tracked } = &mut *shared;
-        let channels = &self.channels;
+        let Shared {
+            samples,
+            tracked,
+            hz,
+            signal,
+            period_ns,
+            channels,
+            disabled,
+            ..
+        } = self;
         let ready = |site: WaitSite| {
             channels
                 .get(&site.channel)
                 .and_then(|c| c.info().pending_ready_ns(site.role))
         };
         if let Some(cells) = fresh {
-            retrack(tracked, cells, self.hz, &ready, samples);
+            retrack(tracked, cells, *hz, &ready, samples);
         }
-        if !self.disabled && !tracked.is_empty() && !handler_is_ours(self.signal) {
-            self.disabled = true;
-            disable(self.signal, tracked);
+        if !*disabled && !tracked.is_empty() && !handler_is_ours(*signal) {
+            *disabled = true;
+            disable(*signal, tracked);
         }
         let now = crate::clock::now_ns();
-        let mut ran = false;
+        let mut busy = false;
         for Tracked { cell, visit } in tracked.iter_mut() {
-            if !self.disabled && !visit.timer_tried {
+            if start_timers && !*disabled && !visit.timer_tried {
                 visit.timer_tried = true;
-                start_timer(cell, self.signal, self.period_ns, |tid, signal| {
+                start_timer(cell, *signal, *period_ns, |tid, signal| {
                     thread_blocks(tid, signal)
                 });
             }
             drain(cell, visit, samples);
-            ran |= count_off_cpu(cell, visit, now, None, self.hz, &ready, samples);
+            busy |= count_off_cpu(cell, visit, now, None, *hz, &ready, samples);
         }
-        ran
+        busy
     }
 
     /// The registry's subtasks, and its channels into `self.channels`, when they changed since

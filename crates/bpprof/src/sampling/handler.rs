@@ -4,7 +4,7 @@
 //! `gettid` system call); it touches only its [`SampleTarget`] (a data-only type allocated before
 //! the timer existed, which stays alive while its token is in the table) and statics; it takes
 //! no lock, allocates nothing and initialises nothing lazily. When its buffer is half full while
-//! the sampler is in a long sleep, it wakes the sampler (one `futex` system call, see `wake`).
+//! the sampler sleeps, it wakes the sampler (one `futex` system call, see `wake`).
 
 use std::sync::atomic::Ordering;
 
@@ -79,7 +79,7 @@ unsafe fn take_sample(target: &SampleTarget, context: *mut libc::c_void, weight:
         .load()
         .unwrap_or(crate::operator_table::NO_OPERATOR);
     if ring.publish() {
-        // Half full: the sampler may be in a long sleep (see `wake`).
+        // Half full: wake the sampler if it sleeps (see `wake`).
         wake::wake_sampler();
     }
 }

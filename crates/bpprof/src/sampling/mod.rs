@@ -14,7 +14,7 @@ mod timer;
 pub(crate) mod tokens;
 pub(crate) mod wake;
 
-pub(crate) use ring::{RawSample, RING_CAPACITY};
+pub(crate) use ring::RawSample;
 pub use signal::SamplingError;
 pub(crate) use signal::{default_signal, handler_is_ours, install, thread_blocks};
 pub(crate) use slot::SampleSlot;

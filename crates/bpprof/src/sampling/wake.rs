@@ -1,11 +1,11 @@
-//! How a signal handler wakes the sampler thread early: while the sampler sleeps longer than a
-//! running thread needs to fill half its sample buffer (it backs off while no subtask is busy),
-//! the first handler that finds its buffer half full wakes it, so that a burst of work after a
-//! quiet spell loses no samples to a full buffer.
+//! How a signal handler wakes the sampler thread early: the sampler sleeps longer than a running
+//! thread may need to fill half its sample buffer (at high rates, and while it backs off because
+//! no subtask is busy), and the first handler that finds its buffer half full wakes it, so that
+//! no sample is lost to a full buffer, and the sampler wakes no more often than the buffers need.
 //!
 //! The sampler sleeps on a futex word; the handler side is one relaxed load when the sampler is
-//! not in a long sleep, else one swap and one `futex` wake system call (async-signal-safe: a
-//! plain system call on memory that lives for the whole process).
+//! not sleeping, else one swap and one `futex` wake system call (async-signal-safe: a plain
+//! system call on memory that lives for the whole process), once per sleep.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -13,17 +13,13 @@ use std::time::Duration;
 /// The futex word the sampler sleeps on; changed by every wake.
 static WORD: AtomicU32 = AtomicU32::new(0);
 
-/// Set while the sampler is in a long sleep that a handler may cut short.
-static SLEEPING_LONG: AtomicBool = AtomicBool::new(false);
+/// Set while the sampler sleeps, until a handler cuts the sleep short.
+static SLEEPING: AtomicBool = AtomicBool::new(false);
 
-/// Sampler thread: sleeps for `duration`, or until a handler wakes it when `wakeable`.
-pub(crate) fn sleep(duration: Duration, wakeable: bool) {
-    if !wakeable {
-        std::thread::sleep(duration);
-        return;
-    }
+/// Sampler thread: sleeps for `duration`, or until a handler wakes it.
+pub(crate) fn sleep(duration: Duration) {
     let word = WORD.load(Ordering::Acquire);
-    SLEEPING_LONG.store(true, Ordering::SeqCst);
+    SLEEPING.store(true, Ordering::SeqCst);
     let timeout = libc::timespec {
         tv_sec: duration.as_secs() as libc::time_t,
         tv_nsec: libc::c_long::from(duration.subsec_nanos() as i32),
@@ -40,13 +36,13 @@ pub(crate) fn sleep(duration: Duration, wakeable: bool) {
             &timeout as *const libc::timespec,
         );
     }
-    SLEEPING_LONG.store(false, Ordering::SeqCst);
+    SLEEPING.store(false, Ordering::SeqCst);
 }
 
-/// Signal handler: wakes the sampler if it is in a long sleep (once per sleep).
+/// Signal handler: wakes the sampler if it sleeps (once per sleep).
 #[inline]
 pub(crate) fn wake_sampler() {
-    if SLEEPING_LONG.load(Ordering::Relaxed) && SLEEPING_LONG.swap(false, Ordering::SeqCst) {
+    if SLEEPING.load(Ordering::Relaxed) && SLEEPING.swap(false, Ordering::SeqCst) {
         WORD.fetch_add(1, Ordering::Release);
         // SAFETY: FUTEX_WAKE on a static word: a plain system call, async-signal-safe.
         unsafe {
@@ -66,9 +62,9 @@ mod tests {
     use std::time::Instant;
 
     #[test]
-    fn a_wake_ends_a_long_sleep_and_an_unwoken_sleep_runs_its_time() {
+    fn a_wake_ends_a_sleep_and_an_unwoken_sleep_runs_its_time() {
         let start = Instant::now();
-        sleep(Duration::from_millis(30), true);
+        sleep(Duration::from_millis(30));
         assert!(
             start.elapsed() >= Duration::from_millis(25),
             "{:?}",
@@ -77,13 +73,13 @@ mod tests {
 
         let sleeper = std::thread::spawn(|| {
             let start = Instant::now();
-            sleep(Duration::from_secs(20), true);
+            sleep(Duration::from_secs(20));
             start.elapsed()
         });
         // Wake it once it sleeps (a wake before the sleep began is not lost either: the word
         // changed, so the wait returns at once; but the flag is only set by the sleeper).
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !SLEEPING_LONG.load(Ordering::SeqCst) && Instant::now() < deadline {
+        while !SLEEPING.load(Ordering::SeqCst) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
         wake_sampler();
