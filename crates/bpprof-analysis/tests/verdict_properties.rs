@@ -487,6 +487,7 @@ fn violations(report: &LocateReport, tables: bool) -> Vec<String> {
             let table: Option<Option<f64>> = match e.metric.as_str() {
                 "load" => task(&e.subject).map(|t| t.load.or(t.busy)),
                 "busy" => task(&e.subject).map(|t| t.busy),
+                "on_cpu" => task(&e.subject).map(|t| t.on_cpu),
                 "backpressured" => task(&e.subject).map(|t| t.backpressured),
                 "upstream_blocked" => edge(&e.subject).map(|r| {
                     r.upstream_blocked
