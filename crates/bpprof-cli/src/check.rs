@@ -16,6 +16,7 @@ use bpprof_format::Recording;
 
 use crate::config::{CheckConfig, DEFAULT_CONFIG};
 use crate::locate::{analysis_failure, read_failure};
+use crate::outputs::{check_output, Inputs, Output};
 use crate::{exit, Failure, Format};
 
 /// Arguments of `bpprof check`.
@@ -122,9 +123,10 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
 
     // Files first: an unwritable path fails before anything is printed, and before either file
     // is written.
+    let inputs = inputs(args);
     for (path, option) in [(&args.markdown, "--markdown"), (&args.junit, "--junit")] {
         if let Some(path) = path {
-            crate::keep_recording(path, option)?;
+            check_output(path, option, Output::Report, &inputs)?;
         }
     }
     if let Some(path) = &args.markdown {
@@ -138,7 +140,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         write_file(path, "JUnit report", render_junit(&report).as_bytes())?;
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        append_step_summary(Path::new(&summary), &report, err);
+        append_step_summary(Path::new(&summary), &report, &inputs, err);
     }
 
     match args.format {
@@ -181,13 +183,33 @@ fn as_inputs(files: &[(String, Recording)]) -> Vec<CheckInput<'_>> {
         .collect()
 }
 
-fn load_config(args: &CheckArgs) -> Result<CheckConfig, Failure> {
+/// The files `check` reads: the recordings and the settings file.
+fn inputs(args: &CheckArgs) -> Inputs {
+    let config = config_path(args);
+    Inputs::new(
+        args.baseline
+            .iter()
+            .chain(&args.current)
+            .map(PathBuf::as_path)
+            .chain(config.as_deref()),
+    )
+}
+
+/// The settings file read: --config, else ./bpprof.toml when it exists; none with --no-config.
+fn config_path(args: &CheckArgs) -> Option<PathBuf> {
     if args.no_config {
-        return Ok(CheckConfig::default());
+        return None;
     }
     match &args.config {
-        Some(path) => CheckConfig::read(path),
-        None if Path::new(DEFAULT_CONFIG).is_file() => CheckConfig::read(Path::new(DEFAULT_CONFIG)),
+        Some(path) => Some(path.clone()),
+        None if Path::new(DEFAULT_CONFIG).is_file() => Some(PathBuf::from(DEFAULT_CONFIG)),
+        None => None,
+    }
+}
+
+fn load_config(args: &CheckArgs) -> Result<CheckConfig, Failure> {
+    match config_path(args) {
+        Some(path) => CheckConfig::read(&path),
         None => Ok(CheckConfig::default()),
     }
 }
@@ -266,7 +288,11 @@ fn write_file(path: &Path, what: &str, bytes: &[u8]) -> Result<(), Failure> {
 
 /// Appends the Markdown report (at most [`STEP_SUMMARY_LIMIT`] bytes) to the job summary; a
 /// failure there is a warning, not a failed check.
-fn append_step_summary(path: &Path, report: &CheckReport, err: &mut dyn Write) {
+fn append_step_summary(path: &Path, report: &CheckReport, inputs: &Inputs, err: &mut dyn Write) {
+    if let Err(refused) = check_output(path, "$GITHUB_STEP_SUMMARY", Output::Report, inputs) {
+        let _ = writeln!(err, "warning: {}; not appending the summary", refused.what);
+        return;
+    }
     let text = render_check_markdown(report, STEP_SUMMARY_LIMIT);
     let result = std::fs::OpenOptions::new()
         .create(true)

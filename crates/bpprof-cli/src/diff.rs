@@ -12,6 +12,7 @@ use bpprof_format::Recording;
 
 use crate::flame::{flame_failure, note_chosen, note_range, FoldArgs, GraphOutput};
 use crate::locate::read_failure;
+use crate::outputs::Inputs;
 use crate::Failure;
 
 /// Arguments of `bpprof diff`.
@@ -88,6 +89,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         output: args.output.as_deref(),
         folded: args.folded,
         width: args.width,
+        inputs: Inputs::new([args.base.as_path(), args.current.as_path()]),
     };
     let written = graph.write(
         out,

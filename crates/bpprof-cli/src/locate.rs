@@ -9,6 +9,7 @@ use bpprof_analysis::{
 };
 use bpprof_format::ReadError;
 
+use crate::outputs::{check_output, Inputs, Output};
 use crate::{Failure, Format};
 
 /// Arguments of `bpprof locate`.
@@ -59,6 +60,13 @@ pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
             "write one of them to a file",
         )
         .into());
+    }
+    // Before anything is read or written: neither picture may replace the recording.
+    let inputs = Inputs::new([args.recording.as_path()]);
+    for (path, option) in [(&args.svg, "--svg"), (&args.dot, "--dot")] {
+        if let Some(path) = path.as_deref().filter(|p| *p != Path::new("-")) {
+            check_output(path, option, Output::Report, &inputs)?;
+        }
     }
     let recording =
         bpprof_format::read_file(&args.recording).map_err(|e| read_failure(&args.recording, e))?;

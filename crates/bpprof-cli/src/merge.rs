@@ -7,6 +7,7 @@ use bpprof_analysis::merge::merge;
 use bpprof_format::{EndChunk, RecordingWriter};
 
 use crate::locate::read_failure;
+use crate::outputs::{check_output, Inputs, Output};
 use crate::Failure;
 
 /// Arguments of `bpprof merge`.
@@ -23,6 +24,11 @@ pub struct MergeArgs {
 
 /// Runs `bpprof merge`.
 pub fn run(args: &MergeArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
+    // Before anything is read: one file given twice would be counted twice, and the merged
+    // recording must not replace one of the recordings it is made of.
+    let inputs = Inputs::new(args.recordings.iter().map(PathBuf::as_path));
+    inputs.refuse_duplicates("merging would count twice")?;
+    check_output(&args.output, "-o", Output::Recording, &inputs)?;
     let mut recordings = Vec::with_capacity(args.recordings.len());
     for path in &args.recordings {
         let recording = bpprof_format::read_file(path).map_err(|e| read_failure(path, e))?;

@@ -17,6 +17,7 @@ use bpprof_analysis::units::thousands;
 use bpprof_format::Recording;
 
 use crate::locate::read_failure;
+use crate::outputs::{check_output, Inputs, Output};
 use crate::{exit, Failure};
 
 /// Environment variable naming the recording file (`bpprof::recorder::ENV_OUT`; the CLI does not
@@ -88,7 +89,16 @@ pub fn run(args: &RecordArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyh
         .output
         .clone()
         .unwrap_or_else(|| default_output(program));
-    let partial = prepare_output(&output)?;
+    // A program named by a path is a file the recording must not replace (`-o ./bench -- ./bench`);
+    // one looked up in PATH is not in the current directory's way.
+    let program_file = Path::new(program);
+    let inputs = Inputs::new(
+        program_file
+            .parent()
+            .is_some_and(|d| !d.as_os_str().is_empty())
+            .then_some(program_file),
+    );
+    let partial = prepare_output(&output, &inputs)?;
     // The command may change its working directory; the recording must still land where we look.
     let env_out = std::path::absolute(&partial).unwrap_or_else(|_| partial.clone());
 
@@ -213,8 +223,9 @@ fn default_output(program: &OsStr) -> PathBuf {
 
 /// Checks that a recording may be written at `path` (its directory exists and is writable, and
 /// what is there is a previous recording or nothing) and returns the temporary file next to it
-/// that the command records into.
-fn prepare_output(path: &Path) -> Result<PathBuf, Failure> {
+/// that the command records into. `inputs` are the files the command is known to read (its
+/// program), which the recording may not replace.
+fn prepare_output(path: &Path, inputs: &Inputs) -> Result<PathBuf, Failure> {
     let shown = path.display();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -236,17 +247,10 @@ fn prepare_output(path: &Path) -> Result<PathBuf, Failure> {
                 "choose another --output",
             ))
         }
-        // Only a previous recording is replaced: any other file there is somebody's data.
-        Ok(_) if !replaceable(path) => {
-            return Err(Failure::bad_input(
-                format!(
-                "'{shown}' exists and is not a bpprof recording: recording there would destroy it"
-            ),
-                "choose another --output, or remove the file first",
-            ))
-        }
         _ => {}
     }
+    // Only a previous recording is replaced: any other file there is somebody's data.
+    check_output(path, "--output", Output::Recording, inputs)?;
     let file_name = path
         .file_name()
         .map_or_else(|| OsString::from("recording"), OsStr::to_owned);
@@ -269,18 +273,6 @@ fn prepare_output(path: &Path) -> Result<PathBuf, Failure> {
         ));
     }
     Ok(partial)
-}
-
-/// True when the file at `path` may be replaced by a new recording: it is empty, or it starts
-/// like a bpprof recording (a complete one, or one cut short while its header was written).
-fn replaceable(path: &Path) -> bool {
-    use std::io::Read;
-    let mut start = Vec::with_capacity(bpprof_format::MAGIC.len());
-    let read = fs::File::open(path).and_then(|f| {
-        f.take(bpprof_format::MAGIC.len() as u64)
-            .read_to_end(&mut start)
-    });
-    read.is_ok() && bpprof_format::MAGIC.starts_with(&start)
 }
 
 /// The one-line error for a command that could not be started.

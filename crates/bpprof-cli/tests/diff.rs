@@ -354,7 +354,7 @@ fn diff_never_writes_over_a_recording() {
     let before = std::fs::read(fixture.path("current.bpprof")).unwrap();
     assert_one_error_line(
         &fixture.run(&["--subtask", "Enrich#1", "-o", "current.bpprof"]),
-        "-o 'current.bpprof' is a bpprof recording, which writing there would destroy; give -o another path",
+        "-o 'current.bpprof' is an input of this command, which writing there would destroy; give -o another path",
     );
     assert_eq!(
         std::fs::read(fixture.path("current.bpprof")).unwrap(),
