@@ -247,15 +247,78 @@ fn truncation_at_every_offset_keeps_the_complete_chunks() {
     }
 }
 
+/// Before: one flipped bit anywhere made the whole file unreadable (`Corrupt`). Now only the
+/// meta chunk is needed whole; a flip in any other chunk skips exactly that chunk, with a warning
+/// naming the intervals around it, and every other chunk is read unchanged.
 #[test]
-fn every_single_bit_flip_in_a_chunk_is_corrupt() {
-    let (bytes, _) = write(&intervals(3, 4, 2), Some(&end_chunk(3)));
+fn every_single_bit_flip_skips_exactly_its_chunk_or_fails_in_the_meta_chunk() {
+    let written = intervals(3, 4, 2);
+    let end = end_chunk(3);
+    let (bytes, ends) = write(&written, Some(&end));
     for byte in PREAMBLE_LEN..bytes.len() {
+        // The chunk the byte is in: 0 = meta, 1..=3 the intervals, 4 the end chunk.
+        let chunk = ends.iter().position(|&e| byte < e).unwrap();
+        let start = if chunk == 0 {
+            PREAMBLE_LEN
+        } else {
+            ends[chunk - 1]
+        };
         for bit in 0..8 {
             let mut flipped = bytes.clone();
             flipped[byte] ^= 1 << bit;
             let result = read(&flipped);
-            assert!(is_corrupt(&result), "byte {byte} bit {bit}: {result:?}");
+            if chunk == 0 {
+                assert!(
+                    matches!(&result, Err(ReadError::Corrupt { offset: 16, index: 0, reason }) if reason.contains("meta chunk is damaged")),
+                    "byte {byte} bit {bit}: {result:?}"
+                );
+                continue;
+            }
+            let recording = result.unwrap_or_else(|e| panic!("byte {byte} bit {bit}: {e}"));
+            let mark = |i: usize, ns: u64| IntervalMark { seq: i as u64, ns };
+            let (kept, lost, undeclared, end_read) = if chunk <= written.len() {
+                let i = chunk - 1;
+                let kept: Vec<IntervalChunk> = written
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, c)| c.clone())
+                    .collect();
+                let after = i.checked_sub(1).map(|p| mark(p, written[p].end_ns));
+                let before = match written.get(i + 1) {
+                    Some(next) => mark(i + 1, next.start_ns),
+                    None => mark(written.len(), end.end_ns),
+                };
+                let lost = Lost {
+                    after,
+                    before: Some(before),
+                };
+                // Every interval accounts for every subtask and channel, so those declared in
+                // the lost chunk are referred to by the others.
+                let (subtasks, channels) = (
+                    written[i].declared_subtasks.len() as u64,
+                    written[i].declared_channels.len() as u64,
+                );
+                let undeclared = (subtasks + channels > 0)
+                    .then_some(ReadWarning::LostDeclarations { subtasks, channels });
+                (kept, lost, undeclared, Some(end.clone()))
+            } else {
+                let last = written.len() - 1;
+                let lost = Lost {
+                    after: Some(mark(last, written[last].end_ns)),
+                    before: None,
+                };
+                (written.clone(), lost, None, None)
+            };
+            assert_eq!(recording.intervals, kept, "byte {byte} bit {bit}");
+            assert_eq!(recording.end, end_read, "byte {byte} bit {bit}");
+            let damaged = ReadWarning::Damaged {
+                offset: start as u64,
+                skipped: (ends[chunk] - start) as u64,
+                lost,
+            };
+            let expected: Vec<ReadWarning> = std::iter::once(damaged).chain(undeclared).collect();
+            assert_eq!(recording.warnings, expected, "byte {byte} bit {bit}");
         }
     }
 }
