@@ -17,7 +17,7 @@ use bpprof_format::Recording;
 use crate::config::{CheckConfig, DEFAULT_CONFIG};
 use crate::locate::{analysis_failure, read_failure};
 use crate::outputs::{check_output, Inputs, Output};
-use crate::{exit, Failure, Format};
+use crate::{exit, Failure};
 
 /// Arguments of `bpprof check`.
 #[derive(Debug, clap::Args)]
@@ -50,8 +50,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub strict: bool,
     /// Output format on standard output.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
     /// Also write the report as Markdown into FILE (a pull-request comment). It is also
     /// appended to the file named by $GITHUB_STEP_SUMMARY when that variable is set.
     #[arg(long, value_name = "FILE")]
@@ -93,6 +93,16 @@ pub struct CheckArgs {
         allow_negative_numbers = true
     )]
     pub seed: u64,
+}
+
+/// Output formats of `bpprof check` (those of `locate` describe its own report and schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// Text for people: the result first, then the comparisons, budgets and findings.
+    #[default]
+    Human,
+    /// One JSON document (schema `bpprof.check`, see docs/ci.md).
+    Json,
 }
 
 const CHECK_HELP: &str = "\
@@ -144,8 +154,8 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     }
 
     match args.format {
-        Format::Human => render_check_human(&report, &mut *out)?,
-        Format::Json => {
+        CheckFormat::Human => render_check_human(&report, &mut *out)?,
+        CheckFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
@@ -154,8 +164,8 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         // Workflow commands are read from both streams; keep JSON on stdout parseable.
         let target: &mut dyn Write = match args.format {
-            Format::Human => out,
-            Format::Json => err,
+            CheckFormat::Human => out,
+            CheckFormat::Json => err,
         };
         for line in github_annotations(&report) {
             writeln!(target, "{line}")?;

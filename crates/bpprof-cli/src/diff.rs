@@ -113,13 +113,13 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         Some(change) => format!("{:+.1}% per record", change * 100.0).replace("-0.0%", "+0.0%"),
         None => "normalised by sample totals".to_owned(),
     };
-    writeln!(
-        out,
+    // A status line, with the others on stderr: stdout carries only the graph itself.
+    let _ = writeln!(
+        err,
         "wrote differential {} of {label} ({change}) to {}",
         graph.kind(),
         path.display()
-    )?;
-    out.flush()?;
+    );
     Ok(())
 }
 

@@ -173,14 +173,14 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     let Some(path) = written else {
         return Ok(());
     };
-    writeln!(
-        out,
+    // A status line, with the others on stderr: stdout carries only the graph itself.
+    let _ = writeln!(
+        err,
         "wrote {} of {label} ({} samples) to {}",
         graph.kind(),
         thousands(folded.samples),
         path.display()
-    )?;
-    out.flush()?;
+    );
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod locate;
 mod merge;
 mod outputs;
 mod record;
+mod text;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

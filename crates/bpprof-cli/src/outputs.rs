@@ -153,6 +153,20 @@ pub(crate) fn check_output(
     }
 }
 
+/// The temporary file next to `path` that a recording is written into before it is renamed to
+/// `path` (`DIR/.NAME.PID.partial`): in the same directory, so that the rename replaces what was
+/// at `path` in one step, and a write that fails half-way leaves it untouched.
+pub(crate) fn partial_path(path: &Path) -> PathBuf {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or("recording".as_ref()));
+    name.push(format!(".{}.partial", std::process::id()));
+    dir.join(name)
+}
+
 /// What an existing file holds, as far as [`check_output`] is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Content {

@@ -17,7 +17,8 @@ use bpprof_analysis::units::thousands;
 use bpprof_format::Recording;
 
 use crate::locate::read_failure;
-use crate::outputs::{check_output, Inputs, Output};
+use crate::outputs::{check_output, partial_path, Inputs, Output};
+use crate::text::plural;
 use crate::{exit, Failure};
 
 /// Environment variable naming the recording file (`bpprof::recorder::ENV_OUT`; the CLI does not
@@ -251,13 +252,7 @@ fn prepare_output(path: &Path, inputs: &Inputs) -> Result<PathBuf, Failure> {
     }
     // Only a previous recording is replaced: any other file there is somebody's data.
     check_output(path, "--output", Output::Recording, inputs)?;
-    let file_name = path
-        .file_name()
-        .map_or_else(|| OsString::from("recording"), OsStr::to_owned);
-    let mut partial_name = OsString::from(".");
-    partial_name.push(&file_name);
-    partial_name.push(format!(".{}.partial", std::process::id()));
-    let partial = dir.join(partial_name);
+    let partial = partial_path(path);
     let probe = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -377,12 +372,6 @@ fn format_ms(ms: f64) -> String {
     }
 }
 
-/// `1 interval`, `2,310 stack samples`.
-fn plural(n: u64, what: &str) -> String {
-    let s = if n == 1 { "" } else { "s" };
-    format!("{} {what}{s}", thousands(n))
-}
-
 /// Keeping `bpprof record` alive until its command exits.
 ///
 /// Ctrl-C sends SIGINT to the whole foreground process group, the command included; by default it
@@ -476,8 +465,6 @@ mod tests {
 
     #[test]
     fn numbers_read_like_the_rest_of_the_output() {
-        assert_eq!(plural(1, "interval"), "1 interval");
-        assert_eq!(plural(2310, "stack sample"), "2,310 stack samples");
         assert_eq!(format_ms(100.0), "100");
         assert_eq!(format_ms(12.5), "12.5");
     }

@@ -332,7 +332,43 @@ fn read_preamble(reader: &mut Scanner<impl Read>) -> Result<(u16, u16), ReadErro
 fn decode<T: DeserializeOwned>(chunk: &Chunk) -> Result<T, ReadError> {
     postcard::take_from_bytes(&chunk.payload)
         .map(|(value, _rest)| value)
-        .map_err(|e| chunk.corrupt(format!("payload does not decode: {e}")))
+        .map_err(|e| {
+            chunk.corrupt(format!(
+                "the {} payload passes its checksums but does not decode ({}): it was written by a faulty or incompatible writer",
+                kind_name(chunk.kind),
+                decode_problem(&e)
+            ))
+        })
+}
+
+/// The name of a chunk kind, for messages.
+fn kind_name(kind: ChunkKind) -> &'static str {
+    match kind {
+        ChunkKind::Meta => "meta",
+        ChunkKind::Interval => "interval",
+        ChunkKind::End => "end",
+        ChunkKind::Samples => "samples",
+        ChunkKind::Unknown(_) => "unknown",
+    }
+}
+
+/// What is wrong with a payload, in the terms of `docs/format.md` rather than postcard's own
+/// (`Found a bool that wasn't 0 or 1`).
+fn decode_problem(error: &postcard::Error) -> &'static str {
+    use postcard::Error as E;
+    match error {
+        E::DeserializeUnexpectedEnd => "it ends before its last field",
+        E::DeserializeBadVarint => {
+            "a number takes more bytes than its type allows, or does not fit it"
+        }
+        E::DeserializeBadBool => "a true/false field holds a byte other than 00 or 01",
+        E::DeserializeBadOption => "an optional field's tag is neither 00 nor 01",
+        E::DeserializeBadChar | E::DeserializeBadUtf8 => "a text field is not valid UTF-8",
+        E::DeserializeBadEnum | E::SerdeDeCustom => {
+            "a field holds a value its type does not have, such as an unknown enum variant"
+        }
+        _ => "its fields are not encoded as the format specifies",
+    }
 }
 
 /// An interval chunk of a file of format `version`. A payload ends where its writer's struct

@@ -914,3 +914,38 @@ fn the_meta_chunk_records_the_sampler_and_older_ones_still_read() {
     let recording = read(&old).unwrap();
     assert_eq!(recording.meta, meta());
 }
+
+/// Before: postcard's own text reached the user ("payload does not decode: Found a bool that
+/// wasn't 0 or 1").
+#[test]
+fn undecodable_payloads_are_described_in_the_terms_of_the_format() {
+    // An end chunk whose payload ends early, and a samples chunk whose `on_cpu` is 07.
+    let mut samples = postcard::to_stdvec(&SamplesChunk {
+        counts: vec![SampleCount {
+            subtask: 1,
+            state: SampleState::Busy,
+            on_cpu: true,
+            stack: 2,
+            count: 3,
+            operator: None,
+        }],
+        ..SamplesChunk::default()
+    })
+    .unwrap();
+    // seq, start_ns, end_ns, no frames, no stacks, one count: subtask, state, then on_cpu.
+    assert_eq!(samples[..9], [0, 0, 0, 0, 0, 1, 1, 0, 1]);
+    samples[8] = 7;
+    for (kind, payload, problem) in [
+        (3, vec![0x80], "the end payload passes its checksums but does not decode (it ends before its last field)"),
+        (4, samples, "the samples payload passes its checksums but does not decode (a true/false field holds a byte other than 00 or 01)"),
+    ] {
+        let mut bytes = preamble(1, 2);
+        bytes.extend_from_slice(&meta_chunk());
+        bytes.extend_from_slice(&frame(kind, &payload));
+        let error = read(&bytes).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains(problem), "{text}");
+        assert!(text.ends_with("it was written by a faulty or incompatible writer"), "{text}");
+        assert!(!text.contains("Found a"), "{text}");
+    }
+}
