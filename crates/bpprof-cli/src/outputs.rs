@@ -143,6 +143,10 @@ pub(crate) fn check_output(
             format!("{option} '{shown}' is a bpprof recording, which writing there would destroy"),
             format!("give {option} another path"),
         ),
+        (Output::Recording, Content::NotAFile) => refuse(
+            format!("{option} '{shown}' is not a regular file, which a recording cannot replace"),
+            format!("give {option} the path of a file"),
+        ),
         (Output::Recording, Content::Other) => refuse(
             format!(
                 "{option} '{shown}' exists and is not a bpprof recording, which writing there would destroy"
@@ -177,10 +181,17 @@ enum Content {
     Recording,
     /// Anything else, including a file that cannot be read (it is somebody's, so it is kept).
     Other,
+    /// Not a regular file: a directory, a device such as `/dev/null` or `/dev/stdout`, a pipe.
+    /// It is never opened to look inside (reading a pipe could wait forever); a report may be
+    /// written to it, a recording (written to a new file, then renamed) may not.
+    NotAFile,
 }
 
 impl Content {
     fn of(path: &Path) -> Content {
+        if !fs::metadata(path).is_ok_and(|m| m.is_file()) {
+            return Content::NotAFile;
+        }
         let magic = &bpprof_format::MAGIC;
         let mut start = Vec::with_capacity(magic.len());
         let read =
@@ -218,6 +229,8 @@ mod tests {
         assert_eq!(of("cut"), Content::Recording);
         assert_eq!(of("empty"), Content::Empty);
         assert_eq!(of("text"), Content::Other);
+        assert_eq!(of("."), Content::NotAFile);
+        assert_eq!(Content::of(Path::new("/dev/null")), Content::NotAFile);
     }
 
     #[test]

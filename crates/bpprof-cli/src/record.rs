@@ -241,16 +241,8 @@ fn prepare_output(path: &Path, inputs: &Inputs) -> Result<PathBuf, Failure> {
             "create it first or choose another --output",
         ));
     }
-    match fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
-            return Err(Failure::bad_input(
-                format!("cannot write the recording to '{shown}': it exists and is not a file"),
-                "choose another --output",
-            ))
-        }
-        _ => {}
-    }
-    // Only a previous recording is replaced: any other file there is somebody's data.
+    // Only a previous recording is replaced: any other file there is somebody's data, and a
+    // directory or a device is not a file to rename over.
     check_output(path, "--output", Output::Recording, inputs)?;
     let partial = partial_path(path);
     let probe = OpenOptions::new()

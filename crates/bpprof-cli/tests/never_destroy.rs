@@ -284,6 +284,28 @@ fn merge_output_onto_a_file_that_is_not_a_recording_is_refused() {
     );
 }
 
+/// A device is never opened to look for a recording in it (reading `/dev/stdout` on a pipe
+/// would wait forever); a graph may be written to it, a recording may not replace it.
+#[test]
+fn outputs_onto_devices_are_written_or_refused_without_reading_them() {
+    let dir = Dir::new();
+    let output = dir.run(&[
+        "flame",
+        "run.bpprof",
+        "--subtask",
+        "Enrich#0",
+        "-o",
+        "/dev/null",
+    ]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    two_ends(&dir);
+    dir.assert_refused(
+        &["merge", "a.bpprof", "b.bpprof", "-o", "/dev/null"],
+        "-o '/dev/null' is not a regular file, which a recording cannot replace; give -o the path of a file",
+    );
+    assert!(Path::new("/dev/null").exists());
+}
+
 #[test]
 fn merge_output_replaces_a_previous_merged_recording() {
     let dir = Dir::new();

@@ -143,7 +143,7 @@ fn output_that_is_not_a_file_is_refused() {
     assert_output_refused(
         dir.path(),
         &dir.path().join("x.bpprof"),
-        "exists and is not a file",
+        "is not a regular file, which a recording cannot replace",
     );
 }
 
