@@ -79,6 +79,18 @@ pub enum ReadWarning {
         /// What was lost, told by the interval chunks read around it.
         lost: Lost,
     },
+    /// Bytes after the end chunk fail their checksums (something was appended to a finished
+    /// recording, or the damage is there): nothing of the recording is lost.
+    #[error(
+        "the recording has {} of unreadable data after its end chunk (from byte {offset}), which are ignored; nothing of the recording is lost",
+        crate::damage::plural(*.count, "byte")
+    )]
+    TrailingBytes {
+        /// Offset of the first of them.
+        offset: u64,
+        /// How many were skipped.
+        count: u64,
+    },
     /// Damaged chunks held declarations that intact chunks refer to: the data of these subtasks
     /// and channels cannot be attributed to a task or an edge.
     #[error(
@@ -141,7 +153,8 @@ pub enum ReadError {
     Corrupt {
         /// Byte offset of the chunk.
         offset: u64,
-        /// Index of the chunk in the file (0 = meta).
+        /// Index of the chunk in the file (0 = meta; each stretch of damaged bytes skipped before
+        /// it counts as one chunk).
         index: u64,
         /// What is wrong.
         reason: String,
@@ -194,9 +207,15 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
     let mut unknown = 0u64;
     // A damaged stretch not yet followed by an interval chunk, which tells what it lost.
     let mut gap: Option<Gap> = None;
+    // Where damaged bytes after the end chunk start and how many there are: they lose nothing.
+    let mut trailing: Option<(u64, u64)> = None;
     loop {
         let chunk = match reader.next_chunk()? {
             Next::Chunk(chunk) => chunk,
+            Next::Damaged { start, end, .. } if recording.end.is_some() => {
+                trailing.get_or_insert((start, 0)).1 += end - start;
+                continue;
+            }
             Next::Damaged { start, end, .. } => {
                 let after = recording.intervals.last().map(|i| IntervalMark {
                     seq: i.seq,
@@ -264,6 +283,11 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
             }
             ChunkKind::Meta => return Err(chunk.corrupt("a second meta chunk")),
         }
+    }
+    if let Some((offset, count)) = trailing {
+        recording
+            .warnings
+            .push(ReadWarning::TrailingBytes { offset, count });
     }
     if let Some(warning) = lost_declarations(&recording) {
         recording.warnings.push(warning);

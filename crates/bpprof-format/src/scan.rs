@@ -30,7 +30,8 @@ pub(crate) struct Chunk {
     pub payload: Vec<u8>,
     /// Byte offset of the chunk in the file.
     pub offset: u64,
-    /// Index of the chunk in the file (0 = meta; a damaged stretch counts as one).
+    /// Index of the chunk in the file (0 = meta; each stretch of damaged bytes skipped counts as
+    /// one).
     pub index: u64,
 }
 

@@ -313,3 +313,24 @@ fn plausible_headers_in_garbage_cannot_make_resynchronisation_quadratic() {
     );
     eprintln!("read the hostile input in {took:?}");
 }
+
+/// Damage after the end chunk costs nothing: it is not reported as lost intervals.
+#[test]
+fn garbage_after_the_end_chunk_loses_nothing() {
+    let (bytes, _) = recording(3, false);
+    let mut appended = bytes.clone();
+    appended.extend_from_slice(&Rng::new(5).bytes(100));
+    let recording = read_recording(&appended[..]).unwrap();
+    assert_eq!(seqs(&recording), [0, 1, 2]);
+    assert!(recording.end.is_some());
+    assert_eq!(
+        recording.warnings,
+        [ReadWarning::TrailingBytes {
+            offset: bytes.len() as u64,
+            count: 100
+        }]
+    );
+    assert!(recording.warnings[0]
+        .to_string()
+        .contains("100 bytes of unreadable data after its end chunk"));
+}
