@@ -334,3 +334,43 @@ fn garbage_after_the_end_chunk_loses_nothing() {
         .to_string()
         .contains("100 bytes of unreadable data after its end chunk"));
 }
+
+/// Whatever chunks are damaged, and however many, exactly the intact ones are read: every
+/// interval and samples chunk without a damaged byte, and the end chunk if it has none.
+#[test]
+fn random_damage_loses_exactly_the_damaged_chunks() {
+    let (bytes, starts) = recording(20, true);
+    // Chunk c (1-based after the meta chunk) is an interval for odd c, samples for even c, and
+    // the last one is the end chunk.
+    let end_chunk = starts.len() - 2;
+    for seed in 0..300 {
+        let mut rng = Rng::new(seed);
+        let mut damaged = bytes.clone();
+        let mut hit = vec![false; end_chunk + 1];
+        for _ in 0..rng.range(1, 6) {
+            let at = rng.range(starts[1] as u64, bytes.len() as u64) as usize;
+            let chunk = starts.iter().rposition(|&s| s <= at).unwrap();
+            damaged[at] ^= rng.range(1, 256) as u8;
+            hit[chunk] = true;
+        }
+        let recording = read_recording(&damaged[..]).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let intact = |kind: usize| -> Vec<u64> {
+            (1..end_chunk)
+                .filter(|&c| (c - 1) % 2 == kind && !hit[c])
+                .map(|c| ((c - 1) / 2) as u64)
+                .collect()
+        };
+        assert_eq!(seqs(&recording), intact(0), "seed {seed}: intervals");
+        let samples: Vec<u64> = recording.samples.iter().map(|s| s.seq).collect();
+        assert_eq!(samples, intact(1), "seed {seed}: samples");
+        assert_eq!(recording.end.is_some(), !hit[end_chunk], "seed {seed}: end");
+        assert!(
+            recording
+                .warnings
+                .iter()
+                .any(|w| matches!(w, ReadWarning::Damaged { .. })),
+            "seed {seed}: {:?}",
+            recording.warnings
+        );
+    }
+}
