@@ -16,7 +16,7 @@ use bpprof_format::Recording;
 
 use crate::config::{CheckConfig, DEFAULT_CONFIG};
 use crate::locate::{analysis_failure, read_failure};
-use crate::outputs::{check_output, Inputs, Output};
+use crate::outputs::{check_output, refuse_same_outputs, Inputs, Output};
 use crate::{exit, Failure};
 
 /// Arguments of `bpprof check`.
@@ -134,10 +134,13 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     // Files first: an unwritable path fails before anything is printed, and before either file
     // is written.
     let inputs = inputs(args);
-    for (path, option) in [(&args.markdown, "--markdown"), (&args.junit, "--junit")] {
-        if let Some(path) = path {
-            check_output(path, option, Output::Report, &inputs)?;
-        }
+    let files: Vec<(&Path, &str)> = [(&args.markdown, "--markdown"), (&args.junit, "--junit")]
+        .into_iter()
+        .filter_map(|(path, option)| path.as_deref().map(|p| (p, option)))
+        .collect();
+    refuse_same_outputs(&files)?;
+    for &(path, option) in &files {
+        check_output(path, option, Output::Report, &inputs)?;
     }
     if let Some(path) = &args.markdown {
         write_file(

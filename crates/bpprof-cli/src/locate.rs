@@ -9,7 +9,7 @@ use bpprof_analysis::{
 };
 use bpprof_format::ReadError;
 
-use crate::outputs::{check_output, Inputs, Output};
+use crate::outputs::{check_output, refuse_same_outputs, Inputs, Output};
 use crate::{Failure, Format};
 
 /// Arguments of `bpprof locate`.
@@ -63,10 +63,14 @@ pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
     }
     // Before anything is read or written: neither picture may replace the recording.
     let inputs = Inputs::new([args.recording.as_path()]);
-    for (path, option) in [(&args.svg, "--svg"), (&args.dot, "--dot")] {
-        if let Some(path) = path.as_deref().filter(|p| *p != Path::new("-")) {
-            check_output(path, option, Output::Report, &inputs)?;
-        }
+    let files: Vec<(&Path, &str)> = [(&args.svg, "--svg"), (&args.dot, "--dot")]
+        .into_iter()
+        .filter_map(|(path, option)| path.as_deref().map(|p| (p, option)))
+        .filter(|(path, _)| *path != Path::new("-"))
+        .collect();
+    refuse_same_outputs(&files)?;
+    for &(path, option) in &files {
+        check_output(path, option, Output::Report, &inputs)?;
     }
     let recording =
         bpprof_format::read_file(&args.recording).map_err(|e| read_failure(&args.recording, e))?;

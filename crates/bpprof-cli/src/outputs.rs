@@ -157,6 +157,39 @@ pub(crate) fn check_output(
     }
 }
 
+/// Refuses two outputs of one command that name the same file (`--svg x --dot x`): the second
+/// would replace the first. `outputs` are the paths with the options that gave them.
+pub(crate) fn refuse_same_outputs(outputs: &[(&Path, &str)]) -> Result<(), Failure> {
+    for (i, &(path, option)) in outputs.iter().enumerate() {
+        for &(earlier, earlier_option) in &outputs[..i] {
+            if same_file(earlier, path) {
+                return Err(Failure::bad_input(
+                    format!(
+                        "{earlier_option} '{}' and {option} '{}' are the same file, which the second would overwrite",
+                        earlier.display(),
+                        path.display()
+                    ),
+                    format!("give {earlier_option} and {option} different paths"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` name one file: the same identity when both exist, else the same absolute
+/// path (a file not created yet has no identity).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (FileId::of(a), FileId::of(b)) {
+        (Some(a), Some(b)) => a == b,
+        (None, None) => match (std::path::absolute(a), std::path::absolute(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// The temporary file next to `path` that a recording is written into before it is renamed to
 /// `path` (`DIR/.NAME.PID.partial`): in the same directory, so that the rename replaces what was
 /// at `path` in one step, and a write that fails half-way leaves it untouched.

@@ -157,6 +157,36 @@ fn locate_dot_onto_another_recording_is_refused() {
 }
 
 #[test]
+fn locate_svg_and_dot_onto_one_file_are_refused() {
+    let dir = Dir::new();
+    dir.assert_refused(
+        &["locate", "run.bpprof", "--svg", "job.out", "--dot", "./job.out"],
+        "--svg 'job.out' and --dot './job.out' are the same file, which the second would overwrite; give --svg and --dot different paths",
+    );
+}
+
+#[test]
+fn check_markdown_and_junit_onto_one_file_are_refused() {
+    let dir = Dir::new();
+    std::fs::write(dir.path("report"), "old").unwrap();
+    dir.hard_link("report", "same-report");
+    dir.assert_refused(
+        &[
+            "check",
+            "run.bpprof",
+            "--no-config",
+            "--assert",
+            "Enrich.busy < 2",
+            "--markdown",
+            "report",
+            "--junit",
+            "same-report",
+        ],
+        "--markdown 'report' and --junit 'same-report' are the same file",
+    );
+}
+
+#[test]
 fn locate_pictures_still_replace_ordinary_files() {
     let dir = Dir::new();
     std::fs::write(dir.path("job.svg"), "old picture").unwrap();
