@@ -16,7 +16,8 @@ use bpprof_format::Recording;
 
 use crate::config::{CheckConfig, DEFAULT_CONFIG};
 use crate::locate::{analysis_failure, read_failure};
-use crate::{exit, Failure, Format};
+use crate::outputs::{check_output, refuse_same_outputs, Inputs, Output};
+use crate::{exit, Failure};
 
 /// Arguments of `bpprof check`.
 #[derive(Debug, clap::Args)]
@@ -49,8 +50,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub strict: bool,
     /// Output format on standard output.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
     /// Also write the report as Markdown into FILE (a pull-request comment). It is also
     /// appended to the file named by $GITHUB_STEP_SUMMARY when that variable is set.
     #[arg(long, value_name = "FILE")]
@@ -94,6 +95,16 @@ pub struct CheckArgs {
     pub seed: u64,
 }
 
+/// Output formats of `bpprof check` (those of `locate` describe its own report and schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// Text for people: the result first, then the comparisons, budgets and findings.
+    #[default]
+    Human,
+    /// One JSON document (schema `bpprof.check`, see docs/ci.md).
+    Json,
+}
+
 const CHECK_HELP: &str = "\
 Exit codes:
   0  pass: no regression beyond the limits (improvements included), budgets met
@@ -122,10 +133,14 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
 
     // Files first: an unwritable path fails before anything is printed, and before either file
     // is written.
-    for (path, option) in [(&args.markdown, "--markdown"), (&args.junit, "--junit")] {
-        if let Some(path) = path {
-            crate::keep_recording(path, option)?;
-        }
+    let inputs = inputs(args);
+    let files: Vec<(&Path, &str)> = [(&args.markdown, "--markdown"), (&args.junit, "--junit")]
+        .into_iter()
+        .filter_map(|(path, option)| path.as_deref().map(|p| (p, option)))
+        .collect();
+    refuse_same_outputs(&files)?;
+    for &(path, option) in &files {
+        check_output(path, option, Output::Report, &inputs)?;
     }
     if let Some(path) = &args.markdown {
         write_file(
@@ -138,12 +153,12 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         write_file(path, "JUnit report", render_junit(&report).as_bytes())?;
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        append_step_summary(Path::new(&summary), &report, err);
+        append_step_summary(Path::new(&summary), &report, &inputs, err);
     }
 
     match args.format {
-        Format::Human => render_check_human(&report, &mut *out)?,
-        Format::Json => {
+        CheckFormat::Human => render_check_human(&report, &mut *out)?,
+        CheckFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
@@ -152,8 +167,8 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         // Workflow commands are read from both streams; keep JSON on stdout parseable.
         let target: &mut dyn Write = match args.format {
-            Format::Human => out,
-            Format::Json => err,
+            CheckFormat::Human => out,
+            CheckFormat::Json => err,
         };
         for line in github_annotations(&report) {
             writeln!(target, "{line}")?;
@@ -181,13 +196,33 @@ fn as_inputs(files: &[(String, Recording)]) -> Vec<CheckInput<'_>> {
         .collect()
 }
 
-fn load_config(args: &CheckArgs) -> Result<CheckConfig, Failure> {
+/// The files `check` reads: the recordings and the settings file.
+fn inputs(args: &CheckArgs) -> Inputs {
+    let config = config_path(args);
+    Inputs::new(
+        args.baseline
+            .iter()
+            .chain(&args.current)
+            .map(PathBuf::as_path)
+            .chain(config.as_deref()),
+    )
+}
+
+/// The settings file read: --config, else ./bpprof.toml when it exists; none with --no-config.
+fn config_path(args: &CheckArgs) -> Option<PathBuf> {
     if args.no_config {
-        return Ok(CheckConfig::default());
+        return None;
     }
     match &args.config {
-        Some(path) => CheckConfig::read(path),
-        None if Path::new(DEFAULT_CONFIG).is_file() => CheckConfig::read(Path::new(DEFAULT_CONFIG)),
+        Some(path) => Some(path.clone()),
+        None if Path::new(DEFAULT_CONFIG).is_file() => Some(PathBuf::from(DEFAULT_CONFIG)),
+        None => None,
+    }
+}
+
+fn load_config(args: &CheckArgs) -> Result<CheckConfig, Failure> {
+    match config_path(args) {
+        Some(path) => CheckConfig::read(&path),
         None => Ok(CheckConfig::default()),
     }
 }
@@ -266,7 +301,11 @@ fn write_file(path: &Path, what: &str, bytes: &[u8]) -> Result<(), Failure> {
 
 /// Appends the Markdown report (at most [`STEP_SUMMARY_LIMIT`] bytes) to the job summary; a
 /// failure there is a warning, not a failed check.
-fn append_step_summary(path: &Path, report: &CheckReport, err: &mut dyn Write) {
+fn append_step_summary(path: &Path, report: &CheckReport, inputs: &Inputs, err: &mut dyn Write) {
+    if let Err(refused) = check_output(path, "$GITHUB_STEP_SUMMARY", Output::Report, inputs) {
+        let _ = writeln!(err, "warning: {}; not appending the summary", refused.what);
+        return;
+    }
     let text = render_check_markdown(report, STEP_SUMMARY_LIMIT);
     let result = std::fs::OpenOptions::new()
         .create(true)

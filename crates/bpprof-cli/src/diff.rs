@@ -12,6 +12,7 @@ use bpprof_format::Recording;
 
 use crate::flame::{flame_failure, note_chosen, note_range, FoldArgs, GraphOutput};
 use crate::locate::read_failure;
+use crate::outputs::Inputs;
 use crate::Failure;
 
 /// Arguments of `bpprof diff`.
@@ -88,6 +89,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         output: args.output.as_deref(),
         folded: args.folded,
         width: args.width,
+        inputs: Inputs::new([args.base.as_path(), args.current.as_path()]),
     };
     let written = graph.write(
         out,
@@ -111,13 +113,13 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         Some(change) => format!("{:+.1}% per record", change * 100.0).replace("-0.0%", "+0.0%"),
         None => "normalised by sample totals".to_owned(),
     };
-    writeln!(
-        out,
+    // A status line, with the others on stderr: stdout carries only the graph itself.
+    let _ = writeln!(
+        err,
         "wrote differential {} of {label} ({change}) to {}",
         graph.kind(),
         path.display()
-    )?;
-    out.flush()?;
+    );
     Ok(())
 }
 

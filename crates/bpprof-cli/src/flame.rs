@@ -14,6 +14,7 @@ use bpprof_analysis::AnalysisOptions;
 use bpprof_format::{Recording, SampleState};
 
 use crate::locate::{analysis_failure, read_failure};
+use crate::outputs::{check_output, Inputs, Output};
 use crate::Failure;
 
 /// Arguments of `bpprof flame`.
@@ -157,6 +158,7 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         output: args.output.as_deref(),
         folded: args.folded,
         width: args.width,
+        inputs: Inputs::new([args.recording.as_path()]),
     };
     let written = graph.write(
         out,
@@ -171,14 +173,14 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     let Some(path) = written else {
         return Ok(());
     };
-    writeln!(
-        out,
+    // A status line, with the others on stderr: stdout carries only the graph itself.
+    let _ = writeln!(
+        err,
         "wrote {} of {label} ({} samples) to {}",
         graph.kind(),
         thousands(folded.samples),
         path.display()
-    )?;
-    out.flush()?;
+    );
     Ok(())
 }
 
@@ -246,6 +248,8 @@ pub(crate) struct GraphOutput<'a> {
     pub folded: bool,
     /// `--width`.
     pub width: Option<usize>,
+    /// The recordings the graph is drawn from, which it may not replace.
+    pub inputs: Inputs,
 }
 
 impl GraphOutput<'_> {
@@ -274,7 +278,7 @@ impl GraphOutput<'_> {
             out.flush()?;
             return Ok(None);
         };
-        write_output(&path, &bytes)?;
+        write_output(&path, &bytes, &self.inputs)?;
         Ok(Some(path))
     }
 
@@ -311,9 +315,10 @@ pub(crate) fn parse_width(text: &str) -> Result<usize, String> {
     }
 }
 
-/// Writes the graph to `path`, as one error line when it cannot (or when a recording is there).
-fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    crate::keep_recording(path, "-o")?;
+/// Writes the graph to `path`, as one error line when it cannot (or when that would destroy a
+/// recording or an input, see [`check_output`]).
+fn write_output(path: &Path, bytes: &[u8], inputs: &Inputs) -> Result<(), Failure> {
+    check_output(path, "-o", Output::Report, inputs)?;
     std::fs::write(path, bytes).map_err(|e| {
         Failure::bad_input(
             format!("cannot write '{}': {e}", path.display()),

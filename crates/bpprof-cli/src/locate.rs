@@ -9,6 +9,7 @@ use bpprof_analysis::{
 };
 use bpprof_format::ReadError;
 
+use crate::outputs::{check_output, refuse_same_outputs, Inputs, Output};
 use crate::{Failure, Format};
 
 /// Arguments of `bpprof locate`.
@@ -59,6 +60,17 @@ pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
             "write one of them to a file",
         )
         .into());
+    }
+    // Before anything is read or written: neither picture may replace the recording.
+    let inputs = Inputs::new([args.recording.as_path()]);
+    let files: Vec<(&Path, &str)> = [(&args.svg, "--svg"), (&args.dot, "--dot")]
+        .into_iter()
+        .filter_map(|(path, option)| path.as_deref().map(|p| (p, option)))
+        .filter(|(path, _)| *path != Path::new("-"))
+        .collect();
+    refuse_same_outputs(&files)?;
+    for &(path, option) in &files {
+        check_output(path, option, Output::Report, &inputs)?;
     }
     let recording =
         bpprof_format::read_file(&args.recording).map_err(|e| read_failure(&args.recording, e))?;

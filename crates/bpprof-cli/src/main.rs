@@ -10,7 +10,9 @@ mod exit;
 mod flame;
 mod locate;
 mod merge;
+mod outputs;
 mod record;
+mod text;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -93,26 +95,6 @@ impl std::fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
-
-/// Refuses to write an output over a bpprof recording (a path mixed up with an input's): the
-/// recording would be lost. `option` names the option that gave `path` (`-o`, `--junit`).
-pub(crate) fn keep_recording(path: &std::path::Path, option: &str) -> Result<(), Failure> {
-    use std::io::Read;
-    let mut start = [0u8; bpprof_format::MAGIC.len()];
-    let is_recording = std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut start))
-        .is_ok_and(|()| start == bpprof_format::MAGIC);
-    if is_recording {
-        return Err(Failure::bad_input(
-            format!(
-                "{option} '{}' is a bpprof recording, which writing there would destroy",
-                path.display()
-            ),
-            format!("give {option} another path"),
-        ));
-    }
-    Ok(())
-}
 
 /// Runs a subcommand, writing its output to `out`; returns the exit code.
 fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, anyhow::Error> {

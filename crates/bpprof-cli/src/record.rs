@@ -17,6 +17,8 @@ use bpprof_analysis::units::thousands;
 use bpprof_format::Recording;
 
 use crate::locate::read_failure;
+use crate::outputs::{check_output, partial_path, Inputs, Output};
+use crate::text::plural;
 use crate::{exit, Failure};
 
 /// Environment variable naming the recording file (`bpprof::recorder::ENV_OUT`; the CLI does not
@@ -88,7 +90,16 @@ pub fn run(args: &RecordArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyh
         .output
         .clone()
         .unwrap_or_else(|| default_output(program));
-    let partial = prepare_output(&output)?;
+    // A program named by a path is a file the recording must not replace (`-o ./bench -- ./bench`);
+    // one looked up in PATH is not in the current directory's way.
+    let program_file = Path::new(program);
+    let inputs = Inputs::new(
+        program_file
+            .parent()
+            .is_some_and(|d| !d.as_os_str().is_empty())
+            .then_some(program_file),
+    );
+    let partial = prepare_output(&output, &inputs)?;
     // The command may change its working directory; the recording must still land where we look.
     let env_out = std::path::absolute(&partial).unwrap_or_else(|_| partial.clone());
 
@@ -213,8 +224,9 @@ fn default_output(program: &OsStr) -> PathBuf {
 
 /// Checks that a recording may be written at `path` (its directory exists and is writable, and
 /// what is there is a previous recording or nothing) and returns the temporary file next to it
-/// that the command records into.
-fn prepare_output(path: &Path) -> Result<PathBuf, Failure> {
+/// that the command records into. `inputs` are the files the command is known to read (its
+/// program), which the recording may not replace.
+fn prepare_output(path: &Path, inputs: &Inputs) -> Result<PathBuf, Failure> {
     let shown = path.display();
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -229,31 +241,10 @@ fn prepare_output(path: &Path) -> Result<PathBuf, Failure> {
             "create it first or choose another --output",
         ));
     }
-    match fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
-            return Err(Failure::bad_input(
-                format!("cannot write the recording to '{shown}': it exists and is not a file"),
-                "choose another --output",
-            ))
-        }
-        // Only a previous recording is replaced: any other file there is somebody's data.
-        Ok(_) if !replaceable(path) => {
-            return Err(Failure::bad_input(
-                format!(
-                "'{shown}' exists and is not a bpprof recording: recording there would destroy it"
-            ),
-                "choose another --output, or remove the file first",
-            ))
-        }
-        _ => {}
-    }
-    let file_name = path
-        .file_name()
-        .map_or_else(|| OsString::from("recording"), OsStr::to_owned);
-    let mut partial_name = OsString::from(".");
-    partial_name.push(&file_name);
-    partial_name.push(format!(".{}.partial", std::process::id()));
-    let partial = dir.join(partial_name);
+    // Only a previous recording is replaced: any other file there is somebody's data, and a
+    // directory or a device is not a file to rename over.
+    check_output(path, "--output", Output::Recording, inputs)?;
+    let partial = partial_path(path);
     let probe = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -269,18 +260,6 @@ fn prepare_output(path: &Path) -> Result<PathBuf, Failure> {
         ));
     }
     Ok(partial)
-}
-
-/// True when the file at `path` may be replaced by a new recording: it is empty, or it starts
-/// like a bpprof recording (a complete one, or one cut short while its header was written).
-fn replaceable(path: &Path) -> bool {
-    use std::io::Read;
-    let mut start = Vec::with_capacity(bpprof_format::MAGIC.len());
-    let read = fs::File::open(path).and_then(|f| {
-        f.take(bpprof_format::MAGIC.len() as u64)
-            .read_to_end(&mut start)
-    });
-    read.is_ok() && bpprof_format::MAGIC.starts_with(&start)
 }
 
 /// The one-line error for a command that could not be started.
@@ -385,12 +364,6 @@ fn format_ms(ms: f64) -> String {
     }
 }
 
-/// `1 interval`, `2,310 stack samples`.
-fn plural(n: u64, what: &str) -> String {
-    let s = if n == 1 { "" } else { "s" };
-    format!("{} {what}{s}", thousands(n))
-}
-
 /// Keeping `bpprof record` alive until its command exits.
 ///
 /// Ctrl-C sends SIGINT to the whole foreground process group, the command included; by default it
@@ -484,8 +457,6 @@ mod tests {
 
     #[test]
     fn numbers_read_like_the_rest_of_the_output() {
-        assert_eq!(plural(1, "interval"), "1 interval");
-        assert_eq!(plural(2310, "stack sample"), "2,310 stack samples");
         assert_eq!(format_ms(100.0), "100");
         assert_eq!(format_ms(12.5), "12.5");
     }

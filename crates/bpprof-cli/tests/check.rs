@@ -424,7 +424,7 @@ fn reports_are_never_written_over_a_recording() {
     );
     assert_error(
         &output,
-        "--junit 'base.bpprof' is a bpprof recording, which writing there would destroy",
+        "--junit 'base.bpprof' is an input of this command, which writing there would destroy",
     );
     assert_eq!(std::fs::read(dir.path("base.bpprof")).unwrap(), before);
     assert!(!dir.path("report.md").exists(), "no report is half written");

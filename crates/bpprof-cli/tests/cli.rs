@@ -280,16 +280,14 @@ fn flame_of_a_subtask_writes_the_default_file_and_says_so() {
     let out = tempfile::tempdir().unwrap();
     let output = bpprof_in(out.path(), &["flame", rec.arg(), "--subtask", "Enrich#1"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    // The range drawn, as a status line.
+    // The range drawn and the file written, as status lines: 7 intervals (the first is
+    // skipped) of 99 samples.
     assert_eq!(
         text(&output.stderr),
-        "analysed 1–8 s of 8 s (7 intervals)\n"
+        "analysed 1–8 s of 8 s (7 intervals)\n\
+         wrote flame graph of Enrich#1 (693 samples) to flame-Enrich-1.svg\n"
     );
-    // 7 intervals (the first is skipped) of 99 samples.
-    assert_eq!(
-        text(&output.stdout),
-        "wrote flame graph of Enrich#1 (693 samples) to flame-Enrich-1.svg\n"
-    );
+    assert_eq!(text(&output.stdout), "");
     let svg = std::fs::read_to_string(out.path().join("flame-Enrich-1.svg")).unwrap();
     assert_well_formed_svg(&svg, "Enrich#1: busy 97%, backpressured 0%, idle 3%");
     assert!(svg.contains("1–8 s, 693 samples at 99 Hz"), "subtitle");
@@ -346,7 +344,7 @@ fn flame_of_a_task_merges_its_subtasks() {
     );
     let output = bpprof_in(out.path(), &["flame", rec.arg(), "--task", "Enrich"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert!(text(&output.stdout).ends_with("to flame-Enrich.svg\n"));
+    assert!(text(&output.stderr).ends_with("to flame-Enrich.svg\n"));
     let svg = std::fs::read_to_string(out.path().join("flame-Enrich.svg")).unwrap();
     assert_well_formed_svg(&svg, "Enrich (2 subtasks): busy 96%");
 }
@@ -358,7 +356,7 @@ fn flame_without_a_selector_draws_the_bottleneck_and_says_why() {
     let output = bpprof_in(out.path(), &["flame", rec.arg(), "-o", "x.svg"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let stderr = text(&output.stderr);
-    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+    assert_eq!(stderr.lines().count(), 3, "{stderr}");
     assert!(
         stderr.starts_with("no --subtask or --task given: drawing Enrich#1, the bottleneck"),
         "{stderr}"
@@ -370,9 +368,10 @@ fn flame_without_a_selector_draws_the_bottleneck_and_says_why() {
     );
     assert!(stderr.contains("Enrich"), "{stderr}");
     assert_eq!(
-        text(&output.stdout),
-        "wrote flame graph of Enrich#1 (693 samples) to x.svg\n"
+        stderr.lines().last(),
+        Some("wrote flame graph of Enrich#1 (693 samples) to x.svg")
     );
+    assert_eq!(text(&output.stdout), "");
     assert!(out.path().join("x.svg").exists());
 }
 

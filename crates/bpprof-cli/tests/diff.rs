@@ -118,15 +118,13 @@ fn diff_writes_the_default_file_with_the_title() {
     let fixture = Fixture::new();
     let output = fixture.run(&["--subtask", "Enrich#1"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(
-        text(&output.stdout),
-        "wrote differential flame graph of Enrich#1 (+50.0% per record) to diff-Enrich-1.svg\n"
-    );
-    // The range drawn from each recording, as status lines.
+    // The range drawn from each recording and the file written, as status lines.
     assert_eq!(
         text(&output.stderr),
-        "BASE: analysed 1–6 s of 6 s (5 intervals)\nCURRENT: analysed 1–6 s of 6 s (5 intervals)\n"
+        "BASE: analysed 1–6 s of 6 s (5 intervals)\nCURRENT: analysed 1–6 s of 6 s (5 intervals)\n\
+         wrote differential flame graph of Enrich#1 (+50.0% per record) to diff-Enrich-1.svg\n"
     );
+    assert_eq!(text(&output.stdout), "");
     let svg = std::fs::read_to_string(fixture.path("diff-Enrich-1.svg")).unwrap();
     assert_well_formed_svg(&svg);
     assert!(
@@ -147,7 +145,8 @@ fn diff_defaults_to_the_bottleneck_of_current_and_says_why() {
         stderr.starts_with("no --subtask or --task given: comparing Enrich#1, the bottleneck"),
         "{stderr}"
     );
-    assert!(text(&output.stdout).ends_with("to d.svg\n"));
+    assert!(stderr.ends_with("to d.svg\n"), "{stderr}");
+    assert_eq!(text(&output.stdout), "");
     assert_well_formed_svg(&std::fs::read_to_string(fixture.path("d.svg")).unwrap());
 }
 
@@ -354,7 +353,7 @@ fn diff_never_writes_over_a_recording() {
     let before = std::fs::read(fixture.path("current.bpprof")).unwrap();
     assert_one_error_line(
         &fixture.run(&["--subtask", "Enrich#1", "-o", "current.bpprof"]),
-        "-o 'current.bpprof' is a bpprof recording, which writing there would destroy; give -o another path",
+        "-o 'current.bpprof' is an input of this command, which writing there would destroy; give -o another path",
     );
     assert_eq!(
         std::fs::read(fixture.path("current.bpprof")).unwrap(),
@@ -429,11 +428,15 @@ fn diff_output_lines_stay_whole_with_odd_task_names() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     let stderr = text(&output.stderr);
-    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert_eq!(stdout, "");
+    // Which bottleneck, the range of each recording, then the file written.
+    assert_eq!(stderr.lines().count(), 4, "{stderr}");
     assert!(
-        stdout.starts_with("wrote differential flame graph of En#rich% €#1"),
-        "{stdout}"
+        stderr
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("wrote differential flame graph of En#rich% €#1"),
+        "{stderr}"
     );
-    // Which bottleneck, then the range of each recording.
-    assert_eq!(stderr.lines().count(), 3, "{stderr}");
 }

@@ -54,7 +54,11 @@ fn merged_recordings_locate_the_exchange() {
 
     let merged = bpprof(&["merge", a, b, "-o", job]);
     assert!(merged.status.success(), "{}", text(&merged.stderr));
-    assert!(text(&merged.stdout).contains("merged 2 recordings"));
+    assert_eq!(
+        text(&merged.stderr),
+        format!("merged 2 recordings (6 intervals) into {job}\n")
+    );
+    assert_eq!(text(&merged.stdout), "");
 
     let json = bpprof(&["locate", job, "--format", "json"]);
     assert!(json.status.success(), "{}", text(&json.stderr));

@@ -143,7 +143,7 @@ fn output_that_is_not_a_file_is_refused() {
     assert_output_refused(
         dir.path(),
         &dir.path().join("x.bpprof"),
-        "exists and is not a file",
+        "is not a regular file, which a recording cannot replace",
     );
 }
 
@@ -432,7 +432,7 @@ fn a_file_that_is_not_a_recording_is_never_replaced() {
     let line = error_in(dir.path(), &["record", "-o", "notes.txt", "--", "true"]);
     assert!(
         line.starts_with(
-            "error: 'notes.txt' exists and is not a bpprof recording: recording there would destroy it; "
+            "error: --output 'notes.txt' exists and is not a bpprof recording, which writing there would destroy; "
         ),
         "{line}"
     );

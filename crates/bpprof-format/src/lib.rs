@@ -3,8 +3,9 @@
 //! A recording is a 16-byte preamble followed by self-checking chunks (see `docs/format.md` in the
 //! repository for the byte-level specification). This crate holds the chunk types, a
 //! [`RecordingWriter`] that appends them, and [`read_recording`], a reader that never panics, never
-//! allocates more than the input justifies, reports a truncated tail as a warning and rejects
-//! corrupt or foreign input with a typed [`ReadError`].
+//! allocates more than the input justifies, reports a truncated tail as a warning, skips a damaged
+//! chunk with a warning (reading on from the next intact one) and rejects foreign input, or a
+//! recording whose meta chunk is damaged, with a typed [`ReadError`].
 //!
 //! It depends on neither libc nor signal handling, so analysis tools can link it alone.
 //!
@@ -22,11 +23,14 @@
 #![deny(missing_docs)]
 
 mod chunk;
+mod damage;
 mod model;
 mod read;
+mod scan;
 mod write;
 
 pub use chunk::{ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD};
+pub use damage::{IntervalMark, Lost};
 pub use model::*;
 pub use read::{read_file, read_recording, ReadError, ReadWarning, Recording};
 pub use write::RecordingWriter;

@@ -7,9 +7,9 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::chunk::{
-    chunk_crc, parse_header, ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD,
-};
+use crate::chunk::ChunkKind;
+use crate::damage::{lost_declarations, IntervalMark, Lost};
+use crate::scan::{Chunk, Next, Scanner};
 use crate::{
     ChannelDecl, ChannelEndpoint, ChannelInterval, EdgeDecl, EndChunk, IntervalChunk,
     OperatorCalls, OperatorDecl, OperatorInterval, RecordingMeta, SamplesChunk, SubtaskDecl,
@@ -61,6 +61,48 @@ pub enum ReadWarning {
     /// recording (killed, or exited without dropping the recorder).
     #[error("the recording was not finalised (no end chunk): the recorded process did not stop the recorder")]
     NotFinalised,
+    /// A stretch of chunks fails its checksums (a damaged disk sector, a flipped bit) and was
+    /// skipped: reading resumed at the next intact chunk. What was lost is told by the interval
+    /// chunks around it; declarations made in the lost chunks are lost with them.
+    #[error(
+        "the recording is damaged at byte {offset} ({} skipped{}): {lost}; analysing the intact chunks",
+        crate::damage::plural(*.skipped, "byte"),
+        if .lost.before.is_some() { ", reading on from the next intact chunk" } else { " to the end of the file" }
+    )]
+    Damaged {
+        /// Offset of the first damaged chunk.
+        offset: u64,
+        /// Bytes skipped: the damaged chunks, up to the next intact chunk (or the end of the file).
+        /// Intact chunks inside the stretch (between two damaged ones with no interval chunk
+        /// between them) are read, and not counted.
+        skipped: u64,
+        /// What was lost, told by the interval chunks read around it.
+        lost: Lost,
+    },
+    /// Bytes after the end chunk fail their checksums (something was appended to a finished
+    /// recording, or the damage is there): nothing of the recording is lost.
+    #[error(
+        "the recording has {} of unreadable data after its end chunk (from byte {offset}), which are ignored; nothing of the recording is lost",
+        crate::damage::plural(*.count, "byte")
+    )]
+    TrailingBytes {
+        /// Offset of the first of them.
+        offset: u64,
+        /// How many were skipped.
+        count: u64,
+    },
+    /// Damaged chunks held declarations that intact chunks refer to: the data of these subtasks
+    /// and channels cannot be attributed to a task or an edge.
+    #[error(
+        "the damaged chunks also held the declarations of {} that intact chunks refer to: their data cannot be attributed to a task or an edge",
+        crate::damage::declarations(*.subtasks, *.channels)
+    )]
+    LostDeclarations {
+        /// Subtasks whose accounting is in intact chunks but whose declaration is not.
+        subtasks: u64,
+        /// Channels whose queue usage is in intact chunks but whose declaration is not.
+        channels: u64,
+    },
     /// Chunks of kinds this version does not know were skipped (written by a newer minor version).
     #[error("skipped {count} chunks of a kind this bpprof does not know (format {major}.{minor}); upgrade bpprof to see them")]
     UnknownChunks {
@@ -102,13 +144,17 @@ pub enum ReadError {
         /// Where the file ends (its length).
         offset: u64,
     },
-    /// A chunk fails its checksum, does not decode, or is out of place (the first chunk is not the
-    /// meta chunk, a second meta chunk, a chunk after the end chunk).
+    /// The meta chunk fails its checksum (nothing can be read without it), or a chunk that passes
+    /// its checksums does not decode, declares a length beyond the limit or is out of place (the
+    /// first chunk is not the meta chunk, a second meta chunk, a chunk after the end chunk): it
+    /// was written that way, so the file is not a recording this reader can trust. A damaged chunk
+    /// after the meta chunk is skipped instead, with a [`ReadWarning::Damaged`].
     #[error("corrupt recording: chunk {index} at byte {offset}: {reason}")]
     Corrupt {
         /// Byte offset of the chunk.
         offset: u64,
-        /// Index of the chunk in the file (0 = meta).
+        /// Index of the chunk in the file (0 = meta; each stretch of damaged bytes skipped before
+        /// it counts as one chunk).
         index: u64,
         /// What is wrong.
         reason: String,
@@ -122,26 +168,33 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Recording, ReadError> {
 }
 
 /// Reads a recording from any reader. Never panics; allocates no more than the input holds plus a
-/// bounded amount (about 1 MiB), whatever lengths the input declares.
+/// bounded amount (about 1 MiB), whatever lengths the input declares. A chunk damaged after the
+/// meta chunk is skipped with a [`ReadWarning::Damaged`] and reading resumes at the next intact
+/// chunk.
 pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
-    let mut reader = ChunkReader {
-        input,
-        offset: 0,
-        index: 0,
-    };
-    let version = reader.read_preamble()?;
+    let mut reader = Scanner::new(input, 0);
+    let version = read_preamble(&mut reader)?;
     let meta = match reader.next_chunk()? {
-        Next::Chunk(chunk) if chunk.kind == ChunkKind::Meta => chunk.decode_meta(version)?,
+        Next::Chunk(chunk) if chunk.kind == ChunkKind::Meta => decode_meta(&chunk, version)?,
         Next::Chunk(chunk) => {
             return Err(chunk.corrupt(format!(
                 "the first chunk must be the meta chunk, found kind {}",
                 chunk.kind.to_byte()
             )))
         }
+        Next::Damaged { start, reason, .. } => {
+            return Err(ReadError::Corrupt {
+                offset: start,
+                index: 0,
+                reason: format!(
+                    "the meta chunk is damaged ({reason}), and nothing in a recording can be read without it"
+                ),
+            })
+        }
         Next::Truncated { end, .. } => return Err(ReadError::TruncatedHeader { offset: end }),
         Next::Eof => {
             return Err(ReadError::TruncatedHeader {
-                offset: reader.offset,
+                offset: reader.offset(),
             })
         }
     };
@@ -152,18 +205,43 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
     };
 
     let mut unknown = 0u64;
+    // A damaged stretch not yet followed by an interval chunk, which tells what it lost.
+    let mut gap: Option<Gap> = None;
+    // Where damaged bytes after the end chunk start and how many there are: they lose nothing.
+    let mut trailing: Option<(u64, u64)> = None;
     loop {
         let chunk = match reader.next_chunk()? {
             Next::Chunk(chunk) => chunk,
+            Next::Damaged { start, end, .. } if recording.end.is_some() => {
+                trailing.get_or_insert((start, 0)).1 += end - start;
+                continue;
+            }
+            Next::Damaged { start, end, .. } => {
+                let after = recording.intervals.last().map(|i| IntervalMark {
+                    seq: i.seq,
+                    ns: i.end_ns,
+                });
+                gap.get_or_insert(Gap {
+                    offset: start,
+                    skipped: 0,
+                    after,
+                })
+                .skipped += end - start;
+                continue;
+            }
             Next::Truncated { start, .. } => {
+                close_gap(&mut gap, None, &mut recording);
                 recording.warnings.push(ReadWarning::Truncated {
                     offset: start,
-                    complete_chunks: reader.index,
+                    complete_chunks: reader.complete_chunks(),
                 });
                 break;
             }
             Next::Eof => {
-                if recording.end.is_none() {
+                // Damage at the end may have taken the end chunk: the warning says so already.
+                let damaged_tail = gap.is_some();
+                close_gap(&mut gap, None, &mut recording);
+                if recording.end.is_none() && !damaged_tail {
                     recording.warnings.push(ReadWarning::NotFinalised);
                 }
                 break;
@@ -176,7 +254,12 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
                 return Err(chunk.corrupt("a chunk after the end chunk"))
             }
             ChunkKind::Interval => {
-                let interval = chunk.decode_interval(version)?;
+                let interval = decode_interval(&chunk, version)?;
+                let mark = IntervalMark {
+                    seq: interval.seq,
+                    ns: interval.start_ns,
+                };
+                close_gap(&mut gap, Some(mark), &mut recording);
                 for w in &interval.warnings {
                     let warning = ReadWarning::Runtime {
                         code: w.code.clone(),
@@ -188,10 +271,26 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
                 }
                 recording.intervals.push(interval);
             }
-            ChunkKind::Samples => recording.samples.push(chunk.decode()?),
-            ChunkKind::End => recording.end = Some(chunk.decode()?),
+            ChunkKind::Samples => recording.samples.push(decode(&chunk)?),
+            ChunkKind::End => {
+                let end: EndChunk = decode(&chunk)?;
+                let mark = IntervalMark {
+                    seq: end.chunks,
+                    ns: end.end_ns,
+                };
+                close_gap(&mut gap, Some(mark), &mut recording);
+                recording.end = Some(end);
+            }
             ChunkKind::Meta => return Err(chunk.corrupt("a second meta chunk")),
         }
+    }
+    if let Some((offset, count)) = trailing {
+        recording
+            .warnings
+            .push(ReadWarning::TrailingBytes { offset, count });
+    }
+    if let Some(warning) = lost_declarations(&recording) {
+        recording.warnings.push(warning);
     }
     if unknown > 0 {
         recording.warnings.push(ReadWarning::UnknownChunks {
@@ -203,67 +302,123 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
     Ok(recording)
 }
 
-/// What [`ChunkReader::next_chunk`] found.
-enum Next {
-    /// A complete chunk whose checksums match.
-    Chunk(Chunk),
-    /// The input ends inside the chunk that starts at `start`, at offset `end`.
-    Truncated { start: u64, end: u64 },
-    /// The input ends cleanly between chunks.
-    Eof,
-}
-
-/// A complete chunk whose checksums match.
-struct Chunk {
-    kind: ChunkKind,
-    payload: Vec<u8>,
-    /// Byte offset of the chunk in the file.
+/// A damaged stretch whose end is not known yet: the damaged chunks since the last interval
+/// chunk read.
+struct Gap {
+    /// Offset of its first damaged chunk.
     offset: u64,
-    /// Index of the chunk in the file (0 = meta).
-    index: u64,
+    /// Bytes of damaged chunks skipped.
+    skipped: u64,
+    /// The last interval chunk read before it.
+    after: Option<IntervalMark>,
 }
 
-impl Chunk {
-    fn decode<T: DeserializeOwned>(&self) -> Result<T, ReadError> {
-        // Trailing bytes are allowed: a newer minor version may append fields to a payload.
-        postcard::take_from_bytes(&self.payload)
-            .map(|(value, _rest)| value)
-            .map_err(|e| self.corrupt(format!("payload does not decode: {e}")))
+/// Ends the open damaged stretch, if any, at `before` (the interval chunk, or end chunk, read
+/// after it; `None` at the end of the input) and warns about what it lost.
+fn close_gap(gap: &mut Option<Gap>, before: Option<IntervalMark>, recording: &mut Recording) {
+    if let Some(gap) = gap.take() {
+        recording.warnings.push(ReadWarning::Damaged {
+            offset: gap.offset,
+            skipped: gap.skipped,
+            lost: Lost {
+                after: gap.after,
+                before,
+            },
+        });
     }
+}
 
-    /// An interval chunk of a file of format `version`. A payload ends where its writer's struct
-    /// ended, and postcard cannot tell a missing field from a damaged payload, so the payload of
-    /// an older minor version is decoded with that version's layout and the fields added since
-    /// take their empty values.
-    fn decode_interval(&self, version: (u16, u16)) -> Result<IntervalChunk, ReadError> {
-        match version.1 {
-            0 => self.decode::<IntervalChunk1_0>().map(IntervalChunk::from),
-            // A postcard struct is its fields one after the other, so a 1.1 payload reads as the
-            // 1.0 fields followed by the one field 1.1 added.
-            1 => self.decode::<(IntervalChunk1_0, Vec<OperatorCalls>)>().map(
-                |(chunk, operator_calls)| IntervalChunk {
-                    operator_calls,
-                    ..IntervalChunk::from(chunk)
-                },
-            ),
-            _ => self.decode(),
-        }
+/// Reads and checks the preamble; returns the format version.
+fn read_preamble(reader: &mut Scanner<impl Read>) -> Result<(u16, u16), ReadError> {
+    let mut preamble = [0u8; PREAMBLE_LEN];
+    let got = reader.read_exact_or_less(&mut preamble)?;
+    if got == 0 {
+        return Err(ReadError::Empty);
     }
-
-    /// The meta chunk of a file of format `version` (before 1.2 it ends after `sample_hz`).
-    fn decode_meta(&self, version: (u16, u16)) -> Result<RecordingMeta, ReadError> {
-        match version.1 {
-            0 | 1 => self.decode::<RecordingMeta1_1>().map(RecordingMeta::from),
-            _ => self.decode(),
-        }
+    let magic_len = got.min(MAGIC.len());
+    if preamble[..magic_len] != MAGIC[..magic_len] {
+        return Err(ReadError::NotARecording);
     }
+    if got < PREAMBLE_LEN {
+        return Err(ReadError::TruncatedHeader { offset: got as u64 });
+    }
+    let major = u16::from_le_bytes([preamble[8], preamble[9]]);
+    let minor = u16::from_le_bytes([preamble[10], preamble[11]]);
+    if major != FORMAT_MAJOR {
+        return Err(ReadError::UnsupportedVersion { major, minor });
+    }
+    // Bytes 12..16 are reserved: written as zero, ignored when read.
+    Ok((major, minor))
+}
 
-    fn corrupt(&self, reason: impl Into<String>) -> ReadError {
-        ReadError::Corrupt {
-            offset: self.offset,
-            index: self.index,
-            reason: reason.into(),
+/// The payload of `chunk`, decoded. Trailing bytes are allowed: a newer minor version may append
+/// fields to a payload.
+fn decode<T: DeserializeOwned>(chunk: &Chunk) -> Result<T, ReadError> {
+    postcard::take_from_bytes(&chunk.payload)
+        .map(|(value, _rest)| value)
+        .map_err(|e| {
+            chunk.corrupt(format!(
+                "the {} payload passes its checksums but does not decode ({}): it was written by a faulty or incompatible writer",
+                kind_name(chunk.kind),
+                decode_problem(&e)
+            ))
+        })
+}
+
+/// The name of a chunk kind, for messages.
+fn kind_name(kind: ChunkKind) -> &'static str {
+    match kind {
+        ChunkKind::Meta => "meta",
+        ChunkKind::Interval => "interval",
+        ChunkKind::End => "end",
+        ChunkKind::Samples => "samples",
+        ChunkKind::Unknown(_) => "unknown",
+    }
+}
+
+/// What is wrong with a payload, in the terms of `docs/format.md` rather than postcard's own
+/// (`Found a bool that wasn't 0 or 1`).
+fn decode_problem(error: &postcard::Error) -> &'static str {
+    use postcard::Error as E;
+    match error {
+        E::DeserializeUnexpectedEnd => "it ends before its last field",
+        E::DeserializeBadVarint => {
+            "a number takes more bytes than its type allows, or does not fit it"
         }
+        E::DeserializeBadBool => "a true/false field holds a byte other than 00 or 01",
+        E::DeserializeBadOption => "an optional field's tag is neither 00 nor 01",
+        E::DeserializeBadChar | E::DeserializeBadUtf8 => "a text field is not valid UTF-8",
+        E::DeserializeBadEnum | E::SerdeDeCustom => {
+            "a field holds a value its type does not have, such as an unknown enum variant"
+        }
+        _ => "its fields are not encoded as the format specifies",
+    }
+}
+
+/// An interval chunk of a file of format `version`. A payload ends where its writer's struct
+/// ended, and postcard cannot tell a missing field from a damaged payload, so the payload of an
+/// older minor version is decoded with that version's layout and the fields added since take
+/// their empty values.
+fn decode_interval(chunk: &Chunk, version: (u16, u16)) -> Result<IntervalChunk, ReadError> {
+    match version.1 {
+        0 => decode::<IntervalChunk1_0>(chunk).map(IntervalChunk::from),
+        // A postcard struct is its fields one after the other, so a 1.1 payload reads as the 1.0
+        // fields followed by the one field 1.1 added.
+        1 => decode::<(IntervalChunk1_0, Vec<OperatorCalls>)>(chunk).map(
+            |(interval, operator_calls)| IntervalChunk {
+                operator_calls,
+                ..IntervalChunk::from(interval)
+            },
+        ),
+        _ => decode(chunk),
+    }
+}
+
+/// The meta chunk of a file of format `version` (before 1.2 it ends after `sample_hz`).
+fn decode_meta(chunk: &Chunk, version: (u16, u16)) -> Result<RecordingMeta, ReadError> {
+    match version.1 {
+        0 | 1 => decode::<RecordingMeta1_1>(chunk).map(RecordingMeta::from),
+        _ => decode(chunk),
     }
 }
 
@@ -336,108 +491,5 @@ impl From<IntervalChunk1_0> for IntervalChunk {
             // Added in 1.1 and 1.2.
             ..IntervalChunk::default()
         }
-    }
-}
-
-struct ChunkReader<R> {
-    input: R,
-    /// Offset of the next chunk.
-    offset: u64,
-    /// Number of complete chunks read so far, which is the index of the next chunk.
-    index: u64,
-}
-
-impl<R: Read> ChunkReader<R> {
-    fn read_preamble(&mut self) -> Result<(u16, u16), ReadError> {
-        let mut preamble = [0u8; PREAMBLE_LEN];
-        let got = self.fill(&mut preamble)?;
-        if got == 0 {
-            return Err(ReadError::Empty);
-        }
-        let magic_len = got.min(MAGIC.len());
-        if preamble[..magic_len] != MAGIC[..magic_len] {
-            return Err(ReadError::NotARecording);
-        }
-        if got < PREAMBLE_LEN {
-            return Err(ReadError::TruncatedHeader { offset: got as u64 });
-        }
-        let major = u16::from_le_bytes([preamble[8], preamble[9]]);
-        let minor = u16::from_le_bytes([preamble[10], preamble[11]]);
-        if major != FORMAT_MAJOR {
-            return Err(ReadError::UnsupportedVersion { major, minor });
-        }
-        // Bytes 12..16 are reserved: written as zero, ignored when read.
-        self.offset = PREAMBLE_LEN as u64;
-        Ok((major, minor))
-    }
-
-    fn next_chunk(&mut self) -> Result<Next, ReadError> {
-        let (start, index) = (self.offset, self.index);
-        let truncated = |got: usize| Next::Truncated {
-            start,
-            end: start + got as u64,
-        };
-        let corrupt = |reason: String| ReadError::Corrupt {
-            offset: start,
-            index,
-            reason,
-        };
-
-        let mut header = [0u8; CHUNK_HEADER_LEN];
-        match self.fill(&mut header)? {
-            0 => return Ok(Next::Eof),
-            n if n < CHUNK_HEADER_LEN => return Ok(truncated(n)),
-            _ => {}
-        }
-        // The header checks itself, so a damaged length is reported as corruption rather than
-        // mistaken for a truncated file.
-        let Some((kind, len)) = parse_header(&header) else {
-            return Err(corrupt("chunk header checksum mismatch".into()));
-        };
-        if len > MAX_CHUNK_PAYLOAD {
-            return Err(corrupt(format!(
-                "chunk length {len} exceeds the format's limit of {MAX_CHUNK_PAYLOAD}"
-            )));
-        }
-        // Grow the buffer with the data actually present, never by the declared length alone.
-        let mut payload = Vec::new();
-        (&mut self.input)
-            .take(u64::from(len))
-            .read_to_end(&mut payload)?;
-        if payload.len() < len as usize {
-            return Ok(truncated(CHUNK_HEADER_LEN + payload.len()));
-        }
-        let mut trailer = [0u8; CHUNK_TRAILER_LEN];
-        let got = self.fill(&mut trailer)?;
-        if got < CHUNK_TRAILER_LEN {
-            return Ok(truncated(CHUNK_HEADER_LEN + payload.len() + got));
-        }
-        if u32::from_le_bytes(trailer) != chunk_crc(&header, &payload) {
-            return Err(corrupt("chunk checksum mismatch".into()));
-        }
-
-        let chunk = Chunk {
-            kind,
-            payload,
-            offset: start,
-            index,
-        };
-        self.offset = start + (CHUNK_HEADER_LEN + chunk.payload.len() + CHUNK_TRAILER_LEN) as u64;
-        self.index += 1;
-        Ok(Next::Chunk(chunk))
-    }
-
-    /// Reads until `buf` is full or the input ends; returns how many bytes were read.
-    fn fill(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut filled = 0;
-        while filled < buf.len() {
-            match self.input.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(filled)
     }
 }

@@ -62,6 +62,11 @@ fn hostile_lengths_do_not_cause_large_allocations() {
     let mut as_interval = start();
     as_interval.extend_from_slice(&header(MAX_CHUNK_PAYLOAD, 2));
     as_interval.extend_from_slice(b"tiny");
+    // The same after a damaged chunk: the scan for the next valid chunk meets the hostile header.
+    let mut after_damage = start();
+    after_damage.extend_from_slice(&[0xff; CHUNK_HEADER_LEN]);
+    after_damage.extend_from_slice(&header(MAX_CHUNK_PAYLOAD, 2));
+    after_damage.extend_from_slice(b"tiny");
     let path = std::env::temp_dir().join(format!("bpprof-alloc-test-{}", std::process::id()));
     std::fs::write(&path, &as_interval).unwrap();
 
@@ -74,6 +79,11 @@ fn hostile_lengths_do_not_cause_large_allocations() {
         assert!(matches!(
             recording.warnings[..],
             [ReadWarning::Truncated { .. }]
+        ));
+        let recording = read_recording(&after_damage[..]).unwrap();
+        assert!(matches!(
+            recording.warnings[..],
+            [ReadWarning::Damaged { .. }, ReadWarning::Truncated { .. }]
         ));
         let recording = read_file(&path).unwrap();
         assert!(matches!(

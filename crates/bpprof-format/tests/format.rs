@@ -247,15 +247,78 @@ fn truncation_at_every_offset_keeps_the_complete_chunks() {
     }
 }
 
+/// Before: one flipped bit anywhere made the whole file unreadable (`Corrupt`). Now only the
+/// meta chunk is needed whole; a flip in any other chunk skips exactly that chunk, with a warning
+/// naming the intervals around it, and every other chunk is read unchanged.
 #[test]
-fn every_single_bit_flip_in_a_chunk_is_corrupt() {
-    let (bytes, _) = write(&intervals(3, 4, 2), Some(&end_chunk(3)));
+fn every_single_bit_flip_skips_exactly_its_chunk_or_fails_in_the_meta_chunk() {
+    let written = intervals(3, 4, 2);
+    let end = end_chunk(3);
+    let (bytes, ends) = write(&written, Some(&end));
     for byte in PREAMBLE_LEN..bytes.len() {
+        // The chunk the byte is in: 0 = meta, 1..=3 the intervals, 4 the end chunk.
+        let chunk = ends.iter().position(|&e| byte < e).unwrap();
+        let start = if chunk == 0 {
+            PREAMBLE_LEN
+        } else {
+            ends[chunk - 1]
+        };
         for bit in 0..8 {
             let mut flipped = bytes.clone();
             flipped[byte] ^= 1 << bit;
             let result = read(&flipped);
-            assert!(is_corrupt(&result), "byte {byte} bit {bit}: {result:?}");
+            if chunk == 0 {
+                assert!(
+                    matches!(&result, Err(ReadError::Corrupt { offset: 16, index: 0, reason }) if reason.contains("meta chunk is damaged")),
+                    "byte {byte} bit {bit}: {result:?}"
+                );
+                continue;
+            }
+            let recording = result.unwrap_or_else(|e| panic!("byte {byte} bit {bit}: {e}"));
+            let mark = |i: usize, ns: u64| IntervalMark { seq: i as u64, ns };
+            let (kept, lost, undeclared, end_read) = if chunk <= written.len() {
+                let i = chunk - 1;
+                let kept: Vec<IntervalChunk> = written
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, c)| c.clone())
+                    .collect();
+                let after = i.checked_sub(1).map(|p| mark(p, written[p].end_ns));
+                let before = match written.get(i + 1) {
+                    Some(next) => mark(i + 1, next.start_ns),
+                    None => mark(written.len(), end.end_ns),
+                };
+                let lost = Lost {
+                    after,
+                    before: Some(before),
+                };
+                // Every interval accounts for every subtask and channel, so those declared in
+                // the lost chunk are referred to by the others.
+                let (subtasks, channels) = (
+                    written[i].declared_subtasks.len() as u64,
+                    written[i].declared_channels.len() as u64,
+                );
+                let undeclared = (subtasks + channels > 0)
+                    .then_some(ReadWarning::LostDeclarations { subtasks, channels });
+                (kept, lost, undeclared, Some(end.clone()))
+            } else {
+                let last = written.len() - 1;
+                let lost = Lost {
+                    after: Some(mark(last, written[last].end_ns)),
+                    before: None,
+                };
+                (written.clone(), lost, None, None)
+            };
+            assert_eq!(recording.intervals, kept, "byte {byte} bit {bit}");
+            assert_eq!(recording.end, end_read, "byte {byte} bit {bit}");
+            let damaged = ReadWarning::Damaged {
+                offset: start as u64,
+                skipped: (ends[chunk] - start) as u64,
+                lost,
+            };
+            let expected: Vec<ReadWarning> = std::iter::once(damaged).chain(undeclared).collect();
+            assert_eq!(recording.warnings, expected, "byte {byte} bit {bit}");
         }
     }
 }
@@ -850,4 +913,39 @@ fn the_meta_chunk_records_the_sampler_and_older_ones_still_read() {
     old.extend_from_slice(&frame(1, &payload));
     let recording = read(&old).unwrap();
     assert_eq!(recording.meta, meta());
+}
+
+/// Before: postcard's own text reached the user ("payload does not decode: Found a bool that
+/// wasn't 0 or 1").
+#[test]
+fn undecodable_payloads_are_described_in_the_terms_of_the_format() {
+    // An end chunk whose payload ends early, and a samples chunk whose `on_cpu` is 07.
+    let mut samples = postcard::to_stdvec(&SamplesChunk {
+        counts: vec![SampleCount {
+            subtask: 1,
+            state: SampleState::Busy,
+            on_cpu: true,
+            stack: 2,
+            count: 3,
+            operator: None,
+        }],
+        ..SamplesChunk::default()
+    })
+    .unwrap();
+    // seq, start_ns, end_ns, no frames, no stacks, one count: subtask, state, then on_cpu.
+    assert_eq!(samples[..9], [0, 0, 0, 0, 0, 1, 1, 0, 1]);
+    samples[8] = 7;
+    for (kind, payload, problem) in [
+        (3, vec![0x80], "the end payload passes its checksums but does not decode (it ends before its last field)"),
+        (4, samples, "the samples payload passes its checksums but does not decode (a true/false field holds a byte other than 00 or 01)"),
+    ] {
+        let mut bytes = preamble(1, 2);
+        bytes.extend_from_slice(&meta_chunk());
+        bytes.extend_from_slice(&frame(kind, &payload));
+        let error = read(&bytes).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains(problem), "{text}");
+        assert!(text.ends_with("it was written by a faulty or incompatible writer"), "{text}");
+        assert!(!text.contains("Found a"), "{text}");
+    }
 }
