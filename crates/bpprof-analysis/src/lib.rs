@@ -279,6 +279,8 @@ pub(crate) fn task_report(
             // A declared-unaccounted task's ratios are unknown, whatever its threads reported.
             let wall = if task.unaccounted { 0 } else { s.wall };
             let split = busy_split(&s);
+            // Async subtasks' CPU time is not measured: their busy time is not split.
+            let cpu_known = s.threadless == 0;
             let busy = ratio(s.busy, wall);
             let backpressured = ratio(s.backpressured, wall);
             let known = |part: u64| (wall > 0).then(|| ratio(part, s.busy)).flatten();
@@ -288,10 +290,10 @@ pub(crate) fn task_report(
                 busy,
                 backpressured,
                 idle: ratio(s.idle, wall),
-                on_cpu: ratio(split.on_cpu, wall),
-                off_cpu_share: known(split.off_cpu),
-                runqueue_share: split.cpu_wait.and_then(known),
-                blocked_cpu: ratio(split.blocked_cpu, wall),
+                on_cpu: ratio(split.on_cpu, wall).filter(|_| cpu_known),
+                off_cpu_share: known(split.off_cpu).filter(|_| cpu_known),
+                runqueue_share: split.cpu_wait.and_then(known).filter(|_| cpu_known),
+                blocked_cpu: ratio(split.blocked_cpu, wall).filter(|_| cpu_known),
                 wake: ratio(s.wake, wall),
                 cpu_wait_outside_busy: split.cpu_wait_outside.and_then(|x| ratio(x, wall)),
                 unregistered: ratio(s.unregistered, wall),

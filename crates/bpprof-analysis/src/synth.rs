@@ -268,6 +268,16 @@ impl Synth {
         id
     }
 
+    /// Declares subtask `index` of `task` that is not a thread (an async task: thread id 0, its
+    /// CPU time unknown); returns its id.
+    pub fn async_subtask(&mut self, task: &str, index: u32, parallelism: u32) -> u32 {
+        let id = self.subtask(task, index, parallelism);
+        if let Some(decl) = self.pending.declared_subtasks.last_mut() {
+            decl.tid = 0;
+        }
+        id
+    }
+
     /// Declares a task explicitly.
     pub fn task(&mut self, name: &str, parallelism: u32, unaccounted: bool) {
         self.pending.declared_tasks.push(TaskDecl {

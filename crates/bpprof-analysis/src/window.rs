@@ -1,6 +1,6 @@
 //! The per-subtask and per-channel sums over the selected intervals (chosen by [`crate::range`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bpprof_format::{EndpointRole, Recording};
 
@@ -36,6 +36,9 @@ pub(crate) struct SubtaskSums {
     pub busy: u64,
     /// CPU time of the threads while they held the subtask (in waits too).
     pub cpu: u64,
+    /// Wall time of registrations that are not threads (async tasks, declared with thread id
+    /// 0): their CPU time and run-queue time are unknown, not 0.
+    pub threadless: u64,
     /// CPU time used inside blocking waits (part of `cpu`, not of busy).
     pub blocked_cpu: u64,
     /// Wake-up latency of waits (part of busy).
@@ -131,6 +134,13 @@ pub(crate) fn subtask_sums(
     selection: &Selection,
 ) -> BTreeMap<(usize, u32), SubtaskSums> {
     let spans = logical_spans(recording, graph);
+    let threadless: HashSet<u32> = recording
+        .intervals
+        .iter()
+        .flat_map(|i| &i.declared_subtasks)
+        .filter(|d| d.tid == 0)
+        .map(|d| d.id)
+        .collect();
     let mut sums: BTreeMap<(usize, u32), SubtaskSums> = BTreeMap::new();
     for &n in &selection.intervals {
         let interval = &recording.intervals[n];
@@ -163,6 +173,9 @@ pub(crate) fn subtask_sums(
                 .saturating_add(s.backpressured_ns.min(s.wall_ns - idle));
             sum.busy = sum.busy.saturating_add(s.busy_ns());
             sum.cpu = sum.cpu.saturating_add(s.cpu_ns.min(s.wall_ns));
+            if threadless.contains(&s.id) {
+                sum.threadless = sum.threadless.saturating_add(s.wall_ns);
+            }
             if let Some(&(wake, blocked_cpu)) = blocking.get(&s.id) {
                 sum.wake = sum.wake.saturating_add(wake);
                 sum.blocked_cpu = sum.blocked_cpu.saturating_add(blocked_cpu);

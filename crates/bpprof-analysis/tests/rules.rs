@@ -891,3 +891,29 @@ fn busy_time_splits_exactly_and_the_excess_is_kept_apart() {
     assert!(approx(s(4).blocked_cpu, 0.05));
     assert!(approx(s(4).cpu_wait_outside_busy, 0.02));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Async subtasks (thread id 0): CPU time unknown, not 0.
+
+#[test]
+fn an_async_bottleneck_is_not_called_off_cpu_for_lack_of_a_cpu_clock() {
+    let mut synth = Synth::new();
+    let source = synth.async_subtask("Source", 0, 1);
+    let enrich = synth.async_subtask("Enrich", 0, 1);
+    synth.channel("raw", 100, &[source], &[enrich]);
+    for _ in 0..INTERVALS {
+        synth.interval(&[
+            (source, Load::new(0.2, 0.75).on_cpu(0.0)),
+            (enrich, Load::new(0.92, 0.0).on_cpu(0.0)),
+        ]);
+    }
+    let report = analyse(&synth.recording());
+    let b = only(&report);
+    assert_eq!(b.task, "Enrich", "{}", report.verdict);
+    assert_eq!(b.kind, BottleneckKind::Cpu, "{}", report.verdict);
+    let s = subtask(&report, "Enrich", 0);
+    assert_eq!(s.on_cpu, None, "{s:?}");
+    assert_eq!(s.off_cpu_share, None, "{s:?}");
+    assert_eq!(s.runqueue_share, None, "{s:?}");
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+}

@@ -19,6 +19,9 @@ pub(crate) fn next_subtask_id() -> u32 {
     NEXT_SUBTASK_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The thread id of a subtask that is not a thread (no kernel thread has id 0).
+pub(crate) const NO_THREAD: u32 = 0;
+
 /// One registration of a thread as subtask `index` of `task`.
 #[derive(Debug)]
 pub(crate) struct SubtaskCell {
@@ -97,6 +100,33 @@ impl SubtaskCell {
         }
     }
 
+    #[cfg(feature = "tokio")]
+    /// A subtask that is not a thread (an async task, polled by whichever thread runs it),
+    /// registered now: no thread id, CPU clock or stack bounds, and so no timer; its sample
+    /// buffer is allocated all the same (it is never written).
+    pub fn detached(task: Arc<str>, index: u32, parallelism: u32) -> SubtaskCell {
+        SubtaskCell {
+            id: next_subtask_id(),
+            task,
+            index,
+            parallelism,
+            tid: NO_THREAD,
+            registered_ns: clock::now_ns(),
+            start: ThreadTimes::default(),
+            account: Account::default(),
+            sampling: SampleSlot::new(NO_THREAD, StackBounds::default()),
+            operators: OnceLock::new(),
+            cpu_clock: None,
+            end_reported: AtomicBool::new(false),
+            life: Mutex::new(Life::default()),
+        }
+    }
+
+    /// Whether the subtask is a thread (not an async task).
+    pub fn has_thread(&self) -> bool {
+        self.tid != NO_THREAD
+    }
+
     /// Owner thread: enters a blocking state at `now` (on `site` when it is a channel end); the
     /// account and the samples' state tag change together.
     pub fn enter_wait(&self, state: State, now: u64, site: Option<WaitSite>) {
@@ -121,7 +151,11 @@ impl SubtaskCell {
     pub fn end(&self) -> Option<(u64, ThreadTimes)> {
         // Read before taking `life`, which the recorder holds while it reads this thread's
         // clocks: the /proc read is the slow part, and no lock should wait for it.
-        let times = ThreadTimes::of_current_thread();
+        let times = if self.has_thread() {
+            ThreadTimes::of_current_thread()
+        } else {
+            self.start
+        };
         let mut life = self.life.lock().unwrap_or_else(|p| p.into_inner());
         if life.ended.is_some() {
             return None;
@@ -150,7 +184,10 @@ impl SubtaskCell {
                 at_ns: clock::now_ns(),
                 times: ThreadTimes {
                     cpu_ns: self.cpu_clock.and_then(clock::read_clock).unwrap_or(0),
-                    runqueue_ns: clock::runqueue_delay_ns(self.tid),
+                    runqueue_ns: self
+                        .has_thread()
+                        .then(|| clock::runqueue_delay_ns(self.tid))
+                        .flatten(),
                 },
                 ended: false,
             },

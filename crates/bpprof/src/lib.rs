@@ -54,6 +54,8 @@ mod sampler;
 mod sampling;
 mod snapshot;
 mod subtask;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use account::State;
 pub use channel::{

@@ -159,16 +159,7 @@ fn register_checked(
         registered_ns,
         start,
     ));
-    {
-        let mut registry = registry::lock();
-        if let Some(problem) = problem {
-            registry.warn(RuntimeWarning {
-                code: "registration".to_owned(),
-                message: problem.to_string(),
-            });
-        }
-        registry.add_live(Arc::clone(&cell));
-    }
+    add_live(&cell, problem);
     sampler::on_registration(&cell);
     let _ = CURRENT.try_with(|current| {
         *current.borrow_mut() = Some(Current {
@@ -204,6 +195,19 @@ impl Drop for SubtaskGuard {
         });
         deregister(&self.cell);
     }
+}
+
+/// Adds `cell` to the registry's live subtasks, with the warning of an inconsistent
+/// registration.
+fn add_live(cell: &Arc<SubtaskCell>, problem: Option<RegisterError>) {
+    let mut registry = registry::lock();
+    if let Some(problem) = problem {
+        registry.warn(RuntimeWarning {
+            code: "registration".to_owned(),
+            message: problem.to_string(),
+        });
+    }
+    registry.add_live(Arc::clone(cell));
 }
 
 /// Ends the calling thread's registration, if any, without a guard (used when it registers again).
@@ -423,6 +427,165 @@ impl BlockingScope {
 }
 
 impl Drop for BlockingScope {
+    fn drop(&mut self) {
+        self.close(None);
+    }
+}
+
+#[cfg(feature = "tokio")]
+/// A subtask that is not a thread, such as an async task: registered like a thread, and the
+/// registration of whichever thread polls it, one poll at a time ([`Detached::enter`]). Its
+/// cell has no thread ([`crate::cell::NO_THREAD`]): no CPU clock, no timer.
+pub(crate) struct Detached {
+    /// The registration while no thread polls the subtask (`None` during a poll).
+    current: Option<Current>,
+}
+
+#[cfg(feature = "tokio")]
+impl Detached {
+    /// Registers subtask `index` of `task` (of `parallelism`); an inconsistent registration
+    /// registers anyway with a warning, as [`register`] does.
+    pub(crate) fn register(task: &str, index: u32, parallelism: u32) -> Detached {
+        let problem = registry::lock()
+            .check_registration(task, index, parallelism)
+            .err();
+        let task = if task.is_empty() { UNNAMED_TASK } else { task };
+        let cell = Arc::new(SubtaskCell::detached(
+            Arc::from(task),
+            index,
+            parallelism.max(index.saturating_add(1)),
+        ));
+        add_live(&cell, problem);
+        Detached {
+            current: Some(Current {
+                cell,
+                depth: 0,
+                endpoints: Vec::new(),
+                operators: OwnerOperators::default(),
+                waits_seen: 0,
+            }),
+        }
+    }
+
+    /// Makes the subtask the calling thread's registration until the returned scope drops (one
+    /// poll); the thread's own registration, if any, is set aside meanwhile and restored.
+    pub(crate) fn enter(&mut self) -> Polling<'_> {
+        let mut saved = None;
+        let entered = CURRENT
+            .try_with(|current| {
+                saved = std::mem::replace(&mut *current.borrow_mut(), self.current.take());
+            })
+            .is_ok();
+        let polling = Polling {
+            detached: self,
+            saved,
+            saved_fast: FAST_CELL.get(),
+            saved_sent: LAST_SENT.get(),
+            saved_received: LAST_RECEIVED.get(),
+            entered,
+        };
+        if entered {
+            let cell = CURRENT.with(|current| {
+                current
+                    .borrow()
+                    .as_ref()
+                    .map_or(std::ptr::null(), |c| Arc::as_ptr(&c.cell))
+            });
+            FAST_CELL.set(cell);
+            LAST_SENT.set(u64::MAX);
+            LAST_RECEIVED.set(u64::MAX);
+        }
+        polling
+    }
+}
+
+#[cfg(feature = "tokio")]
+/// One poll of a [`Detached`] subtask on the calling thread.
+pub(crate) struct Polling<'a> {
+    detached: &'a mut Detached,
+    saved: Option<Current>,
+    saved_fast: *const SubtaskCell,
+    saved_sent: u64,
+    saved_received: u64,
+    entered: bool,
+}
+
+#[cfg(feature = "tokio")]
+impl Drop for Polling<'_> {
+    fn drop(&mut self) {
+        if !self.entered {
+            return;
+        }
+        let saved = self.saved.take();
+        let _ = CURRENT.try_with(|current| {
+            self.detached.current = std::mem::replace(&mut *current.borrow_mut(), saved);
+        });
+        FAST_CELL.set(self.saved_fast);
+        LAST_SENT.set(self.saved_sent);
+        LAST_RECEIVED.set(self.saved_received);
+    }
+}
+
+#[cfg(feature = "tokio")]
+/// A wait of an async subtask on one end of an instrumented channel, from the poll that found it
+/// blocked to the poll that completes it (possibly on another thread). Several waits pending at
+/// once in one task (a `select!`) count as one: the task is idle or backpressured from the first
+/// to the last.
+pub(crate) struct AsyncWait {
+    cell: Option<Arc<SubtaskCell>>,
+}
+
+#[cfg(feature = "tokio")]
+impl AsyncWait {
+    /// The calling subtask begins to wait in `state` on `site` (nothing when the thread polls no
+    /// subtask).
+    pub(crate) fn begin(state: State, site: WaitSite) -> AsyncWait {
+        let cell = with_current(|current| {
+            current.0.depth += 1;
+            let cell = &current.0.cell;
+            if current.0.depth == 1 {
+                if sampling::is_active() {
+                    capture_blocked_stack(&cell.sampling.blocked, cell.sampling.target.bounds);
+                }
+                cell.enter_wait(state, clock::now_ns(), Some(site));
+            }
+            Arc::clone(cell)
+        });
+        AsyncWait { cell }
+    }
+
+    /// The wait ends, able to proceed since `ready_ns` when known (the time since then was
+    /// scheduled time: woken, not yet polled).
+    pub(crate) fn end(mut self, ready_ns: Option<u64>) {
+        self.close(ready_ns);
+    }
+
+    fn close(&mut self, ready_ns: Option<u64>) {
+        let Some(cell) = self.cell.take() else {
+            return;
+        };
+        // Normally the same subtask polls (or drops) the wait; a wait dropped elsewhere still
+        // ends its subtask's wait.
+        let last = with_current(|current| {
+            if !Arc::ptr_eq(&current.0.cell, &cell) {
+                return true;
+            }
+            current.0.depth = current.0.depth.saturating_sub(1);
+            current.0.depth == 0
+        })
+        .unwrap_or(true);
+        if last {
+            cell.exit_wait(WaitEnd {
+                now: clock::now_ns(),
+                ready_ns,
+                cpu_ns: 0,
+            });
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Drop for AsyncWait {
     fn drop(&mut self) {
         self.close(None);
     }

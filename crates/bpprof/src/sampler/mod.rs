@@ -314,7 +314,7 @@ impl Shared {
         let now = crate::clock::now_ns();
         let mut busy = false;
         for Tracked { cell, visit } in tracked.iter_mut() {
-            if start_timers && !*disabled && !visit.timer_tried {
+            if start_timers && !*disabled && !visit.timer_tried && cell.has_thread() {
                 visit.timer_tried = true;
                 start_timer(cell, *signal, *period_ns, |tid, signal| {
                     thread_blocks(tid, signal)
@@ -501,6 +501,10 @@ fn count_off_cpu(
     visit.backpressured_ns = totals.backpressured_ns;
     visit.blocked_cpu_ns = totals.blocked_cpu_ns;
     let busy = wall.saturating_sub(idle + backpressured);
+    if !cell.has_thread() {
+        // An async subtask: its samples come from the threads that poll it (not yet sampled).
+        return busy > 0;
+    }
     // Busy time not covered by CPU time, since the last reading of the thread's CPU clock. That
     // is a system call, made only for subtasks that were busy since: an idle subtask costs none
     // (the CPU it uses while blocked is its CPU inside waits, subtracted when it is read).

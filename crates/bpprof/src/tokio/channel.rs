@@ -1,0 +1,324 @@
+//! Instrumented bounded async channels: a thin layer over `tokio::sync::mpsc`. The non-blocking
+//! path (a send that finds room, a receive that finds a message, a poll that is ready at once)
+//! reads no clock: it counts the record and goes on. Only a send that finds the queue full
+//! (backpressured) or a receive that finds it empty (idle) begins a wait, which the poll that
+//! completes it ends. Threads use the blocking variants, so that one job graph can mix async
+//! tasks and threads.
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bpprof_format::EndpointRole;
+use tokio::sync::mpsc;
+
+use super::{SendError, TryRecvError, TrySendError};
+use crate::channel::{account_record, block, register_probe};
+use crate::probe::{ChannelInfo, ChannelProbe};
+use crate::subtask::AsyncWait;
+
+/// What the recorder reads of an async channel.
+struct Shared<T> {
+    info: ChannelInfo,
+    /// A sender that does not keep the channel open, for reading its fill level.
+    probe: mpsc::WeakSender<T>,
+}
+
+impl<T: Send> ChannelProbe for Shared<T> {
+    fn info(&self) -> &ChannelInfo {
+        &self.info
+    }
+
+    fn len(&self) -> Option<usize> {
+        let tx = self.probe.upgrade()?;
+        Some(tx.max_capacity() - tx.capacity())
+    }
+}
+
+/// Creates an instrumented bounded async channel holding at most `capacity` messages (at least
+/// 1), named `name` in outputs (for example `"parse->enrich"`; `""` for none). Multi-producer,
+/// single-consumer, as `tokio::sync::mpsc`.
+pub fn channel<T: Send + 'static>(name: &str, capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let capacity = capacity.max(1);
+    let (tx, rx) = mpsc::channel(capacity);
+    let shared = register_probe(|id| Shared {
+        info: ChannelInfo::new(id, name, capacity, false),
+        probe: tx.downgrade(),
+    });
+    (
+        Sender {
+            tx,
+            shared: Arc::clone(&shared),
+        },
+        Receiver {
+            rx,
+            shared,
+            waiting: None,
+        },
+    )
+}
+
+/// A wait on one end of an async channel, from the poll that found it blocked to the poll that
+/// completes it; dropped unfinished (the future was cancelled), it ends without a ready note.
+struct Waiting {
+    probe: Arc<dyn ChannelProbe>,
+    role: EndpointRole,
+    wait: Option<AsyncWait>,
+}
+
+impl Waiting {
+    fn begin(probe: Arc<dyn ChannelProbe>, role: EndpointRole) -> Waiting {
+        let info = probe.info();
+        let state = info.begin_wait(role);
+        let wait = AsyncWait::begin(state, info.site(role));
+        Waiting {
+            probe,
+            role,
+            wait: Some(wait),
+        }
+    }
+
+    /// Ends the wait; `proceeded` when it got a record (or room).
+    fn finish(mut self, proceeded: bool) {
+        self.close(proceeded);
+    }
+
+    fn close(&mut self, proceeded: bool) {
+        if let Some(wait) = self.wait.take() {
+            wait.end(self.probe.info().end_wait(self.role, proceeded));
+        }
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.close(false);
+    }
+}
+
+/// The sending end of an instrumented async channel. Cloning it adds a producer.
+pub struct Sender<T: Send + 'static> {
+    tx: mpsc::Sender<T>,
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Send + 'static> Sender<T> {
+    /// Sends `value`, waiting while the queue is full; the time waiting is backpressured time.
+    /// Fails when the receiver is gone. Cancel-safe: a cancelled send sends nothing and ends its
+    /// wait.
+    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
+        let info = &self.shared.info;
+        // Through `reserve`, so that tokio's cooperative budget makes a busy task yield as it
+        // does with tokio's own channels. A reservation ready at once reads no clock; one that
+        // is pending on a full queue begins a wait.
+        let mut reserve = std::pin::pin!(self.tx.reserve());
+        let mut waiting: Option<Waiting> = None;
+        let reserved = std::future::poll_fn(|cx| {
+            let poll = reserve.as_mut().poll(cx);
+            if poll.is_pending() && waiting.is_none() && self.tx.capacity() == 0 {
+                info.saw_full.store(true, Ordering::Relaxed);
+                waiting = Some(Waiting::begin(self.shared.clone(), EndpointRole::Sender));
+            }
+            poll
+        })
+        .await;
+        if let Some(waiting) = waiting {
+            waiting.finish(reserved.is_ok());
+        }
+        let Ok(permit) = reserved else {
+            return Err(SendError(value));
+        };
+        info.note_ready_for(EndpointRole::Receiver);
+        permit.send(value);
+        account_record(info, EndpointRole::Sender);
+        Ok(())
+    }
+
+    /// Sends `value` if there is room now, without waiting.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        let info = &self.shared.info;
+        info.note_ready_for(EndpointRole::Receiver);
+        self.tx.try_send(value)?;
+        account_record(info, EndpointRole::Sender);
+        Ok(())
+    }
+
+    /// Sends `value` from a thread (not from async code), blocking while the queue is full; the
+    /// time blocked is the calling thread's backpressured time.
+    ///
+    /// # Panics
+    /// When called from async code, as `tokio::sync::mpsc::Sender::blocking_send` does.
+    pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
+        let info = &self.shared.info;
+        info.note_ready_for(EndpointRole::Receiver);
+        match self.tx.try_send(value) {
+            Ok(()) => {}
+            Err(TrySendError::Closed(value)) => return Err(SendError(value)),
+            Err(TrySendError::Full(value)) => {
+                info.saw_full.store(true, Ordering::Relaxed);
+                let wait = block(info, EndpointRole::Sender);
+                let sent = self.tx.blocking_send(value);
+                wait.finish(sent.is_ok());
+                sent?;
+            }
+        }
+        account_record(info, EndpointRole::Sender);
+        Ok(())
+    }
+
+    /// The channel's capacity.
+    pub fn capacity(&self) -> usize {
+        self.shared.info.capacity
+    }
+
+    /// Messages queued now (including room reserved by sends in progress).
+    pub fn len(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// True when no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when the receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+impl<T: Send + 'static> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Sender {
+            tx: self.tx.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T: Send + 'static> std::fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("channel", &self.shared.info.name)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+/// The receiving end of an instrumented async channel. It is also a `Stream` of the messages.
+pub struct Receiver<T: Send + 'static> {
+    rx: mpsc::Receiver<T>,
+    shared: Arc<Shared<T>>,
+    /// The wait of a receive that found the queue empty, until a poll completes it.
+    waiting: Option<Waiting>,
+}
+
+impl<T: Send + 'static> Receiver<T> {
+    /// Receives a message, waiting while the queue is empty; the time waiting is idle time.
+    /// `None` once the queue is empty and every sender is gone. Cancel-safe: a cancelled receive
+    /// takes no message and ends its wait.
+    pub async fn recv(&mut self) -> Option<T> {
+        struct Recv<'a, T: Send + 'static>(&'a mut Receiver<T>);
+        impl<T: Send + 'static> Drop for Recv<'_, T> {
+            fn drop(&mut self) {
+                // Cancelled (or done): a wait left open would count the task idle while it runs.
+                self.0.waiting = None;
+            }
+        }
+        let recv = Recv(self);
+        std::future::poll_fn(|cx| recv.0.poll_recv(cx)).await
+    }
+
+    /// Polls for the next message (the `Stream` and `recv` path): a message queued now is taken
+    /// without reading a clock; a poll pending on an empty queue begins a wait that the poll
+    /// receiving a message ends. tokio's cooperative budget applies, as to its own channels.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        // A sender waits only when the queue is full: this receive frees room for it.
+        self.shared.info.note_ready_for(EndpointRole::Sender);
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(value) => {
+                if let Some(waiting) = self.waiting.take() {
+                    waiting.finish(value.is_some());
+                }
+                if value.is_some() {
+                    account_record(&self.shared.info, EndpointRole::Receiver);
+                }
+                Poll::Ready(value)
+            }
+            Poll::Pending => {
+                // Pending on an empty queue is a wait; pending with records queued is tokio's
+                // cooperative budget making the task yield: busy (scheduled) time.
+                if self.waiting.is_none() && self.rx.is_empty() {
+                    let probe: Arc<dyn ChannelProbe> = self.shared.clone();
+                    self.waiting = Some(Waiting::begin(probe, EndpointRole::Receiver));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Receives a message if one is queued now, without waiting.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let info = &self.shared.info;
+        info.note_ready_for(EndpointRole::Sender);
+        let value = self.rx.try_recv()?;
+        account_record(info, EndpointRole::Receiver);
+        Ok(value)
+    }
+
+    /// Receives a message from a thread (not from async code), blocking while the queue is
+    /// empty; the time blocked is the calling thread's idle time.
+    ///
+    /// # Panics
+    /// When called from async code, as `tokio::sync::mpsc::Receiver::blocking_recv` does.
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        let shared = Arc::clone(&self.shared);
+        let info = &shared.info;
+        info.note_ready_for(EndpointRole::Sender);
+        let value = match self.rx.try_recv() {
+            Ok(value) => value,
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {
+                let wait = block(info, EndpointRole::Receiver);
+                let got = self.rx.blocking_recv();
+                wait.finish(got.is_some());
+                got?
+            }
+        };
+        account_record(info, EndpointRole::Receiver);
+        Some(value)
+    }
+
+    /// The channel's capacity.
+    pub fn capacity(&self) -> usize {
+        self.shared.info.capacity
+    }
+
+    /// Messages queued now.
+    pub fn len(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// True when no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+}
+
+impl<T: Send + 'static> futures_core::Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_recv(cx)
+    }
+}
+
+impl<T: Send + 'static> std::fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("channel", &self.shared.info.name)
+            .field("len", &self.rx.len())
+            .finish()
+    }
+}

@@ -1,0 +1,135 @@
+//! Async subtasks on tokio (feature `tokio`): a future becomes subtask `index` of `task`, and
+//! instrumented async channels account its waits, so that an async pipeline — or one that mixes
+//! async tasks and threads — is recorded and analysed like a threaded one. See `docs/async.md`.
+//!
+//! ```
+//! # let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+//! # runtime.block_on(async {
+//! let (tx, mut rx) = bpprof::tokio::channel::<u64>("source->sink", 64);
+//! let source = bpprof::tokio::spawn_subtask("Source", 0, 1, async move {
+//!     for i in 0..1000 {
+//!         tx.send(i).await.unwrap();
+//!     }
+//! });
+//! let sink = bpprof::tokio::spawn_subtask("Sink", 0, 1, async move {
+//!     let mut sum = 0;
+//!     while let Some(i) = rx.recv().await {
+//!         sum += i;
+//!     }
+//!     sum
+//! });
+//! source.await.unwrap();
+//! assert_eq!(sink.await.unwrap(), 499_500);
+//! # });
+//! ```
+
+mod channel;
+
+pub use channel::{channel, Receiver, Sender};
+pub use tokio::sync::mpsc::error::{SendError, TryRecvError, TrySendError};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::subtask::Detached;
+
+/// A future run as a subtask: while it is polled, it is the registration of the thread polling
+/// it (any worker of a multi-thread runtime, a `current_thread` runtime, a `LocalSet`), so
+/// instrumented channels and scopes inside it account to it. Its wall time, from its creation
+/// until it completes or is dropped, is busy (being polled, or pending on anything that is not an
+/// instrumented wait), idle (pending on an instrumented receive) or backpressured (pending on an
+/// instrumented send); the time from the wake-up of an instrumented wait to the poll that
+/// completes it is *scheduled* time (woken, not yet polled), counted inside busy as the wake-up
+/// latency of a thread is.
+///
+/// Created by [`spawn_subtask`], [`spawn_local_subtask`] or [`SubtaskExt::subtask`].
+#[must_use = "a subtask does nothing unless polled"]
+pub struct Subtask<F> {
+    detached: Detached,
+    /// `None` once dropped (in `Drop`, under the subtask's registration).
+    future: Option<Pin<Box<F>>>,
+}
+
+impl<F: Future> Subtask<F> {
+    /// Registers subtask `index` of `task` (of `parallelism`) running `future`. An inconsistent
+    /// registration registers anyway with a warning in the recording, as [`crate::register`]
+    /// does.
+    pub fn new(task: &str, index: u32, parallelism: u32, future: F) -> Subtask<F> {
+        Subtask {
+            detached: Detached::register(task, index, parallelism),
+            future: Some(Box::pin(future)),
+        }
+    }
+}
+
+impl<F: Future> Future for Subtask<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        let _polling = this.detached.enter();
+        match this.future.as_mut() {
+            Some(future) => future.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl<F> Drop for Subtask<F> {
+    fn drop(&mut self) {
+        // The future's own drop (a wait it was pending on, a channel end) runs as the subtask.
+        let _polling = self.detached.enter();
+        self.future = None;
+    }
+}
+
+impl<F> std::fmt::Debug for Subtask<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subtask").finish_non_exhaustive()
+    }
+}
+
+/// Spawns `future` on the current tokio runtime as subtask `index` of `task` (see [`Subtask`]).
+///
+/// # Panics
+/// Outside a tokio runtime, as `tokio::spawn` does.
+pub fn spawn_subtask<F>(
+    task: &str,
+    index: u32,
+    parallelism: u32,
+    future: F,
+) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(Subtask::new(task, index, parallelism, future))
+}
+
+/// Spawns a `!Send` `future` on the current `LocalSet` as subtask `index` of `task`.
+///
+/// # Panics
+/// Outside a `LocalSet`, as `tokio::task::spawn_local` does.
+pub fn spawn_local_subtask<F>(
+    task: &str,
+    index: u32,
+    parallelism: u32,
+    future: F,
+) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    tokio::task::spawn_local(Subtask::new(task, index, parallelism, future))
+}
+
+/// Makes any future a subtask: `future.subtask("Enrich", 2, 4)`.
+pub trait SubtaskExt: Future + Sized {
+    /// This future as subtask `index` of `task` (see [`Subtask`]).
+    fn subtask(self, task: &str, index: u32, parallelism: u32) -> Subtask<Self> {
+        Subtask::new(task, index, parallelism, self)
+    }
+}
+
+impl<F: Future> SubtaskExt for F {}
