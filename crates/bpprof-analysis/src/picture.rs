@@ -253,7 +253,7 @@ pub fn render_job_svg(report: &LocateReport, mut out: impl Write) -> io::Result<
     let r = &report.recording;
     let _ = writeln!(
         s,
-        "<text x=\"{MARGIN}\" y=\"{:.1}\" font-size=\"11\" fill=\"#555555\">{} on {} · {} CPUs · analysed {:.3}–{:.3} s of {:.3} s ({} intervals)</text>",
+        "<text x=\"{MARGIN}\" y=\"{:.1}\" font-size=\"11\" fill=\"#555555\">{} on {} · {} CPUs · analysed {:.3}–{:.3} s of {:.3} s ({})</text>",
         MARGIN + 26.0,
         crate::xml::escape(&r.program),
         crate::xml::escape(&r.host),
@@ -261,7 +261,7 @@ pub fn render_job_svg(report: &LocateReport, mut out: impl Write) -> io::Result<
         r.from_s,
         r.to_s,
         r.duration_s,
-        r.intervals
+        crate::units::plural(r.intervals, "interval")
     );
 
     // Edges first, so that nodes are drawn over their ends.

@@ -9,6 +9,7 @@
 use bpprof_format::Recording;
 use serde::{Deserialize, Serialize};
 
+use crate::units::plural;
 use crate::window::Selection;
 use crate::{seconds, AnalysisError, AnalysisOptions};
 
@@ -258,13 +259,4 @@ pub fn analysed_text(from_s: f64, to_s: f64, duration_s: f64, intervals: usize) 
         seconds(duration_s),
         plural(intervals, "interval")
     )
-}
-
-/// `1 interval`, `9 intervals`.
-fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }

@@ -29,6 +29,15 @@ pub(crate) fn join_and(items: &[String]) -> String {
     }
 }
 
+/// `1 interval`, `9 intervals`: a count with its noun in the number it needs.
+pub(crate) fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,3 +241,18 @@ fn dot_has_every_edge_and_node() {
     }
     assert!(dot.contains("bottleneck (cpu)"));
 }
+
+#[test]
+fn one_analysed_interval_is_said_in_the_singular_in_the_title() {
+    // A recording of one interval.
+    let mut synth = Synth::new();
+    let source = synth.subtask("Source", 0, 1);
+    let sink = synth.subtask("Sink", 0, 1);
+    synth.channel("raw", 100, &[source], &[sink]);
+    synth.interval(&[(source, Load::new(0.2, 0.7)), (sink, Load::new(0.9, 0.0))]);
+    let report = locate(&synth.recording(), &AnalysisOptions::default()).unwrap();
+    assert_eq!(report.recording.intervals, 1, "{:?}", report.recording);
+    let svg = draw(&report);
+    assert!(svg.contains("(1 interval)</text>"), "{svg}");
+    assert!(!svg.contains("(1 intervals)"), "{svg}");
+}

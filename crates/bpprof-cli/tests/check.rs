@@ -178,6 +178,18 @@ fn bad_input_is_one_line_and_exit_code_2() {
 }
 
 #[test]
+fn one_budget_met_is_said_in_the_singular() {
+    let dir = Dir::new();
+    let ok = dir.check(&[], &["same.bpprof", "--assert", "Work.busy < 0.99"]);
+    assert_eq!(code(&ok), 0, "{}", text(&ok.stdout));
+    assert!(
+        text(&ok.stdout).starts_with("PASS: 1 budget met"),
+        "{}",
+        text(&ok.stdout)
+    );
+}
+
+#[test]
 fn budgets_pass_and_fail_on_a_single_recording() {
     let dir = Dir::new();
     let ok = dir.check(

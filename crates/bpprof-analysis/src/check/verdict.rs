@@ -231,7 +231,7 @@ pub(super) fn summary(report: &CheckReport) -> String {
         parts.push(if undecided > 0 {
             format!("{undecided} of {total} budgets inconclusive: too little data")
         } else if failed == 0 {
-            format!("{total} budgets met")
+            format!("{} met", crate::units::plural(total, "budget"))
         } else {
             format!("{failed} of {total} budgets exceeded")
         });
