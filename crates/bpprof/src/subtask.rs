@@ -439,6 +439,9 @@ impl Drop for BlockingScope {
 pub(crate) struct Detached {
     /// The registration while no thread polls the subtask (`None` during a poll).
     current: Option<Current>,
+    /// Its `LAST_SENT` / `LAST_RECEIVED` between polls.
+    last_sent: u64,
+    last_received: u64,
 }
 
 #[cfg(feature = "tokio")]
@@ -464,36 +467,39 @@ impl Detached {
                 operators: OwnerOperators::default(),
                 waits_seen: 0,
             }),
+            last_sent: u64::MAX,
+            last_received: u64::MAX,
         }
     }
 
     /// Makes the subtask the calling thread's registration until the returned scope drops (one
     /// poll); the thread's own registration, if any, is set aside meanwhile and restored.
     pub(crate) fn enter(&mut self) -> Polling<'_> {
+        let cell = self
+            .current
+            .as_ref()
+            .map_or(std::ptr::null(), |c| Arc::as_ptr(&c.cell));
         let mut saved = None;
         let entered = CURRENT
             .try_with(|current| {
                 saved = std::mem::replace(&mut *current.borrow_mut(), self.current.take());
             })
             .is_ok();
+        let saved_sent = LAST_SENT.replace(self.last_sent);
+        let saved_received = LAST_RECEIVED.replace(self.last_received);
         let polling = Polling {
             detached: self,
             saved,
-            saved_fast: FAST_CELL.get(),
-            saved_sent: LAST_SENT.get(),
-            saved_received: LAST_RECEIVED.get(),
+            saved_fast: FAST_CELL.replace(cell),
+            saved_sent,
+            saved_received,
             entered,
         };
-        if entered {
-            let cell = CURRENT.with(|current| {
-                current
-                    .borrow()
-                    .as_ref()
-                    .map_or(std::ptr::null(), |c| Arc::as_ptr(&c.cell))
-            });
-            FAST_CELL.set(cell);
-            LAST_SENT.set(u64::MAX);
-            LAST_RECEIVED.set(u64::MAX);
+        if !entered {
+            // The thread's thread-locals are being destroyed: this poll accounts nothing.
+            FAST_CELL.set(polling.saved_fast);
+            LAST_SENT.set(polling.saved_sent);
+            LAST_RECEIVED.set(polling.saved_received);
         }
         polling
     }
@@ -521,8 +527,8 @@ impl Drop for Polling<'_> {
             self.detached.current = std::mem::replace(&mut *current.borrow_mut(), saved);
         });
         FAST_CELL.set(self.saved_fast);
-        LAST_SENT.set(self.saved_sent);
-        LAST_RECEIVED.set(self.saved_received);
+        self.detached.last_sent = LAST_SENT.replace(self.saved_sent);
+        self.detached.last_received = LAST_RECEIVED.replace(self.saved_received);
     }
 }
 

@@ -1,0 +1,181 @@
+//! Throughput of an async pipeline on bpprof's instrumented async channel
+//! (`bpprof::tokio::channel`, subtasks spawned with `bpprof::tokio::spawn_subtask`) against the
+//! same pipeline on the plain `tokio::sync::mpsc` it wraps, side by side in one run.
+//!
+//! The pipeline: Source -> Map -> Sink on a 2-worker multi-thread runtime, `MESSAGES` u64
+//! records per run, channels of capacity 256; Map does a little work per record. Variants:
+//! `plain` (tokio's channel, `tokio::spawn`), `bpprof` (bpprof's channel and subtasks, no
+//! recorder), `bpprof_recording` (the same with a recorder writing 100 ms intervals, sampling
+//! off: async subtasks are not sampled yet). Rounds rotate the order; medians of the per-round
+//! ratios to `plain`.
+//!
+//! Run: `cargo bench --bench async_channel` (about a minute). `ROUNDS=N` sets the rounds
+//! (default 9). See `docs/performance.md` ("Async channels").
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const MESSAGES: u64 = 300_000;
+const CAPACITY: usize = 256;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Variant {
+    Plain,
+    Bpprof,
+    BpprofRecording,
+}
+
+const VARIANTS: [Variant; 3] = [Variant::Plain, Variant::Bpprof, Variant::BpprofRecording];
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Plain => "plain",
+            Variant::Bpprof => "bpprof",
+            Variant::BpprofRecording => "bpprof_recording",
+        }
+    }
+}
+
+/// A little work per record in Map.
+#[inline(never)]
+fn map(x: u64) -> u64 {
+    let mut v = x | 1;
+    for _ in 0..20 {
+        v ^= v << 13;
+        v ^= v >> 7;
+        v ^= v << 17;
+    }
+    v
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime")
+}
+
+/// One run of the pipeline on tokio's own channel: its wall time.
+fn plain(rt: &tokio::runtime::Runtime) -> Duration {
+    rt.block_on(async {
+        let start = Instant::now();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
+        let (out, mut sink_rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
+        let source = tokio::spawn(async move {
+            for i in 0..MESSAGES {
+                tx.send(i).await.unwrap();
+            }
+        });
+        let mapper = tokio::spawn(async move {
+            while let Some(v) = rx.recv().await {
+                out.send(map(v)).await.unwrap();
+            }
+        });
+        let sink = tokio::spawn(async move {
+            let mut acc = 0u64;
+            while let Some(v) = sink_rx.recv().await {
+                acc = acc.wrapping_add(v);
+            }
+            acc
+        });
+        source.await.unwrap();
+        mapper.await.unwrap();
+        black_box(sink.await.unwrap());
+        start.elapsed()
+    })
+}
+
+/// One run of the pipeline on bpprof's channel and subtasks: its wall time.
+fn bpprof_run(rt: &tokio::runtime::Runtime) -> Duration {
+    use bpprof::tokio::{channel, spawn_subtask};
+    rt.block_on(async {
+        let start = Instant::now();
+        let (tx, mut rx) = channel::<u64>("source->map", CAPACITY);
+        let (out, mut sink_rx) = channel::<u64>("map->sink", CAPACITY);
+        let source = spawn_subtask("Source", 0, 1, async move {
+            for i in 0..MESSAGES {
+                tx.send(i).await.unwrap();
+            }
+        });
+        let mapper = spawn_subtask("Map", 0, 1, async move {
+            while let Some(v) = rx.recv().await {
+                out.send(map(v)).await.unwrap();
+            }
+        });
+        let sink = spawn_subtask("Sink", 0, 1, async move {
+            let mut acc = 0u64;
+            while let Some(v) = sink_rx.recv().await {
+                acc = acc.wrapping_add(v);
+            }
+            acc
+        });
+        source.await.unwrap();
+        mapper.await.unwrap();
+        black_box(sink.await.unwrap());
+        start.elapsed()
+    })
+}
+
+fn run(variant: Variant, rt: &tokio::runtime::Runtime) -> Duration {
+    match variant {
+        Variant::Plain => plain(rt),
+        Variant::Bpprof => bpprof_run(rt),
+        Variant::BpprofRecording => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let recorder = bpprof::Recorder::start(
+                bpprof::RecorderOptions::new(dir.path().join("async.bpprof"))
+                    .interval(Duration::from_millis(100))
+                    .sample_hz(0),
+            )
+            .expect("recorder");
+            let took = bpprof_run(rt);
+            recorder.stop().expect("stop");
+            took
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(9);
+    let rt = runtime();
+    // Warm-up.
+    for v in VARIANTS {
+        run(v, &rt);
+    }
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
+    for round in 0..rounds {
+        for k in 0..VARIANTS.len() {
+            let i = (round + k) % VARIANTS.len();
+            times[i].push(run(VARIANTS[i], &rt).as_secs_f64());
+        }
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "async_channel: Source -> Map -> Sink, {MESSAGES} records, capacity {CAPACITY}, 2 workers, {rounds} rotated rounds; load average now: {}",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
+    println!(
+        "{:<18} {:>14} {:>20} {:>34}",
+        "variant", "records/s", "throughput vs plain", "per-round ratios"
+    );
+    for (i, v) in VARIANTS.iter().enumerate() {
+        let ratios: Vec<f64> = times[0].iter().zip(&times[i]).map(|(p, t)| p / t).collect();
+        let per_round: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "{:<18} {:>14.0} {:>20.3} {:>34}",
+            v.name(),
+            MESSAGES as f64 / median(times[i].clone()),
+            median(ratios),
+            per_round.join(" ")
+        );
+    }
+}
