@@ -10,7 +10,8 @@
 //! ratios to `plain`.
 //!
 //! Run: `cargo bench --bench async_channel` (about a minute). `ROUNDS=N` sets the rounds
-//! (default 9). See `docs/performance.md` ("Async channels").
+//! (default 9). `scripts/async-instructions.sh` counts instructions per message with callgrind
+//! (mode `ASYNC_CALLGRIND`). See `docs/performance.md` ("Async channels").
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -141,7 +142,62 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// `ASYNC_CALLGRIND=plain|bpprof` (see `scripts/async-instructions.sh`): one run of `MESSAGES`
+/// records from a source to a sink task on a `current_thread` runtime, capacity `CAPACITY`
+/// (environment, default 256: the non-blocking path; 1: every message waits), nothing else, so
+/// that callgrind's instruction counts of the two variants differ only by bpprof.
+fn callgrind_run(variant: &str) {
+    let capacity: usize = std::env::var("CAPACITY")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(CAPACITY);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let sum = rt.block_on(async move {
+        if variant == "plain" {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(capacity);
+            let source = tokio::spawn(async move {
+                for i in 0..MESSAGES {
+                    tx.send(i).await.unwrap();
+                }
+            });
+            let sink = tokio::spawn(async move {
+                let mut acc = 0u64;
+                while let Some(v) = rx.recv().await {
+                    acc = acc.wrapping_add(v);
+                }
+                acc
+            });
+            source.await.unwrap();
+            sink.await.unwrap()
+        } else {
+            use bpprof::tokio::{channel, spawn_subtask};
+            let (tx, mut rx) = channel::<u64>("source->sink", capacity);
+            let source = spawn_subtask("Source", 0, 1, async move {
+                for i in 0..MESSAGES {
+                    tx.send(i).await.unwrap();
+                }
+            });
+            let sink = spawn_subtask("Sink", 0, 1, async move {
+                let mut acc = 0u64;
+                while let Some(v) = rx.recv().await {
+                    acc = acc.wrapping_add(v);
+                }
+                acc
+            });
+            source.await.unwrap();
+            sink.await.unwrap()
+        }
+    });
+    println!("{variant}: {MESSAGES} messages, sum {sum}");
+}
+
 fn main() {
+    if let Ok(variant) = std::env::var("ASYNC_CALLGRIND") {
+        callgrind_run(&variant);
+        return;
+    }
     let rounds: usize = std::env::var("ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())

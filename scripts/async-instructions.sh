@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Instructions per message that bpprof's async channel and subtasks add to a tokio pipeline:
+# callgrind counts a source and a sink task exchanging MESSAGES records on a current_thread
+# runtime, on plain tokio::sync::mpsc and on bpprof::tokio::channel, at capacity 256 (the
+# non-blocking path) and 1 (every message waits: the wait path). Prints one line per case.
+#
+#   ./scripts/async-instructions.sh
+#
+# Needs valgrind. Builds the async_channel bench in release, in ${CARGO_TARGET_DIR:-target}.
+# Exit codes: 0 printed, 2 valgrind missing or a run failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "error: needs valgrind (apt-get install valgrind)" >&2
+    exit 2
+fi
+echo "==> building the async_channel bench (release)" >&2
+bench="$(cargo bench --bench async_channel --no-run --message-format=json 2>/dev/null |
+    python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == "async_channel" and m.get("executable"):
+        print(m["executable"])')"
+if [[ -z "$bench" ]]; then
+    echo "error: could not build the async_channel bench" >&2
+    exit 2
+fi
+messages=300000
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+count() { # variant capacity -> instructions
+    ASYNC_CALLGRIND="$1" CAPACITY="$2" valgrind --tool=callgrind --callgrind-out-file="$tmp/out" \
+        "$bench" >/dev/null 2>"$tmp/log" || { cat "$tmp/log" >&2; exit 2; }
+    grep -m1 '^summary:' "$tmp/out" | awk '{print $2}'
+}
+for capacity in 256 1; do
+    plain="$(count plain "$capacity")"
+    bpprof="$(count bpprof "$capacity")"
+    python3 - "$capacity" "$plain" "$bpprof" "$messages" <<'PY'
+import sys
+cap, plain, bp, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+print(f"capacity {cap}: plain {plain / n:.0f} instructions/message, bpprof {bp / n:.0f} (+{(bp - plain) / n:.0f}, x{bp / plain:.2f})")
+PY
+done
