@@ -283,3 +283,45 @@ fn a_thread_and_an_async_task_share_a_channel_and_an_edge() {
         ]
     );
 }
+
+#[test]
+fn a_sender_used_as_a_sink_is_backpressured_on_a_full_queue() {
+    use futures_sink::Sink;
+    use std::pin::Pin;
+
+    let _lock = recorder_lock();
+    let rec = start("tokio_sink");
+    multi_thread().block_on(async {
+        let (tx, mut rx) = channel::<u32>("sink->slow", 1);
+        let producer = spawn_subtask("SinkProducer", 0, 1, async move {
+            let mut sink = tx.into_sink();
+            for i in 0..60 {
+                std::future::poll_fn(|cx| Pin::new(&mut sink).poll_ready(cx))
+                    .await
+                    .expect("receiver alive");
+                Pin::new(&mut sink).start_send(i).expect("receiver alive");
+            }
+            std::future::poll_fn(|cx| Pin::new(&mut sink).poll_close(cx))
+                .await
+                .unwrap();
+        });
+        let consumer = spawn_subtask("SlowConsumer", 0, 1, async move {
+            let mut n = 0;
+            while rx.recv().await.is_some() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                n += 1;
+            }
+            n
+        });
+        producer.await.unwrap();
+        assert_eq!(consumer.await.unwrap(), 60);
+    });
+    let recording = rec.finish();
+    let (_, _, backpressured) = split(&recording, "SinkProducer");
+    assert!(
+        backpressured > 0.8,
+        "SinkProducer backpressured {backpressured:.3}"
+    );
+    let producer = total_of(&recording, only_declaration(&recording, "SinkProducer").id);
+    assert_eq!(producer.records_out, 60);
+}

@@ -6,6 +6,7 @@
 //! tasks and threads.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -188,6 +189,77 @@ impl<T: Send + 'static> Sender<T> {
     }
 }
 
+impl<T: Send + 'static> Sender<T> {
+    /// This sender as a `futures_sink::Sink` (for `StreamExt::forward` and the like), with the
+    /// same accounting: a `poll_ready` pending on a full queue is backpressured time.
+    pub fn into_sink(self) -> SinkSender<T> {
+        SinkSender {
+            inner: tokio_util::sync::PollSender::new(self.tx),
+            shared: self.shared,
+            waiting: None,
+        }
+    }
+}
+
+/// An instrumented async channel's sending end as a `futures_sink::Sink`; see
+/// [`Sender::into_sink`]. Its error is the channel's closing (the value is dropped).
+pub struct SinkSender<T: Send + 'static> {
+    inner: tokio_util::sync::PollSender<T>,
+    shared: Arc<Shared<T>>,
+    /// The wait of a `poll_ready` that found the queue full, until one is ready.
+    waiting: Option<Waiting>,
+}
+
+impl<T: Send + 'static> futures_sink::Sink<T> for SinkSender<T> {
+    type Error = SendError<()>;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        let this = self.get_mut();
+        match this.inner.poll_reserve(cx) {
+            Poll::Ready(ready) => {
+                if let Some(waiting) = this.waiting.take() {
+                    waiting.finish(ready.is_ok());
+                }
+                Poll::Ready(ready.map_err(|_| SendError(())))
+            }
+            Poll::Pending => {
+                let full = this.inner.get_ref().is_some_and(|tx| tx.capacity() == 0);
+                if this.waiting.is_none() && full {
+                    this.shared.info.saw_full.store(true, Ordering::Relaxed);
+                    let probe: Arc<dyn ChannelProbe> = this.shared.clone();
+                    this.waiting = Some(Waiting::begin(probe, EndpointRole::Sender));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: T) -> Result<(), Self::Error> {
+        let this = self.get_mut();
+        this.shared.info.note_ready_for(EndpointRole::Receiver);
+        this.inner.send_item(item).map_err(|_| SendError(()))?;
+        account_record(&this.shared.info, EndpointRole::Sender);
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.get_mut().inner.close();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: Send + 'static> std::fmt::Debug for SinkSender<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SinkSender")
+            .field("channel", &self.shared.info.name)
+            .finish()
+    }
+}
+
 impl<T: Send + 'static> Clone for Sender<T> {
     fn clone(&self) -> Self {
         Sender {
@@ -309,7 +381,7 @@ impl<T: Send + 'static> Receiver<T> {
 impl<T: Send + 'static> futures_core::Stream for Receiver<T> {
     type Item = T;
 
-    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.get_mut().poll_recv(cx)
     }
 }

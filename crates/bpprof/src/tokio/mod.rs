@@ -25,7 +25,7 @@
 
 mod channel;
 
-pub use channel::{channel, Receiver, Sender};
+pub use channel::{channel, Receiver, Sender, SinkSender};
 pub use tokio::sync::mpsc::error::{SendError, TryRecvError, TrySendError};
 
 use std::future::Future;
