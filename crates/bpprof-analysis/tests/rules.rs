@@ -4,7 +4,7 @@
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::verdict::{
-    BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, STARVED_ON_CPU_MIN,
+    BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, RUNNABLE_FLOOR, STARVED_ON_CPU_MIN,
     UNACCOUNTED_FULL_QUEUE_MIN,
 };
 use bpprof_analysis::{
@@ -417,6 +417,41 @@ fn join(via_map: bool) -> LocateReport {
         synth.interval(&loads);
     }
     analyse(&synth.recording())
+}
+
+#[test]
+fn a_join_that_mostly_waits_for_a_cpu_still_waits_for_its_slowest_input() {
+    // On an oversubscribed machine the join's busy time (85%) is nearly all waiting for a CPU
+    // after its inputs woke it (80%): it is blocked on SourceB's queue only 12% of its time, but
+    // that is more than half of the 15-20% it had left. The threshold scales with that time.
+    let mut synth = Synth::new();
+    let source_a = synth.subtask("SourceA", 0, 1);
+    let source_b = synth.subtask("SourceB", 0, 1);
+    let join = synth.subtask("Join", 0, 1);
+    let a_in = synth.channel("a", 100, &[source_a], &[join]);
+    let b_in = synth.channel("b", 100, &[source_b], &[join]);
+    for _ in 0..INTERVALS {
+        synth.wait(join, a_in, EndpointRole::Receiver, 0.02);
+        synth.wait(join, b_in, EndpointRole::Receiver, 0.12);
+        synth.interval(&[
+            (source_a, Load::new(0.25, 0.73)),
+            (source_b, Load::new(0.93, 0.0)),
+            (join, Load::new(0.85, 0.0).on_cpu(0.05).runqueue(0.8)),
+        ]);
+    }
+    let mut recording = synth.recording();
+    add_wake(&mut recording, join, 0.8, 0.0);
+    let report = analyse(&recording);
+    let b = only(&report);
+    assert_eq!(b.task, "SourceB", "{}", report.verdict);
+    assert_eq!(b.rule, Some(Rule::SlowestInput), "{}", report.verdict);
+    // 0.2 of the time not spent waiting for a CPU (0.2 here), floored at a quarter: 0.05.
+    assert_evidence(
+        evidence(b, "downstream_blocked", "SourceB -> Join"),
+        0.12,
+        INPUT_WAIT_MIN * RUNNABLE_FLOOR,
+        true,
+    );
 }
 
 #[test]

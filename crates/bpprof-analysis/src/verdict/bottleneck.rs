@@ -4,8 +4,8 @@
 use super::edges::{Named, View};
 use super::operators::slowest_operator;
 use super::{
-    busiest, BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, OFF_CPU_SHARE_MIN,
-    STARVED_ON_CPU_MIN, UNACCOUNTED_FULL_QUEUE_MIN,
+    busiest, BUSY_MIN, EXCHANGE_IDLE_MIN, LEVEL_OK_MAX, OFF_CPU_SHARE_MIN, STARVED_ON_CPU_MIN,
+    UNACCOUNTED_FULL_QUEUE_MIN,
 };
 use crate::explain;
 use crate::report::{
@@ -86,7 +86,7 @@ pub(super) fn loaded(
             "downstream_blocked",
             view.edge_name(via),
             view.edges[via].downstream_blocked.unwrap_or(0.0),
-            INPUT_WAIT_MIN,
+            view.input_wait_min(waiting),
             true,
         ));
     }

@@ -5,7 +5,7 @@
 use bpprof_format::Recording;
 
 use super::{
-    BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, STARVED_ON_CPU_MIN,
+    BUSY_MIN, EXCHANGE_IDLE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, RUNNABLE_FLOOR, STARVED_ON_CPU_MIN,
     UNACCOUNTED_FULL_QUEUE_MIN,
 };
 use crate::graph::JobGraph;
@@ -88,14 +88,28 @@ impl View<'_> {
         }
     }
 
+    /// The share of its time task `i` must be blocked on an input to be waiting for it:
+    /// [`INPUT_WAIT_MIN`] of the time it was not waiting for a CPU (a task that waits for a CPU
+    /// most of the time has little time left to wait for its input), but never less than
+    /// [`INPUT_WAIT_MIN`] × [`RUNNABLE_FLOOR`].
+    pub(super) fn input_wait_min(&self, i: usize) -> f64 {
+        let cpu_wait = self.tasks[i]
+            .subtasks
+            .iter()
+            .filter_map(|s| Some(s.busy? * s.runqueue_share?))
+            .fold(0.0, f64::max);
+        INPUT_WAIT_MIN * (1.0 - cpu_wait).clamp(RUNNABLE_FLOOR, 1.0)
+    }
+
     /// The input edge of task `d`, other than `except`, that `d` waits on most, when it waits on
-    /// it at least [`INPUT_WAIT_MIN`] of the time and longer than on `except`.
+    /// it at least [`View::input_wait_min`] of the time and longer than on `except`.
     pub(super) fn waited_input(&self, d: usize, except: usize) -> Option<usize> {
         let on_except = self.edges[except].downstream_blocked.unwrap_or(0.0);
+        let min = self.input_wait_min(d);
         self.edges_into(d)
             .filter(|&e| e != except)
             .filter_map(|e| self.edges[e].downstream_blocked.map(|w| (e, w)))
-            .filter(|&(_, w)| w >= INPUT_WAIT_MIN && w > on_except)
+            .filter(|&(_, w)| w >= min && w > on_except)
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(e, _)| e)
     }
@@ -106,10 +120,11 @@ impl View<'_> {
         let mut trail = vec![e];
         let mut at = self.graph.edges[e].from;
         while !self.loaded(at) {
+            let min = self.input_wait_min(at);
             let next = self
                 .edges_into(at)
                 .filter_map(|e| self.edges[e].downstream_blocked.map(|w| (e, w)))
-                .filter(|&(_, w)| w >= INPUT_WAIT_MIN)
+                .filter(|&(_, w)| w >= min)
                 .max_by(|a, b| a.1.total_cmp(&b.1))?;
             if trail.contains(&next.0) {
                 return None;

@@ -86,6 +86,11 @@ pub const EXCHANGE_IDLE_MIN: f64 = 0.5;
 /// input).
 pub const INPUT_WAIT_MIN: f64 = 0.2;
 
+/// [`INPUT_WAIT_MIN`] applies to the share of time a task was not waiting for a CPU, but to no
+/// less than this share of its time: a task that waits for a CPU 95% of the time still has to
+/// wait for an input 5% (0.2 × 0.25) of its time to be waiting for it.
+pub const RUNNABLE_FLOOR: f64 = 0.25;
+
 /// A task that is busy but not loaded (rule `starved_below_backpressure`) is named only when it
 /// runs on a CPU at least this share of its busy time: one whose busy time is nearly all waiting
 /// for a CPU after wake-ups has little work of its own, one that computes a good part of it is
