@@ -14,8 +14,10 @@ use bpprof_analysis::check::{
 use bpprof_analysis::AnalysisOptions;
 use bpprof_format::Recording;
 
+use crate::color::Paint;
 use crate::config::{CheckConfig, DEFAULT_CONFIG};
 use crate::locate::{analysis_failure, read_failure};
+use crate::numbers::whole_number;
 use crate::outputs::{check_output, refuse_same_outputs, Inputs, Output};
 use crate::{exit, Failure};
 
@@ -75,13 +77,19 @@ pub struct CheckArgs {
     #[arg(long, value_name = "LEVEL", allow_negative_numbers = true)]
     pub confidence: Option<f64>,
     /// Fewer windows than this on a side make a comparison inconclusive. Default: 10.
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = whole_number::<usize>,
+        allow_negative_numbers = true
+    )]
     pub min_windows: Option<usize>,
     /// Bootstrap resamples per interval.
     #[arg(
         long,
         value_name = "N",
         default_value_t = DEFAULT_RESAMPLES,
+        value_parser = whole_number::<usize>,
         allow_negative_numbers = true
     )]
     pub resamples: usize,
@@ -90,6 +98,7 @@ pub struct CheckArgs {
         long,
         value_name = "N",
         default_value_t = DEFAULT_SEED,
+        value_parser = whole_number::<u64>,
         allow_negative_numbers = true
     )]
     pub seed: u64,
@@ -121,7 +130,12 @@ confidence interval lies beyond half the limit. Default limits: throughput -5%, 
 Environment: $GITHUB_STEP_SUMMARY (Markdown appended), $GITHUB_ACTIONS=true (annotations).";
 
 /// Runs `bpprof check`; returns the exit code.
-pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
+pub fn run(
+    args: &CheckArgs,
+    paint: Paint,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let config = load_config(args)?;
     let options = options(args, &config)?;
     let strict = args.strict || config.strict.unwrap_or(false);
@@ -157,7 +171,15 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
     }
 
     match args.format {
-        CheckFormat::Human => render_check_human(&report, &mut *out)?,
+        CheckFormat::Human => {
+            let mut text = Vec::new();
+            render_check_human(&report, &mut text)?;
+            out.write_all(
+                paint
+                    .check_report(&String::from_utf8_lossy(&text))
+                    .as_bytes(),
+            )?;
+        }
         CheckFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, &report).map_err(std::io::Error::from)?;
             writeln!(out)?;

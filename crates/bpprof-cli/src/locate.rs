@@ -9,6 +9,7 @@ use bpprof_analysis::{
 };
 use bpprof_format::ReadError;
 
+use crate::color::Paint;
 use crate::outputs::{check_output, refuse_same_outputs, Inputs, Output};
 use crate::{Failure, Format};
 
@@ -21,16 +22,16 @@ pub struct LocateArgs {
     /// Start of the range to analyse, in seconds since the recording started. An interval is
     /// analysed when its midpoint lies in [--from, --to). Default: the end of the first interval
     /// (the warm-up is skipped) when the rest covers most of the run, else 0.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub from: Option<f64>,
     /// End of the range to analyse (exclusive), in seconds since the recording started.
     /// Default: the end of the recording.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub to: Option<f64>,
     /// Length of the timeline's windows, in seconds: the range is cut into groups of consecutive
     /// intervals this long and the bottleneck is found in each. Default: the recording interval
     /// (one interval per window).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     pub window: Option<f64>,
     /// Also print the timeline strip: one row per task, one character per window (`*`
     /// bottleneck, `B` backpressured, `#` busy, `.` idle-ish, `-` no data). Human format only;
@@ -52,7 +53,12 @@ pub struct LocateArgs {
 }
 
 /// Runs `bpprof locate`.
-pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(
+    args: &LocateArgs,
+    paint: Paint,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
     let to_stdout = |p: &Option<PathBuf>| p.as_deref() == Some(Path::new("-"));
     if to_stdout(&args.svg) && to_stdout(&args.dot) {
         return Err(Failure::bad_input(
@@ -113,7 +119,13 @@ pub fn run(args: &LocateArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyho
             let render = RenderOptions {
                 timeline: args.timeline,
             };
-            render_human_with(&report, &render, &mut *out)?
+            let mut text = Vec::new();
+            render_human_with(&report, &render, &mut text)?;
+            out.write_all(
+                paint
+                    .locate_report(&String::from_utf8_lossy(&text))
+                    .as_bytes(),
+            )?;
         }
         Format::Json => {
             // Through io::Error, so that a closed pipe is recognised as such.

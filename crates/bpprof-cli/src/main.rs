@@ -4,12 +4,15 @@
 //! subcommand, and maps errors to exit codes (see [`exit`]).
 
 mod check;
+mod color;
 mod config;
 mod diff;
 mod exit;
 mod flame;
+mod generate;
 mod locate;
 mod merge;
+mod numbers;
 mod outputs;
 mod record;
 mod text;
@@ -17,7 +20,9 @@ mod text;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::color::{ColorWhen, Paint};
 
 /// Finds the bottleneck of a multi-threaded pipeline from a bpprof recording, and draws flame
 /// graphs of its subtasks.
@@ -28,6 +33,17 @@ use clap::{Parser, Subcommand};
     after_help = "Exit codes:\n  0  success (`check`: no regression, improvements included)\n  1  `check`: a regression was found or a budget exceeded\n  2  usage error, unreadable or invalid input, incompatible recordings\n  3  `check --strict`: inconclusive\n`record` exits with the recorded command's exit code."
 )]
 pub struct Cli {
+    /// When to colour the output: `auto` colours what goes to a terminal unless NO_COLOR is set
+    /// (to anything but the empty string). Only the human reports and the `error:` prefix are
+    /// coloured; JSON, pictures, folded stacks and reports written to files never are.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = ColorWhen::Auto,
+        global = true
+    )]
+    pub color: ColorWhen,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -54,6 +70,11 @@ pub enum Command {
     /// Draw a differential flame graph of one subtask (or task) between two recordings,
     /// normalised per record processed.
     Diff(diff::DiffArgs),
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions(generate::CompletionsArgs),
+    /// Print the manual page bpprof(1) as roff, or write every page (one per subcommand) into
+    /// a directory with --out.
+    Man(generate::ManArgs),
 }
 
 /// Output formats shared by the subcommands.
@@ -96,35 +117,70 @@ impl std::fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-/// Runs a subcommand, writing its output to `out`; returns the exit code.
-fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, anyhow::Error> {
+/// Runs a subcommand, writing its output to `out` (styled with `paint`) and its status to
+/// `err`; returns the exit code.
+fn run(cli: Cli, paint: Paint, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<u8> {
     let done = |r: anyhow::Result<()>| r.map(|()| exit::OK);
     match cli.command {
-        Command::Locate(args) => done(locate::run(&args, out, err)),
+        Command::Locate(args) => done(locate::run(&args, paint, out, err)),
         Command::Flame(args) => done(flame::run(&args, out, err)),
         Command::Merge(args) => done(merge::run(&args, out, err)),
         Command::Record(args) => record::run(&args, out, err),
-        Command::Check(args) => check::run(&args, out, err),
+        Command::Check(args) => check::run(&args, paint, out, err),
         Command::Diff(args) => done(diff::run(&args, out, err)),
+        Command::Completions(args) => done(generate::completions(&args, out)),
+        Command::Man(args) => done(generate::man(&args, out, err)),
     }
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let color = requested_color();
+    let error_paint = Paint::new(color.enabled_for(&io::stderr()));
+    let parsed = Cli::command()
+        .color(color.clap_choice())
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, error_paint),
     };
+    let paint = Paint::new(color.enabled_for(&io::stdout()));
     let stdout = io::stdout();
     let stderr = io::stderr();
-    let result = run(cli, &mut stdout.lock(), &mut stderr.lock());
+    let result = run(cli, paint, &mut stdout.lock(), &mut stderr.lock());
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(e) => report(e),
+        Err(e) => report(e, error_paint),
     }
 }
 
+/// The `--color` of the command line, read before it is parsed for good, so that help and
+/// usage errors follow it too; `auto` when it is absent or not understood.
+fn requested_color() -> ColorWhen {
+    // `--help` and `--version` as plain flags, read past rather than printed here (an unknown
+    // argument would end the reading before a `--color` after it).
+    let flag = |name: &'static str, short| {
+        clap::Arg::new(name)
+            .short(short)
+            .long(name)
+            .action(clap::ArgAction::SetTrue)
+    };
+    Cli::command()
+        .ignore_errors(true)
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .args([flag("help", 'h'), flag("version", 'V')])
+        .mut_subcommands(move |subcommand| {
+            subcommand.disable_help_flag(true).arg(flag("help", 'h'))
+        })
+        .try_get_matches()
+        .ok()
+        .and_then(|matches| matches.get_one::<ColorWhen>("color").copied())
+        .unwrap_or_default()
+}
+
 /// Prints `error: <what is wrong>; <how to fix>` on one line and returns the exit code.
-fn report(error: anyhow::Error) -> ExitCode {
+fn report(error: anyhow::Error, paint: Paint) -> ExitCode {
     // A closed stdout (e.g. `bpprof locate x | head -1`) is not an error.
     if let Some(io) = error.downcast_ref::<io::Error>() {
         if io.kind() == io::ErrorKind::BrokenPipe {
@@ -135,12 +191,12 @@ fn report(error: anyhow::Error) -> ExitCode {
         Ok(f) => (f.code, f.to_string()),
         Err(other) => (exit::BAD_INPUT, format!("{other:#}")),
     };
-    let _ = writeln!(io::stderr(), "error: {}", one_line(&line));
+    let _ = writeln!(io::stderr(), "{} {}", paint.error_prefix(), one_line(&line));
     ExitCode::from(code)
 }
 
 /// Clap's errors as one line; `--help` and `--version` print normally.
-fn usage_error(e: clap::Error) -> ExitCode {
+fn usage_error(e: clap::Error, paint: Paint) -> ExitCode {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp
@@ -157,6 +213,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
         _ => {}
     }
     let rendered = e.render().to_string();
+    let suggestion = suggestion(&e);
     // The error paragraph (it may span lines, e.g. a list of missing arguments), then the usage.
     let what: Vec<&str> = rendered
         .lines()
@@ -173,8 +230,35 @@ fn usage_error(e: clap::Error) -> ExitCode {
             || "run 'bpprof --help'".to_owned(),
             |u| format!("usage: {u}"),
         );
-    let _ = writeln!(io::stderr(), "error: {}; {fix}", one_line(what));
+    let fix = match suggestion {
+        Some(suggestion) => format!("{suggestion} {fix}"),
+        None => fix,
+    };
+    let _ = writeln!(
+        io::stderr(),
+        "{} {}; {fix}",
+        paint.error_prefix(),
+        one_line(what)
+    );
     ExitCode::from(exit::BAD_INPUT)
+}
+
+/// clap's suggestion for a mistyped subcommand, option or value (its `suggestions` feature):
+/// `did you mean 'locate'?`.
+fn suggestion(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let kinds = [
+        ContextKind::SuggestedSubcommand,
+        ContextKind::SuggestedArg,
+        ContextKind::SuggestedValue,
+    ];
+    let names = kinds.into_iter().find_map(|kind| match e.get(kind)? {
+        ContextValue::String(name) => Some(vec![name.clone()]),
+        ContextValue::Strings(names) if !names.is_empty() => Some(names.clone()),
+        _ => None,
+    })?;
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    Some(format!("did you mean {}?", quoted.join(" or ")))
 }
 
 /// Joins the lines of `text` so an error takes exactly one line.

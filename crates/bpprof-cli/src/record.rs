@@ -17,6 +17,7 @@ use bpprof_analysis::units::thousands;
 use bpprof_format::Recording;
 
 use crate::locate::read_failure;
+use crate::numbers::whole_number;
 use crate::outputs::{check_output, partial_path, Inputs, Output};
 use crate::text::plural;
 use crate::{exit, Failure};
@@ -54,6 +55,7 @@ pub struct RecordArgs {
         long = "interval-ms",
         value_name = "MS",
         default_value_t = 100,
+        value_parser = parse_interval_ms,
         allow_negative_numbers = true
     )]
     pub interval_ms: u64,
@@ -62,6 +64,7 @@ pub struct RecordArgs {
         long = "sample-hz",
         value_name = "HZ",
         default_value_t = 99,
+        value_parser = whole_number::<u32>,
         allow_negative_numbers = true
     )]
     pub sample_hz: u32,
@@ -191,15 +194,6 @@ pub fn run(args: &RecordArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyh
 
 /// Rejects settings the recorder would refuse, before anything runs.
 fn validate(args: &RecordArgs) -> Result<(), Failure> {
-    if args.interval_ms < MIN_INTERVAL_MS {
-        return Err(Failure::bad_input(
-            format!(
-                "--interval-ms {} is shorter than the recorder accepts ({MIN_INTERVAL_MS} ms)",
-                args.interval_ms
-            ),
-            format!("give at least {MIN_INTERVAL_MS} (the default)"),
-        ));
-    }
     if args.sample_hz > MAX_SAMPLE_HZ {
         return Err(Failure::bad_input(
             format!(
@@ -211,6 +205,21 @@ fn validate(args: &RecordArgs) -> Result<(), Failure> {
         ));
     }
     Ok(())
+}
+
+/// `--interval-ms`: a whole number of milliseconds, at least [`MIN_INTERVAL_MS`] (a negative
+/// number included: it is shorter too).
+fn parse_interval_ms(text: &str) -> Result<u64, String> {
+    if text
+        .trim()
+        .parse::<f64>()
+        .is_ok_and(|ms| ms < MIN_INTERVAL_MS as f64)
+    {
+        return Err(format!(
+            "shorter than the recorder accepts ({MIN_INTERVAL_MS} ms); give at least {MIN_INTERVAL_MS} (the default)"
+        ));
+    }
+    whole_number(text)
 }
 
 /// `<file name of the program>.bpprof`, in the current directory.

@@ -151,7 +151,10 @@ fn output_that_is_not_a_file_is_refused() {
 fn invalid_settings_are_refused_before_the_command_runs() {
     let dir = tempfile::tempdir().unwrap();
     for (args, expected) in [
-        (["--interval-ms", "50"], "--interval-ms 50"),
+        (
+            ["--interval-ms", "50"],
+            "'50' for '--interval-ms <MS>': shorter than the recorder accepts (100 ms)",
+        ),
         (["--sample-hz", "10001"], "--sample-hz 10001"),
     ] {
         assert_refused_before_running(dir.path(), &args, expected);
@@ -452,15 +455,15 @@ fn negative_settings_are_invalid_values() {
     for (args, expected) in [
         (
             ["--interval-ms", "-5"],
-            "invalid value '-5' for '--interval-ms <MS>'",
+            "invalid value '-5' for '--interval-ms <MS>': shorter than the recorder accepts (100 ms)",
         ),
         (
             ["--sample-hz", "-1"],
-            "invalid value '-1' for '--sample-hz <HZ>'",
+            "invalid value '-1' for '--sample-hz <HZ>': must be at least 0",
         ),
         (
             ["--interval-ms", "99"],
-            "--interval-ms 99 is shorter than the recorder accepts",
+            "invalid value '99' for '--interval-ms <MS>': shorter than the recorder accepts",
         ),
     ] {
         assert_refused_before_running(dir.path(), &args, expected);

@@ -9,14 +9,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// Variables of the test's own environment that change what `bpprof` does, removed from every
-/// command: the recorder's settings (`bpprof record` passes them on) and GitHub's (`bpprof check`
-/// writes a job summary and annotations under GitHub Actions).
-const ENVIRONMENT: [&str; 5] = [
+/// command: the recorder's settings (`bpprof record` passes them on), GitHub's (`bpprof check`
+/// writes a job summary and annotations under GitHub Actions) and the colour settings (`--color
+/// auto` reads them).
+const ENVIRONMENT: [&str; 8] = [
     "BPPROF_OUT",
     "BPPROF_INTERVAL_MS",
     "BPPROF_SAMPLE_HZ",
     "GITHUB_STEP_SUMMARY",
     "GITHUB_ACTIONS",
+    "NO_COLOR",
+    "CLICOLOR_FORCE",
+    "CLICOLOR",
 ];
 
 /// `bpprof ARGS`, to run: no standard input, none of the [`ENVIRONMENT`] variables.
