@@ -32,6 +32,10 @@ pub(crate) struct Registry {
     pub retired: Vec<Arc<SubtaskCell>>,
     /// Retired subtasks forgotten because `retired` was full.
     pub retired_dropped: u64,
+    /// Subtasks that deregistered since the sampler last looked (kept only while sampling), so
+    /// that one that lived between two of its visits still has its samples counted. At most
+    /// [`MAX_RETIRED`]; beyond, the oldest are forgotten.
+    unsampled_ends: Vec<Arc<SubtaskCell>>,
     /// Whether a recorder is active (otherwise retired subtasks are not kept).
     pub recording: bool,
     /// Instrumented channels still alive somewhere, and, while a recorder is active, those that
@@ -309,6 +313,11 @@ impl Registry {
         &self.channels
     }
 
+    /// Sampler: takes the subtasks that deregistered since the last call.
+    pub fn take_unsampled_ends(&mut self) -> Vec<Arc<SubtaskCell>> {
+        std::mem::take(&mut self.unsampled_ends)
+    }
+
     /// Adds a registered subtask.
     pub fn add_live(&mut self, cell: Arc<SubtaskCell>) {
         self.live.push(cell);
@@ -328,6 +337,12 @@ impl Registry {
         };
         let cell = self.live.remove(pos);
         changed();
+        if crate::sampling::is_active() {
+            if self.unsampled_ends.len() >= MAX_RETIRED {
+                self.unsampled_ends.remove(0);
+            }
+            self.unsampled_ends.push(Arc::clone(&cell));
+        }
         if !self.recording {
             return;
         }
@@ -402,5 +417,6 @@ pub(crate) fn finish_recording() {
     let mut registry = lock();
     registry.set_recording(false);
     registry.retired.clear();
+    registry.unsampled_ends.clear();
     registry.prune_channels();
 }

@@ -158,6 +158,9 @@ fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A list of subtasks, as copied from the registry.
+type Cells = Vec<Arc<SubtaskCell>>;
+
 /// A subtask the sampler follows, and what it remembers of it.
 #[derive(Debug)]
 struct Tracked {
@@ -304,8 +307,8 @@ impl Shared {
                 .get(&site.channel)
                 .and_then(|c| c.info().pending_ready_ns(site.role))
         };
-        if let Some(cells) = fresh {
-            retrack(tracked, cells, *hz, &ready, samples);
+        if let Some((cells, ended)) = fresh {
+            retrack(tracked, cells, ended, *hz, &ready, samples);
         }
         if !*disabled && !tracked.is_empty() && !handler_is_ours(*signal) {
             *disabled = true;
@@ -326,35 +329,44 @@ impl Shared {
         busy
     }
 
-    /// The registry's subtasks, and its channels into `self.channels`, when they changed since
-    /// the last call (one atomic load when they did not).
-    fn refresh(&mut self) -> Option<Vec<Arc<SubtaskCell>>> {
+    /// The registry's subtasks and those that ended since the last call, and its channels into
+    /// `self.channels`, when they changed since the last call (one atomic load when they did
+    /// not).
+    fn refresh(&mut self) -> Option<(Cells, Cells)> {
         if self.generation == Some(registry::generation()) {
             return None;
         }
-        let registry = registry::lock();
+        let mut registry = registry::lock();
         self.generation = Some(registry::generation());
         self.channels = registry
             .channels()
             .iter()
             .map(|c| (c.info().id, Arc::clone(c)))
             .collect();
-        Some(registry.live().to_vec())
+        let ended = registry.take_unsampled_ends();
+        Some((registry.live().to_vec(), ended))
     }
 }
 
 /// Follows the subtasks `cells` from now on. Those that deregistered since are counted a last
-/// time: what their handler captured, and their time from the previous visit to their end.
+/// time: what their handler captured, and their time from the previous visit (or, for one that
+/// `ended` between two visits, from its registration) to their end.
 fn retrack(
     tracked: &mut Vec<Tracked>,
     cells: Vec<Arc<SubtaskCell>>,
+    ended: Vec<Arc<SubtaskCell>>,
     hz: u32,
     ready: &impl Fn(WaitSite) -> Option<u64>,
     out: &mut RawSamples,
 ) {
     let live: HashSet<u32> = cells.iter().map(|c| c.id).collect();
+    let was_tracked: HashSet<u32> = tracked.iter().map(|t| t.cell.id).collect();
+    let unseen = ended
+        .into_iter()
+        .filter(|c| !was_tracked.contains(&c.id) && !live.contains(&c.id))
+        .map(Tracked::new);
     let mut kept: HashMap<u32, Tracked> = HashMap::new();
-    for mut t in tracked.drain(..) {
+    for mut t in tracked.drain(..).chain(unseen) {
         if live.contains(&t.cell.id) {
             kept.insert(t.cell.id, t);
             continue;
