@@ -19,6 +19,13 @@ pub(crate) fn next_subtask_id() -> u32 {
     NEXT_SUBTASK_ID.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The thread a registration runs on: what registering reads of it.
+struct Thread {
+    tid: u32,
+    bounds: StackBounds,
+    cpu_clock: Option<libc::clockid_t>,
+}
+
 /// The thread id of a subtask that is not a thread (no kernel thread has id 0).
 pub(crate) const NO_THREAD: u32 = 0;
 
@@ -82,22 +89,12 @@ impl SubtaskCell {
         registered_ns: u64,
         start: ThreadTimes,
     ) -> SubtaskCell {
-        let tid = clock::current_tid();
-        SubtaskCell {
-            id: next_subtask_id(),
-            task,
-            index,
-            parallelism,
-            tid,
-            registered_ns,
-            start,
-            account: Account::default(),
-            sampling: SampleSlot::new(tid, StackBounds::of_current_thread()),
-            operators: OnceLock::new(),
+        let thread = Thread {
+            tid: clock::current_tid(),
+            bounds: StackBounds::of_current_thread(),
             cpu_clock: clock::current_thread_cpu_clock(),
-            end_reported: AtomicBool::new(false),
-            life: Mutex::new(Life::default()),
-        }
+        };
+        SubtaskCell::on(thread, task, index, parallelism, registered_ns, start)
     }
 
     #[cfg(feature = "tokio")]
@@ -105,18 +102,36 @@ impl SubtaskCell {
     /// registered now: no thread id, CPU clock or stack bounds, and so no timer; its sample
     /// buffer is allocated all the same (it is never written).
     pub fn detached(task: Arc<str>, index: u32, parallelism: u32) -> SubtaskCell {
+        let thread = Thread {
+            tid: NO_THREAD,
+            bounds: StackBounds::default(),
+            cpu_clock: None,
+        };
+        let (now, start) = (clock::now_ns(), ThreadTimes::default());
+        SubtaskCell::on(thread, task, index, parallelism, now, start)
+    }
+
+    /// A registration on `thread`.
+    fn on(
+        thread: Thread,
+        task: Arc<str>,
+        index: u32,
+        parallelism: u32,
+        registered_ns: u64,
+        start: ThreadTimes,
+    ) -> SubtaskCell {
         SubtaskCell {
             id: next_subtask_id(),
             task,
             index,
             parallelism,
-            tid: NO_THREAD,
-            registered_ns: clock::now_ns(),
-            start: ThreadTimes::default(),
+            tid: thread.tid,
+            registered_ns,
+            start,
             account: Account::default(),
-            sampling: SampleSlot::new(NO_THREAD, StackBounds::default()),
+            sampling: SampleSlot::new(thread.tid, thread.bounds),
             operators: OnceLock::new(),
-            cpu_clock: None,
+            cpu_clock: thread.cpu_clock,
             end_reported: AtomicBool::new(false),
             life: Mutex::new(Life::default()),
         }

@@ -28,6 +28,19 @@ struct Current {
     waits_seen: u64,
 }
 
+impl Current {
+    /// The registration of `cell`, before any scope or channel is used.
+    fn new(cell: Arc<SubtaskCell>) -> Current {
+        Current {
+            cell,
+            depth: 0,
+            endpoints: Vec::new(),
+            operators: OwnerOperators::default(),
+            waits_seen: 0,
+        }
+    }
+}
+
 /// A thread that exits while registered (its guard forgotten, or leaked in a thread-local of its
 /// own) is deregistered by the thread-local's destructor: its subtask ends with the thread, its
 /// timer is deleted, and its kernel thread id, which the kernel may give to a new thread, is no
@@ -127,6 +140,13 @@ enum Check {
 /// The task name an empty one is registered under.
 const UNNAMED_TASK: &str = "(unnamed)";
 
+/// The task name and parallelism a registration is recorded under, whatever was passed: an
+/// empty name becomes [`UNNAMED_TASK`], a parallelism not above the index is raised to index + 1.
+fn recorded_identity(task: &str, index: u32, parallelism: u32) -> (Arc<str>, u32) {
+    let task = if task.is_empty() { UNNAMED_TASK } else { task };
+    (Arc::from(task), parallelism.max(index.saturating_add(1)))
+}
+
 fn register_checked(
     task: &str,
     index: u32,
@@ -150,25 +170,19 @@ fn register_checked(
         Some(end) => end,
         None => (clock::now_ns(), ThreadTimes::of_current_thread()),
     };
-    let task = if task.is_empty() { UNNAMED_TASK } else { task };
+    let (task, parallelism) = recorded_identity(task, index, parallelism);
     // Everything that allocates or asks the kernel is done before the registry is locked.
     let cell = Arc::new(SubtaskCell::new(
-        Arc::from(task),
+        task,
         index,
-        parallelism.max(index.saturating_add(1)),
+        parallelism,
         registered_ns,
         start,
     ));
     add_live(&cell, problem);
     sampler::on_registration(&cell);
     let _ = CURRENT.try_with(|current| {
-        *current.borrow_mut() = Some(Current {
-            cell: Arc::clone(&cell),
-            depth: 0,
-            endpoints: Vec::new(),
-            operators: OwnerOperators::default(),
-            waits_seen: 0,
-        });
+        *current.borrow_mut() = Some(Current::new(Arc::clone(&cell)));
     });
     FAST_CELL.set(Arc::as_ptr(&cell));
     LAST_SENT.set(u64::MAX);
@@ -361,9 +375,7 @@ pub(crate) fn enter_wait(state: State, site: Option<WaitSite>) -> BlockingScope 
         current.0.depth += 1;
         if current.0.depth == 1 {
             let cell = &current.0.cell;
-            if sampling::is_active() {
-                capture_blocked_stack(&cell.sampling.blocked, cell.sampling.target.bounds);
-            }
+            note_blocked_stack(cell);
             // Scopes wrap slow calls (a socket, a lock): their CPU is always measured. Channel
             // waits are frequent and short: one in CPU_MEASURE_EVERY is.
             let measure = match site {
@@ -383,6 +395,13 @@ pub(crate) fn enter_wait(state: State, site: Option<WaitSite>) -> BlockingScope 
         }
     });
     scope
+}
+
+/// While a sampler runs, keeps the stack `cell`'s thread blocks with, for its off-CPU samples.
+fn note_blocked_stack(cell: &SubtaskCell) {
+    if sampling::is_active() {
+        capture_blocked_stack(&cell.sampling.blocked, cell.sampling.target.bounds);
+    }
 }
 
 /// CPU used inside channel waits is measured on one wait in this many (the thread's CPU clock is a
@@ -452,21 +471,11 @@ impl Detached {
         let problem = registry::lock()
             .check_registration(task, index, parallelism)
             .err();
-        let task = if task.is_empty() { UNNAMED_TASK } else { task };
-        let cell = Arc::new(SubtaskCell::detached(
-            Arc::from(task),
-            index,
-            parallelism.max(index.saturating_add(1)),
-        ));
+        let (task, parallelism) = recorded_identity(task, index, parallelism);
+        let cell = Arc::new(SubtaskCell::detached(task, index, parallelism));
         add_live(&cell, problem);
         Detached {
-            current: Some(Current {
-                cell,
-                depth: 0,
-                endpoints: Vec::new(),
-                operators: OwnerOperators::default(),
-                waits_seen: 0,
-            }),
+            current: Some(Current::new(cell)),
             last_sent: u64::MAX,
             last_received: u64::MAX,
         }
@@ -550,9 +559,7 @@ impl AsyncWait {
             current.0.depth += 1;
             let cell = &current.0.cell;
             if current.0.depth == 1 {
-                if sampling::is_active() {
-                    capture_blocked_stack(&cell.sampling.blocked, cell.sampling.target.bounds);
-                }
+                note_blocked_stack(cell);
                 cell.enter_wait(state, clock::now_ns(), Some(site));
             }
             Arc::clone(cell)

@@ -80,6 +80,12 @@ impl Waiting {
         }
     }
 
+    /// A sender found the queue of `shared` full: it waits for room.
+    fn for_room<T: Send + 'static>(shared: &Arc<Shared<T>>) -> Waiting {
+        shared.info.saw_full.store(true, Ordering::Relaxed);
+        Waiting::begin(shared.clone(), EndpointRole::Sender)
+    }
+
     /// Ends the wait; `proceeded` when it got a record (or room).
     fn finish(mut self, proceeded: bool) {
         self.close(proceeded);
@@ -118,8 +124,7 @@ impl<T: Send + 'static> Sender<T> {
         let reserved = std::future::poll_fn(|cx| {
             let poll = reserve.as_mut().poll(cx);
             if poll.is_pending() && waiting.is_none() && self.tx.capacity() == 0 {
-                info.saw_full.store(true, Ordering::Relaxed);
-                waiting = Some(Waiting::begin(self.shared.clone(), EndpointRole::Sender));
+                waiting = Some(Waiting::for_room(&self.shared));
             }
             poll
         })
@@ -225,9 +230,7 @@ impl<T: Send + 'static> futures_sink::Sink<T> for SinkSender<T> {
             Poll::Pending => {
                 let full = this.inner.get_ref().is_some_and(|tx| tx.capacity() == 0);
                 if this.waiting.is_none() && full {
-                    this.shared.info.saw_full.store(true, Ordering::Relaxed);
-                    let probe: Arc<dyn ChannelProbe> = this.shared.clone();
-                    this.waiting = Some(Waiting::begin(probe, EndpointRole::Sender));
+                    this.waiting = Some(Waiting::for_room(&this.shared));
                 }
                 Poll::Pending
             }
