@@ -536,11 +536,16 @@ pub struct Pipeline {
     pub work_parallelism: u32,
     /// Relative noise of the per-interval values (uniform ±).
     pub noise: f64,
+    /// Share of Source's time busy (the rest but 5% idle is backpressured).
+    pub source_busy: f64,
+    /// The part of `source_busy` spent waiting for a CPU.
+    pub source_runqueue: f64,
 }
 
 impl Pipeline {
     /// The defaults: 40 intervals at 10,000 records/s, `parse` 120 µs and `score` 40 µs per
-    /// record, 15% run-queue wait, 2 Work subtasks, ±3% noise.
+    /// record, 15% run-queue wait, 2 Work subtasks, ±3% noise; Source busy 5% (never waiting for
+    /// a CPU) and backpressured 90%.
     pub fn new(seed: u64) -> Pipeline {
         Pipeline {
             seed,
@@ -552,6 +557,8 @@ impl Pipeline {
             off_cpu: 0.0,
             work_parallelism: 2,
             noise: 0.03,
+            source_busy: 0.05,
+            source_runqueue: 0.0,
         }
     }
 }
@@ -593,7 +600,13 @@ impl Pipeline {
             let records = jitter(run.rate).round() as u64;
             let per_subtask = records / u64::from(run.work_parallelism);
             let mut loads = vec![
-                (source, Load::new(0.05, 0.9).records(0, records)),
+                (
+                    source,
+                    Load::new(run.source_busy, 0.95 - run.source_busy)
+                        .on_cpu(run.source_busy - run.source_runqueue)
+                        .runqueue(run.source_runqueue)
+                        .records(0, records),
+                ),
                 (sink, Load::new(0.03, 0.0).on_cpu(0.03).records(records, 0)),
             ];
             for &w in &work {

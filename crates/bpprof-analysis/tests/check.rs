@@ -390,3 +390,48 @@ fn different_hosts_and_cpu_counts_are_warned_about() {
     );
     assert!(warnings.contains("ran with 2 CPUs"), "{warnings}");
 }
+
+/// Found by the self-check in CI: an A/A comparison failed because Source, upstream of the
+/// unchanged bottleneck, was backpressured 0.13 more. It had waited for a CPU 14 points less of
+/// its time, and spent that time waiting on its full output queue instead.
+#[test]
+fn more_backpressure_from_less_waiting_for_a_cpu_is_inconclusive_not_a_regression() {
+    let base = Run {
+        source_busy: 0.25,
+        source_runqueue: 0.20,
+        ..Run::new(11)
+    };
+    let quieter = Run {
+        seed: 12,
+        source_busy: 0.10,
+        source_runqueue: 0.05,
+        ..base
+    };
+    let report = run_check(&[rec(base)], &[rec(quieter)], &options()).unwrap();
+    let source = comparison(&report, "Source", Metric::Backpressured);
+    assert!(source.change.unwrap() > 0.1, "{source:?}");
+    assert_eq!(source.status, ComparisonStatus::Inconclusive, "{source:?}");
+    let reason = source.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("machine was quieter"), "{reason}");
+    assert!(reason.contains("instead of 20%"), "{reason}");
+    assert_ne!(report.status, Status::Regression, "{}", report.summary);
+}
+
+#[test]
+fn more_backpressure_without_a_change_in_waiting_for_a_cpu_is_a_regression() {
+    let base = Run {
+        source_busy: 0.25,
+        source_runqueue: 0.10,
+        ..Run::new(13)
+    };
+    // Source spent less time working (off the CPU, say), not less waiting for a CPU.
+    let current = Run {
+        seed: 14,
+        source_busy: 0.10,
+        ..base
+    };
+    let report = run_check(&[rec(base)], &[rec(current)], &options()).unwrap();
+    let source = comparison(&report, "Source", Metric::Backpressured);
+    assert_eq!(source.status, ComparisonStatus::Regression, "{source:?}");
+    assert_eq!(report.status, Status::Regression, "{}", report.summary);
+}

@@ -57,6 +57,55 @@ pub(super) fn machine_explanation(
     })
 }
 
+/// Turns a backpressured regression into an inconclusive result when the task spent less of its
+/// time waiting for a CPU by at least [`MACHINE_SHARE`] of the rise, upstream of an unchanged
+/// bottleneck. Such a task is not slowed down by its downstream: it got its CPU sooner, so it
+/// reached the full queue sooner and waited there instead (backpressured is the rest of its time
+/// once busy and idle are counted).
+pub(super) fn excuse_quieter_machine(
+    tasks: &mut [TaskComparison],
+    bottleneck: &BottleneckChange,
+    base: &[RecordingValues],
+    cur: &[RecordingValues],
+) {
+    if bottleneck.moved {
+        return;
+    }
+    let median = |side: &[RecordingValues], task: &str| {
+        let groups: Vec<Vec<f64>> = side
+            .iter()
+            .map(|v| v.runqueue_share.get(task).cloned().unwrap_or_default())
+            .collect();
+        pooled_median(&groups)
+    };
+    for task in tasks.iter_mut() {
+        if bottleneck.current.contains(&task.name) {
+            continue;
+        }
+        let (Some(base_rq), Some(cur_rq)) = (median(base, &task.name), median(cur, &task.name))
+        else {
+            continue;
+        };
+        let fall = base_rq - cur_rq;
+        for c in task.metrics.iter_mut().filter(|c| {
+            c.metric == Metric::Backpressured && c.status == ComparisonStatus::Regression
+        }) {
+            let Some(rise) = c.change.filter(|&r| r > 0.0) else {
+                continue;
+            };
+            if fall >= MACHINE_SHARE * rise {
+                c.status = ComparisonStatus::Inconclusive;
+                c.reason = Some(format!(
+                    "the machine was quieter: {} waited for a CPU {:.0}% of its time instead of {:.0}%, so it filled its output queue sooner and waited on it longer, upstream of the unchanged bottleneck; record both sides in the same job, interleaved, on an otherwise idle runner",
+                    task.name,
+                    cur_rq * 100.0,
+                    base_rq * 100.0
+                ));
+            }
+        }
+    }
+}
+
 /// What to do when the recordings have too few windows.
 pub(super) const TOO_SHORT_ADVICE: &str =
     "record longer, repeat the recordings, or record with `bpprof record` (100 ms intervals)";

@@ -37,6 +37,9 @@ pub(crate) struct RecordingValues {
     /// Per-window busy time of each task per record processed, and the part of it spent
     /// runnable but waiting for a CPU, µs. Windows without records or run-queue data are skipped.
     pub busy_parts: BTreeMap<(String, BusyPart), Vec<f64>>,
+    /// Per-window share of each task's wall time spent runnable but waiting for a CPU (all of
+    /// its subtasks together). Windows without run-queue data are skipped.
+    pub runqueue_share: BTreeMap<String, Vec<f64>>,
 }
 
 /// A part of a task's busy time per record.
@@ -80,6 +83,9 @@ pub(crate) fn measure(
         for (key, value) in measured.busy_parts {
             values.busy_parts.entry(key).or_default().push(value);
         }
+        for (task, share) in measured.runqueue_share {
+            values.runqueue_share.entry(task).or_default().push(share);
+        }
     }
     let whole = metrics_of(recording, graph, &range);
     values.whole = whole.values.into_iter().collect();
@@ -105,6 +111,8 @@ struct Measured {
     records: BTreeMap<String, u64>,
     /// Busy time per record and its run-queue part per task, µs.
     busy_parts: Vec<((String, BusyPart), f64)>,
+    /// Waiting for a CPU as a share of wall time per task.
+    runqueue_share: Vec<(String, f64)>,
 }
 
 /// Every defined metric of every task, and the job throughput, over `selection`.
@@ -115,11 +123,13 @@ fn metrics_of(recording: &Recording, graph: &JobGraph, selection: &Selection) ->
         cpu: BTreeMap::new(),
         records: BTreeMap::new(),
         busy_parts: Vec::new(),
+        runqueue_share: Vec::new(),
     };
     let mut throughput: Option<f64> = None;
     for (position, task) in graph.tasks.iter().enumerate() {
         let report = task_report(position, task, &sums, selection.seconds);
-        let (mut cpu, mut records, mut busy, mut runqueue) = (0u64, 0u64, 0u64, None::<u64>);
+        let (mut cpu, mut records, mut busy, mut wall) = (0u64, 0u64, 0u64, 0u64);
+        let mut runqueue = None::<u64>;
         for s in task
             .indices
             .iter()
@@ -128,6 +138,7 @@ fn metrics_of(recording: &Recording, graph: &JobGraph, selection: &Selection) ->
             cpu = cpu.saturating_add(s.cpu);
             records = records.saturating_add(s.records_processed());
             busy = busy.saturating_add(s.busy);
+            wall = wall.saturating_add(s.wall.saturating_sub(s.threadless));
             if let Some(rq) = s.runqueue {
                 runqueue = Some(runqueue.unwrap_or(0).saturating_add(rq));
             }
@@ -139,6 +150,10 @@ fn metrics_of(recording: &Recording, graph: &JobGraph, selection: &Selection) ->
                     .busy_parts
                     .push(((task.name.clone(), part), per_record(ns)));
             }
+        }
+        if let (Some(rq), false, true) = (runqueue, task.unaccounted, wall > 0) {
+            let share = (rq.min(wall) as f64 / wall as f64).min(1.0);
+            measured.runqueue_share.push((task.name.clone(), share));
         }
         let name = || Some(task.name.clone());
         let records_per_s = if report.records_in_per_s > 0.0 {
