@@ -52,6 +52,9 @@ pub(crate) struct SubtaskCell {
     /// recorder may read the end through `live` just before the subtask moves to `retired`; this
     /// keeps it from being reported (and declared) a second time from there.
     pub end_reported: AtomicBool,
+    /// A thread that polls async subtasks, not a subtask itself (see `crate::poller`): its
+    /// samples belong to the subtasks it polls.
+    pub is_poller: bool,
     /// Guards reads of the thread's clocks against the thread going away.
     life: Mutex<Life>,
 }
@@ -111,6 +114,29 @@ impl SubtaskCell {
         SubtaskCell::on(thread, task, index, parallelism, now, start)
     }
 
+    #[cfg(feature = "tokio")]
+    /// The calling thread as a poller of async subtasks (see `crate::poller`): sampled like a
+    /// subtask thread, never recorded as one.
+    pub fn poller() -> SubtaskCell {
+        let thread = Thread {
+            tid: clock::current_tid(),
+            bounds: StackBounds::of_current_thread(),
+            cpu_clock: clock::current_thread_cpu_clock(),
+        };
+        let cell = SubtaskCell::on(
+            thread,
+            "(poller)".into(),
+            0,
+            1,
+            clock::now_ns(),
+            ThreadTimes::default(),
+        );
+        SubtaskCell {
+            is_poller: true,
+            ..cell
+        }
+    }
+
     /// A registration on `thread`.
     fn on(
         thread: Thread,
@@ -133,6 +159,7 @@ impl SubtaskCell {
             operators: OnceLock::new(),
             cpu_clock: thread.cpu_clock,
             end_reported: AtomicBool::new(false),
+            is_poller: false,
             life: Mutex::new(Life::default()),
         }
     }

@@ -47,6 +47,8 @@ mod fork;
 mod link;
 mod operator;
 mod operator_table;
+#[cfg(feature = "tokio")]
+mod poller;
 mod probe;
 mod recorder;
 mod registry;

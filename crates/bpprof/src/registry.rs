@@ -36,6 +36,8 @@ pub(crate) struct Registry {
     /// that one that lived between two of its visits still has its samples counted. At most
     /// [`MAX_RETIRED`]; beyond, the oldest are forgotten.
     unsampled_ends: Vec<Arc<SubtaskCell>>,
+    /// Threads that poll async subtasks (see `crate::poller`), sampled but not recorded.
+    pollers: Vec<Arc<SubtaskCell>>,
     /// Whether a recorder is active (otherwise retired subtasks are not kept).
     pub recording: bool,
     /// Instrumented channels still alive somewhere, and, while a recorder is active, those that
@@ -324,6 +326,27 @@ impl Registry {
         changed();
     }
 
+    /// The threads that poll async subtasks.
+    pub fn pollers(&self) -> &[Arc<SubtaskCell>] {
+        &self.pollers
+    }
+
+    /// Adds a thread that polls async subtasks.
+    pub fn add_poller(&mut self, cell: Arc<SubtaskCell>) {
+        self.pollers.push(cell);
+        changed();
+    }
+
+    /// Removes a poller whose thread exits; the sampler drains its buffer a last time.
+    pub fn remove_poller(&mut self, id: u32) {
+        let Some(pos) = self.pollers.iter().position(|c| c.id == id) else {
+            return;
+        };
+        let cell = self.pollers.remove(pos);
+        changed();
+        self.note_unsampled_end(cell);
+    }
+
     /// Adds an instrumented channel.
     pub fn add_channel(&mut self, probe: Arc<dyn ChannelProbe>) {
         self.channels.push(probe);
@@ -337,12 +360,7 @@ impl Registry {
         };
         let cell = self.live.remove(pos);
         changed();
-        if crate::sampling::is_active() {
-            if self.unsampled_ends.len() >= MAX_RETIRED {
-                self.unsampled_ends.remove(0);
-            }
-            self.unsampled_ends.push(Arc::clone(&cell));
-        }
+        self.note_unsampled_end(Arc::clone(&cell));
         if !self.recording {
             return;
         }
@@ -351,6 +369,16 @@ impl Registry {
             self.retired_dropped += 1;
         }
         self.retired.push(cell);
+    }
+
+    /// Keeps an ended subtask or poller for the sampler while sampling (see `unsampled_ends`).
+    fn note_unsampled_end(&mut self, cell: Arc<SubtaskCell>) {
+        if crate::sampling::is_active() {
+            if self.unsampled_ends.len() >= MAX_RETIRED {
+                self.unsampled_ends.remove(0);
+            }
+            self.unsampled_ends.push(cell);
+        }
     }
 
     /// Drops the channels whose every handle is gone, unless a recorder has yet to report them

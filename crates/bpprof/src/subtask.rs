@@ -488,6 +488,11 @@ impl Detached {
             .current
             .as_ref()
             .map_or(std::ptr::null(), |c| Arc::as_ptr(&c.cell));
+        // Samples of this thread belong to the subtask until the poll ends.
+        let sampled = self
+            .current
+            .as_ref()
+            .map(|c| crate::poller::PollScope::begin(c.cell.id, c.cell.current_operator()));
         let mut saved = None;
         let entered = CURRENT
             .try_with(|current| {
@@ -498,6 +503,7 @@ impl Detached {
         let saved_received = LAST_RECEIVED.replace(self.last_received);
         let polling = Polling {
             detached: self,
+            _sampled: sampled,
             saved,
             saved_fast: FAST_CELL.replace(cell),
             saved_sent,
@@ -518,6 +524,9 @@ impl Detached {
 /// One poll of a [`Detached`] subtask on the calling thread.
 pub(crate) struct Polling<'a> {
     detached: &'a mut Detached,
+    /// Ends the poll for the sampler; the subtask's cell (and the operator slot the scope
+    /// points to) outlives it, as `detached` holds it.
+    _sampled: Option<crate::poller::PollScope>,
     saved: Option<Current>,
     saved_fast: *const SubtaskCell,
     saved_sent: u64,
@@ -559,7 +568,10 @@ impl AsyncWait {
             current.0.depth += 1;
             let cell = &current.0.cell;
             if current.0.depth == 1 {
-                note_blocked_stack(cell);
+                // The stack of the poll that goes pending: where the task awaits.
+                if let Some(bounds) = crate::poller::current_bounds() {
+                    capture_blocked_stack(&cell.sampling.blocked, bounds);
+                }
                 cell.enter_wait(state, clock::now_ns(), Some(site));
             }
             Arc::clone(cell)

@@ -53,6 +53,9 @@ pub(crate) struct SampleKey {
 pub(crate) struct RawSamples {
     pub counts: HashMap<SampleKey, u32>,
     pub lost: u64,
+    /// On-CPU samples of threads that poll async subtasks taken between polls: the runtime's
+    /// own work (scheduling, I/O and timer drivers), no subtask's.
+    pub between_polls: u64,
 }
 
 impl RawSamples {
@@ -75,6 +78,7 @@ impl RawSamples {
     /// merged into the next one), within the same bound.
     pub fn merge(&mut self, other: RawSamples) {
         self.lost += other.lost;
+        self.between_polls += other.between_polls;
         for (key, count) in other.counts {
             self.add(key, count);
         }
@@ -323,8 +327,10 @@ impl Shared {
                     thread_blocks(tid, signal)
                 });
             }
-            drain(cell, visit, samples);
-            busy |= count_off_cpu(cell, visit, now, None, *hz, &ready, samples);
+            busy |= drain(cell, visit, samples);
+            if !cell.is_poller {
+                busy |= count_off_cpu(cell, visit, now, None, *hz, &ready, samples);
+            }
         }
         busy
     }
@@ -344,7 +350,8 @@ impl Shared {
             .map(|c| (c.info().id, Arc::clone(c)))
             .collect();
         let ended = registry.take_unsampled_ends();
-        Some((registry.live().to_vec(), ended))
+        let followed = registry.live().iter().chain(registry.pollers()).cloned();
+        Some((followed.collect(), ended))
     }
 }
 
@@ -372,6 +379,9 @@ fn retrack(
             continue;
         }
         drain(&t.cell, &mut t.visit, out);
+        if t.cell.is_poller {
+            continue;
+        }
         let end = t.cell.read_thread();
         let cpu = Some(end.times.cpu_ns);
         count_off_cpu(&t.cell, &mut t.visit, end.at_ns, cpu, hz, ready, out);
@@ -513,17 +523,15 @@ fn count_off_cpu(
     visit.backpressured_ns = totals.backpressured_ns;
     visit.blocked_cpu_ns = totals.blocked_cpu_ns;
     let busy = wall.saturating_sub(idle + backpressured);
-    if !cell.has_thread() {
-        // An async subtask: its samples come from the threads that poll it (not yet sampled).
-        return busy > 0;
-    }
     // Busy time not covered by CPU time, since the last reading of the thread's CPU clock. That
     // is a system call, made only for subtasks that were busy since: an idle subtask costs none
-    // (the CPU it uses while blocked is its CPU inside waits, subtracted when it is read).
+    // (the CPU it uses while blocked is its CPU inside waits, subtracted when it is read). An
+    // async subtask has no clock: its on-CPU samples come from the threads that poll it, and its
+    // busy time while not polled is not sampled.
     visit.busy_unread += busy;
     visit.blocked_cpu_unread += blocked_cpu;
     let mut busy_off_cpu = 0;
-    if visit.busy_unread > 0 {
+    if visit.busy_unread > 0 && cell.has_thread() {
         // A subtask that ended is read at its end.
         let Some(cpu) = final_cpu_ns.or_else(|| cell.cpu_ns()) else {
             return true; // deregistered since the list was taken: counted at its end, next visit
@@ -621,12 +629,24 @@ fn add_pending(
     *pending = Some((key, weight));
 }
 
-/// Moves the samples the handler captured for `cell` into `out`.
-fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) {
+/// Moves the samples the handler captured for `cell` into `out`: a subtask thread's are its
+/// own, a poller's belong to the async subtask it was polling (or to none, between polls).
+/// Returns whether there were any.
+fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) -> bool {
     let ring = &cell.sampling.target.ring;
     // The last busy sample of this drain (a copy, no allocation): the last on-CPU stack.
     let mut last_busy: Option<RawSample> = None;
+    let mut any = false;
     ring.drain(|sample: &RawSample| {
+        any = true;
+        let subtask = match cell.is_poller {
+            false => cell.id,
+            true if sample.subtask == sampling::NOT_POLLING => {
+                out.between_polls += u64::from(sample.weight);
+                return;
+            }
+            true => sample.subtask,
+        };
         let Some(addrs) = lookup_addrs(sample) else {
             out.lost += u64::from(sample.weight);
             return;
@@ -640,7 +660,7 @@ fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) {
             last_busy = Some(*sample);
         }
         let key = SampleKey {
-            subtask: cell.id,
+            subtask,
             state,
             on_cpu: true,
             addrs,
@@ -654,6 +674,7 @@ fn drain(cell: &SubtaskCell, visit: &mut Visit, out: &mut RawSamples) {
     let lost = ring.lost.load(Ordering::Relaxed);
     out.lost += lost.saturating_sub(visit.lost_seen);
     visit.lost_seen = lost;
+    any
 }
 
 /// A sample's lookup addresses: the exact interrupted address, then return addresses minus one

@@ -2,7 +2,9 @@
 //! line: it saves and restores errno; it handles only signals of our timers (`SI_TIMER`) whose
 //! token names a live subtask of this very thread (the token table's two atomic loads, then a
 //! `gettid` system call); it touches only its [`SampleTarget`] (a data-only type allocated before
-//! the timer existed, which stays alive while its token is in the table) and statics; it takes
+//! the timer existed, which stays alive while its token is in the table), on a thread polling an
+//! async subtask that subtask's operator slot (kept alive by the poll it interrupts), and
+//! statics; it takes
 //! no lock, allocates nothing and initialises nothing lazily. When its buffer is half full while
 //! the sampler sleeps, it wakes the sampler (one `futex` system call, see `wake`).
 
@@ -74,10 +76,9 @@ unsafe fn take_sample(target: &SampleTarget, context: *mut libc::c_void, weight:
     // Relaxed atomic loads of memory allocated at registration.
     sample.state = target.state.load(Ordering::Relaxed);
     sample.weight = weight;
-    sample.operator = target
-        .operator
-        .load()
-        .unwrap_or(crate::operator_table::NO_OPERATOR);
+    let (subtask, operator) = target.sampled_subtask_and_operator();
+    sample.subtask = subtask;
+    sample.operator = operator.unwrap_or(crate::operator_table::NO_OPERATOR);
     if ring.publish() {
         // Half full: wake the sampler if it sleeps (see `wake`).
         wake::wake_sampler();

@@ -17,6 +17,8 @@ pub(crate) struct RawSample {
     pub weight: u32,
     /// Operator the subtask was running (`u32::MAX`: none).
     pub operator: u32,
+    /// On a thread that polls async subtasks, the subtask being polled (`NOT_POLLING`: none).
+    pub subtask: u32,
     /// Frames written in `addrs`.
     pub depth: u32,
     /// The interrupted instruction, then return addresses, innermost first.
@@ -27,6 +29,7 @@ const EMPTY_SAMPLE: RawSample = RawSample {
     state: 0,
     weight: 0,
     operator: u32::MAX,
+    subtask: u32::MAX,
     depth: 0,
     addrs: [0; MAX_DEPTH],
 };
