@@ -178,6 +178,12 @@ impl Account {
         max.fetch_max(blocked, Ordering::Relaxed);
     }
 
+    /// Owner thread: adds `ns` of wake-up latency outside any wait (an async subtask woken by
+    /// something that is not an instrumented wait, then waiting to be polled).
+    pub fn add_wake(&self, ns: u64) {
+        self.write(|a| add(&a.wake_ns, ns));
+    }
+
     /// Owner thread: the slot of `site`, claimed on first use; `None` when every slot is taken.
     fn slot_of(&self, site: WaitSite) -> Option<u8> {
         let len = self.sites_len.load(Ordering::Relaxed);

@@ -481,6 +481,16 @@ impl Detached {
         }
     }
 
+    /// The subtask was woken at `woken_ns` and is polled now: the time between is scheduled
+    /// time (busy, as wake-up latency), unless an instrumented wait is open, whose end counts
+    /// it from the instant its record or room arrived.
+    pub(crate) fn polled_after_wake(&self, woken_ns: u64) {
+        if let Some(current) = self.current.as_ref().filter(|c| c.depth == 0) {
+            let scheduled = clock::now_ns().saturating_sub(woken_ns);
+            current.cell.account.add_wake(scheduled);
+        }
+    }
+
     /// Makes the subtask the calling thread's registration until the returned scope drops (one
     /// poll); the thread's own registration, if any, is set aside meanwhile and restored.
     pub(crate) fn enter(&mut self) -> Polling<'_> {

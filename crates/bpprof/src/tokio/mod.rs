@@ -24,24 +24,27 @@
 //! ```
 
 mod channel;
+mod wake_note;
 
 pub use channel::{channel, Receiver, Sender, SinkSender};
 pub use tokio::sync::mpsc::error::{SendError, TryRecvError, TrySendError};
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use crate::subtask::Detached;
+use wake_note::WakeNote;
 
 /// A future run as a subtask: while it is polled, it is the registration of the thread polling
 /// it (any worker of a multi-thread runtime, a `current_thread` runtime, a `LocalSet`), so
 /// instrumented channels and scopes inside it account to it. Its wall time, from its creation
 /// until it completes or is dropped, is busy (being polled, or pending on anything that is not an
 /// instrumented wait), idle (pending on an instrumented receive) or backpressured (pending on an
-/// instrumented send); the time from the wake-up of an instrumented wait to the poll that
-/// completes it is *scheduled* time (woken, not yet polled), counted inside busy as the wake-up
-/// latency of a thread is.
+/// instrumented send); the time from a wake-up (of an instrumented wait, a timer, a socket, a
+/// budget yield, anything) to the next poll is *scheduled* time (woken, not yet polled), counted
+/// inside busy as the wake-up latency of a thread is.
 ///
 /// Created by [`spawn_subtask`], [`spawn_local_subtask`] or [`SubtaskExt::subtask`].
 #[must_use = "a subtask does nothing unless polled"]
@@ -49,6 +52,9 @@ pub struct Subtask<F> {
     detached: Detached,
     /// `None` once dropped (in `Drop`, under the subtask's registration).
     future: Option<Pin<Box<F>>>,
+    /// When the subtask was woken, for its scheduled time; `waker` wakes through it.
+    note: Arc<WakeNote>,
+    waker: Waker,
 }
 
 impl<F: Future> Subtask<F> {
@@ -56,9 +62,12 @@ impl<F: Future> Subtask<F> {
     /// registration registers anyway with a warning in the recording, as [`crate::register`]
     /// does.
     pub fn new(task: &str, index: u32, parallelism: u32, future: F) -> Subtask<F> {
+        let (note, waker) = WakeNote::new();
         Subtask {
             detached: Detached::register(task, index, parallelism),
             future: Some(Box::pin(future)),
+            note,
+            waker,
         }
     }
 }
@@ -68,11 +77,18 @@ impl<F: Future> Future for Subtask<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        let _polling = this.detached.enter();
-        match this.future.as_mut() {
-            Some(future) => future.as_mut().poll(cx),
-            None => Poll::Pending,
+        if let Some(woken_ns) = this.note.poll_begins(cx.waker()) {
+            this.detached.polled_after_wake(woken_ns);
         }
+        let _polling = this.detached.enter();
+        let Some(future) = this.future.as_mut() else {
+            return Poll::Pending;
+        };
+        let poll = future.as_mut().poll(&mut Context::from_waker(&this.waker));
+        if poll.is_pending() {
+            this.note.pending();
+        }
+        poll
     }
 }
 
