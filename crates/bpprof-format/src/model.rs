@@ -82,6 +82,24 @@ pub struct IntervalChunk {
     /// Channels declared in this chunk ([`ChannelDecl::id`]) that are links (`bpprof::link`): an
     /// exchange across a socket or process boundary rather than an in-process queue (format 1.2).
     pub declared_links: Vec<u32>,
+    /// Per async subtask: its polls that ended during the interval (format 1.3; empty for
+    /// threads, and when read from older recordings).
+    pub polls: Vec<SubtaskPolls>,
+}
+
+/// The polls of one async subtask that ended during one interval: how long the threads that
+/// poll it were held by it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubtaskPolls {
+    /// The subtask ([`SubtaskDecl::id`]).
+    pub id: u32,
+    /// Polls that ended.
+    pub polls: u64,
+    /// Wall time of those polls, ns: time a worker thread was running the subtask's code (or
+    /// blocked inside it), part of busy time.
+    pub polled_ns: u64,
+    /// Longest of those polls, ns.
+    pub max_poll_ns: u64,
 }
 
 /// Time one subtask spent blocked on one end of one channel (or link) during one interval.
@@ -328,6 +346,10 @@ pub struct SamplesChunk {
     /// Samples lost during the interval (a full buffer, a frame walk that failed, a signal that
     /// was not delivered in time).
     pub lost: u64,
+    /// On-CPU samples of threads that poll async subtasks taken between two polls: the async
+    /// runtime's own work (scheduling, I/O and timer drivers), no subtask's (format 1.3; 0 when
+    /// read from older recordings).
+    pub between_polls: u64,
 }
 
 /// One symbolised frame.

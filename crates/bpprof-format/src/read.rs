@@ -271,7 +271,7 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
                 }
                 recording.intervals.push(interval);
             }
-            ChunkKind::Samples => recording.samples.push(decode(&chunk)?),
+            ChunkKind::Samples => recording.samples.push(decode_samples(&chunk, version)?),
             ChunkKind::End => {
                 let end: EndChunk = decode(&chunk)?;
                 let mark = IntervalMark {
@@ -410,8 +410,42 @@ fn decode_interval(chunk: &Chunk, version: (u16, u16)) -> Result<IntervalChunk, 
                 ..IntervalChunk::from(interval)
             },
         ),
+        2 => decode_with_empty_tail(chunk, INTERVAL_FIELDS_SINCE_1_2),
         _ => decode(chunk),
     }
+}
+
+/// Fields appended to [`IntervalChunk`] since format 1.2 (`polls`).
+const INTERVAL_FIELDS_SINCE_1_2: usize = 1;
+
+/// Fields appended to [`SamplesChunk`] since format 1.2 (`between_polls`).
+const SAMPLES_FIELDS_SINCE_1_2: usize = 1;
+
+/// A samples chunk of a file of format `version`.
+fn decode_samples(chunk: &Chunk, version: (u16, u16)) -> Result<SamplesChunk, ReadError> {
+    match version.1 {
+        0..=2 => decode_with_empty_tail(chunk, SAMPLES_FIELDS_SINCE_1_2),
+        _ => decode(chunk),
+    }
+}
+
+/// The payload of a chunk written before `fields` fields were appended to its type, decoded
+/// with those fields empty. Every field added since 1.2 is a number, a list or an option, whose
+/// empty value (0, no element, none) postcard encodes as a single zero byte: the old payload
+/// followed by one zero byte per missing field is the payload the new writer would write.
+fn decode_with_empty_tail<T: DeserializeOwned>(
+    chunk: &Chunk,
+    fields: usize,
+) -> Result<T, ReadError> {
+    let mut payload = Vec::with_capacity(chunk.payload.len() + fields);
+    payload.extend_from_slice(&chunk.payload);
+    payload.resize(chunk.payload.len() + fields, 0);
+    decode(&Chunk {
+        kind: chunk.kind,
+        payload,
+        offset: chunk.offset,
+        index: chunk.index,
+    })
 }
 
 /// The meta chunk of a file of format `version` (before 1.2 it ends after `sample_hz`).

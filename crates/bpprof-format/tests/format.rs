@@ -554,11 +554,19 @@ fn interval_with_operators(seq: u64) -> IntervalChunk {
     chunk
 }
 
-/// The payload of `chunk` as format 1.1 wrote it: without the five fields 1.2 appended
-/// (`waits`, `blocking`, `fills`, `warnings`, `declared_links`), which must be empty in `chunk`.
-fn payload_1_1(chunk: &IntervalChunk) -> Vec<u8> {
+/// The payload of `chunk` as format 1.2 wrote it: without the field 1.3 appended (`polls`),
+/// which must be empty in `chunk`.
+fn payload_1_2(chunk: &IntervalChunk) -> Vec<u8> {
     let mut payload = postcard::to_stdvec(chunk).unwrap();
     // An empty sequence is its element count, a single zero byte.
+    assert_eq!(payload.pop(), Some(0));
+    payload
+}
+
+/// The payload of `chunk` as format 1.1 wrote it: also without the five fields 1.2 appended
+/// (`waits`, `blocking`, `fills`, `warnings`, `declared_links`), which must be empty in `chunk`.
+fn payload_1_1(chunk: &IntervalChunk) -> Vec<u8> {
+    let mut payload = payload_1_2(chunk);
     for _ in 0..5 {
         assert_eq!(payload.pop(), Some(0));
     }
@@ -581,7 +589,7 @@ fn operator_calls_round_trip() {
     let written = [interval_with_operators(0), interval_with_operators(1)];
     let (bytes, _) = write(&written, Some(&end_chunk(2)));
     let recording = read(&bytes).unwrap();
-    assert_eq!(recording.version, (1, 2));
+    assert_eq!(recording.version, (1, 3));
     assert_eq!(recording.intervals, written);
     assert_eq!(recording.warnings, []);
 }
@@ -628,6 +636,60 @@ fn waits_blocking_fills_and_warnings_round_trip() {
             message: written[0].warnings[0].message.clone(),
         }]
     );
+}
+
+/// An interval with the field format 1.3 added.
+fn interval_with_polls(seq: u64) -> IntervalChunk {
+    let mut chunk = interval_with_waits(seq);
+    chunk.polls = vec![SubtaskPolls {
+        id: 1,
+        polls: 1_200,
+        polled_ns: 700_000_000,
+        max_poll_ns: 9_000_000,
+    }];
+    chunk
+}
+
+#[test]
+fn polls_and_samples_between_polls_round_trip() {
+    let written = [interval_with_polls(0), interval_with_polls(1)];
+    let mut samples = Vec::new();
+    let mut writer = RecordingWriter::new(&mut samples, &meta()).unwrap();
+    writer.write_interval(&written[0]).unwrap();
+    writer
+        .write_samples(&SamplesChunk {
+            between_polls: 17,
+            ..SamplesChunk::default()
+        })
+        .unwrap();
+    writer.write_interval(&written[1]).unwrap();
+    writer.finish(&end_chunk(2)).unwrap();
+    let recording = read(&samples).unwrap();
+    assert_eq!(recording.intervals, written);
+    assert_eq!(recording.samples[0].between_polls, 17);
+}
+
+/// A recording written by format 1.2 reads with the fields added in 1.3 empty, and a 1.3
+/// payload without them is corrupt.
+#[test]
+fn recording_of_format_1_2_reads_without_polls() {
+    let written = [interval_with_waits(0), interval_with_waits(1)];
+    let mut bytes = preamble(1, 2);
+    bytes.extend_from_slice(&meta_chunk());
+    for chunk in &written {
+        bytes.extend_from_slice(&frame(2, &payload_1_2(chunk)));
+    }
+    let mut samples = postcard::to_stdvec(&SamplesChunk::default()).unwrap();
+    assert_eq!(samples.pop(), Some(0), "between_polls is the last field");
+    bytes.extend_from_slice(&frame(4, &samples));
+    let recording = read(&bytes).unwrap();
+    assert_eq!(recording.version, (1, 2));
+    assert_eq!(recording.intervals, written);
+    assert_eq!(recording.samples, [SamplesChunk::default()]);
+    let mut newer = preamble(1, 3);
+    newer.extend_from_slice(&meta_chunk());
+    newer.extend_from_slice(&frame(2, &payload_1_2(&written[0])));
+    assert!(is_corrupt(&read(&newer)), "{:?}", read(&newer));
 }
 
 /// A recording written by format 1.1 reads with the fields added in 1.2 empty.
@@ -882,7 +944,7 @@ fn end_chunk_bytes_match_the_specification_example() {
             coalesced_intervals: 0,
         })
         .unwrap();
-    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x02\x00");
+    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x03\x00");
     let spec = [
         0x07, 0x00, 0x00, 0x00, 0x03, 0xb7, 0x7a, 0x0b, 0xed, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0x01,
         0x00, 0x53, 0xe9, 0xf8, 0xa7,

@@ -99,6 +99,11 @@ pub(crate) struct Account {
     max_backpressured_stall_ns: AtomicU64,
     records_in: AtomicU64,
     records_out: AtomicU64,
+    /// Polls of an async subtask that ended, their wall time, and the longest since the
+    /// recorder last took it.
+    polls: AtomicU64,
+    polled_ns: AtomicU64,
+    max_poll_ns: AtomicU64,
 }
 
 impl Default for Account {
@@ -118,6 +123,9 @@ impl Default for Account {
             max_backpressured_stall_ns: AtomicU64::new(0),
             records_in: AtomicU64::new(0),
             records_out: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
+            polled_ns: AtomicU64::new(0),
+            max_poll_ns: AtomicU64::new(0),
         }
     }
 }
@@ -209,6 +217,33 @@ impl Account {
     pub fn add_records_in(&self, n: u64) {
         let v = self.records_in.load(Ordering::Relaxed);
         self.records_in.store(v.wrapping_add(n), Ordering::Relaxed);
+    }
+
+    /// The polling thread: counts a poll of an async subtask that lasted `ns`. Two loads and
+    /// stores, and a read-modify-write only for a new longest poll.
+    #[inline]
+    pub fn add_poll(&self, ns: u64) {
+        let polls = self.polls.load(Ordering::Relaxed);
+        self.polls.store(polls.wrapping_add(1), Ordering::Relaxed);
+        let polled = self.polled_ns.load(Ordering::Relaxed);
+        self.polled_ns
+            .store(polled.wrapping_add(ns), Ordering::Relaxed);
+        if ns > self.max_poll_ns.load(Ordering::Relaxed) {
+            self.max_poll_ns.fetch_max(ns, Ordering::Relaxed);
+        }
+    }
+
+    /// Polls counted so far and their total wall time, ns (any thread).
+    pub fn polls(&self) -> (u64, u64) {
+        (
+            self.polls.load(Ordering::Relaxed),
+            self.polled_ns.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The longest poll since the last call, ns (the recorder, once per interval).
+    pub fn take_max_poll(&self) -> u64 {
+        self.max_poll_ns.swap(0, Ordering::Relaxed)
     }
 
     /// Owner thread: counts records sent.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bpprof_format::{
     ChannelDecl, ChannelFill, ChannelInterval, ChannelWait, EdgeDecl, IntervalChunk, OperatorCalls,
     OperatorDecl, OperatorInterval, RuntimeWarning, SubtaskBlocking, SubtaskDecl, SubtaskInterval,
-    TaskDecl,
+    SubtaskPolls, TaskDecl,
 };
 
 use crate::account::{Totals, WaitSite, MAX_WAIT_CHANNELS};
@@ -35,6 +35,11 @@ struct Baseline {
     /// Longest stalls seen in chunks that could not be written (carried into the next one).
     max_idle_stall_ns: u64,
     max_backpressured_stall_ns: u64,
+    /// An async subtask's polls and their wall time, and its longest poll in chunks that could
+    /// not be written.
+    polls: u64,
+    polled_ns: u64,
+    max_poll_ns: u64,
     /// Whether a written chunk declared the subtask (false for those registered before the
     /// recording started, until the first chunk declares them).
     declared: bool,
@@ -342,6 +347,16 @@ impl Snapshotter {
             if blocking.wake_ns > 0 || blocking.blocked_cpu_ns > 0 {
                 chunk.blocking.push(blocking);
             }
+            let (polls, polled_ns) = cell.account.polls();
+            let max_poll_ns = cell.account.take_max_poll().max(base.max_poll_ns);
+            if polls != base.polls {
+                chunk.polls.push(SubtaskPolls {
+                    id: cell.id,
+                    polls: polls.wrapping_sub(base.polls),
+                    polled_ns: polled_ns.wrapping_sub(base.polled_ns),
+                    max_poll_ns,
+                });
+            }
             if reading.ended {
                 ended.push(Arc::clone(cell));
             }
@@ -360,6 +375,9 @@ impl Snapshotter {
                     // Kept only if this chunk is dropped; cleared on commit.
                     max_idle_stall_ns: max_idle,
                     max_backpressured_stall_ns: max_bp,
+                    polls,
+                    polled_ns,
+                    max_poll_ns,
                     declared: true,
                 },
             ));
@@ -453,6 +471,7 @@ impl Snapshotter {
         for (id, mut base) in pending.baselines {
             base.max_idle_stall_ns = 0;
             base.max_backpressured_stall_ns = 0;
+            base.max_poll_ns = 0;
             self.baselines.insert(id, base);
         }
         self.operator_bases.extend(pending.operator_bases);
@@ -500,6 +519,7 @@ impl Snapshotter {
             if let Some(known) = self.baselines.get_mut(&id) {
                 known.max_idle_stall_ns = base.max_idle_stall_ns;
                 known.max_backpressured_stall_ns = base.max_backpressured_stall_ns;
+                known.max_poll_ns = base.max_poll_ns;
             }
         }
         for channel in pending.saw_full {

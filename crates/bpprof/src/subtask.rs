@@ -511,9 +511,16 @@ impl Detached {
             .is_ok();
         let saved_sent = LAST_SENT.replace(self.last_sent);
         let saved_received = LAST_RECEIVED.replace(self.last_received);
+        // Polls are timed while a recorder runs: two clock reads per poll.
+        let started_ns = if registry::is_recording() {
+            clock::now_ns()
+        } else {
+            0
+        };
         let polling = Polling {
             detached: self,
             _sampled: sampled,
+            started_ns,
             saved,
             saved_fast: FAST_CELL.replace(cell),
             saved_sent,
@@ -537,6 +544,8 @@ pub(crate) struct Polling<'a> {
     /// Ends the poll for the sampler; the subtask's cell (and the operator slot the scope
     /// points to) outlives it, as `detached` holds it.
     _sampled: Option<crate::poller::PollScope>,
+    /// When the poll began, while a recorder runs (0: not timed).
+    started_ns: u64,
     saved: Option<Current>,
     saved_fast: *const SubtaskCell,
     saved_sent: u64,
@@ -557,6 +566,10 @@ impl Drop for Polling<'_> {
         FAST_CELL.set(self.saved_fast);
         self.detached.last_sent = LAST_SENT.replace(self.saved_sent);
         self.detached.last_received = LAST_RECEIVED.replace(self.saved_received);
+        if let (Some(current), true) = (&self.detached.current, self.started_ns != 0) {
+            let polled = clock::now_ns().saturating_sub(self.started_ns);
+            current.cell.account.add_poll(polled);
+        }
     }
 }
 

@@ -125,3 +125,52 @@ fn a_task_starved_of_workers_has_the_scheduled_time_it_waited() {
         "scheduled {measured:.3}, expected {truth:.3} ± 0.03"
     );
 }
+
+#[test]
+fn polls_are_counted_with_their_wall_time_and_the_longest() {
+    let _lock = recorder_lock();
+    let rec = start("tokio_polls");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        spawn_subtask("Blocker", 0, 1, async {
+            for i in 0..10u64 {
+                // A blocking call inside poll: it holds the thread for 5 to 50 ms.
+                std::thread::sleep(Duration::from_millis(5 * (i + 1)));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap();
+    });
+    drop(runtime);
+    let recording = rec.finish();
+    let decl = only_declaration(&recording, "Blocker");
+    let polls: Vec<_> = recording
+        .intervals
+        .iter()
+        .flat_map(|i| &i.polls)
+        .filter(|p| p.id == decl.id)
+        .collect();
+    let count: u64 = polls.iter().map(|p| p.polls).sum();
+    let polled_ms = polls.iter().map(|p| p.polled_ns).sum::<u64>() as f64 / 1e6;
+    let longest_ms = polls.iter().map(|p| p.max_poll_ns).max().unwrap_or(0) as f64 / 1e6;
+    eprintln!("Blocker: {count} polls, {polled_ms:.1} ms polled, longest {longest_ms:.1} ms");
+    // One poll per sleep and a last one that completes: 11 (a timer may wake the task once
+    // more than needed).
+    assert!((11..=14).contains(&count), "{count} polls: {polls:?}");
+    // 5 + 10 + ... + 50 = 275 ms of blocking inside polls.
+    assert!((275.0..350.0).contains(&polled_ms), "{polled_ms} ms polled");
+    assert!(
+        (50.0..80.0).contains(&longest_ms),
+        "longest poll {longest_ms} ms"
+    );
+    // Threads have no polls.
+    assert!(recording
+        .intervals
+        .iter()
+        .flat_map(|i| &i.polls)
+        .all(|p| p.id == decl.id));
+}

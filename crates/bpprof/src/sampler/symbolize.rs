@@ -96,6 +96,7 @@ impl Symbolizer {
             stacks: std::mem::take(&mut self.new_stacks),
             counts,
             lost,
+            between_polls: raw.between_polls,
         }
     }
 
