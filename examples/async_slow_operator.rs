@@ -17,12 +17,12 @@ mod common;
 
 use std::time::Instant;
 
-use bpprof::tokio::{channel, spawn_subtask, Receiver, Sender};
+use bpprof::tokio::{channel, spawn_subtask};
+use common::async_stages::{channels_into, runtime, send_round_robin, CAPACITY};
 use common::{add_record, before, burn, run_time, start_recording, stop_recording};
 
 const PARSE: u32 = 2;
 const ENRICH: u32 = 4;
-const CAPACITY: usize = 256;
 
 /// Parsing: a little work per record.
 #[inline(never)]
@@ -47,30 +47,12 @@ fn score_record(record: u64) -> u64 {
     std::hint::black_box(burn(record, 10_000))
 }
 
-/// One channel per subtask of `task`, named `FROM->TASK#i`.
-fn channels_into(from: &str, task: &str, n: u32) -> (Vec<Sender<u64>>, Vec<Receiver<u64>>) {
-    (0..n)
-        .map(|i| channel::<u64>(&format!("{from}->{task}#{i}"), CAPACITY))
-        .unzip()
-}
-
-/// Sends `record` to the next of `outputs`, round-robin; false once a receiver is gone.
-async fn send_round_robin(outputs: &[Sender<u64>], next: &mut usize, record: u64) -> bool {
-    let output = &outputs[*next % outputs.len()];
-    *next += 1;
-    output.send(record).await.is_ok()
-}
-
 fn main() {
     let run_for = run_time(8.0);
     let recording = start_recording();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .expect("tokio runtime");
-    let checksum = runtime.block_on(async move {
-        let (to_parse, parse_in) = channels_into("source", "parse", PARSE);
-        let (to_enrich, enrich_in) = channels_into("parse", "enrich", ENRICH);
+    let checksum = runtime().block_on(async move {
+        let (to_parse, parse_in) = channels_into::<u64>("source", "parse", PARSE);
+        let (to_enrich, enrich_in) = channels_into::<u64>("parse", "enrich", ENRICH);
         let (to_sink, mut sink_in) = channel::<u64>("enrich->sink", CAPACITY);
         let mut tasks = Vec::new();
         tasks.push(spawn_subtask("Source", 0, 1, async move {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each example uses a different subset.
 
+pub mod async_stages;
+
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 

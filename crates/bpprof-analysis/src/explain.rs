@@ -70,6 +70,35 @@ pub(crate) fn starved(b: &Bottleneck, task: &TaskReport) -> String {
     reason
 }
 
+/// "Enrich is the bottleneck: its polls hold the async runtime's workers (1.9 workers on average,
+/// 97% of all polled time, polls up to 9.3 ms) while Parse, below backpressured Source (69%),
+/// waits to be polled 92% of its busy time; Enrich#2 is the busiest subtask".
+pub(crate) fn workers_held(b: &Bottleneck, task: &TaskReport, waiting: &TaskReport) -> String {
+    let longest = task
+        .max_poll_ms
+        .map(|ms| format!(", polls up to {ms:.1} ms"))
+        .unwrap_or_default();
+    let blocked = b.edge.as_ref().map_or("", |e| e.from.as_str());
+    let upstream = pct(figure(&b.evidence, "upstream_blocked"));
+    let meanwhile = if waiting.name == task.name {
+        format!("its upstream {blocked} is backpressured {upstream}")
+    } else {
+        format!(
+            "{}, below backpressured {blocked} ({upstream}), waits to be polled {} of its busy time",
+            waiting.name,
+            pct(figure(&b.evidence, "scheduled_share")),
+        )
+    };
+    let mut reason = format!(
+        "{} is the bottleneck: its polls hold the async runtime's workers ({:.1} workers on average, {} of all polled time{longest}) while {meanwhile}",
+        task.name,
+        task.polled_workers.unwrap_or(0.0),
+        pct(figure(&b.evidence, "held_share")),
+    );
+    reason.push_str(&details(b, task));
+    reason
+}
+
 /// "SourceB is the bottleneck: busy 93% while Join waits for its records 64% of the time and
 /// SourceA is backpressured 73% on Join's other input: Join is held back by its slowest input".
 pub(crate) fn slowest_input(b: &Bottleneck, task: &TaskReport, waiting: &TaskReport) -> String {
@@ -194,6 +223,12 @@ pub(crate) fn note(note: &Note, cpus: u32) -> String {
             note.subject
         ),
         NoteKind::NoData => format!("{} has no accounting data in the analysed range", note.subject),
+        NoteKind::OffCpu if note.evidence.iter().any(|e| e.metric == "polled") => format!(
+            "{} is busy {} but polled {}: it is pending on something outside the pipeline (I/O, a timer, a lock)",
+            note.subject,
+            value("busy"),
+            value("polled")
+        ),
         NoteKind::OffCpu => format!(
             "{} is busy {} but on CPU {}: it waits on something outside the pipeline (I/O, a lock, a sleep)",
             note.subject,
@@ -212,6 +247,17 @@ pub(crate) fn note(note: &Note, cpus: u32) -> String {
                 value("runqueue_share")
             )
         }
+        NoteKind::WaitsForWorker => format!(
+            "{} waits to be polled {} of its busy time: the async runtime's workers are busy with other tasks' polls",
+            note.subject,
+            value("scheduled_share")
+        ),
+        NoteKind::LongPolls => format!(
+            "{}'s polls last up to {:.1} ms and hold {:.1} workers on average: while one runs, no other task on its worker is polled; move that work to `spawn_blocking` or a thread registered with `bpprof::register`, or reach an `.await` more often",
+            note.subject,
+            figure(&note.evidence, "max_poll_ms"),
+            figure(&note.evidence, "polled_workers")
+        ),
         NoteKind::UnseenProducer => {
             let into = if note.tasks.is_empty() {
                 String::new()
@@ -276,11 +322,18 @@ fn skew_sentence(task: &TaskReport, hot: &[&SubtaskReport]) -> String {
 /// "Sink is busy 95% but on CPU 8%: it waits on something outside the pipeline (I/O, a lock, a
 /// sleep)".
 fn off_cpu_sentence(name: &str, s: &SubtaskReport) -> String {
-    format!(
-        "{name} is busy {} but on CPU {}: it waits on something outside the pipeline (I/O, a lock, a sleep)",
-        pct(s.busy.unwrap_or(0.0)),
-        pct(s.on_cpu.unwrap_or(0.0))
-    )
+    match (s.on_cpu, s.polled) {
+        (None, Some(polled)) => format!(
+            "{name} is busy {} but polled {}: it is pending on something outside the pipeline (I/O, a timer, a lock)",
+            pct(s.busy.unwrap_or(0.0)),
+            pct(polled)
+        ),
+        (on_cpu, _) => format!(
+            "{name} is busy {} but on CPU {}: it waits on something outside the pipeline (I/O, a lock, a sleep)",
+            pct(s.busy.unwrap_or(0.0)),
+            pct(on_cpu.unwrap_or(0.0))
+        ),
+    }
 }
 
 /// "Enrich (in chain Parse -> Filter -> Enrich) takes 85% of the busy time".

@@ -265,6 +265,18 @@ fn busy_split(s: &window::SubtaskSums) -> BusySplit {
     }
 }
 
+/// The part of a subtask's busy time that is not its load: the wake-up latency after its
+/// receives for a thread (after a send, a thread waiting for a CPU is in the middle of its own
+/// work), all of its scheduled time for an async subtask (woken or yielded, waiting for a worker
+/// that other tasks hold).
+fn waiting_to_run(s: &window::SubtaskSums) -> u64 {
+    if s.threadless > 0 {
+        s.wake
+    } else {
+        s.wake_after_input()
+    }
+}
+
 pub(crate) fn task_report(
     position: usize,
     task: &graph::Task,
@@ -291,7 +303,14 @@ pub(crate) fn task_report(
                 backpressured,
                 idle: ratio(s.idle, wall),
                 on_cpu: ratio(split.on_cpu, wall).filter(|_| cpu_known),
-                off_cpu_share: known(split.off_cpu).filter(|_| cpu_known),
+                off_cpu_share: match (cpu_known, s.polls > 0) {
+                    (true, _) => known(split.off_cpu),
+                    // An async subtask is off-CPU while pending on something that is not an
+                    // instrumented wait and not scheduled (a socket, a timer): neither polled
+                    // nor waiting for a worker.
+                    (false, true) => known(s.busy.saturating_sub(s.polled + s.wake)),
+                    (false, false) => None,
+                },
                 runqueue_share: split.cpu_wait.and_then(known).filter(|_| cpu_known),
                 blocked_cpu: ratio(split.blocked_cpu, wall).filter(|_| cpu_known),
                 wake: ratio(s.wake, wall),
@@ -305,7 +324,10 @@ pub(crate) fn task_report(
                 records_out_per_s: per_s(s.records_out, seconds),
                 max_idle_stall_ms: s.max_idle_stall as f64 / 1e6,
                 max_backpressure_stall_ms: s.max_backpressure_stall as f64 / 1e6,
-                load: ratio(s.busy.saturating_sub(s.wake_after_input()), wall),
+                load: ratio(s.busy.saturating_sub(waiting_to_run(&s)), wall),
+                polled: ratio(s.polled, wall).filter(|_| s.polls > 0),
+                scheduled_share: known(s.wake).filter(|_| s.polls > 0).map(|x| x.min(1.0)),
+                max_poll_ms: (s.polls > 0).then(|| s.max_poll as f64 / 1e6),
             }
         })
         .collect();
@@ -320,6 +342,11 @@ pub(crate) fn task_report(
         idle: max(|s| s.idle),
         on_cpu: max(|s| s.on_cpu),
         load: max(|s| s.load),
+        polled_workers: subtasks
+            .iter()
+            .filter_map(|s| s.polled)
+            .reduce(|a, b| a + b),
+        max_poll_ms: max(|s| s.max_poll_ms),
         level: backpressured.map(Level::of),
         records_in_per_s: per_s(subtasks.iter().map(|s| s.records_in).sum(), seconds),
         records_out_per_s: per_s(subtasks.iter().map(|s| s.records_out).sum(), seconds),

@@ -10,8 +10,10 @@ pub const SCHEMA: &str = "bpprof.locate";
 pub const SCHEMA_VERSION: u32 = 1;
 /// Value of [`LocateReport::schema_minor`]: incremented by additive changes. 1: per-edge
 /// evidence, the busy split, structured bottleneck evidence. 2: rule
-/// `starved_below_backpressure`.
-pub const SCHEMA_MINOR: u32 = 2;
+/// `starved_below_backpressure`. 3: async tasks' polls (`polled`, `scheduled_share`,
+/// `max_poll_ms`, `polled_workers`), rule `workers_held`, notes `waits_for_worker` and
+/// `long_polls`.
+pub const SCHEMA_MINOR: u32 = 3;
 
 /// Where a pipeline's bottleneck is, and the figures behind the verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,6 +257,11 @@ pub enum NoteKind {
     NoData,
     /// Records flow through a channel that no registered subtask sends into.
     UnseenProducer,
+    /// A busy async subtask waits to be polled a large share of its busy time: the async
+    /// runtime's workers are busy with other tasks.
+    WaitsForWorker,
+    /// An async task's polls last long: while one runs, its worker polls nothing else.
+    LongPolls,
     /// Most on-CPU stack samples of the tasks in [`Note::tasks`] stop after a few frames without
     /// reaching the thread's entry: the program was probably built without frame pointers (see
     /// [`crate::stacks`]).
@@ -274,6 +281,9 @@ pub enum Rule {
     /// is waiting for a CPU after its input arrived, downstream of an edge that nothing else
     /// explains: on an oversubscribed machine its own rate is what the CPUs give it.
     StarvedBelowBackpressure,
+    /// An async task whose polls hold the runtime's worker threads, while an async task
+    /// downstream of backpressure waits to be polled (schema minor 3).
+    WorkersHeld,
     /// A link whose writer is blocked on it while its reader waits on it.
     Exchange,
     /// Backpressure that nothing recorded downstream explains.
@@ -337,6 +347,13 @@ pub struct TaskReport {
     /// subtasks.
     #[serde(default)]
     pub load: Option<f64>,
+    /// Of an async task: the worker threads its polls held on average, the sum of its subtasks'
+    /// `polled` (2.0: two workers all the time); `null` for threads (schema minor 3).
+    #[serde(default)]
+    pub polled_workers: Option<f64>,
+    /// Of an async task: its longest poll, milliseconds; `null` for threads.
+    #[serde(default)]
+    pub max_poll_ms: Option<f64>,
     /// Backpressure level of `backpressured`; `null` when unknown.
     pub level: Option<Level>,
     /// Records received per second, summed over subtasks.
@@ -431,6 +448,17 @@ pub struct SubtaskReport {
     /// worked, or was preempted while working. What the rules call *loaded*.
     #[serde(default)]
     pub load: Option<f64>,
+    /// An async subtask's polls / wall time: the share of the time a worker thread ran its code
+    /// (or was blocked inside it); `null` for threads and without poll data (schema minor 3).
+    #[serde(default)]
+    pub polled: Option<f64>,
+    /// An async subtask's share of its busy time woken but not yet polled (scheduled: waiting
+    /// for a worker); `null` for threads, whose equivalent is `runqueue_share`.
+    #[serde(default)]
+    pub scheduled_share: Option<f64>,
+    /// An async subtask's longest poll, milliseconds; `null` for threads and without polls.
+    #[serde(default)]
+    pub max_poll_ms: Option<f64>,
 }
 
 /// An edge of the job graph: data flows from `from` to `to`. All channels between the same two

@@ -20,7 +20,7 @@ use bpprof_format::{
     read_recording, ChannelDecl, ChannelEndpoint, ChannelFill, ChannelInterval, ChannelWait,
     EdgeDecl, EndChunk, EndpointRole, FrameDecl, IntervalChunk, OperatorCalls, OperatorDecl,
     OperatorInterval, Recording, RecordingMeta, RecordingWriter, SampleCount, SampleState,
-    SamplesChunk, StackDecl, SubtaskDecl, SubtaskInterval, TaskDecl,
+    SamplesChunk, StackDecl, SubtaskBlocking, SubtaskDecl, SubtaskInterval, SubtaskPolls, TaskDecl,
 };
 
 /// Sampling frequency that [`Synth::sample`] sets when none was set.
@@ -371,6 +371,24 @@ impl Synth {
                 full_samples: full,
             });
         }
+    }
+
+    /// Reports in the next interval that async `subtask` was polled `polled` of the interval
+    /// (in 100 polls, the longest `max_poll_ms`) and was scheduled (woken, not yet polled)
+    /// `scheduled` of it, as wake-up latency.
+    pub fn polled(&mut self, subtask: u32, polled: f64, scheduled: f64, max_poll_ms: f64) {
+        let part = |f: f64| (f.clamp(0.0, 1.0) * self.interval_ns as f64).round() as u64;
+        self.pending.polls.push(SubtaskPolls {
+            id: subtask,
+            polls: 100,
+            polled_ns: part(polled),
+            max_poll_ns: (max_poll_ms * 1e6) as u64,
+        });
+        self.pending.blocking.push(SubtaskBlocking {
+            id: subtask,
+            wake_ns: part(scheduled),
+            blocked_cpu_ns: 0,
+        });
     }
 
     /// Reports in the next interval that `sends` sends into `channel` found it full and `recvs`

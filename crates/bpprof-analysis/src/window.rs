@@ -55,6 +55,10 @@ pub(crate) struct SubtaskSums {
     pub records_out: u64,
     pub max_idle_stall: u64,
     pub max_backpressure_stall: u64,
+    /// An async subtask's polls (format 1.3 on): how many ended, their wall time, the longest.
+    pub polls: u64,
+    pub polled: u64,
+    pub max_poll: u64,
 }
 
 impl SubtaskSums {
@@ -156,6 +160,14 @@ pub(crate) fn subtask_sums(
                     EndpointRole::Receiver => sum.recv_waits += w.waits,
                     EndpointRole::Sender => sum.send_waits += w.waits,
                 }
+            }
+        }
+        for p in &interval.polls {
+            if let Some(&key) = graph.subtasks.get(&p.id) {
+                let sum = sums.entry(key).or_default();
+                sum.polls = sum.polls.saturating_add(p.polls);
+                sum.polled = sum.polled.saturating_add(p.polled_ns);
+                sum.max_poll = sum.max_poll.max(p.max_poll_ns);
             }
         }
         let mut registered_wall: HashMap<(usize, u32), u64> = HashMap::new();

@@ -95,10 +95,11 @@ pub struct SubtaskPolls {
     pub id: u32,
     /// Polls that ended.
     pub polls: u64,
-    /// Wall time of those polls, ns: time a worker thread was running the subtask's code (or
-    /// blocked inside it), part of busy time.
+    /// Wall time of its polls within the interval, ns (a poll in progress counts up to the
+    /// interval's end, the rest in the next): time a worker thread was running the subtask's
+    /// code (or blocked inside it), part of busy time.
     pub polled_ns: u64,
-    /// Longest of those polls, ns.
+    /// Longest of the polls that ended, or of the one in progress so far, ns.
     pub max_poll_ns: u64,
 }
 

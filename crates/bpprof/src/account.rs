@@ -104,6 +104,9 @@ pub(crate) struct Account {
     polls: AtomicU64,
     polled_ns: AtomicU64,
     max_poll_ns: AtomicU64,
+    /// When the poll in progress began (0: none), so that a long poll counts in every interval
+    /// it spans.
+    poll_since_ns: AtomicU64,
 }
 
 impl Default for Account {
@@ -126,6 +129,7 @@ impl Default for Account {
             polls: AtomicU64::new(0),
             polled_ns: AtomicU64::new(0),
             max_poll_ns: AtomicU64::new(0),
+            poll_since_ns: AtomicU64::new(0),
         }
     }
 }
@@ -219,10 +223,17 @@ impl Account {
         self.records_in.store(v.wrapping_add(n), Ordering::Relaxed);
     }
 
-    /// The polling thread: counts a poll of an async subtask that lasted `ns`. Two loads and
+    /// The polling thread: a poll of an async subtask begins at `now`.
+    #[inline]
+    pub fn begin_poll(&self, now: u64) {
+        self.poll_since_ns.store(now, Ordering::Relaxed);
+    }
+
+    /// The polling thread: the poll begun at `since` ends at `now`. Two loads and three
     /// stores, and a read-modify-write only for a new longest poll.
     #[inline]
-    pub fn add_poll(&self, ns: u64) {
+    pub fn end_poll(&self, since: u64, now: u64) {
+        let ns = now.saturating_sub(since);
         let polls = self.polls.load(Ordering::Relaxed);
         self.polls.store(polls.wrapping_add(1), Ordering::Relaxed);
         let polled = self.polled_ns.load(Ordering::Relaxed);
@@ -231,14 +242,20 @@ impl Account {
         if ns > self.max_poll_ns.load(Ordering::Relaxed) {
             self.max_poll_ns.fetch_max(ns, Ordering::Relaxed);
         }
+        self.poll_since_ns.store(0, Ordering::Relaxed);
     }
 
-    /// Polls counted so far and their total wall time, ns (any thread).
-    pub fn polls(&self) -> (u64, u64) {
-        (
-            self.polls.load(Ordering::Relaxed),
-            self.polled_ns.load(Ordering::Relaxed),
-        )
+    /// Polls ended so far, their wall time with the poll in progress up to `now`, and how long
+    /// that one has lasted, ns (any thread). The total is read before the poll in progress: a
+    /// poll ending in between is counted at the next reading, never twice.
+    pub fn polls(&self, now: u64) -> (u64, u64, u64) {
+        let polls = self.polls.load(Ordering::Relaxed);
+        let polled = self.polled_ns.load(Ordering::Relaxed);
+        let ongoing = match self.poll_since_ns.load(Ordering::Relaxed) {
+            0 => 0,
+            since => now.saturating_sub(since),
+        };
+        (polls, polled.saturating_add(ongoing), ongoing)
     }
 
     /// The longest poll since the last call, ns (the recorder, once per interval).

@@ -347,9 +347,15 @@ impl Snapshotter {
             if blocking.wake_ns > 0 || blocking.blocked_cpu_ns > 0 {
                 chunk.blocking.push(blocking);
             }
-            let (polls, polled_ns) = cell.account.polls();
-            let max_poll_ns = cell.account.take_max_poll().max(base.max_poll_ns);
-            if polls != base.polls {
+            let (polls, polled_ns, ongoing_ns) = cell.account.polls(at_ns);
+            // Cumulative, never below what was reported (a poll that ended between the reads).
+            let polled_ns = polled_ns.max(base.polled_ns);
+            let max_poll_ns = cell
+                .account
+                .take_max_poll()
+                .max(base.max_poll_ns)
+                .max(ongoing_ns);
+            if polls != base.polls || polled_ns != base.polled_ns {
                 chunk.polls.push(SubtaskPolls {
                     id: cell.id,
                     polls: polls.wrapping_sub(base.polls),

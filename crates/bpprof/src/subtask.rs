@@ -498,6 +498,15 @@ impl Detached {
             .current
             .as_ref()
             .map_or(std::ptr::null(), |c| Arc::as_ptr(&c.cell));
+        // Polls are timed while a recorder runs: two clock reads per poll.
+        let started_ns = match (registry::is_recording(), &self.current) {
+            (true, Some(current)) => {
+                let now = clock::now_ns();
+                current.cell.account.begin_poll(now);
+                now
+            }
+            _ => 0,
+        };
         // Samples of this thread belong to the subtask until the poll ends.
         let sampled = self
             .current
@@ -511,12 +520,6 @@ impl Detached {
             .is_ok();
         let saved_sent = LAST_SENT.replace(self.last_sent);
         let saved_received = LAST_RECEIVED.replace(self.last_received);
-        // Polls are timed while a recorder runs: two clock reads per poll.
-        let started_ns = if registry::is_recording() {
-            clock::now_ns()
-        } else {
-            0
-        };
         let polling = Polling {
             detached: self,
             _sampled: sampled,
@@ -567,8 +570,10 @@ impl Drop for Polling<'_> {
         self.detached.last_sent = LAST_SENT.replace(self.saved_sent);
         self.detached.last_received = LAST_RECEIVED.replace(self.saved_received);
         if let (Some(current), true) = (&self.detached.current, self.started_ns != 0) {
-            let polled = clock::now_ns().saturating_sub(self.started_ns);
-            current.cell.account.add_poll(polled);
+            current
+                .cell
+                .account
+                .end_poll(self.started_ns, clock::now_ns());
         }
     }
 }

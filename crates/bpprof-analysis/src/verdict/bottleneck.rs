@@ -3,6 +3,7 @@
 
 use super::edges::{Named, View};
 use super::operators::slowest_operator;
+use super::workers::{self, HOLD_SHARE_MIN, SCHEDULED_SHARE_MIN};
 use super::{
     busiest, BUSY_MIN, EXCHANGE_IDLE_MIN, LEVEL_OK_MAX, OFF_CPU_SHARE_MIN, STARVED_ON_CPU_MIN,
     UNACCOUNTED_FULL_QUEUE_MIN,
@@ -73,6 +74,26 @@ pub(super) fn loaded(
             true,
         ),
     });
+    let held = rule == Rule::WorkersHeld;
+    if let (true, Some((waiting, _))) = (held, input) {
+        b.waited_by = Some(view.tasks[waiting].name.clone());
+        b.evidence.push(evidence(
+            "scheduled_share",
+            view.tasks[waiting].name.clone(),
+            workers::scheduled_share(&view.tasks[waiting]).unwrap_or(0.0),
+            SCHEDULED_SHARE_MIN,
+            true,
+        ));
+        b.evidence.push(evidence(
+            "held_share",
+            task.name.clone(),
+            workers::held_share(view, i),
+            HOLD_SHARE_MIN,
+            true,
+        ));
+        b.reason = explain::workers_held(&b, task, &view.tasks[waiting]);
+        return b;
+    }
     if let Some((waiting, via)) = input {
         b.waited_by = Some(view.tasks[waiting].name.clone());
         b.evidence.push(evidence(

@@ -157,6 +157,8 @@ pub(super) enum Cause {
     /// The downstream task is busy (Flink's busy) but not loaded: it spends much of its time
     /// waiting for a CPU after its input arrived.
     Starved(usize),
+    /// The downstream task (async) waits to be polled: the polls of `task` hold the workers.
+    WorkersHeld { task: usize, waiting: usize },
     /// Nothing downstream explains it.
     Unexplained,
 }
@@ -166,6 +168,14 @@ pub(super) fn cause(view: &View, e: usize) -> Cause {
     let d = edge.to;
     if d == edge.from {
         return Cause::Unexplained;
+    }
+    // An async task that holds the workers is the bottleneck whatever its load (it also waits
+    // for the workers, held by its own subtasks).
+    if super::workers::holder(view, d) == Some(d) {
+        return Cause::WorkersHeld {
+            task: d,
+            waiting: d,
+        };
     }
     if view.loaded(d) {
         return Cause::Loaded(d);
@@ -191,6 +201,9 @@ pub(super) fn cause(view: &View, e: usize) -> Cause {
         || matches!(view.level(d), Some(Level::Low | Level::High))
     {
         return Cause::Further;
+    }
+    if let Some(task) = super::workers::holder(view, d).filter(|&h| h != d) {
+        return Cause::WorkersHeld { task, waiting: d };
     }
     if view.starved(d) {
         return Cause::Starved(d);

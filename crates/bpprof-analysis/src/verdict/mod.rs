@@ -14,12 +14,14 @@
 mod bottleneck;
 mod edges;
 mod operators;
+mod workers;
 
 use std::collections::BTreeMap;
 
 use bpprof_format::Recording;
 
 pub(crate) use operators::slowest_operator;
+pub use workers::{HOLD_SHARE_MIN, HOLD_WORKERS_MIN, LONG_POLL_MS, SCHEDULED_SHARE_MIN};
 
 use crate::explain;
 use crate::graph::JobGraph;
@@ -192,6 +194,10 @@ fn explain_edges(view: &View, pressured: &[usize], full: &[(usize, usize, f64)])
                     .push((task, Rule::SlowestInput, e, Some((waiting, via))))
             }
             Cause::Starved(d) => out.named.push((d, Rule::StarvedBelowBackpressure, e, None)),
+            Cause::WorkersHeld { task, waiting } => {
+                out.named
+                    .push((task, Rule::WorkersHeld, e, Some((waiting, e))))
+            }
             Cause::Exchange => out.exchanges.push(e),
             Cause::Further => {}
             Cause::Unexplained => out.unexplained.push(e),
@@ -400,16 +406,22 @@ fn task_notes(tasks: &[TaskReport]) -> Vec<Note> {
                         OFF_CPU_SHARE_MIN,
                         true,
                     ),
-                    bottleneck::evidence(
-                        "on_cpu",
-                        s.name.clone(),
-                        s.on_cpu.unwrap_or(0.0),
-                        busy,
-                        false,
-                    ),
+                    match (s.on_cpu, s.polled) {
+                        (None, Some(polled)) => {
+                            bottleneck::evidence("polled", s.name.clone(), polled, busy, false)
+                        }
+                        (on_cpu, _) => bottleneck::evidence(
+                            "on_cpu",
+                            s.name.clone(),
+                            on_cpu.unwrap_or(0.0),
+                            busy,
+                            false,
+                        ),
+                    },
                 ],
             ));
         }
+        notes.extend(workers::notes(task, s, &name));
         if let Some(rq) = s.runqueue_share.filter(|&x| x > RUNQUEUE_SHARE_MIN) {
             notes.push(note(
                 NoteKind::WaitsForCpu,
