@@ -43,6 +43,7 @@
 //! None.
 #![deny(missing_docs)]
 
+pub mod capacity;
 pub mod check;
 pub mod diff;
 mod evidence;
@@ -70,9 +71,9 @@ use bpprof_format::Recording;
 pub use graph::JobGraph;
 pub use render::{render_human, render_human_with, RenderOptions};
 pub use report::{
-    Bottleneck, BottleneckKind, EdgeRef, EdgeReport, Evidence, Level, LocateReport, OperatorShare,
-    RecordingSummary, Rule, StripRow, SubtaskReport, TaskReport, TaskShare, Timeline,
-    UpstreamPressure, WindowVerdict, SCHEMA, SCHEMA_MINOR, SCHEMA_VERSION,
+    Bottleneck, BottleneckKind, Capacity, CpuUse, EdgeRef, EdgeReport, Evidence, Level,
+    LocateReport, OperatorShare, RecordingSummary, Rule, StripRow, SubtaskReport, TaskReport,
+    TaskShare, Timeline, UpstreamPressure, WindowVerdict, SCHEMA, SCHEMA_MINOR, SCHEMA_VERSION,
 };
 
 /// Which part of the recording to analyse.
@@ -167,6 +168,7 @@ pub fn locate(
         timeline,
         moving: _,
     } = timeline;
+    let cpu_use = capacity::cpu_use(&tasks, recording.meta.cpus);
     Ok(LocateReport {
         schema: SCHEMA.to_owned(),
         schema_version: SCHEMA_VERSION,
@@ -188,6 +190,7 @@ pub fn locate(
         edges,
         notes: averaged.notes,
         findings: averaged.findings,
+        cpu_use,
         windows,
         timeline,
     })
@@ -271,6 +274,7 @@ pub(crate) fn task_report(
     sums: &BTreeMap<(usize, u32), window::SubtaskSums>,
     seconds: f64,
 ) -> TaskReport {
+    let mut parts = Vec::with_capacity(task.indices.len());
     let subtasks: Vec<SubtaskReport> = task
         .indices
         .iter()
@@ -284,6 +288,10 @@ pub(crate) fn task_report(
             let busy = ratio(s.busy, wall);
             let backpressured = ratio(s.backpressured, wall);
             let known = |part: u64| (wall > 0).then(|| ratio(part, s.busy)).flatten();
+            let part = capacity::Parts::new(&s, &split, cpu_known);
+            if wall > 0 {
+                parts.push(part);
+            }
             SubtaskReport {
                 index,
                 name: format!("{}#{index}", task.name),
@@ -306,6 +314,7 @@ pub(crate) fn task_report(
                 max_idle_stall_ms: s.max_idle_stall as f64 / 1e6,
                 max_backpressure_stall_ms: s.max_backpressure_stall as f64 / 1e6,
                 load: ratio(s.busy.saturating_sub(s.wake_after_input()), wall),
+                capacity: capacity::subtask(&part, busy, seconds),
             }
         })
         .collect();
@@ -323,6 +332,11 @@ pub(crate) fn task_report(
         level: backpressured.map(Level::of),
         records_in_per_s: per_s(subtasks.iter().map(|s| s.records_in).sum(), seconds),
         records_out_per_s: per_s(subtasks.iter().map(|s| s.records_out).sum(), seconds),
+        capacity: capacity::task(
+            &parts,
+            &subtasks.iter().map(|s| s.busy).collect::<Vec<_>>(),
+            seconds,
+        ),
         subtasks,
         operators: Vec::new(),
     }
