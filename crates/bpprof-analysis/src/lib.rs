@@ -52,6 +52,7 @@ pub mod flame;
 pub mod graph;
 pub mod merge;
 pub mod picture;
+pub mod plan;
 pub mod range;
 mod render;
 pub mod report;
