@@ -29,7 +29,7 @@ pub fn render_plan(report: &PlanReport, mut out: impl Write) -> io::Result<()> {
         analysed_text(r.from_s, r.to_s, r.duration_s, r.intervals),
         cpus(report.cpus),
         match report.cpus_from {
-            CpuBudget::Option => "--cpus".to_owned(),
+            CpuBudget::Given => "--cpus".to_owned(),
             CpuBudget::Machine => "the machine's".to_owned(),
             CpuBudget::Available => format!("what the job got of the machine's {}", r.cpus),
         }
@@ -69,7 +69,11 @@ pub fn render_plan(report: &PlanReport, mut out: impl Write) -> io::Result<()> {
                 w,
                 "  {}. {}: {} -> {}, then {}",
                 n + 1,
-                parallelism_change(&step.change),
+                step.changes
+                    .iter()
+                    .map(parallelism_change)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 per_s(before),
                 per_s(p.throughput_per_s),
                 limit_text(report, p, &p.limit)

@@ -192,7 +192,7 @@ pub fn plan(recording: &Recording, options: &PlanOptions) -> Result<PlanReport, 
     assumptions.push(match cpus_from {
         CpuBudget::Available => Assumption::OthersKeepTheirCpu,
         CpuBudget::Machine => Assumption::WholeMachine,
-        CpuBudget::Option => Assumption::GivenCpus,
+        CpuBudget::Given => Assumption::GivenCpus,
     });
     if !options.speedups.is_empty() {
         assumptions.push(Assumption::SpeedupByOnCpuShare);
@@ -226,7 +226,7 @@ pub const CONTENDED_WAIT_MIN: f64 = 0.25;
 /// rest), the CPUs it used; else the machine's CPUs.
 fn budget(option: Option<f64>, located: &LocateReport) -> Result<(f64, CpuBudget), PlanError> {
     if let Some(c) = option {
-        return Ok((c, CpuBudget::Option));
+        return Ok((c, CpuBudget::Given));
     }
     let machine = located.recording.cpus;
     if machine == 0 {
@@ -369,41 +369,43 @@ fn cost_cut(tasks: &[TaskModel], config: &Config, cpus: f64, target: f64) -> Cos
     }
 }
 
-/// From `start`, raises the limiting task's parallelism just enough to pass the next limit (or to
-/// reach `target`), until the target is reached, the CPUs limit, or [`MAX_STEPS`].
+/// From `start`, raises the parallelism of the task that limits the job (of each, when several
+/// saturate at the same throughput) just enough to pass the next limit, or to reach `target`;
+/// until the target is reached, the CPUs limit, or [`MAX_STEPS`].
 fn steps(tasks: &[TaskModel], start: &Config, cpus: f64, target: Option<f64>) -> Vec<Step> {
+    let same = |a: f64, b: f64| a <= b * (1.0 + 1e-9);
     let mut config = start.clone();
     let mut steps = Vec::new();
     while steps.len() < MAX_STEPS {
-        let now = predict(tasks, &config, cpus);
-        if target.is_some_and(|t| now.throughput_per_s >= t * (1.0 - 1e-9)) {
+        let cpu_limit = config.cpu_limit(tasks, cpus);
+        let at: Vec<f64> = (0..tasks.len())
+            .map(|i| config.saturates_at(tasks, i, config.parallelism[i]))
+            .collect();
+        let lowest = at.iter().copied().fold(cpu_limit, f64::min);
+        if same(cpu_limit, lowest) || target.is_some_and(|t| same(t, lowest)) {
             break;
         }
-        let Some(i) = now
-            .limit
-            .task
-            .as_ref()
-            .and_then(|name| tasks.iter().position(|t| &t.task == name))
-        else {
-            break;
-        };
-        let goal = now
-            .next
-            .as_ref()
-            .map_or(f64::INFINITY, |n| n.at_per_s)
+        let limiting: Vec<usize> = (0..tasks.len()).filter(|&i| same(at[i], lowest)).collect();
+        let goal = (0..tasks.len())
+            .filter(|i| !limiting.contains(i))
+            .map(|i| at[i])
+            .fold(cpu_limit, f64::min)
             .min(target.unwrap_or(f64::INFINITY));
-        if !goal.is_finite() {
-            break;
-        }
-        let from = config.parallelism[i];
-        let to = config.parallelism_for(tasks, i, goal).max(from + 1);
-        config.parallelism[i] = to;
+        let changes = limiting
+            .iter()
+            .map(|&i| {
+                let from = config.parallelism[i];
+                let to = config.parallelism_for(tasks, i, goal).max(from + 1);
+                config.parallelism[i] = to;
+                ParallelismChange {
+                    task: tasks[i].task.clone(),
+                    from,
+                    to,
+                }
+            })
+            .collect();
         steps.push(Step {
-            change: ParallelismChange {
-                task: tasks[i].task.clone(),
-                from,
-                to,
-            },
+            changes,
             prediction: predict(tasks, &config, cpus),
         });
     }

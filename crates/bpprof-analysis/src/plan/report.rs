@@ -190,11 +190,12 @@ pub struct CostCut {
     pub job_cpu_us_needed: f64,
 }
 
-/// One step of the chain: a task's parallelism raised, and what limits the job after it.
+/// One step of the chain: the limiting task's parallelism raised (of each, when several saturate
+/// at the same throughput), and what limits the job after it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
-    /// The change.
-    pub change: ParallelismChange,
+    /// The changes.
+    pub changes: Vec<ParallelismChange>,
     /// The predicted throughput after it.
     pub prediction: Prediction,
 }
@@ -203,8 +204,8 @@ pub struct Step {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CpuBudget {
-    /// `--cpus`.
-    Option,
+    /// Given (`--cpus`).
+    Given,
     /// The machine's CPU count, from the recording.
     Machine,
     /// The CPUs the job used: it used fewer than the machine's while its threads waited for a
