@@ -35,7 +35,7 @@ use std::thread;
 use std::time::Instant;
 
 use common::{
-    add_record, before, burn, finish, flag_or_env, run_time, slowdown, spawn_map_stage, spawn_sink,
+    add_record, before, burn, finish, parallelism, run_time, slowdown, spawn_map_stage, spawn_sink,
     start_recording,
 };
 
@@ -43,35 +43,6 @@ use common::{
 const PARSE: u32 = 2;
 /// Default parallelism of Enrich.
 const ENRICH: u32 = 4;
-
-/// The parallelism of `task` from `--parallelism TASK=N[,TASK=N]` (or
-/// `BPPROF_EXAMPLE_PARALLELISM`), else `default`; exits with code 2 and one line when the value
-/// is malformed or names another task than Parse and Enrich.
-fn parallelism(task: &str, default: u32) -> u32 {
-    let Some(spec) = flag_or_env("--parallelism", "BPPROF_EXAMPLE_PARALLELISM") else {
-        return default;
-    };
-    let mut found = default;
-    for item in spec.split(',') {
-        let parsed = item
-            .split_once('=')
-            .and_then(|(name, n)| Some((name.trim(), n.trim().parse::<u32>().ok()?)));
-        match parsed {
-            Some((name, n)) if n > 0 && (name == "Parse" || name == "Enrich") => {
-                if name == task {
-                    found = n;
-                }
-            }
-            _ => {
-                eprintln!(
-                    "error: --parallelism / BPPROF_EXAMPLE_PARALLELISM takes TASK=N[,TASK=N] with TASK Parse or Enrich and N at least 1, got '{item}'"
-                );
-                std::process::exit(2);
-            }
-        }
-    }
-    found
-}
 
 /// Parsing: a little work per record.
 #[inline(never)]
@@ -114,7 +85,11 @@ fn main() {
     // Saturates at u32::MAX rounds for absurd factors (`as` from f64 saturates).
     let extra = (f64::from(ENRICH_ROUNDS) * (slowdown() - 1.0)).round() as u32;
     EXTRA_SCORE_ROUNDS.store(extra, Ordering::Relaxed);
-    let (parse, enrich) = (parallelism("Parse", PARSE), parallelism("Enrich", ENRICH));
+    let tasks = ["Parse", "Enrich"];
+    let (parse, enrich) = (
+        parallelism("Parse", PARSE, &tasks),
+        parallelism("Enrich", ENRICH, &tasks),
+    );
     let recording = start_recording();
 
     let (to_parse, parse_in) = bpprof::bounded_named::<u64>("source->parse", 256);

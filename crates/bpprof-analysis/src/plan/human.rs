@@ -6,7 +6,7 @@ use crate::range::analysed_text;
 use crate::seconds;
 use crate::table::table;
 use crate::table::Align::{Left as L, Right as R};
-use crate::units::{micros, pct, plural, thousands};
+use crate::units::{micros, pct, thousands};
 
 use super::report::{
     Assumption, CpuBudget, Limit, ParallelismChange, PlanReport, Prediction, Scenario, TargetPlan,
@@ -261,8 +261,12 @@ fn limit_text(report: &PlanReport, p: &Prediction, limit: &Limit) -> String {
     let predicted = p.tasks.iter().find(|t| &t.task == name);
     match (model, predicted) {
         (Some(m), Some(t)) => format!(
-            "limited by {name}: its {} saturate at {} ({} per record, {} of it on a CPU{})",
-            plural(t.parallelism as usize, "subtask"),
+            "limited by {name}: its {} at {} ({} per record, {} of it on a CPU{})",
+            if t.parallelism == 1 {
+                "1 subtask saturates".to_owned()
+            } else {
+                format!("{} subtasks saturate", t.parallelism)
+            },
             per_s(limit.at_per_s),
             micros(m.service_us - m.cpu_us + t.cpu_us),
             micros(t.cpu_us),
