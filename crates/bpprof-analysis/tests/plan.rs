@@ -1,6 +1,8 @@
 //! Capacity (`locate`) and the plan model (`plan`) on synthetic recordings whose costs are known.
 
-use bpprof_analysis::plan::{plan, Assumption, CpuBudget, PlanError, PlanOptions, PlanReport};
+use bpprof_analysis::plan::{
+    plan, render_plan, Assumption, CpuBudget, PlanError, PlanOptions, PlanReport,
+};
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::{locate, AnalysisOptions, LocateReport};
 use bpprof_format::{Recording, SampleState};
@@ -440,16 +442,22 @@ fn a_faster_function_saves_its_share_of_the_task_s_on_cpu_samples() {
 #[test]
 fn the_gain_of_a_faster_function_is_capped_by_the_next_task() {
     // Check costs 0.9 ms: Work at 875 µs would pass it, so Check caps the gain at 1,111/s.
-    let s = speedup(&sampled(0.9), "score", 2.0)
-        .unwrap()
-        .scenario
-        .unwrap();
+    let report = speedup(&sampled(0.9), "score", 2.0).unwrap();
+    let s = report.scenario.as_ref().unwrap();
     assert_eq!(s.prediction.limit.task.as_deref(), Some("Check"));
     assert!(
         close(s.prediction.throughput_per_s, 1e6 / 900.0),
         "{:?}",
         s.prediction
     );
+    let mut text = Vec::new();
+    render_plan(&report, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("  the gain is capped by Check\n"), "{text}");
+    // Not capped when the faster task still limits.
+    let mut text = Vec::new();
+    render_plan(&speedup(&sampled(0.5), "score", 2.0).unwrap(), &mut text).unwrap();
+    assert!(!String::from_utf8(text).unwrap().contains("capped"));
 }
 
 #[test]

@@ -167,6 +167,16 @@ fn scenario(w: &mut impl Write, report: &PlanReport, s: &Scenario) -> io::Result
             )?;
         }
     }
+    let sped_up = |task: &String| {
+        s.speedups
+            .iter()
+            .flat_map(|f| &f.tasks)
+            .any(|t| &t.task == task)
+    };
+    if !s.speedups.is_empty() && !p.limit.task.as_ref().is_some_and(sped_up) {
+        let by = p.limit.task.as_deref().unwrap_or("the CPUs");
+        writeln!(w, "  the gain is capped by {by}")?;
+    }
     if let Some(next) = &p.next {
         writeln!(w, "  next limit: {}", limit_text(report, p, next))?;
     }
