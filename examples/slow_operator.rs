@@ -19,6 +19,14 @@
 //! bpprof record -o slow.bpprof -- target/release/examples/slow_operator --seconds 5 --slowdown 1.25
 //! bpprof check --baseline base.bpprof slow.bpprof
 //! ```
+//!
+//! `--parallelism TASK=N[,TASK=N]` (or `BPPROF_EXAMPLE_PARALLELISM`) sets the parallelism of
+//! Parse (default 2) and Enrich (default 4), to check what `bpprof plan` predicts for them:
+//!
+//! ```sh
+//! bpprof record -o one.bpprof -- target/release/examples/slow_operator --parallelism Enrich=1
+//! bpprof plan one.bpprof --set Enrich.parallelism=2
+//! ```
 
 mod common;
 
@@ -27,11 +35,13 @@ use std::thread;
 use std::time::Instant;
 
 use common::{
-    add_record, before, burn, finish, run_time, slowdown, spawn_map_stage, spawn_sink,
+    add_record, before, burn, finish, parallelism, run_time, slowdown, spawn_map_stage, spawn_sink,
     start_recording,
 };
 
+/// Default parallelism of Parse.
 const PARSE: u32 = 2;
+/// Default parallelism of Enrich.
 const ENRICH: u32 = 4;
 
 /// Parsing: a little work per record.
@@ -75,6 +85,11 @@ fn main() {
     // Saturates at u32::MAX rounds for absurd factors (`as` from f64 saturates).
     let extra = (f64::from(ENRICH_ROUNDS) * (slowdown() - 1.0)).round() as u32;
     EXTRA_SCORE_ROUNDS.store(extra, Ordering::Relaxed);
+    let tasks = ["Parse", "Enrich"];
+    let (parse, enrich) = (
+        parallelism("Parse", PARSE, &tasks),
+        parallelism("Enrich", ENRICH, &tasks),
+    );
     let recording = start_recording();
 
     let (to_parse, parse_in) = bpprof::bounded_named::<u64>("source->parse", 256);
@@ -95,7 +110,7 @@ fn main() {
     }));
     spawn_map_stage(
         "Parse",
-        PARSE,
+        parse,
         &parse_in,
         &to_enrich,
         parse_record,
@@ -103,7 +118,7 @@ fn main() {
     );
     spawn_map_stage(
         "Enrich",
-        ENRICH,
+        enrich,
         &enrich_in,
         &to_sink,
         enrich_record,

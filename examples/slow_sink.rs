@@ -13,13 +13,17 @@
 //! ```
 //!
 //! `--seconds N` (or `BPPROF_EXAMPLE_SECONDS`) sets how long the source runs (default 8).
+//! `--parallelism Sink=N,Map=N` (or `BPPROF_EXAMPLE_PARALLELISM`) sets the parallelism of Sink
+//! (default 1) and Map (default 2), to check what `bpprof plan` predicts for them.
 
 mod common;
 
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{before, burn, finish, run_time, spawn_map_stage, spawn_sink, start_recording};
+use common::{
+    before, burn, finish, parallelism, run_time, spawn_map_stage, spawn_sink, start_recording,
+};
 
 /// Parallelism of Map.
 const MAP: u32 = 2;
@@ -41,6 +45,11 @@ fn write_record(acc: u64, record: u64) -> u64 {
 
 fn main() {
     let run_for = run_time(8.0);
+    let tasks = ["Map", "Sink"];
+    let (map, sinks) = (
+        parallelism("Map", MAP, &tasks),
+        parallelism("Sink", 1, &tasks),
+    );
     let recording = start_recording();
 
     let (to_map, map_in) = bpprof::bounded_named::<u64>("source->map", 256);
@@ -58,8 +67,31 @@ fn main() {
             }
         }
     }));
-    spawn_map_stage("Map", MAP, &map_in, &to_sink, map_record, &mut threads);
+    spawn_map_stage("Map", map, &map_in, &to_sink, map_record, &mut threads);
     drop((map_in, to_sink));
-    let sink = spawn_sink(sink_in, write_record);
+    let sink = if sinks == 1 {
+        spawn_sink(sink_in, write_record)
+    } else {
+        spawn_sinks(sinks, sink_in)
+    };
     finish("slow_sink", threads, sink, recording);
+}
+
+/// `n` subtasks of Sink writing the records of `input`; the handle sums their checksums.
+fn spawn_sinks(n: u32, input: bpprof::Receiver<u64>) -> thread::JoinHandle<u64> {
+    let sinks: Vec<thread::JoinHandle<u64>> = (0..n)
+        .map(|i| {
+            let input = input.clone();
+            thread::spawn(move || {
+                let _subtask = bpprof::register("Sink", i, n);
+                input.iter().fold(0u64, write_record)
+            })
+        })
+        .collect();
+    thread::spawn(move || {
+        sinks
+            .into_iter()
+            .map(|s| s.join().expect("sink panicked"))
+            .fold(0u64, u64::wrapping_add)
+    })
 }

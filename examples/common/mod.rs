@@ -55,6 +55,37 @@ pub fn slowdown() -> f64 {
     }
 }
 
+/// The parallelism of `task` from `--parallelism TASK=N[,TASK=N]` (or
+/// `BPPROF_EXAMPLE_PARALLELISM`), else `default`; exits with code 2 and one line when the value
+/// is malformed or names a task not in `tasks` (the tasks whose parallelism the example lets
+/// choose).
+pub fn parallelism(task: &str, default: u32, tasks: &[&str]) -> u32 {
+    let Some(spec) = flag_or_env("--parallelism", "BPPROF_EXAMPLE_PARALLELISM") else {
+        return default;
+    };
+    let mut found = default;
+    for item in spec.split(',') {
+        let parsed = item
+            .split_once('=')
+            .and_then(|(name, n)| Some((name.trim(), n.trim().parse::<u32>().ok()?)));
+        match parsed {
+            Some((name, n)) if n > 0 && tasks.contains(&name) => {
+                if name == task {
+                    found = n;
+                }
+            }
+            _ => {
+                eprintln!(
+                    "error: --parallelism / BPPROF_EXAMPLE_PARALLELISM takes TASK=N[,TASK=N] with TASK one of {} and N at least 1, got '{item}'",
+                    tasks.join(", ")
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    found
+}
+
 /// Starts recording when `BPPROF_OUT` is set; exits with code 2 and one line when it cannot.
 pub fn start_recording() -> Option<bpprof::Recorder> {
     match bpprof::init_from_env() {

@@ -43,6 +43,7 @@
 //! None.
 #![deny(missing_docs)]
 
+pub mod capacity;
 pub mod check;
 pub mod diff;
 mod evidence;
@@ -51,6 +52,7 @@ pub mod flame;
 pub mod graph;
 pub mod merge;
 pub mod picture;
+pub mod plan;
 pub mod range;
 mod render;
 pub mod report;
@@ -70,9 +72,9 @@ use bpprof_format::Recording;
 pub use graph::JobGraph;
 pub use render::{render_human, render_human_with, RenderOptions};
 pub use report::{
-    Bottleneck, BottleneckKind, EdgeRef, EdgeReport, Evidence, Level, LocateReport, OperatorShare,
-    RecordingSummary, Rule, StripRow, SubtaskReport, TaskReport, TaskShare, Timeline,
-    UpstreamPressure, WindowVerdict, SCHEMA, SCHEMA_MINOR, SCHEMA_VERSION,
+    Bottleneck, BottleneckKind, Capacity, CpuUse, EdgeRef, EdgeReport, Evidence, Level,
+    LocateReport, OperatorShare, RecordingSummary, Rule, StripRow, SubtaskReport, TaskReport,
+    TaskShare, Timeline, UpstreamPressure, WindowVerdict, SCHEMA, SCHEMA_MINOR, SCHEMA_VERSION,
 };
 
 /// Which part of the recording to analyse.
@@ -167,6 +169,7 @@ pub fn locate(
         timeline,
         moving: _,
     } = timeline;
+    let cpu_use = capacity::cpu_use(&tasks, recording.meta.cpus);
     Ok(LocateReport {
         schema: SCHEMA.to_owned(),
         schema_version: SCHEMA_VERSION,
@@ -188,6 +191,7 @@ pub fn locate(
         edges,
         notes: averaged.notes,
         findings: averaged.findings,
+        cpu_use,
         windows,
         timeline,
     })
@@ -283,6 +287,7 @@ pub(crate) fn task_report(
     sums: &BTreeMap<(usize, u32), window::SubtaskSums>,
     seconds: f64,
 ) -> TaskReport {
+    let mut parts = Vec::with_capacity(task.indices.len());
     let subtasks: Vec<SubtaskReport> = task
         .indices
         .iter()
@@ -296,6 +301,10 @@ pub(crate) fn task_report(
             let busy = ratio(s.busy, wall);
             let backpressured = ratio(s.backpressured, wall);
             let known = |part: u64| (wall > 0).then(|| ratio(part, s.busy)).flatten();
+            let part = capacity::Parts::new(&s, &split, cpu_known);
+            if wall > 0 {
+                parts.push(part);
+            }
             SubtaskReport {
                 index,
                 name: format!("{}#{index}", task.name),
@@ -328,6 +337,7 @@ pub(crate) fn task_report(
                 polled: ratio(s.polled, wall).filter(|_| s.polls > 0),
                 scheduled_share: known(s.wake).filter(|_| s.polls > 0).map(|x| x.min(1.0)),
                 max_poll_ms: (s.polls > 0).then(|| s.max_poll as f64 / 1e6),
+                capacity: capacity::subtask(&part, busy, seconds),
             }
         })
         .collect();
@@ -350,6 +360,11 @@ pub(crate) fn task_report(
         level: backpressured.map(Level::of),
         records_in_per_s: per_s(subtasks.iter().map(|s| s.records_in).sum(), seconds),
         records_out_per_s: per_s(subtasks.iter().map(|s| s.records_out).sum(), seconds),
+        capacity: capacity::task(
+            &parts,
+            &subtasks.iter().map(|s| s.busy).collect::<Vec<_>>(),
+            seconds,
+        ),
         subtasks,
         operators: Vec::new(),
     }

@@ -7,7 +7,7 @@ use crate::report::{LocateReport, SubtaskReport, TaskReport};
 use crate::seconds;
 use crate::table::table;
 use crate::table::Align::{Left as L, Right as R};
-use crate::units::{pct, thousands};
+use crate::units::{micros, pct, thousands};
 
 /// Writes `report` for people: the verdict (one line per bottleneck), the notes, a table of the
 /// tasks in graph order, the operators of the tasks that run chains with their shares of the
@@ -85,6 +85,7 @@ pub fn render_human_with(
         ],
         rows,
     )?;
+    capacity(w, report)?;
     operators(w, report)?;
 
     for b in &report.bottlenecks {
@@ -161,6 +162,64 @@ pub fn render_human_with(
     Ok(())
 }
 
+/// The capacity of every task with accounting data (records per busy second, per on-CPU second,
+/// costs per record, where it saturates and its headroom) and the CPUs the job used.
+fn capacity(w: &mut impl Write, report: &LocateReport) -> io::Result<()> {
+    let rate = |r: Option<f64>| r.map_or("-".into(), |r| thousands(r.round() as u64));
+    let us = |r: Option<f64>| r.map_or("-".into(), micros);
+    let rows: Vec<Vec<String>> = report
+        .tasks
+        .iter()
+        .filter_map(|t| {
+            let c = t.capacity.as_ref()?;
+            Some(vec![
+                t.name.clone(),
+                rate(c.rate_per_busy_s),
+                rate(c.rate_per_on_cpu_s),
+                us(c.cpu_per_record_us),
+                us(c.cpu_wait_per_record_us),
+                us(c.off_cpu_per_record_us),
+                rate(c.saturation_per_s),
+                c.headroom.map_or("-".into(), |h| format!("+{}", pct(h))),
+                c.cpus_used.map_or("-".into(), |u| format!("{u:.2}")),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(w)?;
+    writeln!(
+        w,
+        "Capacity (records per busy second and per on-CPU second, per record: CPU, waiting for a CPU, off-CPU; the input rate at which the task saturates):"
+    )?;
+    table(
+        w,
+        &[
+            ("TASK", L),
+            ("REC/BUSY-S", R),
+            ("REC/CPU-S", R),
+            ("CPU/REC", R),
+            ("WAIT/REC", R),
+            ("OFF/REC", R),
+            ("SATURATES AT", R),
+            ("HEADROOM", R),
+            ("CPUS", R),
+        ],
+        rows,
+    )?;
+    if let Some(u) = &report.cpu_use {
+        let share = u
+            .share
+            .map_or(String::new(), |s| format!(" of {} ({})", u.cpus, pct(s)));
+        let waited = u.waited.map_or(String::new(), |q| {
+            format!("; runnable but waiting for a CPU: {q:.2} CPUs' worth")
+        });
+        writeln!(w, "  The job used {:.2} CPUs{share}{waited}", u.used)?;
+    }
+    Ok(())
+}
+
 /// The operators of every task that runs a chain (see `bpprof::operator`), each with its share
 /// of the task's busy time, its records (calls) per second and its busy time per record; the task
 /// is named on its first operator's row only. Records show as `-` when none were counted (a
@@ -208,22 +267,6 @@ fn operators(w: &mut impl Write, report: &LocateReport) -> io::Result<()> {
         ],
         rows,
     )
-}
-
-/// A duration in microseconds with three significant digits or more: `0.712 µs`, `84.7 µs`,
-/// `1,250 µs`.
-fn micros(us: f64) -> String {
-    if us >= 999.5 {
-        format!("{} µs", thousands(us.round() as u64))
-    } else if us >= 99.95 {
-        format!("{us:.0} µs")
-    } else if us >= 9.995 {
-        format!("{us:.1} µs")
-    } else if us >= 0.9995 {
-        format!("{us:.2} µs")
-    } else {
-        format!("{us:.3} µs")
-    }
 }
 
 /// The timeline strip: a header with the windows, one row per task, and the legend.

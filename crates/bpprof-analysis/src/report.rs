@@ -10,10 +10,10 @@ pub const SCHEMA: &str = "bpprof.locate";
 pub const SCHEMA_VERSION: u32 = 1;
 /// Value of [`LocateReport::schema_minor`]: incremented by additive changes. 1: per-edge
 /// evidence, the busy split, structured bottleneck evidence. 2: rule
-/// `starved_below_backpressure`. 3: async tasks' polls (`polled`, `scheduled_share`,
-/// `max_poll_ms`, `polled_workers`), rule `workers_held`, notes `waits_for_worker` and
-/// `long_polls`.
-pub const SCHEMA_MINOR: u32 = 3;
+/// `starved_below_backpressure`. 3: capacity per task and subtask, the job's CPU use. 4: async
+/// tasks' polls (`polled`, `scheduled_share`, `max_poll_ms`, `polled_workers`), rule
+/// `workers_held`, notes `waits_for_worker` and `long_polls`.
+pub const SCHEMA_MINOR: u32 = 4;
 
 /// Where a pipeline's bottleneck is, and the figures behind the verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +49,64 @@ pub struct LocateReport {
     /// How the bottleneck moves between windows.
     #[serde(default)]
     pub timeline: Timeline,
+    /// How much of the machine's CPUs the job's subtasks used; `null` when no CPU time is known.
+    /// Minor 3.
+    #[serde(default)]
+    pub cpu_use: Option<CpuUse>,
+}
+
+/// The CPUs the job's subtasks used over the range (see `docs/locate.md`, "Capacity").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuUse {
+    /// CPUs the process could use (0 when unknown), from the recording.
+    pub cpus: u32,
+    /// CPUs used on average: the subtasks' CPU time (inside waits too) / the range's length.
+    pub used: f64,
+    /// `used / cpus`; `null` when the CPU count is unknown.
+    pub share: Option<f64>,
+    /// CPUs' worth of time the subtasks spent runnable but waiting for a CPU, on average; `null`
+    /// without run-queue data. `used + waited` above `cpus` means more runnable threads than CPUs.
+    pub waited: Option<f64>,
+}
+
+/// What a task (or one subtask) can process, from its own measured records and busy time (see
+/// [`crate::capacity`]). Per-record times add up: `busy = cpu + cpu_wait + off_cpu`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Records processed in the range: received, or sent by a task that receives none (a source).
+    pub records: u64,
+    /// `records` per second of the range.
+    pub records_per_s: f64,
+    /// True processing rate: records per busy second (Flink's autoscaler), at the recording's
+    /// CPU contention (busy time includes waiting for a CPU). `null` without records or busy time.
+    pub rate_per_busy_s: Option<f64>,
+    /// Records per on-CPU second: the rate without waiting for a CPU or off-CPU work. `null`
+    /// when CPU time is unknown (async subtasks).
+    pub rate_per_on_cpu_s: Option<f64>,
+    /// Busy time per record, microseconds.
+    pub busy_per_record_us: Option<f64>,
+    /// On-CPU time per record (CPU cost per record), microseconds.
+    pub cpu_per_record_us: Option<f64>,
+    /// Time per record runnable but waiting for a CPU, microseconds.
+    pub cpu_wait_per_record_us: Option<f64>,
+    /// Busy time per record neither on a CPU nor waiting for one (I/O, locks, sleeps),
+    /// microseconds.
+    pub off_cpu_per_record_us: Option<f64>,
+    /// The input rate (records per second) at which it saturates: `records_per_s` / the busy
+    /// ratio of its busiest subtask, its records split as in the recording. For a subtask, its
+    /// rate per busy second.
+    pub saturation_per_s: Option<f64>,
+    /// How much more input it takes before it saturates, as a fraction of its current rate:
+    /// `saturation_per_s / records_per_s - 1` (0 when saturated).
+    pub headroom: Option<f64>,
+    /// CPUs it used on average (its CPU time, inside waits too, / the range's length); `null`
+    /// when unknown.
+    pub cpus_used: Option<f64>,
+    /// CPUs' worth of run-queue time on average; `null` without run-queue data.
+    pub cpus_waited: Option<f64>,
+    /// For a task: its busiest subtask's busy ratio / the mean over its subtasks (1 without skew);
+    /// `null` for a subtask.
+    pub skew: Option<f64>,
 }
 
 /// The bottleneck(s) of one window: a group of consecutive intervals analysed on its own.
@@ -282,7 +340,7 @@ pub enum Rule {
     /// explains: on an oversubscribed machine its own rate is what the CPUs give it.
     StarvedBelowBackpressure,
     /// An async task whose polls hold the runtime's worker threads, while an async task
-    /// downstream of backpressure waits to be polled (schema minor 3).
+    /// downstream of backpressure waits to be polled (schema minor 4).
     WorkersHeld,
     /// A link whose writer is blocked on it while its reader waits on it.
     Exchange,
@@ -348,7 +406,7 @@ pub struct TaskReport {
     #[serde(default)]
     pub load: Option<f64>,
     /// Of an async task: the worker threads its polls held on average, the sum of its subtasks'
-    /// `polled` (2.0: two workers all the time); `null` for threads (schema minor 3).
+    /// `polled` (2.0: two workers all the time); `null` for threads (schema minor 4).
     #[serde(default)]
     pub polled_workers: Option<f64>,
     /// Of an async task: its longest poll, milliseconds; `null` for threads.
@@ -366,6 +424,9 @@ pub struct TaskReport {
     /// use; empty when it declares none or its busy time is unknown.
     #[serde(default)]
     pub operators: Vec<OperatorShare>,
+    /// What it can process; `null` without accounting data. Minor 3.
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
 }
 
 /// One operator of a chain running inside a task's subtasks.
@@ -449,7 +510,7 @@ pub struct SubtaskReport {
     #[serde(default)]
     pub load: Option<f64>,
     /// An async subtask's polls / wall time: the share of the time a worker thread ran its code
-    /// (or was blocked inside it); `null` for threads and without poll data (schema minor 3).
+    /// (or was blocked inside it); `null` for threads and without poll data (schema minor 4).
     #[serde(default)]
     pub polled: Option<f64>,
     /// An async subtask's share of its busy time woken but not yet polled (scheduled: waiting
@@ -459,6 +520,9 @@ pub struct SubtaskReport {
     /// An async subtask's longest poll, milliseconds; `null` for threads and without polls.
     #[serde(default)]
     pub max_poll_ms: Option<f64>,
+    /// What it can process; `null` without accounting data. Minor 3.
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
 }
 
 /// An edge of the job graph: data flows from `from` to `to`. All channels between the same two

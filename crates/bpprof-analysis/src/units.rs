@@ -20,6 +20,22 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A duration in microseconds with three significant digits or more: `0.712 µs`, `84.7 µs`,
+/// `1,250 µs`.
+pub fn micros(us: f64) -> String {
+    if us >= 999.5 {
+        format!("{} µs", thousands(us.round() as u64))
+    } else if us >= 99.95 {
+        format!("{us:.0} µs")
+    } else if us >= 9.995 {
+        format!("{us:.1} µs")
+    } else if us >= 0.9995 {
+        format!("{us:.2} µs")
+    } else {
+        format!("{us:.3} µs")
+    }
+}
+
 /// "A", "A and B", "A, B and C".
 pub(crate) fn join_and(items: &[String]) -> String {
     match items {

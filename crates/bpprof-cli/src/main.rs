@@ -14,6 +14,7 @@ mod locate;
 mod merge;
 mod numbers;
 mod outputs;
+mod plan;
 mod record;
 mod text;
 
@@ -54,6 +55,9 @@ pub struct Cli {
 pub enum Command {
     /// Find the bottleneck task(s) of a recording: the busy task below backpressured ones.
     Locate(locate::LocateArgs),
+    /// The parallelism each task needs for a target rate within the machine's CPUs, what a change
+    /// or a faster function buys, and which task limits the job next (see docs/plan.md).
+    Plan(plan::PlanArgs),
     /// Draw a flame graph (SVG) of one subtask from the recording's stack samples; by default of
     /// the bottleneck that `locate` finds.
     Flame(flame::FlameArgs),
@@ -123,6 +127,7 @@ fn run(cli: Cli, paint: Paint, out: &mut dyn Write, err: &mut dyn Write) -> anyh
     let done = |r: anyhow::Result<()>| r.map(|()| exit::OK);
     match cli.command {
         Command::Locate(args) => done(locate::run(&args, paint, out, err)),
+        Command::Plan(args) => done(plan::run(&args, out, err)),
         Command::Flame(args) => done(flame::run(&args, out, err)),
         Command::Merge(args) => done(merge::run(&args, out, err)),
         Command::Record(args) => record::run(&args, out, err),
