@@ -45,6 +45,8 @@ mod channel;
 mod clock;
 mod fork;
 mod link;
+#[cfg(feature = "http")]
+pub mod live;
 mod operator;
 mod operator_table;
 mod probe;

@@ -1,0 +1,182 @@
+//! The live endpoint over a running pipeline: `/metrics` in the Prometheus format names the slow
+//! subtask, the JSON API answers as `bpprof locate` and `bpprof flame` do, bad requests get JSON
+//! errors, and the history rebuilt by the endpoint analyses exactly as the file does.
+#![cfg(feature = "http")]
+
+mod live_common;
+
+use std::time::Duration;
+
+use bpprof_analysis::{AnalysisOptions, LocateReport};
+use live_common::{get, json, raw, samples, value_of, Live};
+
+#[test]
+fn the_endpoint_serves_the_running_pipeline() {
+    let live = Live::start(99, Duration::from_secs(3));
+    let addr = live.addr();
+
+    // /metrics: the Prometheus text format, counters per subtask, Flink's gauges, the bottleneck.
+    let first = get(addr, "/metrics");
+    assert_eq!(first.status, 200);
+    assert!(
+        first
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"),
+        "{}",
+        first.head
+    );
+    let text = first.text();
+    // Relative figures: on a loaded machine the other subtasks' wake-ups count as busy too.
+    let busy = |name| value_of(&text, "bpprof_subtask_busy_seconds_total", name).unwrap();
+    assert!(busy("Slow#0") > 1.3 * busy("Source#0"), "{text}");
+    assert!(busy("Slow#0") > 1.3 * busy("Sink#0"), "{text}");
+    let registered = value_of(&text, "bpprof_subtask_registered_seconds_total", "Slow#0").unwrap();
+    assert!(registered >= 2.5 && busy("Slow#0") <= registered, "{text}");
+    let gauge = |name| value_of(&text, "bpprof_task_busyTimeMsPerSecond", name).unwrap();
+    assert!(
+        gauge("Slow#0") > 700.0 && gauge("Slow#0") <= 1000.0,
+        "{text}"
+    );
+    assert!(gauge("Slow#0") > 1.3 * gauge("Sink#0"), "{text}");
+    let bp = |name| value_of(&text, "bpprof_task_backPressuredTimeMsPerSecond", name).unwrap();
+    assert!(
+        bp("Source#0") > 200.0 && bp("Slow#0") < 100.0,
+        "Source waits for Slow: {text}"
+    );
+    let idle = |name| value_of(&text, "bpprof_task_idleTimeMsPerSecond", name).unwrap();
+    assert!(
+        idle("Sink#0") > 200.0 && idle("Slow#0") < 100.0,
+        "Sink waits for Slow: {text}"
+    );
+    assert!(value_of(&text, "bpprof_subtask_records_in_total", "Slow#0").unwrap() > 0.0);
+    let all = samples(&text);
+    let bottleneck: Vec<_> = all
+        .iter()
+        .filter(|(name, _, _)| name == "bpprof_bottleneck_info")
+        .collect();
+    assert_eq!(bottleneck.len(), 1, "{text}");
+    let label = |key: &str| {
+        bottleneck[0]
+            .1
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(label("task_name").as_deref(), Some("Slow"));
+    assert_eq!(label("kind").as_deref(), Some("cpu"));
+    let capacity = all.iter().find(|(name, labels, _)| {
+        name == "bpprof_edge_capacity" && labels.iter().any(|(k, v)| k == "to_task" && v == "Slow")
+    });
+    assert_eq!(capacity.map(|c| c.2), Some(64.0), "{text}");
+    let fill = all.iter().find(|(name, labels, _)| {
+        name == "bpprof_edge_fill_ratio"
+            && labels.iter().any(|(k, v)| k == "to_task" && v == "Slow")
+    });
+    assert!(
+        fill.is_some_and(|f| f.2 > 0.5),
+        "Slow's input queue is full: {text}"
+    );
+
+    // Counters only go up.
+    std::thread::sleep(Duration::from_millis(500));
+    let later = get(addr, "/metrics").text();
+    let later_busy = value_of(&later, "bpprof_subtask_busy_seconds_total", "Slow#0").unwrap();
+    assert!(later_busy > busy("Slow#0"), "{later}");
+
+    // The locate report of the last two seconds, in `bpprof locate --format json`'s schema.
+    let located = get(addr, "/api/v1/locate?seconds=2");
+    assert_eq!(located.status, 200, "{}", located.text());
+    let report: LocateReport = serde_json::from_slice(&located.body).expect("locate schema");
+    assert_eq!(report.bottlenecks[0].task, "Slow");
+    let span = |r: &LocateReport| r.recording.to_s - r.recording.from_s;
+    assert!(span(&report) >= 1.5, "{:?}", report.recording);
+    // The range is cut at interval bounds (intervals the recorder merged are long): a longer
+    // request covers more intervals.
+    let longer: LocateReport =
+        serde_json::from_slice(&get(addr, "/api/v1/locate?seconds=3").body).unwrap();
+    assert!(longer.recording.intervals > report.recording.intervals);
+    assert!(span(&longer) > span(&report));
+
+    // The timeline, in windows of half a second.
+    let timeline = json(&get(addr, "/api/v1/timeline?seconds=3&window=0.5"));
+    let windows = timeline["windows"].as_array().expect("windows");
+    assert!(windows.len() >= 5, "{timeline}");
+    let strip = timeline["timeline"]["strip"].as_array().expect("strip");
+    assert_eq!(strip.len(), 3, "{timeline}");
+
+    // Flame graphs of a chosen subtask, folded and SVG.
+    let folded = get(addr, "/api/v1/flame?subtask=Slow%230&seconds=3");
+    assert_eq!(folded.status, 200, "{}", folded.text());
+    let lines = folded.text();
+    assert!(
+        lines
+            .lines()
+            .any(|l| l.starts_with("[busy];") && l.contains("burn")),
+        "{lines}"
+    );
+    let svg = get(
+        addr,
+        "/api/v1/flame?subtask=Slow%230&format=svg&mode=on-cpu",
+    );
+    assert_eq!(svg.status, 200);
+    assert_eq!(svg.header("content-type").as_deref(), Some("image/svg+xml"));
+    assert!(svg.text().trim_end().ends_with("</svg>"));
+
+    // Bad requests: a JSON error naming the problem.
+    let error = |path: &str, status: u16, code: &str| {
+        let response = get(addr, path);
+        assert_eq!(response.status, status, "{path}: {}", response.text());
+        let body = json(&response);
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    };
+    error("/api/v1/locate?seconds=abc", 400, "bad_parameter");
+    error("/api/v1/locate?seconds=-1", 400, "bad_parameter");
+    error("/api/v1/locate?seconds=100000", 400, "bad_parameter");
+    error("/api/v1/locate?since=3", 400, "bad_parameter");
+    error("/api/v1/locate?window=0", 400, "bad_parameter");
+    error("/api/v1/flame?subtask=Slow", 400, "bad_parameter");
+    error("/api/v1/flame?format=png", 400, "bad_parameter");
+    error("/api/v1/flame?subtask=Nope%230", 404, "unknown_subtask");
+    error("/metrics?x=1", 400, "bad_parameter");
+    error("/api/v2/locate", 404, "not_found");
+    let post = raw(
+        addr,
+        b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("allow").as_deref(), Some("GET"));
+
+    // Once the run is over, the whole history analyses as the file does.
+    let Live {
+        server,
+        recorder,
+        pipeline,
+        path,
+        dir: _dir,
+    } = live;
+    pipeline.stop();
+    recorder.stop().expect("stop the recorder");
+    let whole = get(addr, "/api/v1/locate?seconds=300");
+    assert_eq!(whole.status, 200, "{}", whole.text());
+    let live_report: LocateReport = serde_json::from_slice(&whole.body).unwrap();
+    let recording = bpprof_format::read_file(&path).unwrap();
+    let file_report = bpprof_analysis::locate(
+        &recording,
+        &AnalysisOptions {
+            from_s: Some(live_report.recording.from_s),
+            ..AnalysisOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        live_report.recording.intervals,
+        file_report.recording.intervals
+    );
+    assert_eq!(live_report.verdict, file_report.verdict);
+    assert_eq!(live_report.tasks, file_report.tasks);
+    assert_eq!(live_report.edges, file_report.edges);
+    server.stop();
+}
