@@ -202,6 +202,13 @@ impl History {
         })
     }
 
+    /// End of the newest interval, seconds since the recording started (0 before the first).
+    pub(crate) fn newest_end_s(&self) -> f64 {
+        self.ring
+            .back()
+            .map_or(0.0, |e| e.interval.end_ns as f64 / 1e9)
+    }
+
     /// Seconds the ring covers now, from the start of its oldest interval to the end of its newest.
     pub(crate) fn covered_s(&self) -> f64 {
         match (self.ring.front(), self.ring.back()) {

@@ -172,8 +172,9 @@ fn kind_name(kind: BottleneckKind) -> String {
 }
 
 fn live(doc: &mut Exposition, endpoint: &Endpoint) {
-    let (seconds, bytes, dropped) = with_history(|h| {
+    let (recorded, seconds, bytes, dropped) = with_history(|h| {
         (
+            h.newest_end_s(),
             h.covered_s(),
             h.bytes() as f64,
             h.dropped_declarations() as f64,
@@ -181,6 +182,12 @@ fn live(doc: &mut Exposition, endpoint: &Endpoint) {
     })
     .unwrap_or_default();
     let families = [
+        (
+            "bpprof_live_recorded_seconds",
+            Kind::Gauge,
+            "End of the newest interval the counters include, seconds since the recording started (what bpprof locate --to takes).",
+            recorded,
+        ),
         (
             "bpprof_live_window_seconds",
             Kind::Gauge,

@@ -199,11 +199,38 @@ pub fn raw(addr: SocketAddr, request: &[u8]) -> std::io::Result<Response> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
-    Ok(Response {
+    let mut response = Response {
         status,
         head,
         body: bytes[split + 4..].to_vec(),
-    })
+    };
+    if response
+        .header("transfer-encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+    {
+        response.body = dechunk(&response.body)?;
+    }
+    Ok(response)
+}
+
+/// Decodes a chunked body (`SIZE\r\nDATA\r\n` ... `0\r\n\r\n`).
+fn dechunk(mut body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let bad = || std::io::Error::other("bad chunked body");
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n").ok_or_else(bad)?;
+        let size = std::str::from_utf8(&body[..line_end]).map_err(|_| bad())?;
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| bad())?;
+        if size == 0 {
+            return Ok(out);
+        }
+        let data = body
+            .get(line_end + 2..line_end + 2 + size)
+            .ok_or_else(bad)?;
+        out.extend_from_slice(data);
+        body = body.get(line_end + 4 + size..).ok_or_else(bad)?;
+    }
 }
 
 /// `GET path` with `Connection: close`.
