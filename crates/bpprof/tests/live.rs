@@ -1,7 +1,6 @@
 //! The live endpoint over a running pipeline: `/metrics` in the Prometheus format names the slow
 //! subtask, the JSON API answers as `bpprof locate` and `bpprof flame` do, bad requests get JSON
 //! errors, and the history rebuilt by the endpoint analyses exactly as the file does.
-#![cfg(feature = "http")]
 
 mod live_common;
 
