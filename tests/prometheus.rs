@@ -245,6 +245,19 @@ fn prometheus_scrapes_the_endpoint_and_agrees_with_locate() {
         recorded.len(),
         to_s - from_s
     );
+    let last = |name: &str| {
+        let q = format!("max_over_time({name}[{range}])");
+        let v = query(web, "/api/v1/query", &[("query", &q), ("time", &end)]);
+        v[0]["value"][1]
+            .as_str()
+            .and_then(|x| x.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    eprintln!(
+        "history: at most {:.0} KiB for {:.1} s of intervals",
+        last("bpprof_live_history_bytes") / 1024.0,
+        last("bpprof_live_history_seconds")
+    );
     drop(server);
 }
 

@@ -11,7 +11,10 @@ use live_common::{get, json, raw, samples, value_of, Live};
 
 #[test]
 fn the_endpoint_serves_the_running_pipeline() {
-    let live = Live::start(99, Duration::from_secs(3));
+    let _one_recorder = live_common::exclusive();
+    // No stack sampling here: a debug build's writer, symbolising samples on a loaded machine,
+    // falls behind and merges intervals. The flame graphs have a test of their own.
+    let live = Live::start(0, Duration::from_secs(3));
     let addr = live.addr();
 
     // /metrics: the Prometheus text format, counters per subtask, Flink's gauges, the bottleneck.
@@ -26,27 +29,38 @@ fn the_endpoint_serves_the_running_pipeline() {
         first.head
     );
     let text = first.text();
-    // Relative figures: on a loaded machine the other subtasks' wake-ups count as busy too.
-    let busy = |name| value_of(&text, "bpprof_subtask_busy_seconds_total", name).unwrap();
-    assert!(busy("Slow#0") > 1.3 * busy("Source#0"), "{text}");
-    assert!(busy("Slow#0") > 1.3 * busy("Sink#0"), "{text}");
-    let registered = value_of(&text, "bpprof_subtask_registered_seconds_total", "Slow#0").unwrap();
-    assert!(registered >= 2.5 && busy("Slow#0") <= registered, "{text}");
-    let gauge = |name| value_of(&text, "bpprof_task_busyTimeMsPerSecond", name).unwrap();
+    // Slow never waits; the others do (how long depends on the machine's load: waiting for a
+    // CPU after a wait is busy time, and on a loaded machine that is most of theirs).
+    let series = |name: &str, subtask| value_of(&text, name, subtask).unwrap();
+    let busy = |subtask| series("bpprof_subtask_busy_seconds_total", subtask);
+    let registered = series("bpprof_subtask_registered_seconds_total", "Slow#0");
+    assert!(registered >= 2.5, "{text}");
     assert!(
-        gauge("Slow#0") > 700.0 && gauge("Slow#0") <= 1000.0,
+        busy("Slow#0") >= 0.9 * registered && busy("Slow#0") <= registered,
         "{text}"
     );
-    assert!(gauge("Slow#0") > 1.3 * gauge("Sink#0"), "{text}");
-    let bp = |name| value_of(&text, "bpprof_task_backPressuredTimeMsPerSecond", name).unwrap();
+    for other in ["Source#0", "Sink#0"] {
+        assert!(busy("Slow#0") > busy(other), "{text}");
+    }
+    let gauge = |subtask| series("bpprof_task_busyTimeMsPerSecond", subtask);
     assert!(
-        bp("Source#0") > 200.0 && bp("Slow#0") < 100.0,
+        gauge("Slow#0") > 900.0 && gauge("Slow#0") <= 1000.0,
+        "{text}"
+    );
+    let bp = |subtask| series("bpprof_task_backPressuredTimeMsPerSecond", subtask);
+    assert!(
+        bp("Slow#0") < 50.0 && bp("Source#0") > bp("Slow#0"),
         "Source waits for Slow: {text}"
     );
-    let idle = |name| value_of(&text, "bpprof_task_idleTimeMsPerSecond", name).unwrap();
+    let idle = |subtask| series("bpprof_task_idleTimeMsPerSecond", subtask);
     assert!(
-        idle("Sink#0") > 200.0 && idle("Slow#0") < 100.0,
+        idle("Slow#0") < 50.0 && idle("Sink#0") > idle("Slow#0"),
         "Sink waits for Slow: {text}"
+    );
+    let sum = gauge("Sink#0") + idle("Sink#0") + bp("Sink#0");
+    assert!(
+        (sum - 1000.0).abs() < 1.0,
+        "busy + idle + backpressured = 1000 ms/s: {sum}"
     );
     assert!(value_of(&text, "bpprof_subtask_records_in_total", "Slow#0").unwrap() > 0.0);
     let all = samples(&text);
@@ -87,40 +101,35 @@ fn the_endpoint_serves_the_running_pipeline() {
     let located = get(addr, "/api/v1/locate?seconds=2");
     assert_eq!(located.status, 200, "{}", located.text());
     let report: LocateReport = serde_json::from_slice(&located.body).expect("locate schema");
-    assert_eq!(report.bottlenecks[0].task, "Slow");
+    assert_eq!(
+        report.bottlenecks.first().map(|b| b.task.as_str()),
+        Some("Slow"),
+        "{}",
+        located.text()
+    );
     let span = |r: &LocateReport| r.recording.to_s - r.recording.from_s;
-    assert!(span(&report) >= 1.5, "{:?}", report.recording);
+    // At least the two seconds asked for: every interval that overlaps them.
+    assert!(span(&report) >= 2.0 - 1e-6, "{:?}", report.recording);
     // The range is cut at interval bounds (intervals the recorder merged are long): a longer
     // request covers more intervals.
     let longer: LocateReport =
         serde_json::from_slice(&get(addr, "/api/v1/locate?seconds=3").body).unwrap();
     assert!(longer.recording.intervals > report.recording.intervals);
-    assert!(span(&longer) > span(&report));
+    assert!(span(&longer) >= 3.0 - 1e-6);
 
     // The timeline, in windows of half a second.
     let timeline = json(&get(addr, "/api/v1/timeline?seconds=3&window=0.5"));
     let windows = timeline["windows"].as_array().expect("windows");
-    assert!(windows.len() >= 5, "{timeline}");
+    // Windows tile the range (fewer than six when the recorder merged intervals).
+    assert!(windows.len() >= 2, "{timeline}");
+    for pair in windows.windows(2) {
+        assert_eq!(pair[0]["to_s"], pair[1]["from_s"], "{timeline}");
+    }
+    let covered =
+        windows.last().unwrap()["to_s"].as_f64().unwrap() - windows[0]["from_s"].as_f64().unwrap();
+    assert!(covered >= 2.5, "{timeline}");
     let strip = timeline["timeline"]["strip"].as_array().expect("strip");
     assert_eq!(strip.len(), 3, "{timeline}");
-
-    // Flame graphs of a chosen subtask, folded and SVG.
-    let folded = get(addr, "/api/v1/flame?subtask=Slow%230&seconds=3");
-    assert_eq!(folded.status, 200, "{}", folded.text());
-    let lines = folded.text();
-    assert!(
-        lines
-            .lines()
-            .any(|l| l.starts_with("[busy];") && l.contains("burn")),
-        "{lines}"
-    );
-    let svg = get(
-        addr,
-        "/api/v1/flame?subtask=Slow%230&format=svg&mode=on-cpu",
-    );
-    assert_eq!(svg.status, 200);
-    assert_eq!(svg.header("content-type").as_deref(), Some("image/svg+xml"));
-    assert!(svg.text().trim_end().ends_with("</svg>"));
 
     // Bad requests: a JSON error naming the problem.
     let error = |path: &str, status: u16, code: &str| {
@@ -138,6 +147,7 @@ fn the_endpoint_serves_the_running_pipeline() {
     error("/api/v1/flame?subtask=Slow", 400, "bad_parameter");
     error("/api/v1/flame?format=png", 400, "bad_parameter");
     error("/api/v1/flame?subtask=Nope%230", 404, "unknown_subtask");
+    error("/api/v1/flame?subtask=Slow%230", 404, "no_samples");
     error("/metrics?x=1", 400, "bad_parameter");
     error("/api/v2/locate", 404, "not_found");
     let post = raw(
@@ -178,4 +188,30 @@ fn the_endpoint_serves_the_running_pipeline() {
     assert_eq!(live_report.tasks, file_report.tasks);
     assert_eq!(live_report.edges, file_report.edges);
     server.stop();
+}
+
+#[test]
+fn the_endpoint_draws_flame_graphs_of_the_last_seconds() {
+    let _one_recorder = live_common::exclusive();
+    let live = Live::start(49, Duration::from_secs(2));
+    let addr = live.addr();
+    // Flame graphs of a chosen subtask, folded and SVG.
+    let folded = get(addr, "/api/v1/flame?subtask=Slow%230&seconds=2");
+    assert_eq!(folded.status, 200, "{}", folded.text());
+    let lines = folded.text();
+    assert!(
+        lines
+            .lines()
+            .any(|l| l.starts_with("[busy];") && l.contains("burn")),
+        "{lines}"
+    );
+    let svg = get(
+        addr,
+        "/api/v1/flame?subtask=Slow%230&format=svg&mode=on-cpu",
+    );
+    assert_eq!(svg.status, 200);
+    assert_eq!(svg.header("content-type").as_deref(), Some("image/svg+xml"));
+    assert!(svg.text().trim_end().ends_with("</svg>"));
+
+    live.stop();
 }

@@ -15,6 +15,14 @@ use super::{exposition, metrics, LiveOptions};
 /// Default range of the JSON routes, seconds (what Flink's flame graphs cover, too).
 const DEFAULT_SECONDS: f64 = 30.0;
 
+/// The history's last `seconds`; an error when it holds no interval yet.
+fn last(seconds: f64) -> Result<super::history::Range, AnalysisError> {
+    with_history(|h| h.last(seconds))
+        .flatten()
+        .filter(|r| !r.is_empty())
+        .ok_or(AnalysisError::NoIntervals)
+}
+
 /// A response: status, content type and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Reply {
@@ -136,12 +144,20 @@ impl Endpoint {
         self.options.history.as_secs_f64()
     }
 
-    /// `bpprof locate` over the last `seconds`, windows of `window_s` for its timeline.
-    fn report(&self, seconds: f64, window_s: Option<f64>) -> Result<LocateReport, Reply> {
-        let range = with_history(|h| h.last(seconds))
-            .flatten()
-            .filter(|r| !r.is_empty())
-            .ok_or(AnalysisError::NoIntervals)?;
+    /// `bpprof locate` over the last `seconds`, windows of `window_s` for its timeline; without
+    /// the stack samples (and so without the note on stacks cut short) unless `samples`.
+    fn report(
+        &self,
+        seconds: f64,
+        window_s: Option<f64>,
+        samples: bool,
+    ) -> Result<LocateReport, Reply> {
+        let range = last(seconds)?;
+        let range = if samples {
+            range
+        } else {
+            range.without_samples()
+        };
         let options = AnalysisOptions {
             from_s: Some(range.from_s),
             to_s: None,
@@ -159,7 +175,10 @@ impl Endpoint {
                 return Some(Arc::clone(report));
             }
         }
-        let report = Arc::new(self.report(self.options.window.as_secs_f64(), None).ok()?);
+        let report = Arc::new(
+            self.report(self.options.window.as_secs_f64(), None, false)
+                .ok()?,
+        );
         *cache = Some((newest, Arc::clone(&report)));
         Some(report)
     }
@@ -170,24 +189,24 @@ impl Endpoint {
         Ok(Reply::ok(exposition::CONTENT_TYPE, text.into_bytes()))
     }
 
-    fn window_param(query: &Query) -> Result<Option<f64>, BadRequest> {
+    fn window_param(&self, query: &Query) -> Result<Option<f64>, BadRequest> {
         query
             .get("window")
-            .map(|_| query.seconds("window", 1.0, f64::MAX))
+            .map(|_| query.seconds("window", 1.0, self.max_seconds()))
             .transpose()
     }
 
     fn locate(&self, query: Option<&str>) -> Result<Reply, Reply> {
         let query = Query::parse(query, &["seconds", "window"])?;
         let seconds = query.seconds("seconds", DEFAULT_SECONDS, self.max_seconds())?;
-        let report = self.report(seconds, Self::window_param(&query)?)?;
+        let report = self.report(seconds, self.window_param(&query)?, true)?;
         Ok(Reply::report(&report))
     }
 
     fn timeline(&self, query: Option<&str>) -> Result<Reply, Reply> {
         let query = Query::parse(query, &["seconds", "window"])?;
         let seconds = query.seconds("seconds", self.max_seconds(), self.max_seconds())?;
-        let report = self.report(seconds, Self::window_param(&query)?)?;
+        let report = self.report(seconds, self.window_param(&query)?, false)?;
         Ok(Reply::json(&json!({
             "schema": report.schema,
             "schema_version": report.schema_version,
@@ -211,10 +230,7 @@ impl Endpoint {
             Some(name) => Selection::parse_subtask(name)?,
             None => Selection::Bottleneck,
         };
-        let range = with_history(|h| h.last(seconds))
-            .flatten()
-            .filter(|r| !r.is_empty())
-            .ok_or(AnalysisError::NoIntervals)?;
+        let range = last(seconds)?;
         let options = FlameOptions {
             selection,
             mode,

@@ -176,23 +176,20 @@ impl History {
         }
     }
 
-    /// The intervals of the last `seconds` (those ending after the newest one's end minus
-    /// `seconds`), or `None` when the ring is empty. The range starts at the newest interval's
-    /// midpoint at the latest, so that it holds at least that interval (which may be longer than
-    /// `seconds` when the recorder merged intervals).
+    /// The intervals that overlap the last `seconds` before the newest one's end, or `None` when
+    /// the ring is empty. The range starts where the first of them starts, so it covers at least
+    /// `seconds` (more when the recorder merged intervals, which are then longer) and the
+    /// analysis, which takes the intervals whose midpoints lie in the range, takes them all.
     pub(crate) fn last(&self, seconds: f64) -> Option<Range> {
-        let newest = &self.ring.back()?.interval;
-        let newest_end = newest.end_ns;
-        let newest_mid = newest.start_ns + (newest.end_ns - newest.start_ns) / 2;
-        let from_ns = newest_end
-            .saturating_sub((seconds * 1e9) as u64)
-            .min(newest_mid);
-        let entries = self
+        let newest_end = self.ring.back()?.interval.end_ns;
+        let cut = newest_end.saturating_sub((seconds * 1e9) as u64);
+        let entries: Vec<Entry> = self
             .ring
             .iter()
-            .filter(|e| e.interval.end_ns > from_ns)
+            .filter(|e| e.interval.end_ns > cut)
             .cloned()
             .collect();
+        let from_ns = entries.first().map_or(cut, |e| e.interval.start_ns);
         Some(Range {
             meta: Arc::clone(&self.meta),
             declarations: Arc::clone(&self.declarations),
@@ -261,6 +258,15 @@ impl Range {
             end: None,
             warnings: Vec::new(),
         }
+    }
+
+    /// The range without its stack samples: what the metrics need (the bottleneck rules read no
+    /// samples), cheaper to rebuild and analyse.
+    pub(crate) fn without_samples(mut self) -> Range {
+        for entry in &mut self.entries {
+            entry.samples = None;
+        }
+        self
     }
 
     /// True when the range holds no interval.
@@ -352,6 +358,23 @@ mod tests {
         // The declaration made in the evicted first interval travels with the range.
         assert_eq!(recording.intervals[0].declared_subtasks, vec![decl()]);
         assert!(recording.intervals[1].declared_subtasks.is_empty());
+    }
+
+    #[test]
+    fn a_range_takes_every_interval_that_overlaps_it() {
+        let mut history = History::new(RecordingMeta::default(), limits(3600, usize::MAX));
+        history.push(&interval(0, vec![decl()]), None);
+        // A merged interval of 2 s, then one of 100 ms.
+        let mut merged = interval(1, Vec::new());
+        merged.end_ns = 2_100_000_000;
+        history.push(&merged, None);
+        let mut last = interval(2, Vec::new());
+        last.start_ns = 2_100_000_000;
+        last.end_ns = 2_200_000_000;
+        history.push(&last, None);
+        let range = history.last(0.5).unwrap();
+        assert!((range.from_s - 0.1).abs() < 1e-9, "{}", range.from_s);
+        assert_eq!(range.recording().intervals.len(), 2);
     }
 
     #[test]

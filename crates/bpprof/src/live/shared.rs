@@ -48,7 +48,13 @@ pub(crate) fn tee(interval: &IntervalChunk, samples: Option<&SamplesChunk>) {
     // A child forked while the lock was free: the history belongs to the parent's recording.
     if let Some((generation, history)) = shared.history.as_mut() {
         if *generation == fork::generation() {
-            history.push(interval, samples);
+            // This runs on the recorder's writer thread: a bug here must not stop the recording.
+            let pushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                history.push(interval, samples)
+            }));
+            if pushed.is_err() {
+                shared.history = None;
+            }
         }
     }
 }

@@ -10,7 +10,16 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Source -> Slow -> Sink; Slow burns about 200 µs of CPU per record, so it is the bottleneck.
+/// One recorder per process: the tests of a binary that start one hold this lock.
+static ONE_RECORDER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Serialises the tests that start a [`Live`] (a failed test does not poison it).
+pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    ONE_RECORDER.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Source -> Slow -> Sink; Slow burns a few milliseconds of CPU per record, so it is the
+/// bottleneck, and the others wake up rarely enough to be mostly blocked even on a loaded machine.
 pub struct Pipeline {
     stop: Arc<AtomicBool>,
     /// Records the sink has received.
@@ -51,7 +60,7 @@ impl Pipeline {
         let slow = std::thread::spawn(move || {
             let _subtask = bpprof::register("Slow", 0, 1);
             for record in from_source.iter() {
-                if to_sink.send(burn(record, 40_000)).is_err() {
+                if to_sink.send(burn(record, 400_000)).is_err() {
                     return;
                 }
             }
