@@ -202,7 +202,7 @@ fn the_endpoint_draws_flame_graphs_of_the_last_seconds() {
     assert!(
         lines
             .lines()
-            .any(|l| l.starts_with("[busy];") && l.contains("burn")),
+            .any(|l| l.starts_with("[busy];") && l.contains("spin_cpu")),
         "{lines}"
     );
     let svg = get(

@@ -2,6 +2,9 @@
 //! recorder around it, and a minimal HTTP/1.1 client over loopback.
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -27,18 +30,6 @@ pub struct Pipeline {
     threads: Vec<JoinHandle<()>>,
 }
 
-/// Burns CPU for `rounds` rounds of integer mixing.
-#[inline(never)]
-pub fn burn(seed: u64, rounds: u32) -> u64 {
-    let mut x = seed | 1;
-    for _ in 0..rounds {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-    }
-    x
-}
-
 impl Pipeline {
     /// Starts the three subtasks.
     pub fn start() -> Pipeline {
@@ -60,7 +51,10 @@ impl Pipeline {
         let slow = std::thread::spawn(move || {
             let _subtask = bpprof::register("Slow", 0, 1);
             for record in from_source.iter() {
-                if to_sink.send(burn(record, 400_000)).is_err() {
+                if to_sink
+                    .send(record ^ common::spin_cpu(Duration::from_millis(2)))
+                    .is_err()
+                {
                     return;
                 }
             }
