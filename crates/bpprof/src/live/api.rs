@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use bpprof_analysis::flame::{self, FlameError, FlameOptions, Mode, Selection, SvgOptions};
+use bpprof_analysis::picture;
 use bpprof_analysis::{AnalysisError, AnalysisOptions, LocateReport};
 use serde_json::json;
 
@@ -12,8 +13,13 @@ use super::query::{BadRequest, Query};
 use super::shared::with_history;
 use super::{exposition, metrics, LiveOptions};
 
+/// The live page: self-contained HTML and script that read this endpoint's `/api/v1` only.
+const PAGE: &str = include_str!("page.html");
+
 /// Default range of the JSON routes, seconds (what Flink's flame graphs cover, too).
 const DEFAULT_SECONDS: f64 = 30.0;
+/// Default range of the job graph, seconds: what the live page redraws every second.
+const GRAPH_SECONDS: f64 = 10.0;
 
 /// The history's last `seconds`; an error when it holds no interval yet.
 fn last(seconds: f64) -> Result<super::history::Range, AnalysisError> {
@@ -131,10 +137,14 @@ impl Endpoint {
             "/api/v1/timeline" => self.timeline(query),
             "/api/v1/flame" => self.flame(query),
             "/api/v1/status" => self.status(query),
+            "/api/v1/graph" => self.graph(query),
+            "/" => Query::parse(query, &[])
+                .map(|_| Reply::ok("text/html; charset=utf-8", PAGE.as_bytes().to_vec()))
+                .map_err(Reply::from),
             _ => Err(Reply::error(
                 404,
                 "not_found",
-                "no such path; the endpoint serves /metrics, /api/v1/locate, /api/v1/timeline, /api/v1/flame and /api/v1/status",
+                "no such path; the endpoint serves /metrics, /api/v1/locate, /api/v1/timeline, /api/v1/flame, /api/v1/graph, /api/v1/status and the page /",
             )),
         };
         answer.unwrap_or_else(|reply| reply)
@@ -251,6 +261,17 @@ impl Endpoint {
             "text/plain; charset=utf-8"
         };
         Ok(Reply::ok(content_type, body))
+    }
+
+    /// The job graph of the last `seconds` in Flink's colours, as `bpprof locate --svg` draws it.
+    fn graph(&self, query: Option<&str>) -> Result<Reply, Reply> {
+        let query = Query::parse(query, &["seconds"])?;
+        let seconds = query.seconds("seconds", GRAPH_SECONDS, self.max_seconds())?;
+        let report = self.report(seconds, None, false)?;
+        let mut body = Vec::new();
+        picture::render_job_svg(&report, &mut body)
+            .map_err(|e| Reply::error(500, "render_failed", e.to_string()))?;
+        Ok(Reply::ok("image/svg+xml", body))
     }
 
     fn status(&self, query: Option<&str>) -> Result<Reply, Reply> {

@@ -6,9 +6,10 @@
 //! - `GET /metrics`: the Prometheus text format: cumulative per-subtask counters, Flink's
 //!   `busyTimeMsPerSecond` gauges over the last [`LiveOptions::window`], per-edge queue capacity
 //!   and fill, and the current bottleneck;
-//! - `GET /api/v1/locate`, `/api/v1/timeline`, `/api/v1/flame`, `/api/v1/status`: JSON (and
-//!   folded stacks or SVG) of the last seconds, computed by `bpprof-analysis` as `bpprof locate`
-//!   and `bpprof flame` compute them from a file.
+//! - `GET /api/v1/locate`, `/api/v1/timeline`, `/api/v1/flame`, `/api/v1/graph`,
+//!   `/api/v1/status`: JSON (and folded stacks or SVG) of the last seconds, computed by
+//!   `bpprof-analysis` as `bpprof locate` and `bpprof flame` compute them from a file;
+//! - `GET /`: a self-contained live page over those.
 //!
 //! The recorder hands every interval it writes to a bounded in-memory ring ([`LiveOptions::history`],
 //! [`LiveOptions::history_bytes`]); the endpoint reads the ring, never the pipeline's state. It
