@@ -86,11 +86,6 @@ impl History {
         self.meta.program.clone()
     }
 
-    /// The meta data of the recording, the ring dropped.
-    pub(crate) fn into_meta(self) -> RecordingMeta {
-        Arc::unwrap_or_clone(self.meta)
-    }
-
     /// Changes the limits; the ring shrinks at the next interval.
     pub(crate) fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
@@ -111,8 +106,15 @@ impl History {
         self.ring.back().map(|e| e.interval.seq)
     }
 
-    /// Adds one interval as the recorder wrote it, with its stack samples when sampling is on.
-    pub(crate) fn push(&mut self, interval: &IntervalChunk, samples: Option<&SamplesChunk>) {
+    /// Adds one interval as the recorder wrote it, with its stack samples when sampling is on:
+    /// its declarations and counters always (an endpoint started later needs them), the interval
+    /// itself only when `keep` (an endpoint is running).
+    pub(crate) fn push(
+        &mut self,
+        interval: &IntervalChunk,
+        samples: Option<&SamplesChunk>,
+        keep: bool,
+    ) {
         let mut interval = interval.clone();
         self.keep_declarations(&mut interval);
         self.totals.add(&self.declarations, &interval);
@@ -125,6 +127,9 @@ impl History {
                 + append_capped(&mut dictionary.stacks, stacks);
             Arc::new(s)
         });
+        if !keep {
+            return;
+        }
         let bytes = interval_bytes(&interval) + samples.as_deref().map_or(0, samples_bytes);
         self.bytes += bytes;
         self.ring.push_back(Entry {
@@ -133,6 +138,12 @@ impl History {
             bytes,
         });
         self.evict();
+    }
+
+    /// Forgets the intervals (the last endpoint stopped); declarations and counters stay.
+    pub(crate) fn clear_ring(&mut self) {
+        self.ring.clear();
+        self.bytes = 0;
     }
 
     /// Moves the declarations of `interval` into [`History::declarations`].
@@ -345,9 +356,9 @@ mod tests {
     #[test]
     fn the_ring_keeps_the_last_minutes_only_and_every_declaration() {
         let mut history = History::new(RecordingMeta::default(), limits(2, usize::MAX));
-        history.push(&interval(0, vec![decl()]), None);
+        history.push(&interval(0, vec![decl()]), None, true);
         for seq in 1..100 {
-            history.push(&interval(seq, Vec::new()), None);
+            history.push(&interval(seq, Vec::new()), None, true);
         }
         // 2 s of 100 ms intervals (plus the one ending exactly 2 s before the newest).
         assert_eq!(history.ring.len(), 21);
@@ -363,18 +374,32 @@ mod tests {
     #[test]
     fn a_range_takes_every_interval_that_overlaps_it() {
         let mut history = History::new(RecordingMeta::default(), limits(3600, usize::MAX));
-        history.push(&interval(0, vec![decl()]), None);
+        history.push(&interval(0, vec![decl()]), None, true);
         // A merged interval of 2 s, then one of 100 ms.
         let mut merged = interval(1, Vec::new());
         merged.end_ns = 2_100_000_000;
-        history.push(&merged, None);
+        history.push(&merged, None, true);
         let mut last = interval(2, Vec::new());
         last.start_ns = 2_100_000_000;
         last.end_ns = 2_200_000_000;
-        history.push(&last, None);
+        history.push(&last, None, true);
         let range = history.last(0.5).unwrap();
         assert!((range.from_s - 0.1).abs() < 1e-9, "{}", range.from_s);
         assert_eq!(range.recording().intervals.len(), 2);
+    }
+
+    #[test]
+    fn without_an_endpoint_only_declarations_and_counters_are_kept() {
+        let mut history = History::new(RecordingMeta::default(), limits(3600, usize::MAX));
+        history.push(&interval(0, vec![decl()]), None, false);
+        history.push(&interval(1, Vec::new()), None, false);
+        assert!(history.ring.is_empty() && history.bytes() == 0);
+        // An endpoint started now sees the subtask declared before it and its whole time.
+        history.push(&interval(2, Vec::new()), None, true);
+        let recording = history.last(60.0).unwrap().recording();
+        assert_eq!(recording.intervals[0].declared_subtasks, vec![decl()]);
+        let (_, _, totals) = history.totals().subtasks().next().unwrap();
+        assert_eq!(totals.wall_ns, 300_000_000);
     }
 
     #[test]
@@ -382,7 +407,7 @@ mod tests {
         let one = interval_bytes(&interval(0, Vec::new()));
         let mut history = History::new(RecordingMeta::default(), limits(3600, one * 5));
         for seq in 0..50 {
-            history.push(&interval(seq, Vec::new()), None);
+            history.push(&interval(seq, Vec::new()), None, true);
         }
         assert_eq!(history.ring.len(), 5);
         assert!(history.bytes() <= one * 5);
@@ -400,7 +425,7 @@ mod tests {
             .collect();
         let mut first = interval(0, Vec::new());
         first.declared_tasks = tasks;
-        history.push(&first, None);
+        history.push(&first, None, true);
         assert_eq!(history.declarations.declared_tasks.len(), MAX_DECLARATIONS);
         assert_eq!(history.dropped_declarations(), 3);
     }

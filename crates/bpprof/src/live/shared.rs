@@ -1,7 +1,8 @@
 //! The process-wide history that the recorder's writer fills ([`tee`]) and the endpoint reads.
 //!
 //! One mutex, taken by the writer thread once per interval and by the endpoint for a few pointer
-//! copies; no pipeline thread ever takes it. Nothing is kept while no endpoint runs.
+//! copies; no pipeline thread ever takes it. While no endpoint runs only the declarations and the
+//! per-subtask counters are kept (so that an endpoint started later sees the whole recording).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -11,7 +12,7 @@ use bpprof_format::{IntervalChunk, RecordingMeta, SamplesChunk};
 use super::history::{History, Limits};
 use crate::fork;
 
-/// Endpoints running: the recorder keeps a history only while this is above 0.
+/// Endpoints running: the recorder keeps intervals only while this is above 0.
 static SERVERS: AtomicUsize = AtomicUsize::new(0);
 
 /// The history of the current recording, with the fork generation of the process that made it.
@@ -41,16 +42,14 @@ pub(crate) fn begin(meta: &RecordingMeta) {
 
 /// The recorder's writer wrote `interval` (and `samples`): keep them while an endpoint runs.
 pub(crate) fn tee(interval: &IntervalChunk, samples: Option<&SamplesChunk>) {
-    if SERVERS.load(Ordering::Acquire) == 0 {
-        return;
-    }
+    let keep = SERVERS.load(Ordering::Acquire) > 0;
     let mut shared = lock();
     // A child forked while the lock was free: the history belongs to the parent's recording.
     if let Some((generation, history)) = shared.history.as_mut() {
         if *generation == fork::generation() {
             // This runs on the recorder's writer thread: a bug here must not stop the recording.
             let pushed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                history.push(interval, samples)
+                history.push(interval, samples, keep)
             }));
             if pushed.is_err() {
                 shared.history = None;
@@ -69,14 +68,11 @@ pub(crate) fn server_started(limits: Limits) {
     }
 }
 
-/// An endpoint stopped; with the last one, the history is emptied.
+/// An endpoint stopped; with the last one, the intervals are dropped.
 pub(crate) fn server_stopped() {
     if SERVERS.fetch_sub(1, Ordering::AcqRel) == 1 {
-        let mut shared = lock();
-        if let Some((generation, history)) = shared.history.take() {
-            let limits = shared.limits;
-            let meta = history.into_meta();
-            shared.history = Some((generation, History::new(meta, limits)));
+        if let Some((_, history)) = lock().history.as_mut() {
+            history.clear_ring();
         }
     }
 }

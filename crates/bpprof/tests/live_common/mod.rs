@@ -102,14 +102,9 @@ pub struct Live {
 }
 
 impl Live {
-    /// Starts all three, sampling stacks at `sample_hz`, and waits until the endpoint's history
+    /// Starts the recorder, sampling stacks at `sample_hz`, and the pipeline, then the endpoint, and waits until the endpoint's history
     /// holds `warm_up` of intervals.
     pub fn start(sample_hz: u32, warm_up: Duration) -> Live {
-        let server = bpprof::live::serve(bpprof::live::LiveOptions {
-            window: Duration::from_secs(2),
-            ..bpprof::live::LiveOptions::new("127.0.0.1:0".parse().unwrap())
-        })
-        .expect("start the endpoint");
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("live.bpprof");
         let recorder = bpprof::Recorder::start(
@@ -118,7 +113,15 @@ impl Live {
                 .sample_hz(sample_hz),
         )
         .expect("start the recorder");
+        // The endpoint after the recorder has written the pipeline's declarations: it still knows
+        // them, and counts from the start of the recording.
         let pipeline = Pipeline::start();
+        std::thread::sleep(Duration::from_millis(500));
+        let server = bpprof::live::serve(bpprof::live::LiveOptions {
+            window: Duration::from_secs(2),
+            ..bpprof::live::LiveOptions::new("127.0.0.1:0".parse().unwrap())
+        })
+        .expect("start the endpoint");
         let live = Live {
             server,
             recorder,
