@@ -2,7 +2,8 @@
 //! `bpprof-analysis`'s own ([`bpprof_analysis::locate`], [`flame::fold`]) run on the history's
 //! last seconds rebuilt as a recording, so the JSON is the schema of `bpprof locate --format json`.
 
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::Mutex;
 
 use bpprof_analysis::flame::{self, FlameError, FlameOptions, Mode, Selection, SvgOptions};
 use bpprof_analysis::picture;
@@ -111,13 +112,18 @@ impl From<FlameError> for Reply {
     }
 }
 
-/// The endpoint's settings and its one cache: the report over the last window, for `/metrics`.
+/// Replies kept for reuse: a client, or many, asking again before the next interval get the same
+/// bytes without new work.
+const REPLY_CACHE: usize = 16;
+
+/// The endpoint's settings and its one cache: the last replies, by request and newest interval.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
     /// The options it was started with.
     pub(crate) options: LiveOptions,
-    /// The window report, with the sequence number of the newest interval it covers.
-    cache: Mutex<Option<(u64, Arc<LocateReport>)>>,
+    /// Up to [`REPLY_CACHE`] successful replies: the newest interval's sequence number when each
+    /// was computed, the request (`path?query`), the reply.
+    replies: Mutex<VecDeque<(u64, String, Reply)>>,
 }
 
 impl Endpoint {
@@ -125,12 +131,32 @@ impl Endpoint {
     pub(crate) fn new(options: LiveOptions) -> Self {
         Endpoint {
             options,
-            cache: Mutex::new(None),
+            replies: Mutex::new(VecDeque::with_capacity(REPLY_CACHE)),
         }
     }
 
-    /// The answer to `GET path?query`.
+    /// The answer to `GET path?query`: from the cache when nothing was recorded since it was
+    /// computed.
     pub(crate) fn get(&self, path: &str, query: Option<&str>) -> Reply {
+        let newest = with_history(|h| h.newest_seq()).flatten();
+        let key = format!("{path}?{}", query.unwrap_or(""));
+        let mut replies = self.replies.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(seq) = newest {
+            if let Some((_, _, reply)) = replies.iter().find(|(s, k, _)| *s == seq && *k == key) {
+                return reply.clone();
+            }
+        }
+        let reply = self.answer(path, query);
+        if let (Some(seq), 200) = (newest, reply.status) {
+            if replies.len() == REPLY_CACHE {
+                replies.pop_front();
+            }
+            replies.push_back((seq, key, reply.clone()));
+        }
+        reply
+    }
+
+    fn answer(&self, path: &str, query: Option<&str>) -> Reply {
         let answer = match path {
             "/metrics" => self.metrics(query),
             "/api/v1/locate" => self.locate(query),
@@ -176,21 +202,10 @@ impl Endpoint {
         Ok(bpprof_analysis::locate(&range.recording(), &options)?)
     }
 
-    /// The report over the last [`LiveOptions::window`], computed once per new interval.
-    pub(crate) fn window_report(&self) -> Option<Arc<LocateReport>> {
-        let newest = with_history(|h| h.newest_seq()).flatten()?;
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((seq, report)) = cache.as_ref() {
-            if *seq == newest {
-                return Some(Arc::clone(report));
-            }
-        }
-        let report = Arc::new(
-            self.report(self.options.window.as_secs_f64(), None, false)
-                .ok()?,
-        );
-        *cache = Some((newest, Arc::clone(&report)));
-        Some(report)
+    /// The report over the last [`LiveOptions::window`], `None` before there is one.
+    pub(crate) fn window_report(&self) -> Option<LocateReport> {
+        self.report(self.options.window.as_secs_f64(), None, false)
+            .ok()
     }
 
     fn metrics(&self, query: Option<&str>) -> Result<Reply, Reply> {
