@@ -747,7 +747,7 @@ fn write_loop(
                     }
                     _ => None,
                 };
-                // The live endpoint's history gets what the file got.
+                // The live endpoint's history gets each interval as it was handed to the file.
                 #[cfg(feature = "http")]
                 crate::live::tee(&chunk, symbolized.as_ref());
                 match result {
