@@ -37,6 +37,12 @@
 //!
 //! Programs usually start recording with one line, [`init_from_env`], which records only when
 //! `BPPROF_OUT` names a file.
+//!
+//! # Feature flags
+//!
+//! - `tokio`: async subtasks and instrumented async channels (`bpprof::tokio`).
+//! - `http`: the live endpoint (`bpprof::live`): Prometheus metrics, a JSON API and a live page of
+//!   the last minutes over HTTP, started by `BPPROF_HTTP` or `live::serve`.
 #![deny(missing_docs)]
 
 mod account;
@@ -45,6 +51,8 @@ mod channel;
 mod clock;
 mod fork;
 mod link;
+#[cfg(feature = "http")]
+pub mod live;
 mod operator;
 mod operator_table;
 #[cfg(feature = "tokio")]

@@ -393,7 +393,10 @@ fn join_by(thread: Option<JoinHandle<()>>, deadline: Instant) {
 /// `BPPROF_SAMPLE_HZ` sets the stack-sampling rate (default 99, 0 = off) and
 /// `BPPROF_SAMPLE_SIGNAL` the signal it uses (SIGURG by default).
 pub fn init_from_env() -> Result<Option<Recorder>, RecorderError> {
-    let Some(path) = std::env::var_os(ENV_OUT).filter(|p| !p.is_empty()) else {
+    let path = std::env::var_os(ENV_OUT).filter(|p| !p.is_empty());
+    #[cfg(feature = "http")]
+    crate::live::serve_from_env(path.is_some());
+    let Some(path) = path else {
         return Ok(None);
     };
     let mut options = RecorderOptions::new(path);
@@ -489,6 +492,8 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
         },
     };
     let writer = RecordingWriter::new(BufWriter::new(file), &meta).map_err(create_error)?;
+    #[cfg(feature = "http")]
+    crate::live::begin(&meta);
 
     let (stop_tx, stop_rx) = bounded(1);
     let (chunk_tx, chunk_rx) = bounded(WRITER_QUEUE);
@@ -730,13 +735,21 @@ fn write_loop(
             ToWriter::Interval(chunk, samples) => {
                 let mut result = writer.write_interval(&chunk);
                 let samples = samples.filter(|_| !SYMBOLIZER_LOST.load(Ordering::Acquire));
-                if let (Ok(()), Some(samples)) = (&result, samples) {
-                    SYMBOLIZING.fetch_add(1, Ordering::AcqRel);
-                    let samples =
-                        symbolizer.chunk(chunk.seq, chunk.start_ns, chunk.end_ns, samples);
-                    SYMBOLIZING.fetch_sub(1, Ordering::AcqRel);
-                    result = writer.write_samples(&samples);
-                }
+                #[cfg_attr(not(feature = "http"), allow(unused_variables))]
+                let symbolized = match (&result, samples) {
+                    (Ok(()), Some(samples)) => {
+                        SYMBOLIZING.fetch_add(1, Ordering::AcqRel);
+                        let samples =
+                            symbolizer.chunk(chunk.seq, chunk.start_ns, chunk.end_ns, samples);
+                        SYMBOLIZING.fetch_sub(1, Ordering::AcqRel);
+                        result = writer.write_samples(&samples);
+                        Some(samples)
+                    }
+                    _ => None,
+                };
+                // The live endpoint's history gets each interval as it was handed to the file.
+                #[cfg(feature = "http")]
+                crate::live::tee(&chunk, symbolized.as_ref());
                 match result {
                     Ok(()) => {
                         control
