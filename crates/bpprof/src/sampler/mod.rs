@@ -517,34 +517,46 @@ fn count_off_cpu(
         .saturating_sub(visit.backpressured_ns);
     let blocked_cpu = totals.blocked_cpu_ns.saturating_sub(visit.blocked_cpu_ns);
     let wake = totals.wake_ns.saturating_sub(visit.wake_ns);
-    visit.wake_ns = totals.wake_ns;
-    visit.at_ns = now;
-    visit.idle_ns = totals.idle_ns;
-    visit.backpressured_ns = totals.backpressured_ns;
-    visit.blocked_cpu_ns = totals.blocked_cpu_ns;
     let busy = wall.saturating_sub(idle + backpressured);
     // Busy time not covered by CPU time, since the last reading of the thread's CPU clock. That
     // is a system call, made only for subtasks that were busy since: an idle subtask costs none
     // (the CPU it uses while blocked is its CPU inside waits, subtracted when it is read). An
     // async subtask has no clock: its on-CPU samples come from the threads that poll it, and its
     // busy time while not polled is not sampled.
-    visit.busy_unread += busy;
-    visit.blocked_cpu_unread += blocked_cpu;
+    let busy_unread = visit.busy_unread + busy;
+    let blocked_cpu_unread = visit.blocked_cpu_unread + blocked_cpu;
     let mut busy_off_cpu = 0;
-    if visit.busy_unread > 0 && cell.has_thread() {
-        // A subtask that ended is read at its end.
+    let mut cpu_read = None;
+    if busy_unread > 0 && cell.has_thread() {
+        // A subtask that ended is read at its end. One that ended since the list was taken is
+        // left as it was at the previous visit: `now` is past its end, and its time up to the
+        // end is counted from there when the next visit finds it ended.
         let Some(cpu) = final_cpu_ns.or_else(|| cell.cpu_ns()) else {
-            return true; // deregistered since the list was taken: counted at its end, next visit
+            return true;
         };
         if let Some(before) = visit.cpu_ns {
             let busy_cpu = cpu
                 .saturating_sub(before)
-                .saturating_sub(visit.blocked_cpu_unread);
-            busy_off_cpu = visit.busy_unread.saturating_sub(busy_cpu);
+                .saturating_sub(blocked_cpu_unread);
+            busy_off_cpu = busy_unread.saturating_sub(busy_cpu);
         }
-        visit.cpu_ns = Some(cpu);
-        visit.busy_unread = 0;
-        visit.blocked_cpu_unread = 0;
+        cpu_read = Some(cpu);
+    }
+    visit.wake_ns = totals.wake_ns;
+    visit.at_ns = now;
+    visit.idle_ns = totals.idle_ns;
+    visit.backpressured_ns = totals.backpressured_ns;
+    visit.blocked_cpu_ns = totals.blocked_cpu_ns;
+    match cpu_read {
+        Some(cpu) => {
+            visit.cpu_ns = Some(cpu);
+            visit.busy_unread = 0;
+            visit.blocked_cpu_unread = 0;
+        }
+        None => {
+            visit.busy_unread = busy_unread;
+            visit.blocked_cpu_unread = blocked_cpu_unread;
+        }
     }
     let per_ns = f64::from(hz) / 1e9;
     let operator = cell.current_operator().load();
