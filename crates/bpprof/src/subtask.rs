@@ -52,7 +52,9 @@ impl Drop for Current {
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+    /// The thread's registration, boxed: each poll of an async subtask swaps it in and out,
+    /// which moves a pointer, not the registration.
+    static CURRENT: RefCell<Option<Box<Current>>> = const { RefCell::new(None) };
     /// The cell of `CURRENT`, for the per-record fast path: a plain pointer in a thread-local
     /// without destructor, so reading it costs no state check and no borrow. Set while the
     /// thread is registered; cleared before the guard (and so the last owner of the cell) drops.
@@ -182,7 +184,7 @@ fn register_checked(
     add_live(&cell, problem);
     sampler::on_registration(&cell);
     let _ = CURRENT.try_with(|current| {
-        *current.borrow_mut() = Some(Current::new(Arc::clone(&cell)));
+        *current.borrow_mut() = Some(Box::new(Current::new(Arc::clone(&cell))));
     });
     FAST_CELL.set(Arc::as_ptr(&cell));
     LAST_SENT.set(u64::MAX);
@@ -287,7 +289,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&mut CurrentHandle<'_>) -> R) -> Op
     CURRENT
         .try_with(|current| {
             let mut current = current.try_borrow_mut().ok()?;
-            let current = current.as_mut()?;
+            let current = current.as_deref_mut()?;
             Some(f(&mut CurrentHandle(current)))
         })
         .ok()
@@ -457,7 +459,7 @@ impl Drop for BlockingScope {
 /// cell has no thread ([`crate::cell::NO_THREAD`]): no CPU clock, no timer.
 pub(crate) struct Detached {
     /// The registration while no thread polls the subtask (`None` during a poll).
-    current: Option<Current>,
+    current: Option<Box<Current>>,
     /// Its `LAST_SENT` / `LAST_RECEIVED` between polls.
     last_sent: u64,
     last_received: u64,
@@ -475,7 +477,7 @@ impl Detached {
         let cell = Arc::new(SubtaskCell::detached(task, index, parallelism));
         add_live(&cell, problem);
         Detached {
-            current: Some(Current::new(cell)),
+            current: Some(Box::new(Current::new(cell))),
             last_sent: u64::MAX,
             last_received: u64::MAX,
         }
@@ -549,7 +551,7 @@ pub(crate) struct Polling<'a> {
     _sampled: Option<crate::poller::PollScope>,
     /// When the poll began, while a recorder runs (0: not timed).
     started_ns: u64,
-    saved: Option<Current>,
+    saved: Option<Box<Current>>,
     saved_fast: *const SubtaskCell,
     saved_sent: u64,
     saved_received: u64,

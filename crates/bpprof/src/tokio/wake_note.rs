@@ -4,7 +4,7 @@
 //! task (a channel, a timer, a socket), or from the instant a poll yields because tokio's
 //! cooperative budget ran out (tokio defers that wake-up). Per poll: the runtime's waker is
 //! registered (two atomic operations, no clone while it does not change) and one relaxed load;
-//! the clock is read once per wake and once per poll that follows a wake.
+//! while a recorder runs, the clock is read once per wake and once per poll that follows a wake.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -54,9 +54,10 @@ impl WakeNote {
         }
     }
 
-    /// The subtask can run from now on (unless it could already).
+    /// The subtask can run from now on (unless it could already). Noted only while a recorder
+    /// runs: without one, a wake-up reads no clock.
     fn note_runnable(&self) {
-        if self.woken_ns.load(Ordering::Relaxed) == 0 {
+        if crate::registry::is_recording() && self.woken_ns.load(Ordering::Relaxed) == 0 {
             let now = clock::now_ns().max(1);
             let _ = self
                 .woken_ns
