@@ -36,7 +36,7 @@
 //! the bottleneck moves between tasks. [`flame`] folds the stack samples of one subtask into a flame graph (`bpprof flame`,
 //! see `docs/flame.md`); [`diff`] compares one subtask's flame graphs of two recordings per record
 //! processed (`bpprof diff`). [`stacks`] tells stacks cut short by missing frame pointers (a
-//! `short_stacks` note of `locate`, a warning of `bpprof flame`). [`synth`] builds synthetic recordings for tests and examples.
+//! `short_stacks` note of `locate`, a warning of `bpprof flame`). [`export`] writes the samples as pprof profiles. [`synth`] builds synthetic recordings for tests and examples.
 //!
 //! # Feature flags
 //!
@@ -47,6 +47,7 @@ pub mod check;
 pub mod diff;
 mod evidence;
 mod explain;
+pub mod export;
 pub mod flame;
 pub mod graph;
 pub mod merge;
