@@ -9,7 +9,7 @@
 # its own next to the build (never in the repository). A crash, a hang (10 s on one input) or an
 # allocation beyond 512 MB stops the script with exit code 1 and leaves the input in
 # fuzz/artifacts/TARGET/; `cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-...` replays
-# it. The build goes to "${CARGO_TARGET_DIR:-target}-fuzz" (its own, so that the normal builds keep
+# it. Inputs are at most 16 KiB (recordings of a few dozen chunks). The build goes to "${CARGO_TARGET_DIR:-target}-fuzz" (its own, so that the normal builds keep
 # their cache), or target/fuzz.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
@@ -49,7 +49,7 @@ for target in "${targets[@]}"; do
     log="$target_dir/fuzz-$target.log"
     echo "==> fuzzing $target for ${seconds} s (log: $log)"
     if ! nice -n 10 cargo +nightly fuzz run --release "$target" "$corpus" "seeds/$target" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
+        -max_total_time="$seconds" -max_len=16384 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
         -print_final_stats=1 >"$log" 2>&1; then
         tail -40 "$log"
         echo "fuzz: $target FAILED: the input is in fuzz/artifacts/$target/" >&2
