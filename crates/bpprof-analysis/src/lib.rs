@@ -36,7 +36,7 @@
 //! the bottleneck moves between tasks. [`flame`] folds the stack samples of one subtask into a flame graph (`bpprof flame`,
 //! see `docs/flame.md`); [`diff`] compares one subtask's flame graphs of two recordings per record
 //! processed (`bpprof diff`). [`stacks`] tells stacks cut short by missing frame pointers (a
-//! `short_stacks` note of `locate`, a warning of `bpprof flame`). [`synth`] builds synthetic recordings for tests and examples.
+//! `short_stacks` note of `locate`, a warning of `bpprof flame`). [`export`] writes the samples as pprof profiles and the states over time as Chrome traces. [`synth`] builds synthetic recordings for tests and examples.
 //!
 //! # Feature flags
 //!
@@ -48,6 +48,7 @@ pub mod check;
 pub mod diff;
 mod evidence;
 mod explain;
+pub mod export;
 pub mod flame;
 pub mod graph;
 pub mod merge;
@@ -136,11 +137,7 @@ pub fn locate(
     recording: &Recording,
     options: &AnalysisOptions,
 ) -> Result<LocateReport, AnalysisError> {
-    if let Some(w) = options.window_s {
-        if !(w.is_finite() && w > 0.0) {
-            return Err(AnalysisError::InvalidWindow { window_s: w });
-        }
-    }
+    check_window(options)?;
     let selection = range::select(recording, options)?;
     let graph = JobGraph::from_recording(recording);
     let (tasks, edges, mut averaged) = analyse(recording, &graph, &selection);
@@ -195,6 +192,14 @@ pub fn locate(
         windows,
         timeline,
     })
+}
+
+/// [`AnalysisError::InvalidWindow`] unless `options.window_s` is unset or a positive number.
+pub(crate) fn check_window(options: &AnalysisOptions) -> Result<(), AnalysisError> {
+    match options.window_s {
+        Some(w) if !(w.is_finite() && w > 0.0) => Err(AnalysisError::InvalidWindow { window_s: w }),
+        _ => Ok(()),
+    }
 }
 
 /// The task reports of `selection` (in graph order, skew marked) and what the rules conclude from

@@ -18,7 +18,7 @@ use crate::color::Paint;
 use crate::config::{CheckConfig, DEFAULT_CONFIG};
 use crate::locate::{analysis_failure, read_failure};
 use crate::numbers::whole_number;
-use crate::outputs::{check_output, refuse_same_outputs, Inputs, Output};
+use crate::outputs::{check_output, refuse_same_outputs, same_files, Inputs, Output};
 use crate::{exit, Failure};
 
 /// Arguments of `bpprof check`.
@@ -281,6 +281,8 @@ fn options(args: &CheckArgs, config: &CheckConfig) -> Result<CheckOptions, Failu
             .unwrap_or(DEFAULT_MIN_WINDOWS),
         limits,
         budgets,
+        // By identity: `./base.bpprof` on one side and `base.bpprof` or a link on the other.
+        same_files: same_files(&args.baseline, &args.current),
     })
 }
 

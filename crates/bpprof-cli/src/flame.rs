@@ -17,6 +17,8 @@ use crate::locate::{analysis_failure, read_failure};
 use crate::outputs::{check_output, Inputs, Output};
 use crate::Failure;
 
+mod pprof;
+
 /// Arguments of `bpprof flame`.
 #[derive(Debug, clap::Args)]
 pub struct FlameArgs {
@@ -27,13 +29,19 @@ pub struct FlameArgs {
     #[command(flatten)]
     pub fold: FoldArgs,
     /// Where to write the graph; `-` for standard output. Default: `flame-TASK-INDEX.svg`
-    /// (`flame-TASK.svg` with --task) in the current directory, or standard output with --folded.
+    /// (`flame-TASK.svg` with --task) in the current directory, or standard output with --folded;
+    /// with --format pprof `flame-TASK-INDEX.pb.gz`, or `flame.pb.gz` for every subtask.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Write folded stacks (`frame;frame;frame count`, the input of inferno and flamegraph.pl)
-    /// instead of an SVG.
-    #[arg(long)]
+    /// instead of an SVG (the same as --format folded).
+    #[arg(long, conflicts_with = "format")]
     pub folded: bool,
+    /// What to write: `svg`, `folded` (as --folded) or `pprof`: a gzipped pprof profile (for `go
+    /// tool pprof`, Pyroscope, Parca), with task, subtask, state, cpu and operator labels on every
+    /// sample; without --subtask or --task it holds every subtask of the recording.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Svg)]
+    pub format: GraphFormat,
     /// Width of the SVG in pixels (at least 100). Default: as wide as the browser window.
     #[arg(
         long,
@@ -105,6 +113,17 @@ impl FoldArgs {
     }
 }
 
+/// `--format` of `bpprof flame`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// An interactive SVG flame graph.
+    Svg,
+    /// Folded stacks, one line per stack.
+    Folded,
+    /// A pprof profile (protobuf, gzip-compressed).
+    Pprof,
+}
+
 /// `--mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CliMode {
@@ -151,12 +170,15 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         let _ = writeln!(err, "warning: {warning}");
     }
     let options = args.fold.flame_options()?;
+    if args.format == GraphFormat::Pprof {
+        return pprof::run(args, &recording, &options, out, err);
+    }
     let folded = fold(&recording, &options).map_err(flame_failure)?;
     let label = folded.selection.label();
 
     let graph = GraphOutput {
         output: args.output.as_deref(),
-        folded: args.folded,
+        folded: args.folded || args.format == GraphFormat::Folded,
         width: args.width,
         inputs: Inputs::new([args.recording.as_path()]),
     };
@@ -294,7 +316,7 @@ impl GraphOutput<'_> {
 
 /// Where `-o` says to write: `None` for standard output (`-o -`, or no `-o` with `--folded`),
 /// else the file (`default()` without `-o`).
-fn output_path(
+pub(crate) fn output_path(
     output: Option<&Path>,
     folded: bool,
     default: impl FnOnce() -> String,
@@ -317,7 +339,7 @@ pub(crate) fn parse_width(text: &str) -> Result<usize, String> {
 
 /// Writes the graph to `path`, as one error line when it cannot (or when that would destroy a
 /// recording or an input, see [`check_output`]).
-fn write_output(path: &Path, bytes: &[u8], inputs: &Inputs) -> Result<(), Failure> {
+pub(crate) fn write_output(path: &Path, bytes: &[u8], inputs: &Inputs) -> Result<(), Failure> {
     check_output(path, "-o", Output::Report, inputs)?;
     std::fs::write(path, bytes).map_err(|e| {
         Failure::bad_input(

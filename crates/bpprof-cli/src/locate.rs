@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use bpprof_analysis::export::trace::{chrome_trace, write_trace};
 use bpprof_analysis::picture::{render_job_dot, render_job_svg};
 use bpprof_analysis::{
     locate, render_human_with, AnalysisError, AnalysisOptions, LocateReport, RenderOptions,
@@ -50,6 +51,11 @@ pub struct LocateArgs {
     /// it to stdout instead of the report.
     #[arg(long, value_name = "FILE")]
     pub dot: Option<PathBuf>,
+    /// Also write the states of every subtask over time (one value per window) as a Chrome trace
+    /// (JSON) into FILE, to open in ui.perfetto.dev or chrome://tracing (see docs/cli.md): one
+    /// track per subtask, queue fills as counters. `-` writes it to stdout instead of the report.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 /// Runs `bpprof locate`.
@@ -60,20 +66,37 @@ pub fn run(
     err: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let to_stdout = |p: &Option<PathBuf>| p.as_deref() == Some(Path::new("-"));
-    if to_stdout(&args.svg) && to_stdout(&args.dot) {
+    let on_stdout: Vec<&str> = [
+        (&args.svg, "--svg -"),
+        (&args.dot, "--dot -"),
+        (&args.trace, "--trace -"),
+    ]
+    .into_iter()
+    .filter(|(path, _)| to_stdout(path))
+    .map(|(_, option)| option)
+    .collect();
+    if on_stdout.len() > 1 {
         return Err(Failure::bad_input(
-            "--svg - and --dot - both write to stdout",
-            "write one of them to a file",
+            format!(
+                "{} {} write to stdout",
+                on_stdout.join(" and "),
+                if on_stdout.len() == 2 { "both" } else { "all" }
+            ),
+            "write all but one of them to a file",
         )
         .into());
     }
     // Before anything is read or written: neither picture may replace the recording.
     let inputs = Inputs::new([args.recording.as_path()]);
-    let files: Vec<(&Path, &str)> = [(&args.svg, "--svg"), (&args.dot, "--dot")]
-        .into_iter()
-        .filter_map(|(path, option)| path.as_deref().map(|p| (p, option)))
-        .filter(|(path, _)| *path != Path::new("-"))
-        .collect();
+    let files: Vec<(&Path, &str)> = [
+        (&args.svg, "--svg"),
+        (&args.dot, "--dot"),
+        (&args.trace, "--trace"),
+    ]
+    .into_iter()
+    .filter_map(|(path, option)| path.as_deref().map(|p| (p, option)))
+    .filter(|(path, _)| *path != Path::new("-"))
+    .collect();
     refuse_same_outputs(&files)?;
     for &(path, option) in &files {
         check_output(path, option, Output::Report, &inputs)?;
@@ -101,14 +124,13 @@ pub fn run(
         (&args.dot, (|r, w| render_job_dot(r, w)) as Picture),
     ];
     for (path, render) in pictures {
-        let Some(path) = path else { continue };
-        if path.as_path() == Path::new("-") {
-            render(&report, &mut *out)?;
-            picture_on_stdout = true;
-        } else {
-            write_picture(&report, path, render)?;
-            let _ = writeln!(err, "wrote job graph to {}", path.display());
+        if let Some(path) = path {
+            picture_on_stdout |= write_extra(path, "job graph", out, err, |w| render(&report, w))?;
         }
+    }
+    if let Some(path) = &args.trace {
+        let trace = chrome_trace(&recording, &options).map_err(analysis_failure)?;
+        picture_on_stdout |= write_extra(path, "trace", out, err, |w| write_trace(&trace, w))?;
     }
     if picture_on_stdout {
         out.flush()?;
@@ -140,17 +162,40 @@ pub fn run(
 /// A job-graph renderer of `bpprof_analysis::picture`.
 type Picture = fn(&LocateReport, &mut dyn Write) -> std::io::Result<()>;
 
-/// Renders `report` into the file at `path`; an unwritable path is a [`Failure`].
-fn write_picture(report: &LocateReport, path: &Path, render: Picture) -> anyhow::Result<()> {
+/// Writes one of the extra outputs (`what`: a job graph, a trace) with `write`: to `out` for `-`
+/// (returns true), else to the file at `path`, saying so on `err`.
+fn write_extra(
+    path: &Path,
+    what: &str,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<bool> {
+    if path == Path::new("-") {
+        write(out)?;
+        return Ok(true);
+    }
+    write_file(path, what, write)?;
+    let _ = writeln!(err, "wrote {what} to {}", path.display());
+    Ok(false)
+}
+
+/// Writes the file at `path` with `write` (`what` it holds names it in the error); an unwritable
+/// path is a [`Failure`].
+fn write_file(
+    path: &Path,
+    what: &str,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let failure = |e: std::io::Error| {
         Failure::bad_input(
-            format!("cannot write job graph '{}': {e}", path.display()),
+            format!("cannot write {what} '{}': {e}", path.display()),
             "check that the directory exists and is writable",
         )
     };
     let file = std::fs::File::create(path).map_err(failure)?;
     let mut file = std::io::BufWriter::new(file);
-    render(report, &mut file).map_err(failure)?;
+    write(&mut file).map_err(failure)?;
     file.flush().map_err(failure)?;
     Ok(())
 }

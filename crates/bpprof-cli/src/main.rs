@@ -1,13 +1,11 @@
 //! `bpprof`: locates the bottleneck of a recorded pipeline and draws flame graphs of its subtasks.
 //!
 //! This binary is a thin layer over `bpprof-analysis`: it parses the command line, runs one
-//! subcommand, and maps errors to exit codes (see [`exit`]).
+//! subcommand, and maps errors to exit codes (see `bpprof_cli::exit`).
 
 mod check;
 mod color;
-mod config;
 mod diff;
-mod exit;
 mod flame;
 mod generate;
 mod locate;
@@ -21,6 +19,7 @@ mod text;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use bpprof_cli::{config, exit, Failure};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::color::{ColorWhen, Paint};
@@ -90,36 +89,6 @@ pub enum Format {
     /// One JSON document (schema `bpprof.locate`, see docs/json.md).
     Json,
 }
-
-/// An error for the user: what is wrong and how to fix it, with the exit code to use.
-#[derive(Debug)]
-pub struct Failure {
-    /// Exit code (see [`exit`]).
-    pub code: u8,
-    /// What is wrong.
-    pub what: String,
-    /// How to fix it.
-    pub fix: String,
-}
-
-impl Failure {
-    /// A usage / input error (exit code [`exit::BAD_INPUT`]).
-    pub fn bad_input(what: impl Into<String>, fix: impl Into<String>) -> Failure {
-        Failure {
-            code: exit::BAD_INPUT,
-            what: what.into(),
-            fix: fix.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}; {}", self.what, self.fix)
-    }
-}
-
-impl std::error::Error for Failure {}
 
 /// Runs a subcommand, writing its output to `out` (styled with `paint`) and its status to
 /// `err`; returns the exit code.

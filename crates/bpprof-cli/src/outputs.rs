@@ -101,6 +101,24 @@ impl Inputs {
     }
 }
 
+/// The pairs `(i, j)` for which `first[i]` and `second[j]` are the same file (by identity, as
+/// [`Inputs`] compares them); paths that name no file are in none.
+pub(crate) fn same_files(first: &[PathBuf], second: &[PathBuf]) -> Vec<(usize, usize)> {
+    let ids = |paths: &[PathBuf]| -> Vec<Option<FileId>> {
+        paths.iter().map(|p| FileId::of(p)).collect()
+    };
+    let (first, second) = (ids(first), ids(second));
+    let mut pairs = Vec::new();
+    for (i, a) in first.iter().enumerate() {
+        for (j, b) in second.iter().enumerate() {
+            if a.is_some() && a == b {
+                pairs.push((i, j));
+            }
+        }
+    }
+    pairs
+}
+
 /// What an output is, which decides what it may replace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Output {

@@ -490,3 +490,38 @@ fn truncated_and_repeated_recordings_are_reported() {
         text(&output.stdout)
     );
 }
+
+/// The same file on both sides is found by identity, not by the path as written: `./base.bpprof`,
+/// a symbolic link and a hard link to it are `base.bpprof`; a copy is another file.
+#[test]
+fn same_file_on_both_sides_is_found_by_file_identity() {
+    let dir = Dir::new();
+    std::os::unix::fs::symlink(dir.path("base.bpprof"), dir.path("link.bpprof")).unwrap();
+    std::fs::hard_link(dir.path("base.bpprof"), dir.path("hard.bpprof")).unwrap();
+    std::fs::copy(dir.path("base.bpprof"), dir.path("copy.bpprof")).unwrap();
+    for current in [
+        "./base.bpprof",
+        "link.bpprof",
+        "hard.bpprof",
+        "sub/../base.bpprof",
+    ] {
+        std::fs::create_dir_all(dir.path("sub")).unwrap();
+        let output = dir.check(&["base.bpprof"], &[current, "--format", "json"]);
+        assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+        let report: CheckReport = serde_json::from_slice(&output.stdout).unwrap();
+        let expected = format!(
+            "{current} (current) and base.bpprof (baseline) are the same file: it is compared with itself"
+        );
+        assert!(report.warnings.contains(&expected), "{:?}", report.warnings);
+    }
+    let output = dir.check(&["base.bpprof"], &["copy.bpprof", "--format", "json"]);
+    let report: CheckReport = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        !report
+            .warnings
+            .iter()
+            .any(|w| w.contains("compared with itself")),
+        "a copy is another file: {:?}",
+        report.warnings
+    );
+}

@@ -63,6 +63,11 @@ pub struct CheckOptions {
     pub limits: Limits,
     /// Budgets evaluated on the current recordings.
     pub budgets: Vec<Budget>,
+    /// The (baseline index, current index) pairs that are one file, as the caller found by file
+    /// identity (device and inode: `./run.bpprof` and a link to it are `run.bpprof`); a current
+    /// recording in one of them, or with the same name as a baseline, is compared with itself,
+    /// which the report warns of. Default: none (only equal names are seen).
+    pub same_files: Vec<(usize, usize)>,
 }
 
 impl Default for CheckOptions {
@@ -75,6 +80,7 @@ impl Default for CheckOptions {
             min_windows: DEFAULT_MIN_WINDOWS,
             limits: Limits::default(),
             budgets: Vec::new(),
+            same_files: Vec::new(),
         }
     }
 }
@@ -139,12 +145,21 @@ pub fn check(
             warnings.push(format!("{}: {warning}", input.path));
         }
     }
-    for input in current {
-        if baseline.iter().any(|b| b.path == input.path) {
-            warnings.push(format!(
+    for (j, input) in current.iter().enumerate() {
+        let same = baseline
+            .iter()
+            .enumerate()
+            .find(|&(i, b)| b.path == input.path || options.same_files.contains(&(i, j)));
+        match same {
+            Some((_, b)) if b.path == input.path => warnings.push(format!(
                 "{} is both a baseline and a current recording: it is compared with itself",
                 input.path
-            ));
+            )),
+            Some((_, b)) => warnings.push(format!(
+                "{} (current) and {} (baseline) are the same file: it is compared with itself",
+                input.path, b.path
+            )),
+            None => {}
         }
     }
 

@@ -1,18 +1,17 @@
 //! Folding the stack samples of the resolved subtasks over a range ([`fold()`], [`Folded`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
 use bpprof_format::{Recording, SampleState};
 
-use super::resolve::resolve;
+use super::samples::{kept_states, measured_ns, Interned, Subtasks};
 use super::{
-    escape_frame, state_frame, state_name, FlameError, FlameOptions, Mode, NoSamplesReason,
-    Resolved, ALL_STATES, UNKNOWN_FRAME,
+    escape_frame, state_frame, state_name, FlameError, FlameOptions, Mode, Resolved, ALL_STATES,
+    UNKNOWN_FRAME,
 };
-use crate::graph::JobGraph;
 use crate::units::thousands;
-use crate::{window, AnalysisOptions};
+use crate::window;
 
 /// Folded stacks of the selection over the range, with what the title needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,24 +172,17 @@ impl Folded {
 /// same intervals ([`Folded::measured_ns`], [`Folded::mode_samples`],
 /// [`Folded::ns_per_sample`]).
 pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, FlameError> {
-    let analysis = AnalysisOptions {
-        from_s: options.from_s,
-        to_s: options.to_s,
-        ..AnalysisOptions::default()
-    };
-    let range = crate::range::select(recording, &analysis)?;
-    let graph = JobGraph::from_recording(recording);
-    let selection = resolve(recording, &graph, &options.selection, &analysis)?;
+    let (subtasks, selection) = Subtasks::selected(recording, options)?;
+    let (graph, range, keys) = (&subtasks.graph, &subtasks.range, &subtasks.keys);
     let position = graph
         .position(&selection.task)
         .expect("a resolved selection names a task of the graph");
-    let keys: HashSet<(usize, u32)> = selection.indices.iter().map(|&i| (position, i)).collect();
 
     // Ratios and measured time from the interval accounting, summed over the selected subtasks.
-    let sums = window::subtask_sums(recording, &graph, &range);
+    let sums = window::subtask_sums(recording, graph, range);
     let (mut wall, mut busy, mut bp, mut idle, mut records) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut cpu = 0u64;
-    for key in &keys {
+    for key in keys {
         if let Some(s) = sums.get(key) {
             wall = wall.saturating_add(s.wall);
             busy = busy.saturating_add(s.busy);
@@ -203,98 +195,21 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
     if graph.tasks[position].unaccounted {
         wall = 0;
     }
-    // Each interval's CPU time is clamped to its wall time, so `cpu <= wall`.
-    let measured_ns = (wall > 0).then(|| match options.mode {
-        Mode::OnCpu => cpu,
-        Mode::OffCpu => wall.saturating_sub(cpu),
-        Mode::Mixed => wall,
-    });
+    let measured_ns = measured_ns(options.mode, wall, cpu);
 
-    // Interned frames and stacks of the whole recording.
-    let mut frames: HashMap<u32, String> = HashMap::new();
-    let mut stacks: HashMap<u32, &[u32]> = HashMap::new();
-    for chunk in &recording.samples {
-        for frame in &chunk.frames {
-            frames
-                .entry(frame.id)
-                .or_insert_with(|| escape_frame(&frame.function).into_owned());
-        }
-        for stack in &chunk.stacks {
-            stacks.entry(stack.id).or_insert(&stack.frames);
-        }
-    }
-
-    // With --operator: the (subtask id, operator id) pairs of that name in the selection.
-    let operator_ids: Option<HashSet<(u32, u32)>> = match &options.operator {
-        None => None,
-        Some(wanted) => {
-            let mut ids = HashSet::new();
-            let mut available: Vec<String> = Vec::new();
-            for decl in recording
-                .intervals
-                .iter()
-                .flat_map(|c| &c.declared_operators)
-            {
-                if !graph
-                    .subtasks
-                    .get(&decl.subtask)
-                    .is_some_and(|key| keys.contains(key))
-                {
-                    continue;
-                }
-                if &decl.name == wanted {
-                    ids.insert((decl.subtask, decl.id));
-                } else if !available.contains(&decl.name) {
-                    available.push(decl.name.clone());
-                }
-            }
-            if ids.is_empty() {
-                return Err(FlameError::UnknownOperator {
-                    wanted: wanted.clone(),
-                    label: selection.label(),
-                    available,
-                });
-            }
-            Some(ids)
-        }
-    };
-
-    let seqs: HashSet<u64> = range
-        .intervals
+    let interned = Interned::new(recording);
+    let frames: HashMap<u32, String> = interned
+        .frames
         .iter()
-        .map(|&n| recording.intervals[n].seq)
+        .map(|(&id, frame)| (id, escape_frame(&frame.function).into_owned()))
         .collect();
     let mut counts: HashMap<(Option<SampleState>, u32), u64> = HashMap::new();
-    let (mut seen, mut lost, mut mode_samples) = (0u64, 0u64, 0u64);
-    for chunk in recording.samples.iter().filter(|c| seqs.contains(&c.seq)) {
-        lost = lost.saturating_add(chunk.lost);
-        for count in &chunk.counts {
-            let Some(key) = graph.subtasks.get(&count.subtask) else {
-                continue;
-            };
-            if !keys.contains(key) {
-                continue;
-            }
-            // What the measured time is shared among: before the operator and state filters.
-            if options.mode.keeps(count.on_cpu) {
-                mode_samples = mode_samples.saturating_add(u64::from(count.count));
-            }
-            if let Some(ids) = &operator_ids {
-                if !count
-                    .operator
-                    .is_some_and(|op| ids.contains(&(count.subtask, op)))
-                {
-                    continue;
-                }
-            }
-            seen = seen.saturating_add(u64::from(count.count));
-            if !options.mode.keeps(count.on_cpu) || !options.states.contains(&count.state) {
-                continue;
-            }
-            let root = (options.mode == Mode::Mixed).then_some(count.state);
-            *counts.entry((root, count.stack)).or_default() += u64::from(count.count);
-        }
-    }
+    let walked = subtasks.walk(recording, options, |_, count| {
+        let root = (options.mode == Mode::Mixed).then_some(count.state);
+        *counts.entry((root, count.stack)).or_default() += u64::from(count.count);
+    });
+    let mode_samples: u64 = walked.tallies.values().map(|t| t.mode_samples).sum();
+    let lost = walked.lost;
 
     let mut folded: BTreeMap<String, u64> = BTreeMap::new();
     for ((root, stack), count) in counts {
@@ -305,8 +220,8 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         if let Some(state) = root {
             line.push_str(state_frame(state));
         }
-        let ids: &[u32] = stacks.get(&stack).copied().unwrap_or(&[]);
-        let names = ids
+        let names = interned
+            .stack(stack)
             .iter()
             .map(|id| frames.get(id).map_or(UNKNOWN_FRAME, String::as_str));
         let mut empty = true;
@@ -327,27 +242,8 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         *folded.entry(line).or_default() += count;
     }
     let samples: u64 = folded.values().sum();
-    let states: Vec<SampleState> = ALL_STATES
-        .into_iter()
-        .filter(|s| options.states.contains(s))
-        .collect();
     if samples == 0 {
-        let reason = if recording.samples.is_empty() && recording.meta.sample_hz == 0 {
-            NoSamplesReason::SamplingOff
-        } else if seen == 0 {
-            NoSamplesReason::NoneInRange
-        } else {
-            NoSamplesReason::Filtered {
-                mode: options.mode,
-                states,
-            }
-        };
-        return Err(FlameError::NoSamples {
-            label: selection.label(),
-            from_s: range.from_s,
-            to_s: range.to_s,
-            reason,
-        });
+        return Err(subtasks.no_samples(recording, &walked, options));
     }
     let ratio = |part: u64| (wall > 0).then(|| part as f64 / wall as f64);
     Ok(Folded {
@@ -361,7 +257,7 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         samples,
         lost,
         mode: options.mode,
-        states,
+        states: kept_states(options),
         operator: options.operator.clone(),
         sample_hz: recording.meta.sample_hz,
         records,

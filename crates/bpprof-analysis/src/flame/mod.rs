@@ -50,12 +50,13 @@ use bpprof_format::SampleState;
 use inferno::flamegraph::color::Color;
 
 // One job per file: what to fold (here), resolving a selection to subtasks (`resolve`), folding
-// their samples (`fold`), escaping frame names (`escape`), drawing with inferno (`svg`), and why
+// their samples (`fold`) after walking over them (`samples`, shared with the pprof export), escaping frame names (`escape`), drawing with inferno (`svg`), and why
 // nothing could be folded (`error`).
 mod error;
 mod escape;
 mod fold;
-mod resolve;
+pub(crate) mod resolve;
+pub(crate) mod samples;
 mod svg;
 
 pub use error::{FlameError, NoSamplesReason};
@@ -153,7 +154,7 @@ impl Mode {
         }
     }
 
-    fn keeps(self, on_cpu: bool) -> bool {
+    pub(crate) fn keeps(self, on_cpu: bool) -> bool {
         match self {
             Mode::Mixed => true,
             Mode::OnCpu => on_cpu,

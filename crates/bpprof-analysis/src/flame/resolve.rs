@@ -90,7 +90,7 @@ pub struct ChosenBottleneck {
 }
 
 /// Resolves a selection against the job graph.
-pub(super) fn resolve(
+pub(crate) fn resolve(
     recording: &Recording,
     graph: &JobGraph,
     selection: &Selection,
