@@ -603,6 +603,9 @@ fn check(outcome: &Outcome, duration: Duration) {
     let mut per_subtask: HashMap<u32, u64> = HashMap::new();
     let mut per_role: HashMap<Role, RoleStats> = HashMap::new();
     let mut violations = Vec::new();
+    // Stacks whose innermost frame alone names another role (see below), and their samples.
+    let mut leaf_artifacts: Vec<String> = Vec::new();
+    let mut leaf_artifact_samples = 0u64;
     let mut total_samples = 0u64;
     let mut total_lost = 0u64;
     let mut max_chunk_lost = 0u64;
@@ -636,14 +639,34 @@ fn check(outcome: &Outcome, duration: Duration) {
                 stats.with_own_marker += n;
             }
             for other in ROLES.into_iter().filter(|&r| r != role) {
-                if names.iter().any(|name| name.contains(other.marker())) {
-                    violations.push(format!(
-                        "subtask {} ({}) has {n} sample(s) with {}: {names:?}",
-                        count.subtask,
-                        role.task(),
-                        other.marker()
-                    ));
+                let foreign = |name: &&str| name.contains(other.marker());
+                if !names.iter().any(foreign) {
+                    continue;
                 }
+                // Only the innermost frame names the other role, right under this role's own
+                // function: the stack is this subtask's, and its leaf address resolved to a
+                // neighbouring symbol (a closure interrupted in its prologue, or code merged by
+                // the compiler). A sample misattributed to this subtask would bring the other
+                // role's whole stack, with its function among the callers.
+                let (leaf, callers) = names.split_last().expect("a stack has frames");
+                if foreign(leaf)
+                    && !callers.iter().any(foreign)
+                    && callers.iter().any(|name| name.contains(role.marker()))
+                {
+                    leaf_artifacts.push(format!(
+                        "subtask {} ({}): {n} sample(s) ending in {leaf}",
+                        count.subtask,
+                        role.task()
+                    ));
+                    leaf_artifact_samples += n;
+                    continue;
+                }
+                violations.push(format!(
+                    "subtask {} ({}) has {n} sample(s) with {}: {names:?}",
+                    count.subtask,
+                    role.task(),
+                    other.marker()
+                ));
             }
         }
         total_samples += chunk_samples;
@@ -705,6 +728,14 @@ fn check(outcome: &Outcome, duration: Duration) {
         blocked_shares.push((role, stats.samples, sampled_share, accounted_share));
     }
 
+    eprintln!(
+        "soak: {leaf_artifact_samples} samples whose leaf frame alone names another role: {leaf_artifacts:?}"
+    );
+    // Rare by nature (seen once in about 500,000 samples); more would be a symbolisation bug.
+    assert!(
+        leaf_artifact_samples as f64 <= 1e-4 * total_samples as f64,
+        "{leaf_artifact_samples} of {total_samples} samples end in another role's function: {leaf_artifacts:?}"
+    );
     assert!(
         violations.is_empty(),
         "{} sample entries attribute another role's function to a subtask, e.g.:\n{}",
