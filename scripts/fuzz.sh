@@ -9,8 +9,8 @@
 # its own next to the build (never in the repository). A crash, a hang (10 s on one input) or an
 # allocation beyond 512 MB stops the script with exit code 1 and leaves the input in
 # fuzz/artifacts/TARGET/; `cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-...` replays
-# it. Inputs are at most 16 KiB (recordings of a few dozen chunks). The build goes to "${CARGO_TARGET_DIR:-target}-fuzz" (its own, so that the normal builds keep
-# their cache), or target/fuzz.
+# it. Inputs are at most 16 KiB (recordings of a few dozen chunks). The build goes to `fuzz/` inside cargo's target directory (its own, so that the
+# normal builds keep their cache).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
@@ -24,11 +24,9 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     echo "scripts/fuzz.sh: needs a nightly toolchain and cargo-fuzz: rustup toolchain install nightly && cargo +nightly install cargo-fuzz --locked" >&2
     exit 2
 fi
-if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then
-    target_dir="$(realpath -m "$CARGO_TARGET_DIR")-fuzz"
-else
-    target_dir="$(realpath -m ../target/fuzz)"
-fi
+# shellcheck source=scripts/lib/fuzz-target-dir.sh
+source ../scripts/lib/fuzz-target-dir.sh
+target_dir="$(cd .. && fuzz_target_dir)"
 export CARGO_TARGET_DIR="$target_dir"
 
 targets=("$@")

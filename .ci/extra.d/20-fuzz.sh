@@ -20,11 +20,9 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
 fi
 # Build first, then share what is left of the budget among the targets (at most 60 s each).
 # Where scripts/fuzz.sh builds, so that it finds the build done.
-if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then
-    target_dir="$(realpath -m "$CARGO_TARGET_DIR")-fuzz"
-else
-    target_dir="$(realpath -m target/fuzz)"
-fi
+# shellcheck source=scripts/lib/fuzz-target-dir.sh
+source scripts/lib/fuzz-target-dir.sh
+target_dir="$(fuzz_target_dir)"
 (cd fuzz && CARGO_TARGET_DIR="$target_dir" nice -n 10 cargo +nightly fuzz build --release)
 targets=$(cd fuzz && cargo +nightly fuzz list | wc -l)
 left=$((budget - (SECONDS - started)))
