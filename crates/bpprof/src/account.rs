@@ -190,6 +190,7 @@ impl Account {
         max.fetch_max(blocked, Ordering::Relaxed);
     }
 
+    #[cfg(feature = "tokio")]
     /// Owner thread: adds `ns` of wake-up latency outside any wait (an async subtask woken by
     /// something that is not an instrumented wait, then waiting to be polled).
     pub fn add_wake(&self, ns: u64) {
@@ -223,12 +224,14 @@ impl Account {
         self.records_in.store(v.wrapping_add(n), Ordering::Relaxed);
     }
 
+    #[cfg(feature = "tokio")]
     /// The polling thread: a poll of an async subtask begins at `now`.
     #[inline]
     pub fn begin_poll(&self, now: u64) {
         self.poll_since_ns.store(now, Ordering::Relaxed);
     }
 
+    #[cfg(feature = "tokio")]
     /// The polling thread: the poll begun at `since` ends at `now`. Two loads and three
     /// stores, and a read-modify-write only for a new longest poll.
     #[inline]

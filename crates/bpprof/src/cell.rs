@@ -26,6 +26,17 @@ struct Thread {
     cpu_clock: Option<libc::clockid_t>,
 }
 
+impl Thread {
+    /// The calling thread.
+    fn current() -> Thread {
+        Thread {
+            tid: clock::current_tid(),
+            bounds: StackBounds::of_current_thread(),
+            cpu_clock: clock::current_thread_cpu_clock(),
+        }
+    }
+}
+
 /// The thread id of a subtask that is not a thread (no kernel thread has id 0).
 pub(crate) const NO_THREAD: u32 = 0;
 
@@ -92,11 +103,7 @@ impl SubtaskCell {
         registered_ns: u64,
         start: ThreadTimes,
     ) -> SubtaskCell {
-        let thread = Thread {
-            tid: clock::current_tid(),
-            bounds: StackBounds::of_current_thread(),
-            cpu_clock: clock::current_thread_cpu_clock(),
-        };
+        let thread = Thread::current();
         SubtaskCell::on(thread, task, index, parallelism, registered_ns, start)
     }
 
@@ -118,11 +125,7 @@ impl SubtaskCell {
     /// The calling thread as a poller of async subtasks (see `crate::poller`): sampled like a
     /// subtask thread, never recorded as one.
     pub fn poller() -> SubtaskCell {
-        let thread = Thread {
-            tid: clock::current_tid(),
-            bounds: StackBounds::of_current_thread(),
-            cpu_clock: clock::current_thread_cpu_clock(),
-        };
+        let thread = Thread::current();
         let cell = SubtaskCell::on(
             thread,
             "(poller)".into(),

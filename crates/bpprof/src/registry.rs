@@ -331,12 +331,14 @@ impl Registry {
         &self.pollers
     }
 
+    #[cfg(feature = "tokio")]
     /// Adds a thread that polls async subtasks.
     pub fn add_poller(&mut self, cell: Arc<SubtaskCell>) {
         self.pollers.push(cell);
         changed();
     }
 
+    #[cfg(feature = "tokio")]
     /// Removes a poller whose thread exits; the sampler drains its buffer a last time.
     pub fn remove_poller(&mut self, id: u32) {
         let Some(pos) = self.pollers.iter().position(|c| c.id == id) else {

@@ -19,7 +19,9 @@ pub use signal::SamplingError;
 pub(crate) use signal::{default_signal, handler_is_ours, install, thread_blocks};
 pub(crate) use slot::SampleSlot;
 pub(crate) use stack::{capture_blocked_stack, StackBounds, MAX_DEPTH};
-pub(crate) use target::{CurrentOperator, SampleTarget, NOT_POLLING};
+#[cfg(feature = "tokio")]
+pub(crate) use target::SampleTarget;
+pub(crate) use target::{CurrentOperator, NOT_POLLING};
 pub(crate) use timer::CpuTimer;
 
 use std::sync::atomic::{AtomicBool, Ordering};

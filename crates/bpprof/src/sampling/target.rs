@@ -52,6 +52,7 @@ impl SampleTarget {
         }
     }
 
+    #[cfg(feature = "tokio")]
     /// Owner thread: from now until [`end_poll`](Self::end_poll), samples belong to subtask
     /// `subtask`, running the operator in `operator`, which must stay alive until then.
     pub fn begin_poll(&self, subtask: u32, operator: &CurrentOperator) {
@@ -62,6 +63,7 @@ impl SampleTarget {
         self.polled.store(subtask, Ordering::Relaxed);
     }
 
+    #[cfg(feature = "tokio")]
     /// Owner thread: the poll ended; samples belong to no subtask.
     pub fn end_poll(&self) {
         self.polled.store(NOT_POLLING, Ordering::Relaxed);
