@@ -300,6 +300,20 @@ pub struct Note {
     pub max_frames: Option<u32>,
 }
 
+impl Note {
+    /// A note of `kind` on `subject` (a task or subtask) with the figures behind it.
+    pub(crate) fn on(kind: NoteKind, subject: String, evidence: Vec<Evidence>) -> Note {
+        Note {
+            kind,
+            subject,
+            tasks: Vec::new(),
+            unaccounted_upstream: Vec::new(),
+            evidence,
+            max_frames: None,
+        }
+    }
+}
+
 /// The kinds of [`Note`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

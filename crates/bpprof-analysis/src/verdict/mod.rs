@@ -368,14 +368,7 @@ pub(crate) fn conclude(
 /// waiting for a CPU.
 fn task_notes(tasks: &[TaskReport]) -> Vec<Note> {
     let mut notes = Vec::new();
-    let note = |kind: NoteKind, subject: String, evidence: Vec<crate::report::Evidence>| Note {
-        kind,
-        subject,
-        tasks: Vec::new(),
-        unaccounted_upstream: Vec::new(),
-        evidence,
-        max_frames: None,
-    };
+    let note = Note::on;
     for task in tasks {
         if task.busy.is_none() {
             let kind = if task.unaccounted {

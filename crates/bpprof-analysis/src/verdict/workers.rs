@@ -71,17 +71,9 @@ pub(super) fn holder(view: &View, d: usize) -> Option<usize> {
 /// Notes on async tasks: a busy subtask that waits to be polled much of its busy time, and a
 /// task whose polls are long.
 pub(super) fn notes(task: &TaskReport, busiest: &SubtaskReport, name: &str) -> Vec<Note> {
-    let note = |kind: NoteKind, subject: String, evidence| Note {
-        kind,
-        subject,
-        tasks: Vec::new(),
-        unaccounted_upstream: Vec::new(),
-        evidence,
-        max_frames: None,
-    };
     let mut notes = Vec::new();
     if let Some(share) = busiest.scheduled_share.filter(|&x| x > RUNQUEUE_SHARE_MIN) {
-        notes.push(note(
+        notes.push(Note::on(
             NoteKind::WaitsForWorker,
             name.to_owned(),
             vec![evidence(
@@ -100,12 +92,10 @@ pub(super) fn notes(task: &TaskReport, busiest: &SubtaskReport, name: &str) -> V
 /// The note on `task` when its longest poll is at least [`LONG_POLL_MS`].
 pub(super) fn long_polls(task: &TaskReport) -> Option<Note> {
     let longest = task.max_poll_ms.filter(|&ms| ms >= LONG_POLL_MS)?;
-    Some(Note {
-        kind: NoteKind::LongPolls,
-        subject: task.name.clone(),
-        tasks: Vec::new(),
-        unaccounted_upstream: Vec::new(),
-        evidence: vec![
+    Some(Note::on(
+        NoteKind::LongPolls,
+        task.name.clone(),
+        vec![
             evidence(
                 "max_poll_ms",
                 task.name.clone(),
@@ -121,6 +111,5 @@ pub(super) fn long_polls(task: &TaskReport) -> Option<Note> {
                 true,
             ),
         ],
-        max_frames: None,
-    })
+    ))
 }
