@@ -549,7 +549,13 @@ fn compare_sides(
             c.reason = Some(explanation.clone());
         }
     }
-    decide::excuse_quieter_machine(&mut report.tasks, &bottleneck, base, cur);
+    decide::explain_backpressure_rise(
+        &mut report.tasks,
+        report.throughput.as_ref(),
+        &bottleneck,
+        base,
+        cur,
+    );
 
     // Functions: the tasks whose CPU per record regressed, then the current bottleneck.
     let mut wanted: Vec<(String, Vec<&str>)> = Vec::new();

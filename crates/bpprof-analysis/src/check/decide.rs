@@ -36,16 +36,7 @@ pub(super) fn machine_explanation(
         return None;
     }
     let median = |side: &[RecordingValues], part: BusyPart| {
-        let groups: Vec<Vec<f64>> = side
-            .iter()
-            .map(|v| {
-                v.busy_parts
-                    .get(&(task.clone(), part))
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect();
-        pooled_median(&groups)
+        median_of(side, |v| v.busy_parts.get(&(task.clone(), part)))
     };
     let busy = median(cur, BusyPart::Busy)? - median(base, BusyPart::Busy)?;
     let runqueue = median(cur, BusyPart::RunQueue)? - median(base, BusyPart::RunQueue)?;
@@ -57,13 +48,20 @@ pub(super) fn machine_explanation(
     })
 }
 
-/// Turns a backpressured regression into an inconclusive result when the task spent less of its
-/// time waiting for a CPU by at least [`MACHINE_SHARE`] of the rise, upstream of an unchanged
-/// bottleneck. Such a task is not slowed down by its downstream: it got its CPU sooner, so it
-/// reached the full queue sooner and waited there instead (backpressured is the rest of its time
-/// once busy and idle are counted).
-pub(super) fn excuse_quieter_machine(
+/// Explains a backpressured regression of a task that is not the (unchanged) bottleneck, when
+/// the task itself, not its downstream, changed. Such a task waits on its full output queue for
+/// the rest of its time once busy and idle are counted, so its backpressured share rises when its
+/// own busy share falls:
+/// - the job's throughput held (unchanged or improved) and the task's busy share fell by at least
+///   [`MACHINE_SHARE`] of the rise: it did the same work in less time (less code, or its CPU
+///   sooner) and waits longer on the same bottleneck; not a regression (unchanged, with the
+///   reason). A slower bottleneck raises the backpressure upstream too, but by lowering the
+///   throughput: within the throughput limit (5%) it moves a busy share by at most that limit;
+/// - otherwise, its share of time waiting for a CPU fell by at least [`MACHINE_SHARE`] of the
+///   rise: the machine was quieter, it got its CPU sooner; inconclusive.
+pub(super) fn explain_backpressure_rise(
     tasks: &mut [TaskComparison],
+    throughput: Option<&Comparison>,
     bottleneck: &BottleneckChange,
     base: &[RecordingValues],
     cur: &[RecordingValues],
@@ -71,29 +69,43 @@ pub(super) fn excuse_quieter_machine(
     if bottleneck.moved {
         return;
     }
-    let median = |side: &[RecordingValues], task: &str| {
-        let groups: Vec<Vec<f64>> = side
-            .iter()
-            .map(|v| v.runqueue_share.get(task).cloned().unwrap_or_default())
-            .collect();
-        pooled_median(&groups)
-    };
+    let throughput_held = throughput.filter(|t| {
+        matches!(
+            t.status,
+            ComparisonStatus::Unchanged | ComparisonStatus::Improvement
+        )
+    });
     for task in tasks.iter_mut() {
         if bottleneck.current.contains(&task.name) {
             continue;
         }
-        let (Some(base_rq), Some(cur_rq)) = (median(base, &task.name), median(cur, &task.name))
-        else {
-            continue;
-        };
-        let fall = base_rq - cur_rq;
+        let busy = task
+            .metrics
+            .iter()
+            .find(|c| c.metric == Metric::Busy)
+            .and_then(|c| c.baseline.zip(c.current));
+        let runqueue_share =
+            |side: &[RecordingValues]| median_of(side, |v| v.runqueue_share.get(&task.name));
+        let quieter = runqueue_share(base).zip(runqueue_share(cur));
         for c in task.metrics.iter_mut().filter(|c| {
             c.metric == Metric::Backpressured && c.status == ComparisonStatus::Regression
         }) {
             let Some(rise) = c.change.filter(|&r| r > 0.0) else {
                 continue;
             };
-            if fall >= MACHINE_SHARE * rise {
+            let faster = busy.filter(|(b, c)| b - c >= MACHINE_SHARE * rise);
+            if let (Some(t), Some((base_busy, cur_busy))) = (throughput_held, faster) {
+                c.status = ComparisonStatus::Unchanged;
+                c.reason = Some(format!(
+                    "explained: the job's throughput held ({}) and {} was busy {:.0}% of its time instead of {:.0}%, so it waited longer on its full output queue: the task did the same work in less time, its downstream did not get slower",
+                    t.change_text(),
+                    task.name,
+                    cur_busy * 100.0,
+                    base_busy * 100.0
+                ));
+            } else if let Some((base_rq, cur_rq)) =
+                quieter.filter(|(b, c)| b - c >= MACHINE_SHARE * rise)
+            {
                 c.status = ComparisonStatus::Inconclusive;
                 c.reason = Some(format!(
                     "the machine was quieter: {} waited for a CPU {:.0}% of its time instead of {:.0}%, so it filled its output queue sooner and waited on it longer, upstream of the unchanged bottleneck; record both sides in the same job, interleaved, on an otherwise idle runner",
@@ -104,6 +116,18 @@ pub(super) fn excuse_quieter_machine(
             }
         }
     }
+}
+
+/// The median over a side's recordings of the per-window values that `values` picks from each.
+fn median_of(
+    side: &[RecordingValues],
+    values: impl Fn(&RecordingValues) -> Option<&Vec<f64>>,
+) -> Option<f64> {
+    let groups: Vec<Vec<f64>> = side
+        .iter()
+        .map(|v| values(v).cloned().unwrap_or_default())
+        .collect();
+    pooled_median(&groups)
 }
 
 /// What to do when the recordings have too few windows.

@@ -27,6 +27,8 @@ fn comparison_finding(
         ComparisonStatus::Regression => Severity::Error,
         ComparisonStatus::Inconclusive => Severity::Warning,
         ComparisonStatus::Improvement => Severity::Notice,
+        // A change beyond the limit that the check explained away.
+        ComparisonStatus::Unchanged if c.reason.is_some() => Severity::Notice,
         ComparisonStatus::Unchanged | ComparisonStatus::NotGated => return None,
     };
     // Where in the code: the task's own profile for its cost, the bottleneck's for throughput.
@@ -45,6 +47,7 @@ fn comparison_finding(
     let what = match c.status {
         ComparisonStatus::Regression => "regressed",
         ComparisonStatus::Improvement => "improved",
+        ComparisonStatus::Unchanged => "changed, not a regression",
         _ if c.change.is_none() => "could not be compared",
         _ => "changed, inconclusively",
     };
