@@ -62,7 +62,7 @@ pub fn bounded_named<T: Send + 'static>(name: &str, capacity: usize) -> (Sender<
 
 /// Marks the calling subtask blocked on the `role` end of `info` until the returned wait ends.
 pub(crate) fn block(info: &ChannelInfo, role: EndpointRole) -> ChannelWaitScope<'_> {
-    let state = info.begin_wait(role);
+    let state = info.begin_wait(role, crate::clock::now_ns());
     let scope = enter_wait(state, Some(info.site(role)));
     ChannelWaitScope {
         info,

@@ -100,14 +100,12 @@ impl ChannelInfo {
         }
     }
 
-    /// A wait on the `role` end begins: counts it and marks someone waiting there. Returns the
-    /// state the waiter is in.
-    pub(crate) fn begin_wait(&self, role: EndpointRole) -> State {
+    /// A wait on the `role` end begins at `now_ns`: counts it and marks someone waiting there.
+    /// Returns the state the waiter is in.
+    pub(crate) fn begin_wait(&self, role: EndpointRole, now_ns: u64) -> State {
         // First when the wait begins, then that someone waits: a note made from now on is newer
         // than the start, so it stays pending for this waiter until it takes it.
-        self.waiters(role)
-            .1
-            .fetch_max(clock::now_ns(), Ordering::SeqCst);
+        self.waiters(role).1.fetch_max(now_ns, Ordering::SeqCst);
         match role {
             EndpointRole::Sender => {
                 self.blocked_sends.fetch_add(1, Ordering::Relaxed);

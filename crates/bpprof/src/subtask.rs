@@ -591,9 +591,9 @@ pub(crate) struct AsyncWait {
 
 #[cfg(feature = "tokio")]
 impl AsyncWait {
-    /// The calling subtask begins to wait in `state` on `site` (nothing when the thread polls no
-    /// subtask).
-    pub(crate) fn begin(state: State, site: WaitSite) -> AsyncWait {
+    /// The calling subtask begins to wait in `state` on `site` at `now_ns` (nothing when the
+    /// thread polls no subtask).
+    pub(crate) fn begin(state: State, site: WaitSite, now_ns: u64) -> AsyncWait {
         let cell = with_current(|current| {
             current.0.depth += 1;
             let cell = &current.0.cell;
@@ -602,7 +602,7 @@ impl AsyncWait {
                 if let Some(bounds) = crate::poller::current_bounds() {
                     capture_blocked_stack(&cell.sampling.blocked, bounds);
                 }
-                cell.enter_wait(state, clock::now_ns(), Some(site));
+                cell.enter_wait(state, now_ns, Some(site));
             }
             Arc::clone(cell)
         });

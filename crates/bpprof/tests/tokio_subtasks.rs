@@ -325,3 +325,37 @@ fn a_sender_used_as_a_sink_is_backpressured_on_a_full_queue() {
     let producer = total_of(&recording, only_declaration(&recording, "SinkProducer").id);
     assert_eq!(producer.records_out, 60);
 }
+
+/// A task that sends into a queue with room never waits, but it still spends tokio's cooperative
+/// budget, as tokio's own channels do: it yields now and then, so that the other tasks of its
+/// worker run. On a `current_thread` runtime a sender that never yielded would send all its
+/// records before the other task ran once.
+#[test]
+fn a_sender_that_never_waits_still_yields_to_the_other_tasks() {
+    const RECORDS: u64 = 20_000;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let sent_before_other_ran = runtime.block_on(async {
+        let (tx, _rx) = channel::<u64>("roomy", RECORDS as usize);
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = std::sync::Arc::clone(&sent);
+        let sender = tokio::spawn(async move {
+            for i in 0..RECORDS {
+                tx.send(i).await.expect("receiver alive");
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let observed = std::sync::Arc::clone(&sent);
+        let other =
+            tokio::spawn(async move { observed.load(std::sync::atomic::Ordering::Relaxed) });
+        let seen = other.await.expect("other task");
+        sender.await.expect("sender");
+        seen
+    });
+    // tokio's budget is 128 operations per poll.
+    assert!(
+        sent_before_other_ran < RECORDS / 10,
+        "the sender sent {sent_before_other_ran} of {RECORDS} records before the other task ran"
+    );
+}

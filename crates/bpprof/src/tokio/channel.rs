@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::{SendError, TryRecvError, TrySendError};
 use crate::channel::{account_record, block, register_probe};
+use crate::clock;
 use crate::probe::{ChannelInfo, ChannelProbe};
 use crate::subtask::AsyncWait;
 
@@ -61,46 +62,55 @@ pub fn channel<T: Send + 'static>(name: &str, capacity: usize) -> (Sender<T>, Re
 }
 
 /// A wait on one end of an async channel, from the poll that found it blocked to the poll that
-/// completes it; dropped unfinished (the future was cancelled), it ends without a ready note.
+/// completes it. It borrows nothing, so that a receiver can keep it between polls; its owner
+/// ends it with [`Waiting::finish`], also when the future is cancelled (the owners' `Drop`).
 struct Waiting {
-    probe: Arc<dyn ChannelProbe>,
     role: EndpointRole,
-    wait: Option<AsyncWait>,
+    wait: AsyncWait,
 }
 
 impl Waiting {
-    fn begin(probe: Arc<dyn ChannelProbe>, role: EndpointRole) -> Waiting {
-        let info = probe.info();
-        let state = info.begin_wait(role);
-        let wait = AsyncWait::begin(state, info.site(role));
+    /// The calling subtask begins to wait on the `role` end of `info`. One clock read.
+    fn begin(info: &ChannelInfo, role: EndpointRole) -> Waiting {
+        let now = clock::now_ns();
+        let state = info.begin_wait(role, now);
         Waiting {
-            probe,
             role,
-            wait: Some(wait),
+            wait: AsyncWait::begin(state, info.site(role), now),
         }
     }
 
-    /// A sender found the queue of `shared` full: it waits for room.
-    fn for_room<T: Send + 'static>(shared: &Arc<Shared<T>>) -> Waiting {
-        shared.info.saw_full.store(true, Ordering::Relaxed);
-        Waiting::begin(shared.clone(), EndpointRole::Sender)
+    /// A sender found the queue of `info` full: it waits for room.
+    fn for_room(info: &ChannelInfo) -> Waiting {
+        info.saw_full.store(true, Ordering::Relaxed);
+        Waiting::begin(info, EndpointRole::Sender)
     }
 
-    /// Ends the wait; `proceeded` when it got a record (or room).
-    fn finish(mut self, proceeded: bool) {
-        self.close(proceeded);
+    /// Ends the wait on `info`; `proceeded` when it got a record (or room).
+    fn finish(self, info: &ChannelInfo, proceeded: bool) {
+        self.wait.end(info.end_wait(self.role, proceeded));
     }
+}
 
-    fn close(&mut self, proceeded: bool) {
-        if let Some(wait) = self.wait.take() {
-            wait.end(self.probe.info().end_wait(self.role, proceeded));
+/// A send's wait for room, ended when the send completes or is cancelled.
+struct SendWait<'a> {
+    info: &'a ChannelInfo,
+    waiting: Option<Waiting>,
+}
+
+impl SendWait<'_> {
+    #[inline]
+    fn finish(&mut self, proceeded: bool) {
+        if let Some(waiting) = self.waiting.take() {
+            waiting.finish(self.info, proceeded);
         }
     }
 }
 
-impl Drop for Waiting {
+impl Drop for SendWait<'_> {
+    #[inline]
     fn drop(&mut self) {
-        self.close(false);
+        self.finish(false);
     }
 }
 
@@ -116,22 +126,34 @@ impl<T: Send + 'static> Sender<T> {
     /// wait.
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
         let info = &self.shared.info;
-        // Through `reserve`, so that tokio's cooperative budget makes a busy task yield as it
-        // does with tokio's own channels. A reservation ready at once reads no clock; one that
-        // is pending on a full queue begins a wait.
+        // tokio's cooperative budget makes a busy task yield, as tokio's own channels do; then a
+        // queue with room takes the record at once, reading no clock.
+        tokio::task::coop::consume_budget().await;
+        match self.tx.try_reserve() {
+            Ok(permit) => {
+                info.note_ready_for(EndpointRole::Receiver);
+                permit.send(value);
+                account_record(info, EndpointRole::Sender);
+                return Ok(());
+            }
+            Err(TrySendError::Closed(())) => return Err(SendError(value)),
+            Err(TrySendError::Full(())) => {}
+        }
+        // The queue is full: a reservation pending on it begins a wait.
         let mut reserve = std::pin::pin!(self.tx.reserve());
-        let mut waiting: Option<Waiting> = None;
+        let mut wait = SendWait {
+            info,
+            waiting: None,
+        };
         let reserved = std::future::poll_fn(|cx| {
             let poll = reserve.as_mut().poll(cx);
-            if poll.is_pending() && waiting.is_none() && self.tx.capacity() == 0 {
-                waiting = Some(Waiting::for_room(&self.shared));
+            if poll.is_pending() && wait.waiting.is_none() && self.tx.capacity() == 0 {
+                wait.waiting = Some(Waiting::for_room(info));
             }
             poll
         })
         .await;
-        if let Some(waiting) = waiting {
-            waiting.finish(reserved.is_ok());
-        }
+        wait.finish(reserved.is_ok());
         let Ok(permit) = reserved else {
             return Err(SendError(value));
         };
@@ -223,14 +245,14 @@ impl<T: Send + 'static> futures_sink::Sink<T> for SinkSender<T> {
         match this.inner.poll_reserve(cx) {
             Poll::Ready(ready) => {
                 if let Some(waiting) = this.waiting.take() {
-                    waiting.finish(ready.is_ok());
+                    waiting.finish(&this.shared.info, ready.is_ok());
                 }
                 Poll::Ready(ready.map_err(|_| SendError(())))
             }
             Poll::Pending => {
                 let full = this.inner.get_ref().is_some_and(|tx| tx.capacity() == 0);
                 if this.waiting.is_none() && full {
-                    this.waiting = Some(Waiting::for_room(&this.shared));
+                    this.waiting = Some(Waiting::for_room(&this.shared.info));
                 }
                 Poll::Pending
             }
@@ -252,6 +274,14 @@ impl<T: Send + 'static> futures_sink::Sink<T> for SinkSender<T> {
     fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.get_mut().inner.close();
         Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: Send + 'static> Drop for SinkSender<T> {
+    fn drop(&mut self) {
+        if let Some(waiting) = self.waiting.take() {
+            waiting.finish(&self.shared.info, false);
+        }
     }
 }
 
@@ -298,7 +328,7 @@ impl<T: Send + 'static> Receiver<T> {
         impl<T: Send + 'static> Drop for Recv<'_, T> {
             fn drop(&mut self) {
                 // Cancelled (or done): a wait left open would count the task idle while it runs.
-                self.0.waiting = None;
+                self.0.end_wait(false);
             }
         }
         let recv = Recv(self);
@@ -313,9 +343,7 @@ impl<T: Send + 'static> Receiver<T> {
         self.shared.info.note_ready_for(EndpointRole::Sender);
         match self.rx.poll_recv(cx) {
             Poll::Ready(value) => {
-                if let Some(waiting) = self.waiting.take() {
-                    waiting.finish(value.is_some());
-                }
+                self.end_wait(value.is_some());
                 if value.is_some() {
                     account_record(&self.shared.info, EndpointRole::Receiver);
                 }
@@ -325,11 +353,17 @@ impl<T: Send + 'static> Receiver<T> {
                 // Pending on an empty queue is a wait; pending with records queued is tokio's
                 // cooperative budget making the task yield: busy (scheduled) time.
                 if self.waiting.is_none() && self.rx.is_empty() {
-                    let probe: Arc<dyn ChannelProbe> = self.shared.clone();
-                    self.waiting = Some(Waiting::begin(probe, EndpointRole::Receiver));
+                    self.waiting = Some(Waiting::begin(&self.shared.info, EndpointRole::Receiver));
                 }
                 Poll::Pending
             }
+        }
+    }
+
+    /// Ends the wait of a receive, if one is open; `proceeded` when it got a message.
+    fn end_wait(&mut self, proceeded: bool) {
+        if let Some(waiting) = self.waiting.take() {
+            waiting.finish(&self.shared.info, proceeded);
         }
     }
 
@@ -378,6 +412,12 @@ impl<T: Send + 'static> Receiver<T> {
     /// True when no message is queued.
     pub fn is_empty(&self) -> bool {
         self.rx.is_empty()
+    }
+}
+
+impl<T: Send + 'static> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.end_wait(false);
     }
 }
 

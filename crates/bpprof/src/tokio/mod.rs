@@ -77,13 +77,23 @@ impl<F: Future> Future for Subtask<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        if let Some(woken_ns) = this.note.poll_begins(cx.waker()) {
-            this.detached.polled_after_wake(woken_ns);
+        // Scheduled time is noted only while a recorder runs: without one the future is polled
+        // with the runtime's own waker, so the wrapper costs no waker registration. Switching is
+        // safe either way: a future must wake the waker of its latest poll, and the note
+        // forwards to the runtime's waker of the latest poll it made.
+        let noted = crate::registry::is_recording();
+        if noted {
+            if let Some(woken_ns) = this.note.poll_begins(cx.waker()) {
+                this.detached.polled_after_wake(woken_ns);
+            }
         }
         let _polling = this.detached.enter();
         let Some(future) = this.future.as_mut() else {
             return Poll::Pending;
         };
+        if !noted {
+            return future.as_mut().poll(cx);
+        }
         let poll = future.as_mut().poll(&mut Context::from_waker(&this.waker));
         if poll.is_pending() {
             this.note.pending();

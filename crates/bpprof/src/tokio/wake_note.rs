@@ -2,9 +2,10 @@
 //! waker and notes when the first wake since the last poll came, so that the time from the wake
 //! to the next poll — woken, not yet polled — is counted as scheduled time, whatever woke the
 //! task (a channel, a timer, a socket), or from the instant a poll yields because tokio's
-//! cooperative budget ran out (tokio defers that wake-up). Per poll: the runtime's waker is
-//! registered (two atomic operations, no clone while it does not change) and one relaxed load;
-//! while a recorder runs, the clock is read once per wake and once per poll that follows a wake.
+//! cooperative budget ran out (tokio defers that wake-up). Used only while a recorder runs
+//! (without one the subtask polls its future with the runtime's waker); then, per poll, the
+//! runtime's waker is registered (two atomic operations, no clone while it does not change) and
+//! the clock is read once per wake and once per poll that follows a wake.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -55,7 +56,7 @@ impl WakeNote {
     }
 
     /// The subtask can run from now on (unless it could already). Noted only while a recorder
-    /// runs: without one, a wake-up reads no clock.
+    /// runs: a wake through this note after the recorder stopped reads no clock.
     fn note_runnable(&self) {
         if crate::registry::is_recording() && self.woken_ns.load(Ordering::Relaxed) == 0 {
             let now = clock::now_ns().max(1);
