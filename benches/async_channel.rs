@@ -146,7 +146,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// records from a source to a sink task on a `current_thread` runtime, capacity `CAPACITY`
 /// (environment, default 256: the non-blocking path; 1: every message waits), nothing else, so
 /// that callgrind's instruction counts of the two variants differ only by bpprof.
+///
+/// With `POLLS=1` instead: one task polled `MESSAGES` times (it yields at each), plain or as a
+/// subtask, for the wrapper's instructions per poll.
 fn callgrind_run(variant: &str) {
+    if std::env::var_os("POLLS").is_some() {
+        return callgrind_polls(variant);
+    }
     let capacity: usize = std::env::var("CAPACITY")
         .ok()
         .and_then(|c| c.parse().ok())
@@ -191,6 +197,28 @@ fn callgrind_run(variant: &str) {
         }
     });
     println!("{variant}: {MESSAGES} messages, sum {sum}");
+}
+
+/// One task that yields `MESSAGES` times, so that it is polled `MESSAGES + 1` times.
+fn callgrind_polls(variant: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let polls = async {
+        for _ in 0..MESSAGES {
+            tokio::task::yield_now().await;
+        }
+    };
+    rt.block_on(async move {
+        if variant == "plain" {
+            tokio::spawn(polls).await.unwrap();
+        } else {
+            bpprof::tokio::spawn_subtask("Task", 0, 1, polls)
+                .await
+                .unwrap();
+        }
+    });
+    println!("{variant}: {MESSAGES} polls");
 }
 
 fn main() {

@@ -2,7 +2,8 @@
 # Instructions per message that bpprof's async channel and subtasks add to a tokio pipeline:
 # callgrind counts a source and a sink task exchanging MESSAGES records on a current_thread
 # runtime, on plain tokio::sync::mpsc and on bpprof::tokio::channel, at capacity 256 (the
-# non-blocking path) and 1 (every message waits: the wait path). Prints one line per case.
+# non-blocking path) and 1 (every message waits: the wait path), and the wrapper's cost per poll
+# (a task polled 300,000 times, plain and as a subtask). Prints one line per case.
 #
 #   ./scripts/async-instructions.sh
 #
@@ -28,9 +29,9 @@ fi
 messages=300000
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-count() { # variant capacity -> instructions
-    ASYNC_CALLGRIND="$1" CAPACITY="$2" valgrind --tool=callgrind --callgrind-out-file="$tmp/out" \
-        "$bench" >/dev/null 2>"$tmp/log" || { cat "$tmp/log" >&2; exit 2; }
+count() { # variant capacity [POLLS=1] -> instructions
+    env ASYNC_CALLGRIND="$1" CAPACITY="$2" ${3:+POLLS=1} valgrind --tool=callgrind \
+        --callgrind-out-file="$tmp/out" "$bench" >/dev/null 2>"$tmp/log" || { cat "$tmp/log" >&2; exit 2; }
     grep -m1 '^summary:' "$tmp/out" | awk '{print $2}'
 }
 for capacity in 256 1; do
@@ -42,3 +43,10 @@ cap, plain, bp, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sy
 print(f"capacity {cap}: plain {plain / n:.0f} instructions/message, bpprof {bp / n:.0f} (+{(bp - plain) / n:.0f}, x{bp / plain:.2f})")
 PY
 done
+plain="$(count plain 0 polls)"
+bpprof="$(count bpprof 0 polls)"
+python3 - "$plain" "$bpprof" "$messages" <<'PY'
+import sys
+plain, bp, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+print(f"per poll (a task that yields {n:,} times): plain {plain / n:.0f} instructions/poll, bpprof {bp / n:.0f} (+{(bp - plain) / n:.0f})")
+PY

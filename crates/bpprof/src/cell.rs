@@ -1,7 +1,7 @@
 //! One registration of a thread as a subtask: what the registry, the recorder and the sampler
 //! read of it (its identity, accounting, sample buffers, operators and thread clocks).
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::account::{Account, WaitEnd};
@@ -68,6 +68,11 @@ pub(crate) struct SubtaskCell {
     pub is_poller: bool,
     /// Guards reads of the thread's clocks against the thread going away.
     life: Mutex<Life>,
+    /// Owner only: the last channel this registration sent to / received from (`u64::MAX`:
+    /// none), so that endpoint bookkeeping runs only when the subtask switches channels. In the
+    /// cell, so that it follows an async subtask from poll to poll without being swapped.
+    pub last_sent: AtomicU64,
+    pub last_received: AtomicU64,
 }
 
 /// CPU time and run-queue delay of a thread at an instant.
@@ -164,6 +169,8 @@ impl SubtaskCell {
             end_reported: AtomicBool::new(false),
             is_poller: false,
             life: Mutex::new(Life::default()),
+            last_sent: AtomicU64::new(u64::MAX),
+            last_received: AtomicU64::new(u64::MAX),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bpprof_format::{EndpointRole, RuntimeWarning};
@@ -59,10 +60,6 @@ thread_local! {
     /// without destructor, so reading it costs no state check and no borrow. Set while the
     /// thread is registered; cleared before the guard (and so the last owner of the cell) drops.
     static FAST_CELL: Cell<*const SubtaskCell> = const { Cell::new(std::ptr::null()) };
-    /// The last channel this registration sent to / received from (`u64::MAX`: none), so that
-    /// endpoint bookkeeping runs only when a subtask switches channels.
-    static LAST_SENT: Cell<u64> = const { Cell::new(u64::MAX) };
-    static LAST_RECEIVED: Cell<u64> = const { Cell::new(u64::MAX) };
 }
 
 /// Proof that the calling thread is registered as a subtask; dropping it deregisters the thread.
@@ -187,8 +184,6 @@ fn register_checked(
         *current.borrow_mut() = Some(Box::new(Current::new(Arc::clone(&cell))));
     });
     FAST_CELL.set(Arc::as_ptr(&cell));
-    LAST_SENT.set(u64::MAX);
-    LAST_RECEIVED.set(u64::MAX);
     Ok(SubtaskGuard {
         cell,
         _not_send: PhantomData,
@@ -270,15 +265,15 @@ pub(crate) fn count_channel_record(
     let last = match role {
         EndpointRole::Sender => {
             cell.account.add_records_out(1);
-            &LAST_SENT
+            &cell.last_sent
         }
         EndpointRole::Receiver => {
             cell.account.add_records_in(1);
-            &LAST_RECEIVED
+            &cell.last_received
         }
     };
-    if last.get() != u64::from(channel) {
-        last.set(u64::from(channel));
+    if last.load(Ordering::Relaxed) != u64::from(channel) {
+        last.store(u64::from(channel), Ordering::Relaxed);
         with_current(|current| current.note_endpoint(channel, role, publish));
     }
 }
@@ -460,9 +455,6 @@ impl Drop for BlockingScope {
 pub(crate) struct Detached {
     /// The registration while no thread polls the subtask (`None` during a poll).
     current: Option<Box<Current>>,
-    /// Its `LAST_SENT` / `LAST_RECEIVED` between polls.
-    last_sent: u64,
-    last_received: u64,
 }
 
 #[cfg(feature = "tokio")]
@@ -478,8 +470,6 @@ impl Detached {
         add_live(&cell, problem);
         Detached {
             current: Some(Box::new(Current::new(cell))),
-            last_sent: u64::MAX,
-            last_received: u64::MAX,
         }
     }
 
@@ -495,6 +485,7 @@ impl Detached {
 
     /// Makes the subtask the calling thread's registration until the returned scope drops (one
     /// poll); the thread's own registration, if any, is set aside meanwhile and restored.
+    #[inline]
     pub(crate) fn enter(&mut self) -> Polling<'_> {
         let cell = self
             .current
@@ -520,23 +511,17 @@ impl Detached {
                 saved = std::mem::replace(&mut *current.borrow_mut(), self.current.take());
             })
             .is_ok();
-        let saved_sent = LAST_SENT.replace(self.last_sent);
-        let saved_received = LAST_RECEIVED.replace(self.last_received);
         let polling = Polling {
             detached: self,
             _sampled: sampled,
             started_ns,
             saved,
             saved_fast: FAST_CELL.replace(cell),
-            saved_sent,
-            saved_received,
             entered,
         };
         if !entered {
             // The thread's thread-locals are being destroyed: this poll accounts nothing.
             FAST_CELL.set(polling.saved_fast);
-            LAST_SENT.set(polling.saved_sent);
-            LAST_RECEIVED.set(polling.saved_received);
         }
         polling
     }
@@ -553,13 +538,12 @@ pub(crate) struct Polling<'a> {
     started_ns: u64,
     saved: Option<Box<Current>>,
     saved_fast: *const SubtaskCell,
-    saved_sent: u64,
-    saved_received: u64,
     entered: bool,
 }
 
 #[cfg(feature = "tokio")]
 impl Drop for Polling<'_> {
+    #[inline]
     fn drop(&mut self) {
         if !self.entered {
             return;
@@ -569,8 +553,6 @@ impl Drop for Polling<'_> {
             self.detached.current = std::mem::replace(&mut *current.borrow_mut(), saved);
         });
         FAST_CELL.set(self.saved_fast);
-        self.detached.last_sent = LAST_SENT.replace(self.saved_sent);
-        self.detached.last_received = LAST_RECEIVED.replace(self.saved_received);
         if let (Some(current), true) = (&self.detached.current, self.started_ns != 0) {
             current
                 .cell
