@@ -485,7 +485,6 @@ impl Detached {
 
     /// Makes the subtask the calling thread's registration until the returned scope drops (one
     /// poll); the thread's own registration, if any, is set aside meanwhile and restored.
-    #[inline]
     pub(crate) fn enter(&mut self) -> Polling<'_> {
         let cell = self
             .current
@@ -543,7 +542,6 @@ pub(crate) struct Polling<'a> {
 
 #[cfg(feature = "tokio")]
 impl Drop for Polling<'_> {
-    #[inline]
     fn drop(&mut self) {
         if !self.entered {
             return;
