@@ -80,7 +80,13 @@ pub(crate) fn workers_held(b: &Bottleneck, task: &TaskReport, waiting: &TaskRepo
         .unwrap_or_default();
     let blocked = b.edge.as_ref().map_or("", |e| e.from.as_str());
     let upstream = pct(figure(&b.evidence, "upstream_blocked"));
-    let meanwhile = if waiting.name == task.name {
+    let meanwhile = if b.edge.is_none() {
+        format!(
+            "the source {} waits to be polled {} of its busy time: it produces only as fast as the workers let it, so no queue fills",
+            waiting.name,
+            pct(figure(&b.evidence, "scheduled_share")),
+        )
+    } else if waiting.name == task.name {
         format!("its upstream {blocked} is backpressured {upstream}")
     } else {
         format!(

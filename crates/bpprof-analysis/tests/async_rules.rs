@@ -174,3 +174,44 @@ fn long_polls_are_noted_from_the_threshold_on() {
         );
     }
 }
+
+/// Seen on `examples/async_slow_operator` on a loaded machine: Enrich's polls held the workers
+/// so long that Source was polled too rarely to fill its queue. No queue was full, no task
+/// backpressured, yet Enrich held the job back: Source waited to be polled nearly all its time.
+const STARVED_SOURCE: Shape = Shape {
+    source: (0.97, 0.0, 0.002, 0.95, 1.0),
+    parse: (0.3, 0.0, 0.005, 0.25, 2.0),
+    enrich: (0.8, 0.0, 0.46, 0.3, 150.0),
+    sink: (0.3, 0.0, 0.005, 0.25, 1.0),
+};
+
+#[test]
+fn a_source_starved_of_workers_names_the_holder_without_backpressure() {
+    let report = analyse(STARVED_SOURCE);
+    assert_eq!(report.bottlenecks.len(), 1, "{}", report.verdict);
+    let b = &report.bottlenecks[0];
+    assert_eq!(b.task, "Enrich", "{}", report.verdict);
+    assert_eq!(b.rule, Some(Rule::WorkersHeld));
+    assert_eq!(b.edge, None);
+    assert_eq!(b.waited_by.as_deref(), Some("Source"));
+    assert!(
+        report
+            .verdict
+            .contains("the source Source waits to be polled 98%"),
+        "{}",
+        report.verdict
+    );
+
+    // The same source, when no task holds the workers: the job is limited by its source.
+    let spread = Shape {
+        enrich: (0.8, 0.0, 0.1, 0.3, 5.0),
+        ..STARVED_SOURCE
+    };
+    let report = analyse(spread);
+    assert!(report.bottlenecks.is_empty(), "{}", report.verdict);
+    assert!(
+        report.verdict.starts_with("No backpressure"),
+        "{}",
+        report.verdict
+    );
+}

@@ -160,6 +160,46 @@ fn kind_of(task: &TaskReport) -> (BottleneckKind, Vec<u32>) {
     }
 }
 
+/// Async task `holder` is the bottleneck without any backpressure: its polls hold the workers
+/// that the source `source` waits for (see [`workers::holder`]), so the source produces only at
+/// the rate the workers leave it and no queue fills.
+pub(super) fn starving_source(view: &View, holder: usize, source: usize) -> Bottleneck {
+    let task = &view.tasks[holder];
+    let waiting = &view.tasks[source];
+    let (kind, subtasks) = kind_of(task);
+    let mut b = Bottleneck {
+        task: task.name.clone(),
+        subtasks,
+        kind,
+        reason: String::new(),
+        busy: task.busy.unwrap_or(0.0),
+        upstream: Vec::new(),
+        operator: slowest_operator(task).map(|o| o.name.clone()),
+        downstream: None,
+        rule: Some(Rule::WorkersHeld),
+        edge: None,
+        waited_by: Some(waiting.name.clone()),
+        evidence: vec![
+            evidence(
+                "scheduled_share",
+                waiting.name.clone(),
+                workers::scheduled_share(waiting).unwrap_or(0.0),
+                SCHEDULED_SHARE_MIN,
+                true,
+            ),
+            evidence(
+                "held_share",
+                task.name.clone(),
+                workers::held_share(view, holder),
+                HOLD_SHARE_MIN,
+                true,
+            ),
+        ],
+    };
+    b.reason = explain::workers_held(&b, task, waiting);
+    b
+}
+
 /// The subtask of `task` that is backpressured the most.
 fn most_backpressured(task: &TaskReport) -> Option<&SubtaskReport> {
     task.subtasks

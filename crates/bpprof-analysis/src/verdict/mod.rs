@@ -333,6 +333,9 @@ pub(crate) fn conclude(
             bottlenecks.push(bottleneck::exchange(&view, e, upstream_of(up)));
         }
     }
+    if pressured.is_empty() {
+        bottlenecks.extend(starving_sources(&view));
+    }
     let mut external = external_tasks(&view, &explained.unexplained, &bottlenecks);
     if bottlenecks.is_empty() && external.is_empty() {
         // Only possible on a cycle of backpressured edges: name the most backpressured task.
@@ -362,6 +365,25 @@ pub(crate) fn conclude(
         notes: findings.iter().map(|n| explain::note(n, cpus)).collect(),
         findings,
     }
+}
+
+/// Without backpressure, an async pipeline can still be held back by one task: when a source
+/// waits to be polled most of its busy time while another task's polls hold the workers, that
+/// task is the bottleneck (rule `workers_held`, without an edge). One per holder.
+fn starving_sources(view: &View) -> Vec<Bottleneck> {
+    let mut named: Vec<Bottleneck> = Vec::new();
+    for source in (0..view.tasks.len()).filter(|&i| view.graph.upstream(i).next().is_none()) {
+        if view.tasks[source].busy.is_none_or(|b| b < BUSY_MIN) {
+            continue;
+        }
+        let Some(holder) = workers::holder(view, source).filter(|&h| h != source) else {
+            continue;
+        };
+        if !named.iter().any(|b| b.task == view.tasks[holder].name) {
+            named.push(bottleneck::starving_source(view, holder, source));
+        }
+    }
+    named
 }
 
 /// The notes on the tasks: no data, declared unaccounted, a busy subtask mostly off-CPU or
