@@ -6,8 +6,10 @@
 //! records per run, channels of capacity 256; Map does a little work per record. Variants:
 //! `plain` (tokio's channel, `tokio::spawn`), `bpprof` (bpprof's channel and subtasks, no
 //! recorder), `bpprof_recording` (the same with a recorder writing 100 ms intervals, sampling
-//! off: async subtasks are not sampled yet). Rounds rotate the order; medians of the per-round
-//! ratios to `plain`.
+//! off), and `tokio_metrics` (the plain pipeline with each task instrumented by a
+//! `tokio_metrics::TaskMonitor`, which times every poll and every scheduling delay: what users
+//! run today for per-task statistics on stable tokio). Rounds rotate the order; medians of the
+//! per-round ratios to `plain`.
 //!
 //! Run: `cargo bench --bench async_channel` (about a minute). `ROUNDS=N` sets the rounds
 //! (default 9). `scripts/async-instructions.sh` counts instructions per message with callgrind
@@ -24,9 +26,15 @@ enum Variant {
     Plain,
     Bpprof,
     BpprofRecording,
+    TokioMetrics,
 }
 
-const VARIANTS: [Variant; 3] = [Variant::Plain, Variant::Bpprof, Variant::BpprofRecording];
+const VARIANTS: [Variant; 4] = [
+    Variant::Plain,
+    Variant::Bpprof,
+    Variant::BpprofRecording,
+    Variant::TokioMetrics,
+];
 
 impl Variant {
     fn name(self) -> &'static str {
@@ -34,6 +42,7 @@ impl Variant {
             Variant::Plain => "plain",
             Variant::Bpprof => "bpprof",
             Variant::BpprofRecording => "bpprof_recording",
+            Variant::TokioMetrics => "tokio_metrics",
         }
     }
 }
@@ -57,23 +66,44 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// One run of the pipeline on tokio's own channel: its wall time.
-fn plain(rt: &tokio::runtime::Runtime) -> Duration {
+/// Spawns `future`, instrumented by `monitor` when there is one (one monitor per task, as
+/// tokio-metrics is used).
+fn spawn<F>(
+    monitor: Option<&tokio_metrics::TaskMonitor>,
+    future: F,
+) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match monitor {
+        Some(monitor) => tokio::spawn(monitor.instrument(future)),
+        None => tokio::spawn(future),
+    }
+}
+
+/// One run of the pipeline on tokio's own channel, each task instrumented by a tokio-metrics
+/// `TaskMonitor` when `monitored`: its wall time.
+fn plain(rt: &tokio::runtime::Runtime, monitored: bool) -> Duration {
+    let monitors: Vec<tokio_metrics::TaskMonitor> = (0..3)
+        .filter(|_| monitored)
+        .map(|_| tokio_metrics::TaskMonitor::new())
+        .collect();
     rt.block_on(async {
         let start = Instant::now();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
         let (out, mut sink_rx) = tokio::sync::mpsc::channel::<u64>(CAPACITY);
-        let source = tokio::spawn(async move {
+        let source = spawn(monitors.first(), async move {
             for i in 0..MESSAGES {
                 tx.send(i).await.unwrap();
             }
         });
-        let mapper = tokio::spawn(async move {
+        let mapper = spawn(monitors.get(1), async move {
             while let Some(v) = rx.recv().await {
                 out.send(map(v)).await.unwrap();
             }
         });
-        let sink = tokio::spawn(async move {
+        let sink = spawn(monitors.get(2), async move {
             let mut acc = 0u64;
             while let Some(v) = sink_rx.recv().await {
                 acc = acc.wrapping_add(v);
@@ -120,7 +150,8 @@ fn bpprof_run(rt: &tokio::runtime::Runtime) -> Duration {
 
 fn run(variant: Variant, rt: &tokio::runtime::Runtime) -> Duration {
     match variant {
-        Variant::Plain => plain(rt),
+        Variant::Plain => plain(rt, false),
+        Variant::TokioMetrics => plain(rt, true),
         Variant::Bpprof => bpprof_run(rt),
         Variant::BpprofRecording => {
             let dir = tempfile::tempdir().expect("tempdir");
@@ -142,7 +173,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// `ASYNC_CALLGRIND=plain|bpprof` (see `scripts/async-instructions.sh`): one run of `MESSAGES`
+/// `ASYNC_CALLGRIND=plain|bpprof|tokio_metrics` (see `scripts/async-instructions.sh`): one run of `MESSAGES`
 /// records from a source to a sink task on a `current_thread` runtime, capacity `CAPACITY`
 /// (environment, default 256: the non-blocking path; 1: every message waits), nothing else, so
 /// that callgrind's instruction counts of the two variants differ only by bpprof.
@@ -160,15 +191,19 @@ fn callgrind_run(variant: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
+    let monitors: Vec<tokio_metrics::TaskMonitor> = (0..2)
+        .filter(|_| variant == "tokio_metrics")
+        .map(|_| tokio_metrics::TaskMonitor::new())
+        .collect();
     let sum = rt.block_on(async move {
-        if variant == "plain" {
+        if variant != "bpprof" {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(capacity);
-            let source = tokio::spawn(async move {
+            let source = spawn(monitors.first(), async move {
                 for i in 0..MESSAGES {
                     tx.send(i).await.unwrap();
                 }
             });
-            let sink = tokio::spawn(async move {
+            let sink = spawn(monitors.get(1), async move {
                 let mut acc = 0u64;
                 while let Some(v) = rx.recv().await {
                     acc = acc.wrapping_add(v);
@@ -209,9 +244,12 @@ fn callgrind_polls(variant: &str) {
             tokio::task::yield_now().await;
         }
     };
+    let monitor = tokio_metrics::TaskMonitor::new();
     rt.block_on(async move {
         if variant == "plain" {
             tokio::spawn(polls).await.unwrap();
+        } else if variant == "tokio_metrics" {
+            tokio::spawn(monitor.instrument(polls)).await.unwrap();
         } else {
             bpprof::tokio::spawn_subtask("Task", 0, 1, polls)
                 .await

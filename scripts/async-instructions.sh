@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Instructions per message that bpprof's async channel and subtasks add to a tokio pipeline:
 # callgrind counts a source and a sink task exchanging MESSAGES records on a current_thread
-# runtime, on plain tokio::sync::mpsc and on bpprof::tokio::channel, at capacity 256 (the
-# non-blocking path) and 1 (every message waits: the wait path), and the wrapper's cost per poll
-# (a task polled 300,000 times, plain and as a subtask). Prints one line per case.
+# runtime, on plain tokio::sync::mpsc, on bpprof::tokio::channel and on tokio::sync::mpsc with
+# tokio-metrics' TaskMonitor on each task, at capacity 256 (the
+# non-blocking path) and 1 (every message waits: the wait path), and the cost per poll
+# (a task polled 300,000 times: plain, as a subtask, under a TaskMonitor). One line per case.
 #
 #   ./scripts/async-instructions.sh
 #
@@ -37,16 +38,18 @@ count() { # variant capacity [POLLS=1] -> instructions
 for capacity in 256 1; do
     plain="$(count plain "$capacity")"
     bpprof="$(count bpprof "$capacity")"
-    python3 - "$capacity" "$plain" "$bpprof" "$messages" <<'PY'
+    metrics="$(count tokio_metrics "$capacity")"
+    python3 - "$capacity" "$plain" "$bpprof" "$metrics" "$messages" <<'PY'
 import sys
-cap, plain, bp, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-print(f"capacity {cap}: plain {plain / n:.0f} instructions/message, bpprof {bp / n:.0f} (+{(bp - plain) / n:.0f}, x{bp / plain:.2f})")
+cap, plain, bp, tm, n = (int(a) for a in sys.argv[1:])
+print(f"capacity {cap}: plain {plain / n:.0f} instructions/message, bpprof {bp / n:.0f} (+{(bp - plain) / n:.0f}, x{bp / plain:.2f}), tokio-metrics {tm / n:.0f} (+{(tm - plain) / n:.0f}, x{tm / plain:.2f})")
 PY
 done
 plain="$(count plain 0 polls)"
 bpprof="$(count bpprof 0 polls)"
-python3 - "$plain" "$bpprof" "$messages" <<'PY'
+metrics="$(count tokio_metrics 0 polls)"
+python3 - "$plain" "$bpprof" "$metrics" "$messages" <<'PY'
 import sys
-plain, bp, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-print(f"per poll (a task that yields {n:,} times): plain {plain / n:.0f} instructions/poll, bpprof {bp / n:.0f} (+{(bp - plain) / n:.0f})")
+plain, bp, tm, n = (int(a) for a in sys.argv[1:])
+print(f"per poll (a task that yields {n:,} times): plain {plain / n:.0f} instructions/poll, bpprof {bp / n:.0f} (+{(bp - plain) / n:.0f}), tokio-metrics {tm / n:.0f} (+{(tm - plain) / n:.0f})")
 PY
