@@ -26,6 +26,11 @@
 //! Only on-CPU samples are judged: they were walked by the signal handler from the interrupted
 //! instruction. A selection's stacks *look cut short* when at least [`SHORT_STACKS_SHARE_MIN`] of
 //! at least [`SHORT_STACKS_MIN_SAMPLES`] on-CPU samples are cut short.
+//!
+//! Samples interrupted inside a C function ([`is_c_function`]: the C library, which is built
+//! without frame pointers and may use the frame pointer register for data) are not judged: the
+//! walk from there ends early whatever the user's build (seen on `examples/async_tcp_sink`, whose
+//! sink's on-CPU samples are mostly `__libc_send` alone, under `[busy]`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -62,6 +67,13 @@ pub fn is_entry_frame(function: &str) -> bool {
     ENTRY_FRAMES.iter().any(|e| function.contains(e))
         || function == "main"
         || function.ends_with("::main")
+}
+
+/// Whether `function` is a C function rather than Rust code: its name has no path (Rust
+/// symbols are named by their path, `crate::module::function` or `<Type as Trait>::method`) and
+/// it was resolved (an unresolved `0x...` address may be the user's code).
+pub fn is_c_function(function: &str) -> bool {
+    !function.contains("::") && !function.starts_with("0x")
 }
 
 /// The depth of the on-CPU samples of a selection.
@@ -121,21 +133,26 @@ fn depths(
     seqs: &HashSet<u64>,
     wanted: impl Fn(usize, u32) -> bool,
 ) -> HashMap<(usize, u32), StackDepths> {
-    // Interned frames and stacks of the whole recording: (frames, reaches an entry).
-    let mut entry: HashMap<u32, bool> = HashMap::new();
+    // Interned frames of the whole recording: (an entry frame, a C function).
+    let mut kinds: HashMap<u32, (bool, bool)> = HashMap::new();
     for frame in recording.samples.iter().flat_map(|c| &c.frames) {
-        entry
-            .entry(frame.id)
-            .or_insert_with(|| is_entry_frame(&frame.function));
+        kinds.entry(frame.id).or_insert_with(|| {
+            (
+                is_entry_frame(&frame.function),
+                is_c_function(&frame.function),
+            )
+        });
     }
-    let mut stacks: HashMap<u32, (usize, bool)> = HashMap::new();
+    let kind = |id: &u32| kinds.get(id).copied().unwrap_or((false, false));
+    // Interned stacks: (frames, reaches an entry), or `None` when the sampled function is C.
+    let mut stacks: HashMap<u32, Option<(usize, bool)>> = HashMap::new();
     for stack in recording.samples.iter().flat_map(|c| &c.stacks) {
         stacks.entry(stack.id).or_insert_with(|| {
-            let reaches = stack
-                .frames
-                .iter()
-                .any(|id| entry.get(id).copied().unwrap_or(false));
-            (stack.frames.len(), reaches)
+            if stack.frames.last().is_some_and(|leaf| kind(leaf).1) {
+                return None;
+            }
+            let reaches = stack.frames.iter().any(|id| kind(id).0);
+            Some((stack.frames.len(), reaches))
         });
     }
     let mut out: HashMap<(usize, u32), StackDepths> = HashMap::new();
@@ -148,7 +165,13 @@ fn depths(
                 continue;
             }
             let n = u64::from(count.count);
-            let (frames, reaches) = stacks.get(&count.stack).copied().unwrap_or((0, false));
+            let Some((frames, reaches)) = stacks
+                .get(&count.stack)
+                .copied()
+                .unwrap_or(Some((0, false)))
+            else {
+                continue;
+            };
             let d = out.entry(key).or_default();
             d.samples += n;
             if !reaches && frames <= SHORT_STACK_MAX_FRAMES && n > 0 {
