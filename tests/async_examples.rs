@@ -5,7 +5,7 @@
 mod support;
 
 use bpprof_analysis::{BottleneckKind, Rule};
-use support::{exclusive, locate, record, Located};
+use support::Located;
 
 /// How long each example's source runs.
 const SECONDS: f64 = 3.0;
@@ -13,15 +13,7 @@ const SECONDS: f64 = 3.0;
 const INTERVAL_MS: u64 = 250;
 
 fn run_and_locate(name: &str) -> Located {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let rec = dir.path().join(format!("{name}.bpprof"));
-    {
-        let _only_pipeline = exclusive();
-        record(name, &rec, SECONDS, INTERVAL_MS);
-    }
-    let located = locate(&rec);
-    located.assert_verdict_first();
-    located
+    support::run_and_locate(name, SECONDS, INTERVAL_MS).located
 }
 
 /// The one bottleneck, which must be `task` named by `rule`.

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use support::{bpprof, exclusive, locate, record, text, Located};
+use support::{bpprof, text, Located, Run};
 
 /// How long each example's source runs.
 const SECONDS: f64 = 3.0;
@@ -15,14 +15,7 @@ const INTERVAL_MS: u64 = 250;
 /// Runs example `name` (stack sampling on, the default) and locates its bottleneck; returns the
 /// directory holding the recording, its path and what `locate` said.
 fn run_and_locate(name: &str) -> (tempfile::TempDir, PathBuf, Located) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let rec = dir.path().join(format!("{name}.bpprof"));
-    {
-        let _only_pipeline = exclusive();
-        record(name, &rec, SECONDS, INTERVAL_MS);
-    }
-    let located = locate(&rec);
-    located.assert_verdict_first();
+    let Run { dir, rec, located } = support::run_and_locate(name, SECONDS, INTERVAL_MS);
     assert!(
         located.report.recording.intervals >= 5,
         "expected about a dozen intervals:\n{}",

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bpprof_analysis::{BottleneckKind, Level};
-use support::{exclusive, locate, record, spawn_example, Located};
+use support::{exclusive, locate, spawn_example, Located};
 
 /// How long each example's source runs.
 const SECONDS: f64 = 3.0;
@@ -19,14 +19,7 @@ const INTERVAL_MS: u64 = 250;
 /// Runs example `name` for [`SECONDS`] while no other pipeline runs, then locates its bottleneck;
 /// checks what every well-formed, complete recording shows.
 fn run_and_locate(name: &str) -> Located {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let rec = dir.path().join(format!("{name}.bpprof"));
-    {
-        let _only_pipeline = exclusive();
-        record(name, &rec, SECONDS, INTERVAL_MS);
-    }
-    let located = locate(&rec);
-    located.assert_verdict_first();
+    let located = support::run_and_locate(name, SECONDS, INTERVAL_MS).located;
     let recording = &located.report.recording;
     assert!(
         recording.warnings.is_empty() && located.stderr.is_empty(),

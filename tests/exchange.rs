@@ -4,18 +4,11 @@
 mod support;
 
 use bpprof_analysis::{BottleneckKind, Level};
-use support::{exclusive, locate, record};
+use support::run_and_locate;
 
 #[test]
 fn throttled_socket_is_an_exchange_bottleneck() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let rec = dir.path().join("network_exchange.bpprof");
-    {
-        let _only_pipeline = exclusive();
-        record("network_exchange", &rec, 3.0, 250);
-    }
-    let located = locate(&rec);
-    located.assert_verdict_first();
+    let located = run_and_locate("network_exchange", 3.0, 250).located;
     let report = &located.report;
     let [bottleneck] = report.bottlenecks.as_slice() else {
         panic!("expected one bottleneck:\n{}", located.text);

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{bpprof, exclusive, locate, record, text};
+use support::{bpprof, run_and_locate, text, Run};
 
 /// Long enough for three firings (every 1.75 s).
 const SECONDS: f64 = 6.0;
@@ -11,14 +11,11 @@ const INTERVAL_MS: u64 = 250;
 
 #[test]
 fn sliding_window_bottleneck_alternates_between_window_and_check() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let rec = dir.path().join("sliding_window.bpprof");
-    {
-        let _only_pipeline = exclusive();
-        record("sliding_window", &rec, SECONDS, INTERVAL_MS);
-    }
-    let located = locate(&rec);
-    located.assert_verdict_first();
+    let Run {
+        dir: _dir,
+        rec,
+        located,
+    } = run_and_locate("sliding_window", SECONDS, INTERVAL_MS);
     let report = &located.report;
     assert!(report.timeline.moving, "{}", located.text);
     for task in ["SlidingWindow", "Check"] {

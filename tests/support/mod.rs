@@ -97,6 +97,30 @@ pub fn record(name: &str, out: &Path, seconds: f64, interval_ms: u64) {
     );
 }
 
+/// A recorded example run and what `bpprof locate` said about it; the recording lives as long as
+/// the run.
+pub struct Run {
+    /// Holds the recording.
+    pub dir: tempfile::TempDir,
+    /// The recording.
+    pub rec: PathBuf,
+    pub located: Located,
+}
+
+/// Runs example `name` for `seconds` (intervals of `interval_ms`) while no other pipeline runs,
+/// then locates its bottleneck; the verdict must come first in the output.
+pub fn run_and_locate(name: &str, seconds: f64, interval_ms: u64) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rec = dir.path().join(format!("{name}.bpprof"));
+    {
+        let _only_pipeline = exclusive();
+        record(name, &rec, seconds, interval_ms);
+    }
+    let located = locate(&rec);
+    located.assert_verdict_first();
+    Run { dir, rec, located }
+}
+
 /// Starts example `name` without waiting for it.
 pub fn spawn_example(name: &str, out: &Path, seconds: f64, interval_ms: u64) -> Child {
     example(name, out, interval_ms)
