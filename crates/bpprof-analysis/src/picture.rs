@@ -135,10 +135,7 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 fn percent(r: Option<f64>) -> String {
-    match r {
-        Some(r) if !r.is_nan() => format!("{:.0}%", r * 100.0),
-        _ => "N/A".to_owned(),
-    }
+    crate::units::pct_or(r, "N/A")
 }
 
 /// Where each task goes: its column (longest path from a source, over edges that go forward in

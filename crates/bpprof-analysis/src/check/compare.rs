@@ -239,7 +239,7 @@ pub fn check(
                 .iter()
                 .filter_map(|v| v.whole.get(&key).copied())
                 .collect();
-            b.evaluate(super::stats::median(&mut values))
+            b.evaluate(crate::median::median(&mut values))
         })
         .collect();
     // Too little data decides nothing: a budget on it is inconclusive, never a pass.

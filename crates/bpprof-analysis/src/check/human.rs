@@ -7,13 +7,16 @@
 use std::io::{self, Write};
 
 use super::report::{
-    change, interval, limit_text, BudgetResult, CheckReport, Comparison, ComparisonStatus,
-    FunctionChange, FunctionDiff, FunctionStatus, Metric, Severity, Statistics,
+    BudgetResult, CheckReport, Comparison, ComparisonStatus, FunctionChange, FunctionDiff,
+    FunctionStatus, Severity, Statistics,
 };
 use super::verdict::names;
 use crate::table::table;
 use crate::table::Align::{Left as L, Right as R};
-use crate::units::{pct, thousands};
+use crate::units::{
+    change, change_interval, confidence_level, controls_to_spaces, limit, number, plural, seconds,
+    signed_number, thousands, MISSING,
+};
 
 /// Function rows shown per task in the text and Markdown outputs (the largest changes; the JSON
 /// report has them all).
@@ -29,16 +32,16 @@ pub const MAX_FUNCTION_ROWS: usize = 15;
 /// budget table. Control characters in names and messages are written as spaces, so that every
 /// item stays on its line.
 pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "{}", one_line(&report.summary))?;
+    writeln!(out, "{}", controls_to_spaces(&report.summary))?;
     let budget_only = report.baseline.is_empty() && report.statistics.is_none();
 
     if !budget_only {
         if let Some(line) = compared_line(report) {
             writeln!(out)?;
-            writeln!(out, "{}", one_line(&line))?;
+            writeln!(out, "{}", controls_to_spaces(&line))?;
         }
         if let Some(line) = bottleneck_line(report) {
-            writeln!(out, "{}", one_line(&line))?;
+            writeln!(out, "{}", controls_to_spaces(&line))?;
         }
     }
     let ranges = range_lines(report);
@@ -46,14 +49,14 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
         writeln!(out)?;
         writeln!(out, "Ranges:")?;
         for line in ranges {
-            writeln!(out, "  {}", one_line(&line))?;
+            writeln!(out, "  {}", controls_to_spaces(&line))?;
         }
     }
 
     if !report.warnings.is_empty() {
         writeln!(out)?;
         for warning in &report.warnings {
-            writeln!(out, "warning: {}", one_line(warning))?;
+            writeln!(out, "warning: {}", controls_to_spaces(warning))?;
         }
     }
 
@@ -75,7 +78,7 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
     if !budget_only {
         let rows: Vec<Vec<String>> = comparison_rows(report)
             .map(|(task, c)| {
-                let mut row = vec![one_line(task)];
+                let mut row = vec![controls_to_spaces(task)];
                 row.extend(comparison_cells(c));
                 row.push(status_word(c.status).to_owned());
                 row
@@ -102,7 +105,7 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
 
         for diff in &report.functions {
             writeln!(out)?;
-            writeln!(out, "{}:", one_line(&function_heading(diff)))?;
+            writeln!(out, "{}:", controls_to_spaces(&function_heading(diff)))?;
             writeln!(out, "  {}", samples_line(diff))?;
             let rows = diff
                 .rows
@@ -110,7 +113,7 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
                 .take(MAX_FUNCTION_ROWS)
                 .map(|f| {
                     let mut row = function_cells(f).to_vec();
-                    row.push(one_line(&f.function));
+                    row.push(controls_to_spaces(&f.function));
                     row
                 })
                 .collect();
@@ -131,7 +134,11 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
                 writeln!(out, "  {more}")?;
             }
             if !diff.hottest_path.is_empty() {
-                let path: Vec<String> = diff.hottest_path.iter().map(|f| one_line(f)).collect();
+                let path: Vec<String> = diff
+                    .hottest_path
+                    .iter()
+                    .map(|f| controls_to_spaces(f))
+                    .collect();
                 writeln!(out, "  Hottest path: {}", path.join(" → "))?;
             }
         }
@@ -145,7 +152,7 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
             .iter()
             .map(|b| {
                 vec![
-                    one_line(&b.expression),
+                    controls_to_spaces(&b.expression),
                     budget_value(b),
                     b.result_word().to_owned(),
                 ]
@@ -192,18 +199,19 @@ pub(crate) const JOB: &str = "(job)";
 
 /// The cells metric, baseline, current, change, interval and limit of a comparison.
 pub(crate) fn comparison_cells(c: &Comparison) -> [String; 6] {
-    let limit = if c.status == ComparisonStatus::NotGated {
+    let gated_limit = if c.status == ComparisonStatus::NotGated {
         None
     } else {
         c.limit
     };
     [
         c.metric.label().to_owned(),
-        c.baseline.map_or_else(dash, |v| value(c.metric, v)),
-        c.current.map_or_else(dash, |v| value(c.metric, v)),
+        c.baseline.map_or_else(dash, |v| c.metric.format(v)),
+        c.current.map_or_else(dash, |v| c.metric.format(v)),
         c.change.map_or_else(dash, |v| change(v, c.relative)),
-        c.interval.map_or_else(dash, |i| interval(i, c.relative)),
-        limit.map_or_else(dash, |v| limit_text(v, c.relative)),
+        c.interval
+            .map_or_else(dash, |i| change_interval(i, c.relative)),
+        gated_limit.map_or_else(dash, |v| limit(v, c.relative)),
     ]
 }
 
@@ -228,11 +236,9 @@ pub(crate) fn compared_line(report: &CheckReport) -> Option<String> {
     let side = |name: &str, recordings: &[super::report::RecordingInfo]| {
         let windows: usize = recordings.iter().map(|r| r.windows).sum();
         format!(
-            "{} {name} recording{} ({} window{})",
-            thousands(recordings.len() as u64),
-            plural(recordings.len()),
-            thousands(windows as u64),
-            plural(windows),
+            "{} ({})",
+            plural(recordings.len(), &format!("{name} recording")),
+            plural(windows, "window"),
         )
     };
     let mut line = format!(
@@ -252,26 +258,28 @@ pub(crate) fn compared_line(report: &CheckReport) -> Option<String> {
 /// resamples, seed 7, windows of 1 s`.
 fn statistics_text(s: &Statistics) -> String {
     let intervals = match s.tests {
-        0 => format!("{}% intervals (no gated comparisons)", level(s.confidence)),
+        0 => format!(
+            "{}% intervals (no gated comparisons)",
+            confidence_level(s.confidence)
+        ),
         1 => format!(
             "{}% intervals (1 gated comparison)",
-            level(s.interval_level)
+            confidence_level(s.interval_level)
         ),
         n => format!(
             "{}% intervals ({}% family-wise over {} gated comparisons, Bonferroni)",
-            level(s.interval_level),
-            level(s.confidence),
+            confidence_level(s.interval_level),
+            confidence_level(s.confidence),
             thousands(n as u64)
         ),
     };
     let mut text = format!(
-        "{intervals}, {} bootstrap resample{}, seed {}",
-        thousands(s.resamples as u64),
-        plural(s.resamples),
+        "{intervals}, {}, seed {}",
+        plural(s.resamples, "bootstrap resample"),
         s.seed
     );
     if let Some(w) = s.window_s {
-        text.push_str(&format!(", windows of {} s", crate::seconds(w)));
+        text.push_str(&format!(", windows of {} s", seconds(w)));
     }
     text
 }
@@ -292,14 +300,18 @@ pub(crate) fn bottleneck_line(report: &CheckReport) -> Option<String> {
 
 /// `error: TITLE: MESSAGE (in FUNCTION)`, on one line.
 fn finding_text(f: &super::report::Finding) -> String {
-    let mut text = format!("{}: {}", severity_word(f.severity), one_line(&f.title));
+    let mut text = format!(
+        "{}: {}",
+        severity_word(f.severity),
+        controls_to_spaces(&f.title)
+    );
     if !f.message.is_empty() {
         text.push_str(": ");
-        text.push_str(&one_line(&f.message));
+        text.push_str(&controls_to_spaces(&f.message));
     }
     if let Some(function) = &f.function {
         if !f.message.contains(function.as_str()) {
-            text.push_str(&format!(" (in {})", one_line(function)));
+            text.push_str(&format!(" (in {})", controls_to_spaces(function)));
         }
     }
     text
@@ -325,15 +337,11 @@ pub(crate) fn function_heading(diff: &FunctionDiff) -> String {
 /// `baseline: 1,234 samples over 100,000 records; current: ...`.
 pub(crate) fn samples_line(diff: &FunctionDiff) -> String {
     format!(
-        "baseline: {} on-CPU sample{} over {} record{}; current: {} sample{} over {} record{}",
-        thousands(diff.samples[0]),
-        plural(diff.samples[0] as usize),
-        thousands(diff.records[0]),
-        plural(diff.records[0] as usize),
-        thousands(diff.samples[1]),
-        plural(diff.samples[1] as usize),
-        thousands(diff.records[1]),
-        plural(diff.records[1] as usize),
+        "baseline: {} over {}; current: {} over {}",
+        plural(diff.samples[0], "on-CPU sample"),
+        plural(diff.records[0], "record"),
+        plural(diff.samples[1], "sample"),
+        plural(diff.records[1], "record"),
     )
 }
 
@@ -345,9 +353,8 @@ pub(crate) fn more_functions(diff: &FunctionDiff) -> Option<String> {
         .checked_sub(MAX_FUNCTION_ROWS)
         .filter(|&n| n > 0)?;
     Some(format!(
-        "... and {} more function{} (the JSON report lists them all)",
-        thousands(more as u64),
-        plural(more)
+        "... and {} (the JSON report lists them all)",
+        plural(more, "more function")
     ))
 }
 
@@ -379,86 +386,8 @@ pub(crate) fn function_cells(f: &FunctionChange) -> [String; 6] {
 pub(crate) fn budget_value(b: &BudgetResult) -> String {
     match b.value {
         None => dash(),
-        Some(v) if b.metric.unit().is_empty() => format!("{v:.3}"),
-        Some(v) => value(b.metric, v),
+        Some(v) => b.metric.format_as_bound(v),
     }
-}
-
-/// A value in the unit of `metric`: records/s as `25,417` (3 significant digits below 100),
-/// µs as `12.34 µs`, ratios as `93%`.
-pub(crate) fn value(metric: Metric, v: f64) -> String {
-    match metric.unit() {
-        "" => pct(v),
-        "µs" => format!("{v:.2} µs"),
-        _ => number(v),
-    }
-}
-
-/// A confidence level as a percentage with as many decimals as needed to stay below 100:
-/// `0.95` -> `95`, `0.99444` -> `99.4`, `0.99994` -> `99.994`.
-fn level(l: f64) -> String {
-    let p = l * 100.0;
-    for decimals in 1..=6 {
-        let text = format!("{p:.decimals$}");
-        if l >= 1.0 || text.parse::<f64>().is_ok_and(|r| r < 100.0) {
-            return trim_decimals(&text).to_owned();
-        }
-    }
-    format!("{p}")
-}
-
-/// A non-negative quantity: thousands separators from 100 up, 3 significant digits below.
-pub(crate) fn number(v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    let sign = if v < 0.0 { "-" } else { "" };
-    let a = v.abs();
-    if a >= 99.95 {
-        return format!("{sign}{}", thousands(a.round() as u64));
-    }
-    if a == 0.0 {
-        return "0".to_owned();
-    }
-    let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
-    format!("{sign}{a:.decimals$}")
-}
-
-/// [`number`] with a sign: `+1,234`, `-0.52`.
-pub(crate) fn signed_number(v: f64) -> String {
-    if v < 0.0 {
-        number(v)
-    } else {
-        format!("+{}", number(v))
-    }
-}
-
-/// `12.50` -> `12.5`, `5.00` -> `5`.
-fn trim_decimals(text: &str) -> &str {
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        text
-    }
-}
-
-fn dash() -> String {
-    "-".to_owned()
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-/// `text` with every control character (line breaks, tabs, escape sequences) as a space.
-pub(crate) fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 /// Leaves the task cell empty on the rows that repeat the one above.
@@ -474,29 +403,6 @@ fn blank_repeats(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
     rows
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_formatted_by_unit() {
-        assert_eq!(value(Metric::Throughput, 25417.4), "25,417");
-        assert_eq!(value(Metric::RecordsPerS, 12.345), "12.3");
-        assert_eq!(value(Metric::RecordsPerS, 0.5), "0.500");
-        assert_eq!(value(Metric::CpuPerRecord, 12.345), "12.35 µs");
-        assert_eq!(value(Metric::Busy, 0.934), "93%");
-        assert_eq!(change(0.21, true), "+21.0%");
-        assert_eq!(change(-0.124, true), "-12.4%");
-        assert_eq!(change(0.06, false), "+0.06");
-        assert_eq!(interval([0.192, 0.228], true), "[+19.2%, +22.8%]");
-        assert_eq!(limit_text(0.05, true), "5%");
-        assert_eq!(limit_text(0.025, true), "2.5%");
-        assert_eq!(limit_text(0.05, false), "0.05");
-        assert_eq!(level(1.0 - 0.05 / 9.0), "99.4");
-        assert_eq!(level(0.95), "95");
-        assert_eq!(level(1.0 - 0.05 / 1000.0), "99.995");
-        assert_eq!(signed_number(-0.52), "-0.520");
-        assert_eq!(signed_number(1234.0), "+1,234");
-        assert_eq!(number(99.96), "100");
-    }
+fn dash() -> String {
+    MISSING.to_owned()
 }

@@ -5,9 +5,8 @@
 use std::fmt::Write as _;
 
 use super::human::{comparison_cells, status_word, JOB};
-use super::report::{
-    change, interval, limit_text, CheckReport, Comparison, ComparisonStatus, Metric, Severity,
-};
+use super::report::{CheckReport, Comparison, ComparisonStatus, Metric, Severity};
+use crate::units::{change, change_interval, limit};
 
 /// Renders `report` as a JUnit XML document:
 ///
@@ -98,7 +97,7 @@ pub fn render_junit(report: &CheckReport) -> String {
         tests += 1;
         let value = b
             .value
-            .map_or_else(|| "no value".to_owned(), |v| format!("{v}"));
+            .map_or_else(|| "no value".to_owned(), |v| b.metric.format_as_bound(v));
         let measured = format!(
             "{}: measured {value} (bound {} {})",
             b.expression, b.operator, b.bound
@@ -189,10 +188,10 @@ fn short(c: &Comparison) -> String {
     }
     if let Some(i) = c.interval {
         text.push(' ');
-        text.push_str(&interval(i, c.relative));
+        text.push_str(&change_interval(i, c.relative));
     }
     if let Some(l) = c.limit {
-        text.push_str(&format!(", limit {}", limit_text(l, c.relative)));
+        text.push_str(&format!(", limit {}", limit(l, c.relative)));
     }
     text
 }

@@ -9,11 +9,11 @@
 
 use super::human::{
     bottleneck_line, budget_value, compared_line, comparison_cells, comparison_rows,
-    function_cells, function_heading, more_functions, one_line, samples_line, severity_word,
-    status_word, MAX_FUNCTION_ROWS,
+    function_cells, function_heading, more_functions, samples_line, severity_word, status_word,
+    MAX_FUNCTION_ROWS,
 };
 use super::report::{CheckReport, ComparisonStatus, Finding, Severity};
-use crate::units::thousands;
+use crate::units::{controls_to_spaces, plural, thousands};
 
 /// The size limit of a GitHub Actions job summary (`$GITHUB_STEP_SUMMARY`), bytes: 1 MiB.
 pub const STEP_SUMMARY_LIMIT: usize = 1_048_576;
@@ -53,13 +53,13 @@ enum Kind {
     Other,
 }
 
-const KINDS: [(Kind, &str, &str); 6] = [
-    (Kind::FunctionRow, "function row", "function rows"),
-    (Kind::TaskRow, "comparison row", "comparison rows"),
-    (Kind::Finding, "finding", "findings"),
-    (Kind::Warning, "warning", "warnings"),
-    (Kind::Budget, "budget row", "budget rows"),
-    (Kind::Other, "other line", "other lines"),
+const KINDS: [(Kind, &str); 6] = [
+    (Kind::FunctionRow, "function row"),
+    (Kind::TaskRow, "comparison row"),
+    (Kind::Finding, "finding"),
+    (Kind::Warning, "warning"),
+    (Kind::Budget, "budget row"),
+    (Kind::Other, "other line"),
 ];
 
 /// Drop levels: the highest is left out first.
@@ -370,13 +370,7 @@ fn omitted_note(omitted: &[usize; KINDS.len()], max_bytes: usize) -> String {
         .iter()
         .zip(omitted)
         .filter(|(_, &n)| n > 0)
-        .map(|((_, one, many), &n)| {
-            format!(
-                "{} {}",
-                thousands(n as u64),
-                if n == 1 { one } else { many }
-            )
-        })
+        .map(|((_, noun), &n)| plural(n, noun))
         .collect();
     format!(
         "\n{OMITTED_NOTE_START} {} bytes: {}. The JSON report has everything._\n",
@@ -422,7 +416,7 @@ pub fn escape_text(s: &str) -> String {
 /// Cut at 4 KiB; empty for an empty `s`.
 pub fn code_span(s: &str, in_table: bool) -> String {
     let s = cut(s, MAX_TEXT);
-    let mut content = one_line(&s);
+    let mut content = controls_to_spaces(&s);
     if content.is_empty() {
         return String::new();
     }

@@ -34,4 +34,3 @@ pub use limits::{LimitError, Limits};
 pub use profile::{FUNCTION_ROWS, PATH_FRAMES};
 pub use report::*;
 pub use samples::MIN_WINDOW_SHARE;
-pub use verdict::format_value;
