@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::human::{comparison_cells, status_word, JOB};
+use super::cells::{comparison_cells, status_word, JOB};
 use super::report::{CheckReport, Comparison, ComparisonStatus, Metric, Severity};
 use crate::units::{change, change_interval, limit};
 

@@ -7,7 +7,7 @@
 //! a backslash, line breaks become spaces, `|` in table cells becomes `\|`, and code spans use a
 //! run of backticks longer than any inside them.
 
-use super::human::{
+use super::cells::{
     bottleneck_line, budget_value, compared_line, comparison_cells, comparison_rows,
     function_cells, function_heading, more_functions, samples_line, severity_word, status_word,
     MAX_FUNCTION_ROWS,

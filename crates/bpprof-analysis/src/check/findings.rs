@@ -1,5 +1,7 @@
 //! What a check concludes: the findings it rests on, its status, and the verdict line.
 
+use super::cells::names;
+use super::options::TOO_SHORT_ADVICE;
 use super::report::*;
 use crate::units::{controls_to_spaces, plural, MISSING};
 
@@ -8,15 +10,6 @@ const BOTTLENECK_MOVED: &str = "bottleneck moved";
 
 /// Findings named in the verdict line before "and N more".
 const SUMMARY_FINDINGS: usize = 3;
-
-/// Task names for messages: `Enrich, Sink`, or `none`.
-pub(crate) fn names(tasks: &[String]) -> String {
-    if tasks.is_empty() {
-        "none".to_owned()
-    } else {
-        tasks.join(", ")
-    }
-}
 
 /// The finding of a decided comparison, if it is one.
 fn comparison_finding(
@@ -285,7 +278,7 @@ pub(super) fn comparison_findings(
                 "{} gated comparison{} not decided: {}",
                 short.len(),
                 if short.len() == 1 { " was" } else { "s were" },
-                super::decide::TOO_SHORT_ADVICE
+                TOO_SHORT_ADVICE
             ),
             task: None,
             metric: None,
