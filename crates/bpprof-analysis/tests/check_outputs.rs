@@ -759,13 +759,14 @@ fn junit_has_one_case_per_gated_comparison_budget_and_the_bottleneck() {
     assert_eq!(cpu.attribute("message"), Some("Enrich CPU/record +21.0%"));
     assert!(cpu.text().unwrap().contains("rose 21.0% [+19.2%, +22.8%]"));
 
-    // The odd finding round-trips through the escaping (the control character is left out).
+    // The odd finding round-trips through the escaping (the control character is left out; a
+    // line break in text reads back as a line feed, as XML normalises it).
     let odd = child(case("bpprof.Sink|<db>", "backpressured"), "failure").unwrap();
     assert_eq!(odd.attribute("message"), Some(ODD_TITLE));
     assert!(odd
         .text()
         .unwrap()
-        .starts_with(&ODD_MESSAGE.replace('\u{7}', "")));
+        .starts_with(&ODD_MESSAGE.replace('\u{7}', "").replace("\r\n", "\n")));
 
     let parse = child(case("bpprof.Parse", "busy"), "skipped").unwrap();
     assert_eq!(
