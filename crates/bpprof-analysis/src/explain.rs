@@ -2,11 +2,12 @@
 //! from the structured findings of [`crate::verdict`] (their rule, edge and evidence), so that the
 //! text never says more or other than the data.
 
+use crate::median::median;
 use crate::report::{
     Bottleneck, BottleneckKind, Evidence, Note, NoteKind, OperatorShare, SubtaskReport, TaskReport,
 };
 use crate::units::{join_and, pct, thousands};
-use crate::verdict::{busiest, median, slowest_operator};
+use crate::verdict::{busiest, slowest_operator};
 
 /// The value of the first `metric` figure of `evidence`, 0 when absent.
 fn figure(evidence: &[Evidence], metric: &str) -> f64 {
@@ -304,8 +305,10 @@ pub(crate) fn note(note: &Note, cpus: u32) -> String {
 /// "Count#2 is hot: busy 99% vs a median of 12% across Count; it received 812,000 records vs a
 /// median of 95,000: the partitioning is skewed".
 fn skew_sentence(task: &TaskReport, hot: &[&SubtaskReport]) -> String {
-    let median_busy = median(task.subtasks.iter().filter_map(|s| s.busy).collect());
-    let median_records = median(task.subtasks.iter().map(|s| s.records_in as f64).collect());
+    let mut all_busy: Vec<f64> = task.subtasks.iter().filter_map(|s| s.busy).collect();
+    let mut all_records: Vec<f64> = task.subtasks.iter().map(|s| s.records_in as f64).collect();
+    let median_busy = median(&mut all_busy).unwrap_or(0.0);
+    let median_records = median(&mut all_records).unwrap_or(0.0);
     let names: Vec<String> = hot.iter().map(|s| s.name.clone()).collect();
     let busy: Vec<String> = hot.iter().map(|s| pct(s.busy.unwrap_or(0.0))).collect();
     let records: Vec<String> = hot.iter().map(|s| thousands(s.records_in)).collect();

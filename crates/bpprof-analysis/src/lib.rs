@@ -51,6 +51,7 @@ mod explain;
 pub mod export;
 pub mod flame;
 pub mod graph;
+mod median;
 pub mod merge;
 pub mod picture;
 pub mod plan;
@@ -77,6 +78,7 @@ pub use report::{
     LocateReport, OperatorShare, RecordingSummary, Rule, StripRow, SubtaskReport, TaskReport,
     TaskShare, Timeline, UpstreamPressure, WindowVerdict, SCHEMA, SCHEMA_MINOR, SCHEMA_VERSION,
 };
+pub(crate) use units::seconds;
 
 /// Which part of the recording to analyse.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -220,13 +222,6 @@ pub(crate) fn analyse(
     let conclusion =
         verdict::conclude_range(recording, graph, selection, &sums, &mut tasks, &edges);
     (tasks, edges, conclusion)
-}
-
-/// Seconds for messages: at most three decimals, no trailing zeros (`2.5`, `10`, `0.125`).
-pub(crate) fn seconds(s: f64) -> String {
-    let text = format!("{s:.3}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    text.to_owned()
 }
 
 /// `part / whole`, `None` when `whole` is 0.

@@ -33,7 +33,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::report::{LocateReport, TaskReport};
+use crate::range::analysed_text;
+use crate::report::{EdgeReport, LocateReport, TaskReport};
 
 /// Flink's idle colour: fill and border.
 pub const IDLE_COLOUR: ([u8; 3], [u8; 3]) = ([0x5d, 0xb1, 0xff], [0x18, 0x90, 0xff]);
@@ -135,10 +136,7 @@ fn shorten(text: &str, max: usize) -> String {
 }
 
 fn percent(r: Option<f64>) -> String {
-    match r {
-        Some(r) if !r.is_nan() => format!("{:.0}%", r * 100.0),
-        _ => "N/A".to_owned(),
-    }
+    crate::units::pct_or(r, "N/A")
 }
 
 /// Where each task goes: its column (longest path from a source, over edges that go forward in
@@ -221,6 +219,41 @@ pub fn render_job_svg(report: &LocateReport, mut out: impl Write) -> io::Result<
         .collect();
 
     let mut s = String::new();
+    header(&mut s, report, width, height);
+
+    // Edges first, so that nodes are drawn over their ends.
+    s.push_str("<g id=\"edges\">\n");
+    for e in &report.edges {
+        let (Some(&f), Some(&t)) = (index.get(e.from.as_str()), index.get(e.to.as_str())) else {
+            continue;
+        };
+        edge(
+            &mut s,
+            report,
+            e,
+            report.tasks[f].backpressured,
+            pos(f),
+            pos(t),
+        );
+    }
+    s.push_str("</g>\n<g id=\"tasks\">\n");
+
+    for (i, task) in report.tasks.iter().enumerate() {
+        let (x, y) = pos(i);
+        let bottleneck = report.bottlenecks.iter().find(|b| b.task == task.name);
+        node(&mut s, task, x, y, bottleneck.map(kind_name));
+    }
+    s.push_str("</g>\n");
+    legend(&mut s, height - LEGEND_H + 8.0);
+    s.push_str("</svg>\n");
+    out.write_all(s.as_bytes())?;
+    out.flush()
+}
+
+/// The document's start: the title, the hatch pattern of unknown ratios, the background, the
+/// verdict and the analysed range.
+fn header(s: &mut String, report: &LocateReport, width: f64, height: f64) {
+    let verdict = shorten(&report.verdict, VERDICT_MAX_CHARS);
     s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
     let _ = writeln!(
         s,
@@ -241,8 +274,6 @@ pub fn render_job_svg(report: &LocateReport, mut out: impl Write) -> io::Result<
         s,
         "<rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>"
     );
-
-    // Header: the verdict and the range.
     let _ = writeln!(
         s,
         "<text x=\"{MARGIN}\" y=\"{:.1}\" font-size=\"14\" font-weight=\"bold\" fill=\"#1a1a1a\"><title>{}</title>{}</text>",
@@ -253,95 +284,82 @@ pub fn render_job_svg(report: &LocateReport, mut out: impl Write) -> io::Result<
     let r = &report.recording;
     let _ = writeln!(
         s,
-        "<text x=\"{MARGIN}\" y=\"{:.1}\" font-size=\"11\" fill=\"#555555\">{} on {} · {} CPUs · analysed {:.3}–{:.3} s of {:.3} s ({})</text>",
+        "<text x=\"{MARGIN}\" y=\"{:.1}\" font-size=\"11\" fill=\"#555555\">{} on {} · {} CPUs · {}</text>",
         MARGIN + 26.0,
         crate::xml::escape(&r.program),
         crate::xml::escape(&r.host),
         r.cpus,
-        r.from_s,
-        r.to_s,
-        r.duration_s,
-        crate::units::plural(r.intervals, "interval")
+        analysed_text(r.from_s, r.to_s, r.duration_s, r.intervals)
     );
+}
 
-    // Edges first, so that nodes are drawn over their ends.
-    s.push_str("<g id=\"edges\">\n");
-    for e in &report.edges {
-        let (Some(&f), Some(&t)) = (index.get(e.from.as_str()), index.get(e.to.as_str())) else {
-            continue;
-        };
-        let sender_bp = report.tasks[f].backpressured;
-        let (colour, w) = edge_style(sender_bp);
-        let (fx, fy) = pos(f);
-        let (tx, ty) = pos(t);
-        let (x1, y1) = (fx + NODE_W, fy + NODE_H / 2.0);
-        let arrow = 6.0 + w;
-        // Stop short of a bottleneck's outline.
-        let outline = if report.bottlenecks.iter().any(|b| b.task == e.to) {
-            7.0
-        } else {
-            0.0
-        };
-        let (x2, y2) = (tx - arrow - outline, ty + NODE_H / 2.0);
-        let dx = ((x2 - x1).abs() / 2.0).max(60.0);
-        let dash = if sender_bp.is_none() {
-            " stroke-dasharray=\"6 4\""
-        } else {
-            ""
-        };
-        let fill = match (e.avg_fill, e.capacity) {
-            (Some(a), Some(c)) => format!("fill {a:.0}/{c}"),
-            (None, Some(c)) => format!("fill -/{c}"),
-            _ => "fill -".to_owned(),
-        };
-        let tip = format!(
-            "{} → {}{}: upstream backpressured {}, queue {}, blocked sends {}, blocked receives {}{}",
-            e.from,
-            e.to,
-            e.channel
-                .as_deref()
-                .map(|c| format!(" ({c})"))
-                .unwrap_or_default(),
-            percent(sender_bp),
-            fill,
-            e.blocked_sends,
-            e.blocked_recvs,
-            e.partitioning
-                .as_deref()
-                .map(|p| format!(", {p}"))
-                .unwrap_or_default()
-        );
-        let _ = writeln!(
-            s,
-            "<g class=\"edge\" data-from=\"{}\" data-to=\"{}\"><title>{}</title>\
-             <path d=\"M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"{w:.2}\"{dash}/>\
-             <polygon points=\"{x2:.1},{:.1} {:.1},{y2:.1} {x2:.1},{:.1}\" fill=\"{colour}\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#333333\">{}</text></g>",
-            crate::xml::escape(&e.from),
-            crate::xml::escape(&e.to),
-            crate::xml::escape(&tip),
-            x1 + dx,
-            x2 - dx,
-            y2 - arrow * 0.6,
-            x2 + arrow,
-            y2 + arrow * 0.6,
-            (x1 + x2) / 2.0,
-            (y1 + y2) / 2.0 - w / 2.0 - 4.0,
-            crate::xml::escape(&fill)
-        );
-    }
-    s.push_str("</g>\n<g id=\"tasks\">\n");
-
-    for (i, task) in report.tasks.iter().enumerate() {
-        let (x, y) = pos(i);
-        let bottleneck = report.bottlenecks.iter().find(|b| b.task == task.name);
-        node(&mut s, task, x, y, bottleneck.map(kind_name));
-    }
-    s.push_str("</g>\n");
-    legend(&mut s, height - LEGEND_H + 8.0);
-    s.push_str("</svg>\n");
-    out.write_all(s.as_bytes())?;
-    out.flush()
+/// One edge from the task at `from` to the task at `to` (top-left corners of their boxes): a
+/// curve coloured and sized by the sender's backpressure (dashed when unknown), an arrow head,
+/// the queue's fill as a label and everything measured as its tooltip.
+fn edge(
+    s: &mut String,
+    report: &LocateReport,
+    e: &EdgeReport,
+    sender_bp: Option<f64>,
+    (fx, fy): (f64, f64),
+    (tx, ty): (f64, f64),
+) {
+    let (colour, w) = edge_style(sender_bp);
+    let (x1, y1) = (fx + NODE_W, fy + NODE_H / 2.0);
+    let arrow = 6.0 + w;
+    // Stop short of a bottleneck's outline.
+    let outline = if report.bottlenecks.iter().any(|b| b.task == e.to) {
+        7.0
+    } else {
+        0.0
+    };
+    let (x2, y2) = (tx - arrow - outline, ty + NODE_H / 2.0);
+    let dx = ((x2 - x1).abs() / 2.0).max(60.0);
+    let dash = if sender_bp.is_none() {
+        " stroke-dasharray=\"6 4\""
+    } else {
+        ""
+    };
+    let fill = match (e.avg_fill, e.capacity) {
+        (Some(a), Some(c)) => format!("fill {a:.0}/{c}"),
+        (None, Some(c)) => format!("fill -/{c}"),
+        _ => "fill -".to_owned(),
+    };
+    let tip = format!(
+        "{} → {}{}: upstream backpressured {}, queue {}, blocked sends {}, blocked receives {}{}",
+        e.from,
+        e.to,
+        e.channel
+            .as_deref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default(),
+        percent(sender_bp),
+        fill,
+        e.blocked_sends,
+        e.blocked_recvs,
+        e.partitioning
+            .as_deref()
+            .map(|p| format!(", {p}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "<g class=\"edge\" data-from=\"{}\" data-to=\"{}\"><title>{}</title>\
+         <path d=\"M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"{w:.2}\"{dash}/>\
+         <polygon points=\"{x2:.1},{:.1} {:.1},{y2:.1} {x2:.1},{:.1}\" fill=\"{colour}\"/>\
+         <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#333333\">{}</text></g>",
+        crate::xml::escape(&e.from),
+        crate::xml::escape(&e.to),
+        crate::xml::escape(&tip),
+        x1 + dx,
+        x2 - dx,
+        y2 - arrow * 0.6,
+        x2 + arrow,
+        y2 + arrow * 0.6,
+        (x1 + x2) / 2.0,
+        (y1 + y2) / 2.0 - w / 2.0 - 4.0,
+        crate::xml::escape(&fill)
+    );
 }
 
 /// The kind of a bottleneck as shown in the pictures.

@@ -4,10 +4,9 @@ use std::io::{self, Write};
 
 use crate::range::analysed_text;
 use crate::report::{LocateReport, SubtaskReport, TaskReport};
-use crate::seconds;
 use crate::table::table;
 use crate::table::Align::{Left as L, Right as R};
-use crate::units::{micros, pct, thousands};
+use crate::units::{micros, millis, pct, seconds, thousands, MISSING};
 
 /// Writes `report` for people: the verdict (one line per bottleneck), the notes, a table of the
 /// tasks in graph order, the operators of the tasks that run chains with their shares of the
@@ -336,20 +335,11 @@ fn subtask_row(s: &SubtaskReport) -> Vec<String> {
         opt_pct(s.on_cpu),
         thousands(s.records_in),
         thousands(s.records_out),
-        ms(s.max_idle_stall_ms),
-        ms(s.max_backpressure_stall_ms),
+        millis(s.max_idle_stall_ms),
+        millis(s.max_backpressure_stall_ms),
     ]
 }
 
 fn opt_pct(ratio: Option<f64>) -> String {
-    ratio.map_or_else(|| "-".to_owned(), pct)
-}
-
-/// `12.3` -> `"12 ms"`, `2500` -> `"2.5 s"`.
-fn ms(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.1} s", ms / 1000.0)
-    } else {
-        format!("{ms:.0} ms")
-    }
+    ratio.map_or_else(|| MISSING.to_owned(), pct)
 }

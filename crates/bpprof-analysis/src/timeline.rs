@@ -19,9 +19,10 @@ use std::collections::BTreeSet;
 use bpprof_format::Recording;
 
 use crate::graph::JobGraph;
+use crate::median::median;
 use crate::report::{Bottleneck, Level, StripRow, TaskReport, TaskShare, Timeline, WindowVerdict};
 use crate::units::pct;
-use crate::verdict::{median, BUSY_MIN};
+use crate::verdict::BUSY_MIN;
 use crate::window::{self, Selection};
 use crate::{analyse, seconds};
 
@@ -213,7 +214,7 @@ fn period(verdicts: &[WindowVerdict], task: &str) -> (Option<f64>, Option<f64>) 
         return (None, None);
     }
     let gaps: Vec<f64> = starts.windows(2).map(|p| p[1] - p[0]).collect();
-    let gap = median(gaps.clone());
+    let gap = median(&mut gaps.clone()).unwrap_or(0.0);
     if gap <= 0.0
         || gaps
             .iter()
@@ -230,7 +231,7 @@ fn period(verdicts: &[WindowVerdict], task: &str) -> (Option<f64>, Option<f64>) 
     if whole.is_empty() {
         whole = runs.iter().map(length).collect();
     }
-    (Some(gap), Some(median(whole)))
+    (Some(gap), Some(median(&mut whole).unwrap_or(0.0)))
 }
 
 /// "The bottleneck moves: SlidingWindow is the bottleneck 62% of the time, Check 38%; Check takes

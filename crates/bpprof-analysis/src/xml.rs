@@ -1,25 +1,21 @@
-//! Escaping text for XML documents (the JUnit report, the job-graph SVG).
+//! Escaping text for the XML of the job-graph SVG (the JUnit report is written by quick-junit).
 
-/// `s` escaped for XML 1.0 text and attribute values: `& < > " '` as entities, tab, line feed
-/// and carriage return as character references (so attribute values keep them), and the
-/// characters XML 1.0 does not allow (other control characters, U+FFFE, U+FFFF) left out.
+/// `s` escaped for XML 1.0 text and attribute values: `& < > " '` as entities (by quick-xml),
+/// tab, line feed and carriage return as character references (so attribute values keep them),
+/// and the characters XML 1.0 does not allow (other control characters, U+FFFE, U+FFFF) left out.
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    let allowed: String = s
+        .chars()
+        .filter(|&c| {
+            !(((c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+                || c == '\u{FFFE}'
+                || c == '\u{FFFF}')
+        })
+        .collect();
+    quick_xml::escape::escape(allowed.as_str())
+        .replace('\t', "&#9;")
+        .replace('\n', "&#10;")
+        .replace('\r', "&#13;")
 }
 
 #[cfg(test)]

@@ -410,32 +410,6 @@ fn human_output_starts_with_the_verdict_and_shows_every_task() {
         );
     }
 
-    // Values by unit, relative and absolute changes, limits.
-    let job = text.lines().find(|l| l.starts_with("  (job)")).unwrap();
-    for cell in [
-        "25,000",
-        "21,900",
-        "-12.4%",
-        "[-14.0%, -10.9%]",
-        "5%",
-        "REGRESSION",
-    ] {
-        assert!(job.contains(cell), "{cell} missing from {job:?}");
-    }
-    let cpu = text
-        .lines()
-        .find(|l| l.starts_with("  ") && l.contains("CPU/record") && l.contains("REGRESSION"))
-        .unwrap();
-    for cell in ["38.50 µs", "46.59 µs", "+21.0%", "[+19.2%, +22.8%]"] {
-        assert!(cpu.contains(cell), "{cell} missing from {cpu:?}");
-    }
-    let odd = text
-        .lines()
-        .find(|l| l.starts_with("  ") && l.contains("backpressured") && l.contains("REGRESSION"))
-        .unwrap();
-    for cell in ["87%", "93%", "+0.06", "[+0.04, +0.08]", "0.05"] {
-        assert!(odd.contains(cell), "{cell} missing from {odd:?}");
-    }
     // Every comparison has a row; the ones without a limit say `info`.
     let rows = text
         .lines()
@@ -446,44 +420,18 @@ fn human_output_starts_with_the_verdict_and_shows_every_task() {
         })
         .count();
     assert_eq!(rows, all_comparisons(&report).count());
-    assert!(text.contains("  info"));
-
-    // Findings, each on one line (the message's line breaks are spaces).
-    assert!(text.contains("Findings:"));
-    assert!(text.contains("  - error: Enrich CPU/record +21.0%: Enrich's CPU per record rose"));
-    assert!(text.contains("line one line two  rose 100%"));
+    // Each finding on one line (the message's line breaks are spaces).
     assert!(!text.contains('\r') && !text.contains('\u{7}'));
-
-    // The function table: at most 15 rows, new / vanished marked, the hottest path.
-    assert!(
-        text.contains("Functions of Enrich (bottleneck, regression), on-CPU cost per record (ns):")
-    );
+    // The function table: at most 15 rows.
     let functions = text
         .lines()
         .filter(|l| l.contains("bpprof_demo::stage_"))
         .count();
     assert_eq!(functions, 15 - 3, "15 rows, 3 of them renamed");
-    assert!(!text.contains("bpprof_demo::stage_15"));
-    assert!(text.contains("... and 5 more functions"));
-    assert!(text
-        .lines()
-        .any(|l| l.contains("new") && l.contains("<Vec<T> as Extend>::extend|`x`")));
-    assert!(text
-        .lines()
-        .any(|l| l.contains("vanished") && l.contains("bpprof_demo::old_path")));
-    assert!(text.contains("main → bpprof_demo::enrich → bpprof_demo::score_record"));
 
-    // Budgets.
-    let failed = text
-        .lines()
-        .find(|l| l.contains("Enrich.busy < 0.8"))
-        .unwrap();
-    assert!(failed.contains("0.935") && failed.trim_end().ends_with("FAIL"));
-    let passed = text
-        .lines()
-        .find(|l| l.contains("throughput >= 1000"))
-        .unwrap();
-    assert!(passed.trim_end().ends_with("pass"));
+    // The whole output: values by unit, relative and absolute changes, limits, the findings,
+    // the function table with new / vanished functions and the hottest path, the budgets.
+    insta::assert_snapshot!(text);
 }
 
 #[test]
@@ -553,26 +501,10 @@ fn markdown_has_heading_tables_and_escaped_cells() {
     assert!(!md.contains(OMITTED_NOTE_START), "nothing to omit");
     assert_tables_well_formed(&md);
 
-    // The odd task name: `|` escaped in its cells, no raw `<`.
-    let odd_rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| Sink")).collect();
-    assert_eq!(odd_rows.len(), 5);
-    for row in &odd_rows {
-        assert!(row.starts_with("| Sink\\|\\<db\\> |"), "{row}");
-    }
-    // The finding's line breaks are spaces, its specials escaped.
-    let item = md.lines().find(|l| l.contains("line one")).unwrap();
-    assert!(item.starts_with("- **error** Sink\\|\\<db\\>"));
-    assert!(item.contains("line one line two  rose 100% \\[+0.10, +0.14\\]"));
-    assert!(item.contains("a\\|b \\<c\\> \\& \"d\"  end"));
-
-    // Function names in code spans: a longer fence around the backtick, `|` escaped.
-    assert!(md.contains("| new | `` <Vec<T> as Extend>::extend\\|`x` `` |"));
-    assert!(
-        md.contains("Hottest path: `main` → `bpprof_demo::enrich` → `bpprof_demo::score_record`")
-    );
-    assert_eq!(md.matches("`bpprof_demo::stage_").count(), 12);
-    assert!(md.contains("| `Enrich.busy < 0.8` | 0.935 | **FAIL** |"));
-    assert!(md.contains("| `throughput >= 1000` | 21,900 | pass |"));
+    // The whole document: the odd task name with `|` escaped in its cells and no raw `<`, the
+    // finding's line breaks as spaces and its specials escaped, function names in code spans (a
+    // longer fence around a backtick), the hottest path and the budgets.
+    insta::assert_snapshot!(md);
 }
 
 #[test]
@@ -759,13 +691,14 @@ fn junit_has_one_case_per_gated_comparison_budget_and_the_bottleneck() {
     assert_eq!(cpu.attribute("message"), Some("Enrich CPU/record +21.0%"));
     assert!(cpu.text().unwrap().contains("rose 21.0% [+19.2%, +22.8%]"));
 
-    // The odd finding round-trips through the escaping (the control character is left out).
+    // The odd finding round-trips through the escaping (the control character is left out; a
+    // line break in text reads back as a line feed, as XML normalises it).
     let odd = child(case("bpprof.Sink|<db>", "backpressured"), "failure").unwrap();
     assert_eq!(odd.attribute("message"), Some(ODD_TITLE));
     assert!(odd
         .text()
         .unwrap()
-        .starts_with(&ODD_MESSAGE.replace('\u{7}', "")));
+        .starts_with(&ODD_MESSAGE.replace('\u{7}', "").replace("\r\n", "\n")));
 
     let parse = child(case("bpprof.Parse", "busy"), "skipped").unwrap();
     assert_eq!(
@@ -783,6 +716,9 @@ fn junit_has_one_case_per_gated_comparison_budget_and_the_bottleneck() {
 
     let bottleneck = case("bpprof.job", "bottleneck");
     assert!(child(bottleneck, "system-out").is_none(), "it did not move");
+
+    // The whole document, as quick-junit lays it out.
+    insta::assert_snapshot!(xml);
 }
 
 #[test]

@@ -18,9 +18,11 @@
 //! cpu_per_record = "10%"
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use bpprof_analysis::check::{Budget, Limits};
+use serde::Deserialize;
 
 use crate::Failure;
 
@@ -40,7 +42,7 @@ pub struct CheckConfig {
     pub strict: Option<bool>,
     /// `assert`.
     pub budgets: Vec<Budget>,
-    /// `[check.limits]` entries as `[TASK.]METRIC=VALUE`, in file order.
+    /// `[check.limits]` entries as `[TASK.]METRIC=VALUE`, by key.
     pub limits: Vec<String>,
 }
 
@@ -63,116 +65,178 @@ impl CheckConfig {
 
     /// Parses the text of a `bpprof.toml`.
     pub fn parse(text: &str) -> Result<CheckConfig, String> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            // toml's own rendering quotes the line over several; one line names it instead.
-            let message = e.message().trim_end_matches('\n').to_owned();
-            match e.span() {
-                Some(span) => {
-                    let before = &text.as_bytes()[..span.start.min(text.len())];
-                    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-                    format!("not valid TOML: line {line}: {message}")
-                }
-                None => format!("not valid TOML: {message}"),
-            }
-        })?;
-        let mut config = CheckConfig::default();
-        for (key, value) in &table {
-            if key != "check" {
-                return Err(format!(
-                    "unknown section [{key}]; bpprof reads only [check]"
-                ));
-            }
-            let check = value
-                .as_table()
-                .ok_or("'check' must be a table ([check])")?;
-            config.read_check(check)?;
-        }
-        Ok(config)
+        // Syntax first, so that a file that is not TOML says so; then the layout, whose every
+        // unknown key is an error.
+        text.parse::<toml::Table>()
+            .map_err(|e| format!("not valid TOML: {}", located(text, &e)))?;
+        let file: File = toml::from_str(text).map_err(|e| located(text, &e))?;
+        let Some(check) = file.check else {
+            return Ok(CheckConfig::default());
+        };
+        check.validate()
     }
+}
 
-    fn read_check(&mut self, check: &toml::Table) -> Result<(), String> {
-        for (key, value) in check {
-            let wrong = |expected: &str| format!("check.{key} must be {expected}, got {value}");
-            match key.as_str() {
-                "confidence" => {
-                    let c = number(value)
-                        .filter(|&c| c > 0.0 && c < 1.0)
-                        .ok_or_else(|| wrong("a number between 0 and 1, such as 0.95"))?;
-                    self.confidence = Some(c);
-                }
-                "min_windows" => {
-                    let n = value
-                        .as_integer()
-                        .filter(|&n| n >= 2)
-                        .ok_or_else(|| wrong("an integer of at least 2"))?;
-                    self.min_windows = Some(n as usize);
-                }
-                "window" => {
-                    let w = number(value)
-                        .filter(|&w| w.is_finite() && w > 0.0)
-                        .ok_or_else(|| wrong("a positive number of seconds"))?;
-                    self.window_s = Some(w);
-                }
-                "strict" => self.strict = Some(value.as_bool().ok_or_else(|| wrong("true or false"))?),
-                "assert" => {
-                    let list = value.as_array().ok_or_else(|| wrong("a list of strings"))?;
-                    for item in list {
-                        let text = item.as_str().ok_or_else(|| wrong("a list of strings"))?;
-                        self.budgets
-                            .push(Budget::parse(text).map_err(|e| format!("check.assert: {e}"))?);
+/// A toml error in one line: `line 3: MESSAGE` (toml's own rendering quotes the line over
+/// several).
+fn located(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end_matches('\n');
+    match e.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+            format!("line {line}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}
+
+/// The layout of a `bpprof.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    check: Option<CheckSection>,
+}
+
+/// `[check]`, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckSection {
+    confidence: Option<f64>,
+    min_windows: Option<i64>,
+    window: Option<f64>,
+    strict: Option<bool>,
+    #[serde(default)]
+    assert: Vec<String>,
+    #[serde(default)]
+    limits: BTreeMap<String, LimitEntry>,
+}
+
+/// An entry of `[check.limits]`: a limit for every task, or a table of one task's limits.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum LimitEntry {
+    Task(BTreeMap<String, LimitValue>),
+    Value(LimitValue),
+}
+
+/// A limit as written: `"5%"`, `0.05`, `"off"`; anything else is kept to be refused with its key.
+#[derive(Debug)]
+enum LimitValue {
+    Text(String),
+    Number(f64),
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for LimitValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'v> serde::de::Visitor<'v> for Visitor {
+            type Value = LimitValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a limit: a number or a string such as \"5%\"")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<LimitValue, E> {
+                Ok(LimitValue::Text(v.to_owned()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<LimitValue, E> {
+                Ok(LimitValue::Number(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<LimitValue, E> {
+                Ok(LimitValue::Number(v as f64))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<LimitValue, E> {
+                Ok(LimitValue::Other(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'v>>(self, _: A) -> Result<LimitValue, A::Error> {
+                Ok(LimitValue::Other("a list".to_owned()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl LimitValue {
+    /// The limit as `--limit` writes it.
+    fn text(&self) -> Result<String, String> {
+        match self {
+            LimitValue::Text(s) => Ok(s.clone()),
+            LimitValue::Number(n) => Ok(n.to_string()),
+            LimitValue::Other(v) => Err(format!(
+                "a limit must be a number or a string such as \"5%\", got {v}"
+            )),
+        }
+    }
+}
+
+impl CheckSection {
+    /// The settings, each checked against its range; every problem names its key.
+    fn validate(self) -> Result<CheckConfig, String> {
+        let confidence = self
+            .confidence
+            .map(|c| {
+                (c > 0.0 && c < 1.0).then_some(c).ok_or_else(|| {
+                    format!(
+                        "check.confidence must be a number between 0 and 1, such as 0.95, got {c}"
+                    )
+                })
+            })
+            .transpose()?;
+        let min_windows = self
+            .min_windows
+            .map(|n| {
+                usize::try_from(n).ok().filter(|&n| n >= 2).ok_or_else(|| {
+                    format!("check.min_windows must be an integer of at least 2, got {n}")
+                })
+            })
+            .transpose()?;
+        let window_s = self
+            .window
+            .map(|w| {
+                (w.is_finite() && w > 0.0).then_some(w).ok_or_else(|| {
+                    format!("check.window must be a positive number of seconds, got {w}")
+                })
+            })
+            .transpose()?;
+        let budgets = self
+            .assert
+            .iter()
+            .map(|text| Budget::parse(text).map_err(|e| format!("check.assert: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut limits = Vec::new();
+        for (key, entry) in &self.limits {
+            match entry {
+                LimitEntry::Task(task) => {
+                    for (metric, value) in task {
+                        let text = value
+                            .text()
+                            .map_err(|e| format!("check.limits.{key}.{metric}: {e}"))?;
+                        limits.push(format!("{key}.{metric}={text}"));
                     }
                 }
-                "limits" => {
-                    let limits = value.as_table().ok_or_else(|| wrong("a table ([check.limits])"))?;
-                    self.read_limits(limits)?;
+                LimitEntry::Value(value) => {
+                    let text = value
+                        .text()
+                        .map_err(|e| format!("check.limits.{key}: {e}"))?;
+                    limits.push(format!("{key}={text}"));
                 }
-                other => {
-                    return Err(format!(
-                        "unknown key check.{other}; known: confidence, min_windows, window, strict, assert, limits"
-                    ))
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn read_limits(&mut self, limits: &toml::Table) -> Result<(), String> {
-        for (key, value) in limits {
-            if let Some(task) = value.as_table() {
-                for (metric, value) in task {
-                    let text = limit_text(value)
-                        .map_err(|e| format!("check.limits.{key}.{metric}: {e}"))?;
-                    self.limits.push(format!("{key}.{metric}={text}"));
-                }
-            } else {
-                let text = limit_text(value).map_err(|e| format!("check.limits.{key}: {e}"))?;
-                self.limits.push(format!("{key}={text}"));
             }
         }
         // Validate now, so the error names the file.
         let mut probe = Limits::default();
-        for spec in &self.limits {
+        for spec in &limits {
             probe
                 .apply(spec)
                 .map_err(|e| format!("check.limits: {e}"))?;
         }
-        Ok(())
-    }
-}
-
-fn number(value: &toml::Value) -> Option<f64> {
-    value
-        .as_float()
-        .or_else(|| value.as_integer().map(|i| i as f64))
-}
-
-/// A limit value as `--limit` writes it: `"5%"`, `0.05`, `"off"`.
-fn limit_text(value: &toml::Value) -> Result<String, String> {
-    match value {
-        toml::Value::String(s) => Ok(s.clone()),
-        v => number(v)
-            .map(|n| n.to_string())
-            .ok_or_else(|| format!("a limit must be a number or a string such as \"5%\", got {v}")),
+        Ok(CheckConfig {
+            confidence,
+            min_windows,
+            window_s,
+            strict: self.strict,
+            budgets,
+            limits,
+        })
     }
 }
 
@@ -218,11 +282,11 @@ mod tests {
     #[test]
     fn typos_are_errors() {
         let e = CheckConfig::parse("[check]\nconfidense = 0.9\n").unwrap_err();
-        assert!(e.contains("unknown key check.confidense"), "{e}");
+        assert!(e.contains("line 2: unknown field `confidense`"), "{e}");
         let e = CheckConfig::parse("[check.limits]\ncpu = \"5%\"\n").unwrap_err();
         assert!(e.contains("unknown metric 'cpu'"), "{e}");
         let e = CheckConfig::parse("[chek]\n").unwrap_err();
-        assert!(e.contains("unknown section [chek]"), "{e}");
+        assert!(e.contains("unknown field `chek`, expected `check`"), "{e}");
         let e = CheckConfig::parse("[check]\nmin_windows = 1\n").unwrap_err();
         assert!(e.contains("at least 2"), "{e}");
     }

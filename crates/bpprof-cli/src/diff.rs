@@ -8,6 +8,7 @@ use bpprof_analysis::diff::{
     fold_differential, render_diff_svg, DiffError, DiffOptions, Normalize, Side,
 };
 use bpprof_analysis::flame::FlameError;
+use bpprof_analysis::units::join_lines;
 use bpprof_format::Recording;
 
 use crate::flame::{flame_failure, note_chosen, note_range, FoldArgs, GraphOutput};
@@ -83,7 +84,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow:
         current_name,
     };
     let diff = fold_differential(&base, &current, &options).map_err(diff_failure)?;
-    let label = crate::one_line(&diff.current.selection.label());
+    let label = join_lines(&diff.current.selection.label());
 
     let graph = GraphOutput {
         output: args.output.as_deref(),

@@ -9,7 +9,7 @@ use bpprof_analysis::flame::{
 };
 use bpprof_analysis::range::coverage;
 use bpprof_analysis::stacks;
-use bpprof_analysis::units::thousands;
+use bpprof_analysis::units::{join_lines, thousands};
 use bpprof_analysis::AnalysisOptions;
 use bpprof_format::{Recording, SampleState};
 
@@ -258,7 +258,7 @@ pub(crate) fn note_chosen(err: &mut dyn Write, selection: &Resolved, verb: &str,
             selection.label(),
             chosen.reason
         );
-        let _ = writeln!(err, "{}", crate::one_line(&line));
+        let _ = writeln!(err, "{}", join_lines(&line));
     }
 }
 

@@ -14,11 +14,11 @@ mod numbers;
 mod outputs;
 mod plan;
 mod record;
-mod text;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use bpprof_analysis::units::join_lines;
 use bpprof_cli::{config, exit, Failure};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -165,7 +165,12 @@ fn report(error: anyhow::Error, paint: Paint) -> ExitCode {
         Ok(f) => (f.code, f.to_string()),
         Err(other) => (exit::BAD_INPUT, format!("{other:#}")),
     };
-    let _ = writeln!(io::stderr(), "{} {}", paint.error_prefix(), one_line(&line));
+    let _ = writeln!(
+        io::stderr(),
+        "{} {}",
+        paint.error_prefix(),
+        join_lines(&line)
+    );
     ExitCode::from(code)
 }
 
@@ -212,7 +217,7 @@ fn usage_error(e: clap::Error, paint: Paint) -> ExitCode {
         io::stderr(),
         "{} {}; {fix}",
         paint.error_prefix(),
-        one_line(what)
+        join_lines(what)
     );
     ExitCode::from(exit::BAD_INPUT)
 }
@@ -233,15 +238,6 @@ fn suggestion(e: &clap::Error) -> Option<String> {
     })?;
     let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
     Some(format!("did you mean {}?", quoted.join(" or ")))
-}
-
-/// Joins the lines of `text` so an error takes exactly one line.
-fn one_line(text: &str) -> String {
-    text.split('\n')
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use bpprof_format::{EndChunk, Recording, RecordingWriter};
 
 use crate::locate::read_failure;
 use crate::outputs::{check_output, partial_path, Inputs, Output};
-use crate::text::plural;
 use crate::Failure;
+use bpprof_analysis::units::plural;
 
 /// Arguments of `bpprof merge`.
 #[derive(Debug, clap::Args)]
@@ -52,7 +52,7 @@ pub fn run(args: &MergeArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyho
         err,
         "merged {} recordings ({}) into {}",
         recordings.len(),
-        plural(merged.intervals.len() as u64, "interval"),
+        plural(merged.intervals.len(), "interval"),
         args.output.display()
     );
     Ok(())

@@ -13,13 +13,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
-use bpprof_analysis::units::thousands;
+use bpprof_analysis::units::{grouped_decimal, plural, thousands};
 use bpprof_format::Recording;
 
 use crate::locate::read_failure;
 use crate::numbers::whole_number;
 use crate::outputs::{check_output, partial_path, Inputs, Output};
-use crate::text::plural;
 use crate::{exit, Failure};
 
 /// Environment variable naming the recording file (`bpprof::recorder::ENV_OUT`; the CLI does not
@@ -358,19 +357,10 @@ fn summary(recording: &Recording) -> String {
     format!(
         "{} of {} ms, {:.1} s, {}, {samples}",
         plural(intervals, "interval"),
-        format_ms(interval_ms),
+        grouped_decimal(interval_ms, 1),
         end_ns as f64 / 1e9,
-        plural(subtasks.len() as u64, "subtask"),
+        plural(subtasks.len(), "subtask"),
     )
-}
-
-/// `100` for whole milliseconds, else `12.5`.
-fn format_ms(ms: f64) -> String {
-    if ms.fract() == 0.0 {
-        thousands(ms as u64)
-    } else {
-        format!("{ms:.1}")
-    }
 }
 
 /// Keeping `bpprof record` alive until its command exits.
@@ -462,11 +452,5 @@ mod tests {
             default_output(OsStr::new("/")),
             PathBuf::from("record.bpprof")
         );
-    }
-
-    #[test]
-    fn numbers_read_like_the_rest_of_the_output() {
-        assert_eq!(format_ms(100.0), "100");
-        assert_eq!(format_ms(12.5), "12.5");
     }
 }

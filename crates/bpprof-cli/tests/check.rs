@@ -301,7 +301,10 @@ fn bpprof_toml_sets_limits_and_flags_override_it() {
     assert_eq!(code(&overridden), 1, "{}", text(&overridden.stdout));
 
     std::fs::write(dir.path("bpprof.toml"), "[check]\nconfidense = 0.9\n").unwrap();
-    assert_error(&check(&[]), "unknown key check.confidense");
+    assert_error(
+        &check(&[]),
+        "line 2: unknown field `confidense`, expected one of `confidence`",
+    );
 }
 
 /// Flags at their edges: one `error:` line and exit code 2 each, never a panic, never a check

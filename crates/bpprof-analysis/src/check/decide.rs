@@ -1,12 +1,11 @@
 //! Deciding one comparison: its limit, its interval, and its status; and when a lower throughput
 //! is the machine's doing rather than the code's.
 
-use super::compare::INFO_RESAMPLES;
 use super::limits::{LimitSource, Limits, MIN_CPU_SHARE, NOISE_SHARE};
+use super::options::{CheckOptions, INFO_RESAMPLES, TOO_SHORT_ADVICE};
 use super::report::*;
-use super::samples::{BusyPart, Key, RecordingValues};
 use super::stats::{change_interval, pooled_median, Rng};
-use super::CheckOptions;
+use super::values::{BusyPart, Key, RecordingValues};
 
 /// A lower throughput is put down to a busier machine when at least this share of the extra busy
 /// time per record of the bottleneck was spent waiting for a CPU (runnable, not running).
@@ -129,10 +128,6 @@ fn median_of(
         .collect();
     pooled_median(&groups)
 }
-
-/// What to do when the recordings have too few windows.
-pub(super) const TOO_SHORT_ADVICE: &str =
-    "record longer, repeat the recordings, or record with `bpprof record` (100 ms intervals)";
 
 /// A comparison before it is decided.
 pub(super) struct Planned {

@@ -3,6 +3,7 @@
 //! request.
 
 use super::report::{CheckReport, Finding, Severity};
+use crate::units::plural;
 
 /// Most annotation lines [`github_annotations`] returns. GitHub shows at most 10 error and 10
 /// warning annotations per step; a few clear ones are better than a truncated list.
@@ -34,14 +35,12 @@ pub fn github_annotations(report: &CheckReport) -> Vec<String> {
     .into_iter()
     .filter_map(|(s, word)| match count(s) {
         0 => None,
-        1 => Some(format!("1 {word}")),
-        n => Some(format!("{n} {word}s")),
+        n => Some(plural(n, word)),
     })
     .collect();
     let message = format!(
-        "{} more finding{} not shown as annotations ({}); the job log and the JSON report list them all",
-        rest.len(),
-        if rest.len() == 1 { "" } else { "s" },
+        "{} not shown as annotations ({}); the job log and the JSON report list them all",
+        plural(rest.len(), "more finding"),
         parts.join(", ")
     );
     lines.push(format!(

@@ -2,26 +2,26 @@
 //! Azure Pipelines, GitHub test-report actions): one test case per gated comparison, one per
 //! budget, and one for the bottleneck.
 
-use std::fmt::Write as _;
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::human::{comparison_cells, status_word, JOB};
-use super::report::{
-    change, interval, limit_text, CheckReport, Comparison, ComparisonStatus, Metric, Severity,
-};
+use super::cells::{comparison_cells, status_word, JOB};
+use super::report::{BudgetResult, CheckReport, Comparison, ComparisonStatus, Metric, Severity};
+use crate::units::{change, change_interval, limit};
 
 /// Renders `report` as a JUnit XML document:
 ///
 /// ```text
 /// <?xml version="1.0" encoding="UTF-8"?>
-/// <testsuites name="bpprof check" tests=".." failures=".." errors="0" skipped="..">
-///   <testsuite name="bpprof check" tests=".." failures=".." errors="0" skipped="..">
-///     <testcase classname="bpprof.job" name="throughput">
-///       <failure message="FINDING TITLE">details</failure>
-///     </testcase>
-///     <testcase classname="bpprof.TASK" name="METRIC">...</testcase>
-///     <testcase classname="bpprof.budget" name="EXPRESSION">...</testcase>
-///     <testcase classname="bpprof.job" name="bottleneck">...</testcase>
-///   </testsuite>
+/// <testsuites name="bpprof check" tests=".." skipped=".." failures=".." errors="0">
+///     <testsuite name="bpprof check" tests=".." skipped=".." errors="0" failures="..">
+///         <properties>...</properties>
+///         <testcase name="throughput" classname="bpprof.job">
+///             <failure message="FINDING TITLE" type="regression">details</failure>
+///         </testcase>
+///         <testcase name="METRIC" classname="bpprof.TASK">...</testcase>
+///         <testcase name="EXPRESSION" classname="bpprof.budget">...</testcase>
+///         <testcase name="bottleneck" classname="bpprof.job">...</testcase>
+///     </testsuite>
 /// </testsuites>
 /// ```
 ///
@@ -30,12 +30,13 @@ use super::report::{
 /// then the tasks in graph order; METRIC is [`Metric::name`]), failed for a regression, skipped
 /// for an inconclusive result, passed otherwise, with the numbers in `<system-out>`; one per
 /// budget, failed when exceeded; and one named `bottleneck` (when the report has one) that always
-/// passes and says in `<system-out>` when the bottleneck moved. Text is escaped for XML, and
-/// characters XML 1.0 does not allow (control characters other than tab, line feed and carriage
-/// return) are left out.
+/// passes and says in `<system-out>` when the bottleneck moved. The document is written by
+/// `quick-junit` (nextest's JUnit writer): text is escaped for XML, and characters XML 1.0 does
+/// not allow (control characters other than tab, line feed and carriage return) are left out.
 pub fn render_junit(report: &CheckReport) -> String {
-    let mut cases = String::new();
-    let (mut tests, mut failures, mut skipped) = (0usize, 0usize, 0usize);
+    let mut suite = TestSuite::new(SUITE);
+    suite.add_property(Property::new("status", report.status.label()));
+    suite.add_property(Property::new("summary", xml_text(&report.summary)));
 
     let gated = report
         .throughput
@@ -43,140 +44,128 @@ pub fn render_junit(report: &CheckReport) -> String {
         .chain(report.tasks.iter().flat_map(|t| t.metrics.iter()))
         .filter(|c| c.status != ComparisonStatus::NotGated);
     for c in gated {
-        tests += 1;
-        let class = format!("bpprof.{}", c.task.as_deref().unwrap_or("job"));
-        let numbers = numbers(c);
-        let finding = report.findings.iter().find(|f| {
-            f.task == c.task
-                && f.metric == Some(c.metric)
-                && f.severity
-                    == match c.status {
-                        ComparisonStatus::Regression => Severity::Error,
-                        ComparisonStatus::Inconclusive => Severity::Warning,
-                        _ => Severity::Notice,
-                    }
-        });
-        let body = match c.status {
-            ComparisonStatus::Regression => {
-                failures += 1;
-                let message = finding.map_or_else(|| short(c), |f| f.title.clone());
-                let mut details = finding.map(|f| f.message.clone()).unwrap_or_default();
-                if let Some(function) = finding.and_then(|f| f.function.as_deref()) {
-                    if !details.contains(function) {
-                        details.push_str(&format!(" (in {function})"));
-                    }
-                }
-                if !details.is_empty() {
-                    details.push('\n');
-                }
-                details.push_str(&numbers);
-                format!(
-                    "      <failure message=\"{}\" type=\"regression\">{}</failure>\n",
-                    escape_xml(&message),
-                    escape_xml(&details)
-                )
-            }
-            ComparisonStatus::Inconclusive => {
-                skipped += 1;
-                let message = c
-                    .reason
-                    .clone()
-                    .or_else(|| finding.map(|f| f.message.clone()))
-                    .unwrap_or_else(|| format!("inconclusive: {}", short(c)));
-                format!(
-                    "      <skipped message=\"{}\"/>\n      <system-out>{}</system-out>\n",
-                    escape_xml(&message),
-                    escape_xml(&numbers)
-                )
-            }
-            _ => format!("      <system-out>{}</system-out>\n", escape_xml(&numbers)),
-        };
-        testcase(&mut cases, &class, c.metric.name(), &body);
+        suite.add_test_case(comparison_case(report, c));
     }
-
     for b in &report.budgets {
-        tests += 1;
-        let value = b
-            .value
-            .map_or_else(|| "no value".to_owned(), |v| format!("{v}"));
-        let measured = format!(
-            "{}: measured {value} (bound {} {})",
-            b.expression, b.operator, b.bound
-        );
-        let body = if let Some(reason) = &b.inconclusive {
-            skipped += 1;
-            format!(
-                "      <skipped message=\"{}\"/>\n      <system-out>{}</system-out>\n",
-                escape_xml(reason),
-                escape_xml(&measured)
-            )
-        } else if b.passed {
-            format!("      <system-out>{}</system-out>\n", escape_xml(&measured))
-        } else {
-            failures += 1;
-            format!(
-                "      <failure message=\"{}\" type=\"budget\">{}</failure>\n",
-                escape_xml(&format!("budget exceeded: {measured}")),
-                escape_xml(&measured)
-            )
-        };
-        testcase(&mut cases, "bpprof.budget", &b.expression, &body);
+        suite.add_test_case(budget_case(b));
     }
-
     if let Some(b) = &report.bottleneck {
-        tests += 1;
-        let body = if b.moved {
-            format!(
-                "      <system-out>{}</system-out>\n",
-                escape_xml(&format!(
-                    "bottleneck moved: {} -> {}",
-                    b.baseline.join(", "),
-                    b.current.join(", ")
-                ))
-            )
-        } else {
-            String::new()
-        };
-        testcase(&mut cases, "bpprof.job", "bottleneck", &body);
+        let mut case = TestCase::new("bottleneck", TestCaseStatus::success());
+        case.set_classname("bpprof.job");
+        if b.moved {
+            case.set_system_out(xml_text(&format!(
+                "bottleneck moved: {} -> {}",
+                b.baseline.join(", "),
+                b.current.join(", ")
+            )));
+        }
+        suite.add_test_case(case);
     }
 
-    let counts =
-        format!("tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\"");
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(xml, "<testsuites name=\"bpprof check\" {counts}>");
-    let _ = writeln!(xml, "  <testsuite name=\"bpprof check\" {counts}>");
-    let _ = writeln!(xml, "    <properties>");
-    let _ = writeln!(
-        xml,
-        "      <property name=\"status\" value=\"{}\"/>",
-        report.status.label()
-    );
-    let _ = writeln!(
-        xml,
-        "      <property name=\"summary\" value=\"{}\"/>",
-        escape_xml(&report.summary)
-    );
-    let _ = writeln!(xml, "    </properties>");
-    xml.push_str(&cases);
-    let _ = writeln!(xml, "  </testsuite>");
-    let _ = writeln!(xml, "</testsuites>");
-    xml
+    let mut junit = Report::new(SUITE);
+    junit.add_test_suite(suite);
+    // Serialising to memory fails only on a writer error, which a `Vec` does not have.
+    junit
+        .to_string()
+        .expect("a JUnit report serialises to a string")
 }
 
-/// Appends `<testcase classname=".." name="..">body</testcase>` (self-closed when `body` is
-/// empty).
-fn testcase(out: &mut String, class: &str, name: &str, body: &str) {
-    let _ = write!(
-        out,
-        "    <testcase classname=\"{}\" name=\"{}\"",
-        escape_xml(class),
-        escape_xml(name)
-    );
-    if body.is_empty() {
-        out.push_str("/>\n");
-    } else {
-        let _ = write!(out, ">\n{body}    </testcase>\n");
+/// The name of the report and of its one test suite.
+const SUITE: &str = "bpprof check";
+
+/// The test case of a gated comparison: failed for a regression (the finding's title as the
+/// message, its message and the numbers as the text), skipped when inconclusive, passed
+/// otherwise; the numbers in `<system-out>`.
+fn comparison_case(report: &CheckReport, c: &Comparison) -> TestCase {
+    let numbers = numbers(c);
+    let finding = report.findings.iter().find(|f| {
+        f.task == c.task
+            && f.metric == Some(c.metric)
+            && f.severity
+                == match c.status {
+                    ComparisonStatus::Regression => Severity::Error,
+                    ComparisonStatus::Inconclusive => Severity::Warning,
+                    _ => Severity::Notice,
+                }
+    });
+    let (status, system_out) = match c.status {
+        ComparisonStatus::Regression => {
+            let message = finding.map_or_else(|| short(c), |f| f.title.clone());
+            let mut details = finding.map(|f| f.message.clone()).unwrap_or_default();
+            if let Some(function) = finding.and_then(|f| f.function.as_deref()) {
+                if !details.contains(function) {
+                    details.push_str(&format!(" (in {function})"));
+                }
+            }
+            if !details.is_empty() {
+                details.push('\n');
+            }
+            details.push_str(&numbers);
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status
+                .set_message(xml_text(&message))
+                .set_type("regression")
+                .set_description(xml_text(&details));
+            (status, None)
+        }
+        ComparisonStatus::Inconclusive => {
+            let message = c
+                .reason
+                .clone()
+                .or_else(|| finding.map(|f| f.message.clone()))
+                .unwrap_or_else(|| format!("inconclusive: {}", short(c)));
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(xml_text(&message));
+            (status, Some(numbers))
+        }
+        _ => (TestCaseStatus::success(), Some(numbers)),
+    };
+    let class = format!("bpprof.{}", c.task.as_deref().unwrap_or("job"));
+    let mut case = TestCase::new(c.metric.name(), status);
+    case.set_classname(xml_text(&class));
+    if let Some(out) = system_out {
+        case.set_system_out(xml_text(&out));
     }
+    case
+}
+
+/// The test case of a budget: failed when exceeded, skipped when undecided; what was measured in
+/// `<system-out>` (or the failure's text).
+fn budget_case(b: &BudgetResult) -> TestCase {
+    let value = b
+        .value
+        .map_or_else(|| "no value".to_owned(), |v| b.metric.format_as_bound(v));
+    let measured = format!(
+        "{}: measured {value} (bound {} {})",
+        b.expression, b.operator, b.bound
+    );
+    let (status, system_out) = if let Some(reason) = &b.inconclusive {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message(xml_text(reason));
+        (status, Some(measured))
+    } else if b.passed {
+        (TestCaseStatus::success(), Some(measured))
+    } else {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        status
+            .set_message(xml_text(&format!("budget exceeded: {measured}")))
+            .set_type("budget")
+            .set_description(xml_text(&measured));
+        (status, None)
+    };
+    let mut case = TestCase::new(xml_text(&b.expression), status);
+    case.set_classname("bpprof.budget");
+    if let Some(out) = system_out {
+        case.set_system_out(xml_text(&out));
+    }
+    case
+}
+
+/// `s` without the two non-characters XML 1.0 does not allow, U+FFFE and U+FFFF; quick-junit
+/// leaves out the rest (control characters other than tab, line feed and carriage return, and
+/// ANSI escape sequences) and escapes the markup.
+fn xml_text(s: &str) -> String {
+    s.replace(['\u{FFFE}', '\u{FFFF}'], "")
 }
 
 /// `Enrich CPU/record +21.0% [+19.2%, +22.8%], limit 5%` (without a finding to quote).
@@ -189,10 +178,10 @@ fn short(c: &Comparison) -> String {
     }
     if let Some(i) = c.interval {
         text.push(' ');
-        text.push_str(&interval(i, c.relative));
+        text.push_str(&change_interval(i, c.relative));
     }
     if let Some(l) = c.limit {
-        text.push_str(&format!(", limit {}", limit_text(l, c.relative)));
+        text.push_str(&format!(", limit {}", limit(l, c.relative)));
     }
     text
 }
@@ -217,6 +206,3 @@ fn numbers(c: &Comparison) -> String {
     }
     text
 }
-
-/// XML escaping as the report uses it (also for callers that embed report text in XML).
-pub use crate::xml::escape as escape_xml;

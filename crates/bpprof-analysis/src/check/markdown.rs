@@ -7,13 +7,13 @@
 //! a backslash, line breaks become spaces, `|` in table cells becomes `\|`, and code spans use a
 //! run of backticks longer than any inside them.
 
-use super::human::{
+use super::cells::{
     bottleneck_line, budget_value, compared_line, comparison_cells, comparison_rows,
-    function_cells, function_heading, more_functions, one_line, samples_line, severity_word,
-    status_word, MAX_FUNCTION_ROWS,
+    function_cells, function_heading, more_functions, samples_line, severity_word, status_word,
+    MAX_FUNCTION_ROWS,
 };
 use super::report::{CheckReport, ComparisonStatus, Finding, Severity};
-use crate::units::thousands;
+use crate::units::{controls_to_spaces, plural, thousands};
 
 /// The size limit of a GitHub Actions job summary (`$GITHUB_STEP_SUMMARY`), bytes: 1 MiB.
 pub const STEP_SUMMARY_LIMIT: usize = 1_048_576;
@@ -53,13 +53,13 @@ enum Kind {
     Other,
 }
 
-const KINDS: [(Kind, &str, &str); 6] = [
-    (Kind::FunctionRow, "function row", "function rows"),
-    (Kind::TaskRow, "comparison row", "comparison rows"),
-    (Kind::Finding, "finding", "findings"),
-    (Kind::Warning, "warning", "warnings"),
-    (Kind::Budget, "budget row", "budget rows"),
-    (Kind::Other, "other line", "other lines"),
+const KINDS: [(Kind, &str); 6] = [
+    (Kind::FunctionRow, "function row"),
+    (Kind::TaskRow, "comparison row"),
+    (Kind::Finding, "finding"),
+    (Kind::Warning, "warning"),
+    (Kind::Budget, "budget row"),
+    (Kind::Other, "other line"),
 ];
 
 /// Drop levels: the highest is left out first.
@@ -87,67 +87,92 @@ struct Block {
     tail: String,
 }
 
-fn blocks(report: &CheckReport) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    let mut position = 0usize;
-    let mut row = |text: String, level: u8, kind: Kind| {
-        position += 1;
+/// Numbers the rows in the order they are made, so that among rows of one level the later ones
+/// are left out first.
+#[derive(Default)]
+struct Rows {
+    made: usize,
+}
+
+impl Rows {
+    fn row(&mut self, text: String, level: u8, kind: Kind) -> Row {
+        self.made += 1;
         Row {
             text,
             level,
-            rank: position,
+            rank: self.made,
             kind,
         }
-    };
+    }
+}
 
-    blocks.push(Block {
-        head: String::new(),
-        rows: vec![
-            row(
-                format!("### bpprof check: {}\n", report.status.label()),
-                HEADING,
-                Kind::Other,
-            ),
-            row(
-                format!("\n{}\n", escape_text(&report.summary)),
-                VERDICT,
-                Kind::Other,
-            ),
-        ],
-        tail: String::new(),
-    });
-    let budget_only = report.baseline.is_empty() && report.statistics.is_none();
-
-    let mut context = Vec::new();
-    if !budget_only {
-        if let Some(line) = compared_line(report) {
-            context.push(row(
-                format!("\n{}\n", escape_text(&line)),
-                CONTEXT,
-                Kind::Other,
-            ));
-        }
-        if let Some(line) = bottleneck_line(report) {
-            context.push(row(
-                format!("\n{}\n", escape_text(&line)),
-                CONTEXT,
-                Kind::Other,
-            ));
+impl Block {
+    /// Rows without a heading or a tail of their own.
+    fn bare(rows: Vec<Row>) -> Block {
+        Block {
+            head: String::new(),
+            rows,
+            tail: String::new(),
         }
     }
-    blocks.push(Block {
-        head: String::new(),
-        rows: context,
-        tail: String::new(),
-    });
+}
 
-    blocks.push(Block {
+/// The document in blocks, in order: the heading and verdict, what was compared, the warnings,
+/// the findings, the comparisons, one block per function table, the budgets.
+fn blocks(report: &CheckReport) -> Vec<Block> {
+    let mut rows = Rows::default();
+    let budget_only = report.baseline.is_empty() && report.statistics.is_none();
+    let mut blocks = vec![
+        verdict_block(report, &mut rows),
+        Block::bare(if budget_only {
+            Vec::new()
+        } else {
+            context_rows(report, &mut rows)
+        }),
+        warnings_block(report, &mut rows),
+    ];
+    if !budget_only {
+        blocks.push(findings_block(report, &mut rows));
+        blocks.push(comparisons_block(report, &mut rows));
+        blocks.extend(function_blocks(report));
+    }
+    blocks.push(budgets_block(report, &mut rows));
+    blocks
+}
+
+/// `### bpprof check: STATUS` and the verdict line.
+fn verdict_block(report: &CheckReport, rows: &mut Rows) -> Block {
+    Block::bare(vec![
+        rows.row(
+            format!("### bpprof check: {}\n", report.status.label()),
+            HEADING,
+            Kind::Other,
+        ),
+        rows.row(
+            format!("\n{}\n", escape_text(&report.summary)),
+            VERDICT,
+            Kind::Other,
+        ),
+    ])
+}
+
+/// What was compared, and where the bottleneck is.
+fn context_rows(report: &CheckReport, rows: &mut Rows) -> Vec<Row> {
+    [compared_line(report), bottleneck_line(report)]
+        .into_iter()
+        .flatten()
+        .map(|line| rows.row(format!("\n{}\n", escape_text(&line)), CONTEXT, Kind::Other))
+        .collect()
+}
+
+fn warnings_block(report: &CheckReport, rows: &mut Rows) -> Block {
+    Block {
         head: "\n".to_owned(),
         rows: report
             .warnings
             .iter()
             .map(|w| {
-                row(
+                rows.row(
                     format!("- **warning:** {}\n", escape_text(w)),
                     SEVERE,
                     Kind::Warning,
@@ -155,58 +180,65 @@ fn blocks(report: &CheckReport) -> Vec<Block> {
             })
             .collect(),
         tail: String::new(),
-    });
-
-    if !budget_only {
-        blocks.push(Block {
-            head: "\n#### Findings\n\n".to_owned(),
-            rows: report
-                .findings
-                .iter()
-                .map(|f| {
-                    let level = if f.severity == Severity::Error {
-                        SEVERE
-                    } else {
-                        GATED
-                    };
-                    row(finding_item(f), level, Kind::Finding)
-                })
-                .collect(),
-            tail: String::new(),
-        });
-
-        blocks.push(Block {
-            head: "\n#### Comparisons\n\n\
-                   | task | metric | baseline | current | change | interval | limit | status |\n\
-                   |---|---|--:|--:|--:|--:|--:|---|\n"
-                .to_owned(),
-            rows: comparison_rows(report)
-                .map(|(task, c)| {
-                    let level = match c.status {
-                        ComparisonStatus::Regression => SEVERE,
-                        ComparisonStatus::NotGated => NOT_GATED,
-                        _ if c.limit.is_none() => NOT_GATED,
-                        _ => GATED,
-                    };
-                    let status = match c.status {
-                        ComparisonStatus::Regression => "**REGRESSION**".to_owned(),
-                        s => status_word(s).to_owned(),
-                    };
-                    let mut cells = vec![escape_text(task)];
-                    cells.extend(comparison_cells(c));
-                    cells.push(status);
-                    row(table_row(&cells), level, Kind::TaskRow)
-                })
-                .collect(),
-            tail: String::new(),
-        });
     }
+}
 
-    // Function rows: rank by row index first, so every table keeps its top rows longest.
-    let mut function_blocks = Vec::new();
-    if !budget_only {
-        let tables = report.functions.len();
-        for (t, diff) in report.functions.iter().enumerate() {
+fn findings_block(report: &CheckReport, rows: &mut Rows) -> Block {
+    Block {
+        head: "\n#### Findings\n\n".to_owned(),
+        rows: report
+            .findings
+            .iter()
+            .map(|f| {
+                let level = if f.severity == Severity::Error {
+                    SEVERE
+                } else {
+                    GATED
+                };
+                rows.row(finding_item(f), level, Kind::Finding)
+            })
+            .collect(),
+        tail: String::new(),
+    }
+}
+
+fn comparisons_block(report: &CheckReport, rows: &mut Rows) -> Block {
+    Block {
+        head: "\n#### Comparisons\n\n\
+               | task | metric | baseline | current | change | interval | limit | status |\n\
+               |---|---|--:|--:|--:|--:|--:|---|\n"
+            .to_owned(),
+        rows: comparison_rows(report)
+            .map(|(task, c)| {
+                let level = match c.status {
+                    ComparisonStatus::Regression => SEVERE,
+                    ComparisonStatus::NotGated => NOT_GATED,
+                    _ if c.limit.is_none() => NOT_GATED,
+                    _ => GATED,
+                };
+                let status = match c.status {
+                    ComparisonStatus::Regression => "**REGRESSION**".to_owned(),
+                    s => status_word(s).to_owned(),
+                };
+                let mut cells = vec![escape_text(task)];
+                cells.extend(comparison_cells(c));
+                cells.push(status);
+                rows.row(table_row(&cells), level, Kind::TaskRow)
+            })
+            .collect(),
+        tail: String::new(),
+    }
+}
+
+/// One block per function table; rows ranked by row index first, so every table keeps its top
+/// rows longest.
+fn function_blocks(report: &CheckReport) -> Vec<Block> {
+    let tables = report.functions.len();
+    report
+        .functions
+        .iter()
+        .enumerate()
+        .map(|(t, diff)| {
             let mut tail = String::new();
             if let Some(more) = more_functions(diff) {
                 tail.push_str(&format!("\n_{}_\n", escape_text(&more)));
@@ -235,7 +267,7 @@ fn blocks(report: &CheckReport) -> Vec<Block> {
                     }
                 })
                 .collect();
-            function_blocks.push(Block {
+            Block {
                 head: format!(
                     "\n#### {}\n\n{}\n\n\
                      | self base | self now | Δself | total base | total now | status | function |\n\
@@ -245,12 +277,13 @@ fn blocks(report: &CheckReport) -> Vec<Block> {
                 ),
                 rows,
                 tail,
-            });
-        }
-    }
-    blocks.extend(function_blocks);
+            }
+        })
+        .collect()
+}
 
-    blocks.push(Block {
+fn budgets_block(report: &CheckReport, rows: &mut Rows) -> Block {
+    Block {
         head: "\n#### Budgets\n\n| budget | value | result |\n|---|--:|---|\n".to_owned(),
         rows: report
             .budgets
@@ -260,7 +293,7 @@ fn blocks(report: &CheckReport) -> Vec<Block> {
                     "FAIL" => "**FAIL**",
                     word => word,
                 };
-                row(
+                rows.row(
                     table_row(&[
                         code_span(&b.expression, true),
                         budget_value(b),
@@ -272,8 +305,7 @@ fn blocks(report: &CheckReport) -> Vec<Block> {
             })
             .collect(),
         tail: String::new(),
-    });
-    blocks
+    }
 }
 
 /// `- **error** TITLE: MESSAGE (in `FUNCTION`)` and a line break.
@@ -370,13 +402,7 @@ fn omitted_note(omitted: &[usize; KINDS.len()], max_bytes: usize) -> String {
         .iter()
         .zip(omitted)
         .filter(|(_, &n)| n > 0)
-        .map(|((_, one, many), &n)| {
-            format!(
-                "{} {}",
-                thousands(n as u64),
-                if n == 1 { one } else { many }
-            )
-        })
+        .map(|((_, noun), &n)| plural(n, noun))
         .collect();
     format!(
         "\n{OMITTED_NOTE_START} {} bytes: {}. The JSON report has everything._\n",
@@ -422,7 +448,7 @@ pub fn escape_text(s: &str) -> String {
 /// Cut at 4 KiB; empty for an empty `s`.
 pub fn code_span(s: &str, in_table: bool) -> String {
     let s = cut(s, MAX_TEXT);
-    let mut content = one_line(&s);
+    let mut content = controls_to_spaces(&s);
     if content.is_empty() {
         return String::new();
     }

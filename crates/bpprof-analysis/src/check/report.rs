@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::units::{self, MISSING};
+
 /// Name of the JSON schema of [`CheckReport`].
 pub const CHECK_SCHEMA: &str = "bpprof.check";
 
@@ -205,6 +207,34 @@ impl Metric {
             Metric::Busy | Metric::Backpressured | Metric::Idle => "",
         }
     }
+
+    /// A value of the metric as tables show it: records/s as `25,417` (3 significant digits
+    /// below 100), µs as `12.35 µs`, ratios as `93%`.
+    pub fn format(self, v: f64) -> String {
+        match self.unit() {
+            "" => units::pct(v),
+            "µs" => units::micros_2(v),
+            _ => units::number(v),
+        }
+    }
+
+    /// [`Metric::format`] with the unit of rates, for sentences: `25,417 records/s`, `12.35 µs`,
+    /// `93%`.
+    pub fn format_with_unit(self, v: f64) -> String {
+        match self.unit() {
+            "records/s" => format!("{} records/s", self.format(v)),
+            _ => self.format(v),
+        }
+    }
+
+    /// A value in the scale of a budget's bound (`busy < 0.9`): ratios as `0.930`, the other
+    /// metrics as [`Metric::format`].
+    pub fn format_as_bound(self, v: f64) -> String {
+        match self.unit() {
+            "" => units::ratio(v),
+            _ => self.format(v),
+        }
+    }
 }
 
 /// The comparison of one metric of one task (or of the job).
@@ -397,25 +427,22 @@ impl Comparison {
     /// The change as text: `+21.0%` for relative metrics, `+0.06` for ratios, `-` when unknown.
     pub fn change_text(&self) -> String {
         self.change
-            .map_or_else(|| "-".to_owned(), |c| change(c, self.relative))
+            .map_or_else(|| MISSING.to_owned(), |c| units::change(c, self.relative))
     }
 
     /// The interval as the verdict line writes it: `[+19.2, +22.8]` (percent, like the change
     /// before it, for relative metrics), `[+0.04, +0.08]` for ratios, `-` when unknown.
     pub fn interval_text(&self) -> String {
         self.interval.map_or_else(
-            || "-".to_owned(),
-            |[low, high]| {
-                let end = |v: f64| change(v, self.relative).trim_end_matches('%').to_owned();
-                format!("[{}, {}]", end(low), end(high))
-            },
+            || MISSING.to_owned(),
+            |i| units::change_interval_short(i, self.relative),
         )
     }
 
     /// The limit as text: `5%` for relative metrics, `0.05` for ratios, `-` when not gated.
     pub fn limit_text(&self) -> String {
         self.limit
-            .map_or_else(|| "-".to_owned(), |l| limit_text(l, self.relative))
+            .map_or_else(|| MISSING.to_owned(), |l| units::limit(l, self.relative))
     }
 
     /// `Enrich CPU/record` (`throughput` for the job).
@@ -427,26 +454,23 @@ impl Comparison {
     }
 }
 
-/// A relative change as `+21.0%`, an absolute one as `+0.06`.
-pub(crate) fn change(v: f64, relative: bool) -> String {
-    if relative {
-        format!("{:+.1}%", v * 100.0)
-    } else {
-        format!("{v:+.2}")
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// An interval for tables: `[+19.2%, +22.8%]` or `[+0.04, +0.08]`.
-pub(crate) fn interval(i: [f64; 2], relative: bool) -> String {
-    format!("[{}, {}]", change(i[0], relative), change(i[1], relative))
-}
-
-/// A limit: `5%`, `2.5%` (relative) or `0.05` (absolute).
-pub(crate) fn limit_text(v: f64, relative: bool) -> String {
-    let trim = |text: String| text.trim_end_matches('0').trim_end_matches('.').to_owned();
-    if relative {
-        format!("{}%", trim(format!("{:.2}", v * 100.0)))
-    } else {
-        trim(format!("{v:.3}"))
+    #[test]
+    fn values_are_formatted_by_unit() {
+        assert_eq!(Metric::Throughput.format(25417.4), "25,417");
+        assert_eq!(Metric::RecordsPerS.format(12.345), "12.3");
+        assert_eq!(Metric::RecordsPerS.format(0.5), "0.500");
+        assert_eq!(Metric::CpuPerRecord.format(12.345), "12.35 µs");
+        assert_eq!(Metric::Busy.format(0.934), "93%");
+        assert_eq!(
+            Metric::Throughput.format_with_unit(25417.4),
+            "25,417 records/s"
+        );
+        assert_eq!(Metric::Busy.format_with_unit(0.934), "93%");
+        assert_eq!(Metric::Busy.format_as_bound(0.93), "0.930");
+        assert_eq!(Metric::CpuPerRecord.format_as_bound(12.345), "12.35 µs");
     }
 }

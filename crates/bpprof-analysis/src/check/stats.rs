@@ -8,6 +8,8 @@
 //! carries the variation between runs, which windows of one run cannot show. The resampling is
 //! seeded, so the same inputs always give the same interval.
 
+use crate::median::median;
+
 /// A change between two medians with its confidence interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Interval {
@@ -42,26 +44,6 @@ impl Rng {
     fn below(&mut self, n: usize) -> usize {
         ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
-}
-
-/// The median of `values` (the mean of the two middle values for an even count); reorders them.
-/// `None` when empty.
-pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
-    let n = values.len();
-    if n == 0 {
-        return None;
-    }
-    let by = |a: &f64, b: &f64| a.total_cmp(b);
-    let (_, &mut upper, _) = values.select_nth_unstable_by(n / 2, by);
-    if n % 2 == 1 {
-        return Some(upper);
-    }
-    let lower = values[..n / 2]
-        .iter()
-        .copied()
-        .max_by(by)
-        .expect("n is even and positive, so the lower half is not empty");
-    Some((lower + upper) / 2.0)
 }
 
 /// The median of every window of every recording of a side.
@@ -151,13 +133,6 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median(&mut []), None);
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(2.5));
-    }
 
     #[test]
     fn relative_change_needs_a_positive_base() {

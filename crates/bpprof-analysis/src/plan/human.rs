@@ -346,7 +346,7 @@ fn cpus(c: f64) -> String {
 /// `+12.0%`, `-3.0%`: the change from `from` to `to`; `-` from 0.
 fn change(from: f64, to: f64) -> String {
     if from > 0.0 {
-        crate::check::report::change(to / from - 1.0, true)
+        crate::units::change(to / from - 1.0, true)
     } else {
         "-".to_owned()
     }

@@ -25,6 +25,7 @@ pub use workers::{HOLD_SHARE_MIN, HOLD_WORKERS_MIN, LONG_POLL_MS, SCHEDULED_SHAR
 
 use crate::explain;
 use crate::graph::JobGraph;
+use crate::median::median;
 use crate::report::{
     Bottleneck, EdgeReport, Level, Note, NoteKind, Rule, SubtaskReport, TaskReport,
     UpstreamPressure,
@@ -120,11 +121,11 @@ pub(crate) fn mark_skew(tasks: &mut [TaskReport]) {
         if task.parallelism < SKEW_MIN_PARALLELISM {
             continue;
         }
-        let busy: Vec<f64> = task.subtasks.iter().filter_map(|s| s.busy).collect();
+        let mut busy: Vec<f64> = task.subtasks.iter().filter_map(|s| s.busy).collect();
         if busy.len() < 2 {
             continue;
         }
-        let median = median(busy);
+        let median = median(&mut busy).unwrap_or(0.0);
         for s in &mut task.subtasks {
             s.skewed = s.busy.is_some_and(|b| is_skewed(b, median));
         }
@@ -468,30 +469,9 @@ pub(crate) fn busiest(task: &TaskReport) -> Option<&SubtaskReport> {
     )
 }
 
-/// Median of `values` (mean of the two middle ones for an even count); 0 when empty.
-pub(crate) fn median(mut values: Vec<f64>) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn median_of_even_and_odd_counts() {
-        assert_eq!(median(vec![]), 0.0);
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
-    }
 
     #[test]
     fn skew_needs_all_three_conditions() {

@@ -9,7 +9,7 @@ use bpprof_format::Recording;
 
 use super::{flame_failure, note_chosen, note_range, output_path, write_output, FlameArgs};
 use crate::outputs::Inputs;
-use crate::text::plural;
+use bpprof_analysis::units::plural;
 
 /// Writes the profile of the selection (of every subtask without --subtask or --task) where `-o`
 /// says: `flame-TASK-INDEX.pb.gz` (`flame.pb.gz` for every subtask) by default.
@@ -52,7 +52,7 @@ pub(super) fn run(
             "wrote pprof profile of {} ({} samples of {}) to {}",
             exported.label(),
             thousands(exported.samples),
-            plural(exported.subtasks.len() as u64, "subtask"),
+            plural(exported.subtasks.len(), "subtask"),
             path.display()
         );
     }

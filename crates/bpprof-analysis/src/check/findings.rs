@@ -1,21 +1,15 @@
 //! What a check concludes: the findings it rests on, its status, and the verdict line.
 
+use super::cells::names;
+use super::options::TOO_SHORT_ADVICE;
 use super::report::*;
+use crate::units::{controls_to_spaces, plural, MISSING};
 
 /// Title of the finding that the bottleneck moved.
 const BOTTLENECK_MOVED: &str = "bottleneck moved";
 
 /// Findings named in the verdict line before "and N more".
 const SUMMARY_FINDINGS: usize = 3;
-
-/// Task names for messages: `Enrich, Sink`, or `none`.
-pub(crate) fn names(tasks: &[String]) -> String {
-    if tasks.is_empty() {
-        "none".to_owned()
-    } else {
-        tasks.join(", ")
-    }
-}
 
 /// The finding of a decided comparison, if it is one.
 fn comparison_finding(
@@ -51,7 +45,8 @@ fn comparison_finding(
         _ if c.change.is_none() => "could not be compared",
         _ => "changed, inconclusively",
     };
-    let value = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format_value(c.metric, v));
+    let value =
+        |v: Option<f64>| v.map_or_else(|| MISSING.to_owned(), |v| c.metric.format_with_unit(v));
     let median = format!(
         "median {} → {} over {} → {} windows",
         value(c.baseline),
@@ -90,7 +85,11 @@ fn comparison_finding(
 pub(super) fn budget_finding(b: &BudgetResult) -> Finding {
     let value = b.value.map_or_else(
         || "undefined in the recording".to_owned(),
-        |v| format_value(b.metric, v),
+        // In the scale of the bound the budget was written with (`busy < 0.9`: `0.930`).
+        |v| match b.metric.unit() {
+            "" => b.metric.format_as_bound(v),
+            _ => b.metric.format_with_unit(v),
+        },
     );
     Finding {
         severity: Severity::Error,
@@ -118,20 +117,6 @@ pub(super) fn coverage_finding(path: &str, warning: &str, budgets: usize) -> Fin
         task: None,
         metric: None,
         function: None,
-    }
-}
-
-/// A value in its metric's unit, for messages.
-pub fn format_value(metric: Metric, value: f64) -> String {
-    match metric {
-        Metric::Throughput | Metric::RecordsPerS => {
-            format!(
-                "{} records/s",
-                crate::units::thousands(value.round() as u64)
-            )
-        }
-        Metric::CpuPerRecord => format!("{value:.2} µs"),
-        Metric::Busy | Metric::Backpressured | Metric::Idle => format!("{value:.3}"),
     }
 }
 
@@ -234,7 +219,7 @@ pub(super) fn summary(report: &CheckReport) -> String {
         parts.push(if undecided > 0 {
             format!("{undecided} of {total} budgets inconclusive: too little data")
         } else if failed == 0 {
-            format!("{} met", crate::units::plural(total, "budget"))
+            format!("{} met", plural(total, "budget"))
         } else {
             format!("{failed} of {total} budgets exceeded")
         });
@@ -243,7 +228,7 @@ pub(super) fn summary(report: &CheckReport) -> String {
         parts.push("nothing beyond the limits".to_owned());
     }
     // One line, whatever the task names hold.
-    super::human::one_line(&format!("{}: {}", report.status.label(), parts.join("; ")))
+    controls_to_spaces(&format!("{}: {}", report.status.label(), parts.join("; ")))
 }
 
 /// The findings of the decided comparisons (one for all those left undecided for want of
@@ -293,7 +278,7 @@ pub(super) fn comparison_findings(
                 "{} gated comparison{} not decided: {}",
                 short.len(),
                 if short.len() == 1 { " was" } else { "s were" },
-                super::decide::TOO_SHORT_ADVICE
+                TOO_SHORT_ADVICE
             ),
             task: None,
             metric: None,
