@@ -17,9 +17,9 @@ use std::io::BufWriter;
 use std::process::ExitCode;
 
 use bpprof_format::{
-    ChannelDecl, ChannelEndpoint, ChannelInterval, ChannelWait, EdgeDecl, EndChunk, EndpointRole, FrameDecl,
-    IntervalChunk, RecordingMeta, RecordingWriter, SampleCount, SampleState, SamplesChunk,
-    StackDecl, SubtaskDecl, SubtaskInterval,
+    ChannelDecl, ChannelEndpoint, ChannelInterval, ChannelWait, EdgeDecl, EndChunk, EndpointRole,
+    FrameDecl, IntervalChunk, RecordingMeta, RecordingWriter, SampleCount, SampleState,
+    SamplesChunk, StackDecl, SubtaskDecl, SubtaskInterval,
 };
 
 const SECOND: u64 = 1_000_000_000;
@@ -66,10 +66,12 @@ fn parse() -> Result<Options, String> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = || value.parse::<u64>().map_err(|e| format!("{flag} {value}: {e}"));
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|e| format!("{flag} {value}: {e}"))
+        };
         match flag.as_str() {
             "--subtasks" => options.subtasks = number()? as u32,
             "--seconds" => options.seconds = number()?,
@@ -323,7 +325,11 @@ fn interval(rng: &mut Rng, seq: u64, per_task: u32) -> IntervalChunk {
             ChannelInterval {
                 id: c,
                 fill_samples: 100,
-                fill_sum: if full { 100 * rng.range(900, 1024) } else { rng.range(0, 2000) },
+                fill_sum: if full {
+                    100 * rng.range(900, 1024)
+                } else {
+                    rng.range(0, 2000)
+                },
                 max_fill: if full { 1024 } else { rng.range(0, 60) },
                 blocked_sends: if full { rng.range(1000, 5000) } else { 0 },
                 blocked_recvs: if full { 0 } else { rng.range(1000, 5000) },
@@ -367,7 +373,10 @@ fn samples(
         counts.sort_unstable();
         for ((at, on_cpu), count) in counts {
             let (frames, state) = &mine[at as usize];
-            let Interner { stacks, frames: declared } = &mut *interner;
+            let Interner {
+                stacks,
+                frames: declared,
+            } = &mut *interner;
             let next = stacks.len() as u32;
             let stack = *stacks.entry((task, at)).or_insert_with(|| {
                 for &f in frames {

@@ -28,6 +28,8 @@ pub enum ChunkKind {
     End,
     /// [`crate::SamplesChunk`]: the stack samples of one interval (after its interval chunk).
     Samples,
+    /// [`crate::SamplesChunk`] packed (format 1.4): counts delta-coded per subtask, compressed.
+    PackedSamples,
     /// A kind this version does not know (from a newer minor version).
     Unknown(u8),
 }
@@ -40,6 +42,7 @@ impl ChunkKind {
             ChunkKind::Interval => 2,
             ChunkKind::End => 3,
             ChunkKind::Samples => 4,
+            ChunkKind::PackedSamples => 5,
             ChunkKind::Unknown(b) => b,
         }
     }
@@ -51,6 +54,7 @@ impl ChunkKind {
             2 => ChunkKind::Interval,
             3 => ChunkKind::End,
             4 => ChunkKind::Samples,
+            5 => ChunkKind::PackedSamples,
             other => ChunkKind::Unknown(other),
         }
     }

@@ -25,6 +25,7 @@
 mod chunk;
 mod damage;
 mod model;
+mod packed;
 mod read;
 mod scan;
 mod write;
@@ -32,7 +33,10 @@ mod write;
 pub use chunk::{ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD};
 pub use damage::{IntervalMark, Lost};
 pub use model::*;
-pub use read::{read_file, read_recording, ReadError, ReadWarning, Recording};
+pub use read::{
+    read_file, read_file_with, read_recording, read_recording_with, ReadError, ReadOptions,
+    ReadWarning, Recording,
+};
 pub use write::RecordingWriter;
 
 /// The eight bytes every recording starts with.
@@ -40,6 +44,6 @@ pub const MAGIC: [u8; 8] = *b"\x89BPPROF\n";
 /// Major version of the format written by this crate. A reader rejects other majors.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Minor version of the format written by this crate. Newer minors stay readable (see `docs/format.md`).
-pub const FORMAT_MINOR: u16 = 3;
+pub const FORMAT_MINOR: u16 = 4;
 /// Length of the preamble: magic, major, minor and four reserved bytes.
 pub const PREAMBLE_LEN: usize = 16;

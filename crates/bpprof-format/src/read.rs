@@ -163,8 +163,50 @@ pub enum ReadError {
 
 /// Reads the recording at `path`.
 pub fn read_file(path: impl AsRef<Path>) -> Result<Recording, ReadError> {
+    read_file_with(path, &ReadOptions::default())
+}
+
+/// Reads the recording at `path`, keeping what `options` asks for.
+pub fn read_file_with(
+    path: impl AsRef<Path>,
+    options: &ReadOptions<'_>,
+) -> Result<Recording, ReadError> {
     let file = File::open(path)?;
-    read_recording(BufReader::with_capacity(1 << 16, file))
+    read_recording_with(BufReader::with_capacity(1 << 16, file), options)
+}
+
+/// What a reader keeps of a recording. The default keeps everything.
+#[derive(Default, Clone, Copy)]
+pub struct ReadOptions<'a> {
+    /// Keep the stack-sample counts of only the subtasks this accepts (told by their
+    /// declaration); `None` keeps every subtask's. Frames and stacks are kept whatever it says,
+    /// and so is every interval chunk. A command about one subtask needs a fraction of the memory.
+    pub samples_of: Option<&'a dyn Fn(&SubtaskDecl) -> bool>,
+}
+
+impl std::fmt::Debug for ReadOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("samples_of", &self.samples_of.map(|_| "a filter"))
+            .finish()
+    }
+}
+
+/// Which subtasks' samples a read keeps: the ids whose declaration the filter accepted.
+struct SampleFilter<'a> {
+    accepts: Option<&'a dyn Fn(&SubtaskDecl) -> bool>,
+    kept: std::collections::HashSet<u32>,
+}
+
+impl SampleFilter<'_> {
+    fn declared(&mut self, decl: &SubtaskDecl) {
+        if self.accepts.is_some_and(|accepts| accepts(decl)) {
+            self.kept.insert(decl.id);
+        }
+    }
+    fn keeps(&self, subtask: u32) -> bool {
+        self.accepts.is_none() || self.kept.contains(&subtask)
+    }
 }
 
 /// Reads a recording from any reader. Never panics; allocates no more than the input holds plus a
@@ -172,6 +214,19 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Recording, ReadError> {
 /// meta chunk is skipped with a [`ReadWarning::Damaged`] and reading resumes at the next intact
 /// chunk.
 pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
+    read_recording_with(input, &ReadOptions::default())
+}
+
+/// Reads a recording from any reader, keeping what `options` asks for; otherwise as
+/// [`read_recording`].
+pub fn read_recording_with(
+    input: impl Read,
+    options: &ReadOptions<'_>,
+) -> Result<Recording, ReadError> {
+    let mut filter = SampleFilter {
+        accepts: options.samples_of,
+        kept: Default::default(),
+    };
     let mut reader = Scanner::new(input, 0);
     let version = read_preamble(&mut reader)?;
     let meta = match reader.next_chunk()? {
@@ -260,6 +315,10 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
                     ns: interval.start_ns,
                 };
                 close_gap(&mut gap, Some(mark), &mut recording);
+                interval
+                    .declared_subtasks
+                    .iter()
+                    .for_each(|d| filter.declared(d));
                 for w in &interval.warnings {
                     let warning = ReadWarning::Runtime {
                         code: w.code.clone(),
@@ -271,7 +330,23 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
                 }
                 recording.intervals.push(interval);
             }
-            ChunkKind::Samples => recording.samples.push(decode_samples(&chunk, version)?),
+            ChunkKind::Samples => {
+                let mut samples = decode_samples(&chunk, version)?;
+                if filter.accepts.is_some() {
+                    samples.counts.retain(|c| filter.keeps(c.subtask));
+                    samples.counts.shrink_to_fit();
+                }
+                recording.samples.push(samples);
+            }
+            ChunkKind::PackedSamples => {
+                let samples = crate::packed::decode(&chunk.payload, &|s| filter.keeps(s))
+                    .map_err(|problem| {
+                        chunk.corrupt(format!(
+                            "the packed samples payload passes its checksums but does not decode ({problem}): it was written by a faulty or incompatible writer"
+                        ))
+                    })?;
+                recording.samples.push(samples);
+            }
             ChunkKind::End => {
                 let end: EndChunk = decode(&chunk)?;
                 let mark = IntervalMark {
@@ -372,6 +447,7 @@ fn kind_name(kind: ChunkKind) -> &'static str {
         ChunkKind::Interval => "interval",
         ChunkKind::End => "end",
         ChunkKind::Samples => "samples",
+        ChunkKind::PackedSamples => "packed samples",
         ChunkKind::Unknown(_) => "unknown",
     }
 }

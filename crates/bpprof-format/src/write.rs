@@ -47,8 +47,18 @@ impl<W: Write> RecordingWriter<W> {
         self.write_chunk(ChunkKind::Interval, interval)
     }
 
-    /// Appends the stack samples of one interval.
+    /// Appends the stack samples of one interval, packed (a chunk of kind 5: the counts
+    /// delta-coded per subtask and compressed; the reader gives back the same counts, sorted by
+    /// subtask, stack, state, on/off CPU and operator).
     pub fn write_samples(&mut self, samples: &SamplesChunk) -> io::Result<()> {
+        let payload = crate::packed::encode(samples).map_err(encoding_error)?;
+        self.write_payload(ChunkKind::PackedSamples, &payload)
+    }
+
+    /// Appends the stack samples of one interval as format 1.3 wrote them (a chunk of kind 4,
+    /// every count in full), for tests of readers of older recordings.
+    #[doc(hidden)]
+    pub fn write_samples_unpacked(&mut self, samples: &SamplesChunk) -> io::Result<()> {
         self.write_chunk(ChunkKind::Samples, samples)
     }
 
@@ -67,8 +77,17 @@ impl<W: Write> RecordingWriter<W> {
                 "an earlier write to the recording failed, leaving it truncated",
             ));
         }
-        let encoded = postcard::to_stdvec(payload)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let encoded = postcard::to_stdvec(payload).map_err(encoding_error)?;
+        self.write_payload(kind, &encoded)
+    }
+
+    /// Writes an encoded payload as a chunk of `kind`.
+    fn write_payload(&mut self, kind: ChunkKind, encoded: &[u8]) -> io::Result<()> {
+        if self.failed {
+            return Err(io::Error::other(
+                "an earlier write to the recording failed, leaving it truncated",
+            ));
+        }
         let len = u32::try_from(encoded.len())
             .ok()
             .filter(|&len| len <= MAX_CHUNK_PAYLOAD)
@@ -84,9 +103,9 @@ impl<W: Write> RecordingWriter<W> {
         let header = chunk_header(kind, len);
         self.buf.clear();
         self.buf.extend_from_slice(&header);
-        self.buf.extend_from_slice(&encoded);
+        self.buf.extend_from_slice(encoded);
         self.buf
-            .extend_from_slice(&chunk_crc(&header, &encoded).to_le_bytes());
+            .extend_from_slice(&chunk_crc(&header, encoded).to_le_bytes());
         let written = self
             .out
             .write_all(&self.buf)
@@ -94,4 +113,9 @@ impl<W: Write> RecordingWriter<W> {
         self.failed = written.is_err();
         written
     }
+}
+
+/// A payload that postcard could not encode, as an I/O error.
+fn encoding_error(e: postcard::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
 }

@@ -589,7 +589,7 @@ fn operator_calls_round_trip() {
     let written = [interval_with_operators(0), interval_with_operators(1)];
     let (bytes, _) = write(&written, Some(&end_chunk(2)));
     let recording = read(&bytes).unwrap();
-    assert_eq!(recording.version, (1, 3));
+    assert_eq!(recording.version, (FORMAT_MAJOR, FORMAT_MINOR));
     assert_eq!(recording.intervals, written);
     assert_eq!(recording.warnings, []);
 }
@@ -944,7 +944,7 @@ fn end_chunk_bytes_match_the_specification_example() {
             coalesced_intervals: 0,
         })
         .unwrap();
-    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x03\x00");
+    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x04\x00");
     let spec = [
         0x07, 0x00, 0x00, 0x00, 0x03, 0xb7, 0x7a, 0x0b, 0xed, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0x01,
         0x00, 0x53, 0xe9, 0xf8, 0xa7,
