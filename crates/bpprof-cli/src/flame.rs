@@ -208,7 +208,8 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
 /// Reads the recording at `path` for a graph of `fold`'s selection: with --subtask or --task,
 /// only the stack samples of the subtasks drawn are kept (the reader skips the others' counts,
 /// which are most of a wide recording's memory); without, every subtask's (the bottleneck is
-/// chosen after reading).
+/// chosen after reading). With --from, the reader may read only that range's chunks (through
+/// the file's index).
 pub(crate) fn read_for(path: &Path, fold: &FoldArgs) -> Result<Recording, Failure> {
     let wanted = match (&fold.subtask, &fold.task) {
         (Some(name), _) => match Selection::parse_subtask(name).map_err(flame_failure)? {
@@ -223,8 +224,11 @@ pub(crate) fn read_for(path: &Path, fold: &FoldArgs) -> Result<Recording, Failur
             .as_ref()
             .is_some_and(|(task, index)| d.task == *task && index.is_none_or(|i| i == d.index))
     };
+    let (from_ns, to_ns) = crate::locate::range_ns(fold.from, fold.to);
     let options = bpprof_format::ReadOptions {
         samples_of: wanted.is_some().then_some(&keep as &dyn Fn(&_) -> bool),
+        from_ns,
+        to_ns,
     };
     bpprof_format::read_file_with(path, &options).map_err(|e| read_failure(path, e))
 }

@@ -5,7 +5,9 @@
 //! [`RecordingWriter`] that appends them, and [`read_recording`], a reader that never panics, never
 //! allocates more than the input justifies, reports a truncated tail as a warning, skips a damaged
 //! chunk with a warning (reading on from the next intact one) and rejects foreign input, or a
-//! recording whose meta chunk is damaged, with a typed [`ReadError`].
+//! recording whose meta chunk is damaged, with a typed [`ReadError`]. [`read_file_with`] reads
+//! only part of a recording ([`ReadOptions`]): the stack samples of some subtasks, or the chunks
+//! of a time range, found through the index a finished recording ends with (format 1.4).
 //!
 //! It depends on neither libc nor signal handling, so analysis tools can link it alone.
 //!
@@ -24,6 +26,7 @@
 
 mod chunk;
 mod damage;
+mod index;
 mod model;
 mod packed;
 mod read;

@@ -1,7 +1,7 @@
 //! Reading a recording without trusting it.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -167,12 +167,96 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Recording, ReadError> {
 }
 
 /// Reads the recording at `path`, keeping what `options` asks for.
+///
+/// With [`ReadOptions::from_ns`] set and a file that ends with a valid index (every file a
+/// writer finished), only the chunks of that range and those that declare something are read,
+/// by seeking; the chunks left out are not checked either, so damage in them goes unreported.
+/// Otherwise (no index: the recorder was killed, or the tail is damaged) the whole file is
+/// scanned, as by [`read_recording_with`].
 pub fn read_file_with(
     path: impl AsRef<Path>,
     options: &ReadOptions<'_>,
 ) -> Result<Recording, ReadError> {
-    let file = File::open(path)?;
+    let mut file = File::open(path)?;
+    if let Some(from) = options.from_ns {
+        if let Some(recording) = read_range(&mut file, from, options) {
+            return Ok(recording);
+        }
+        file.seek(SeekFrom::Start(0))?;
+    }
     read_recording_with(BufReader::with_capacity(1 << 16, file), options)
+}
+
+/// The chunks of `file` in `[from, options.to_ns]` (interval and samples chunks overlapping it)
+/// and those that declare something, through the file's index; `None` when it has no index or
+/// anything the index points to does not check out (the caller then scans the file).
+fn read_range(file: &mut File, from: u64, options: &ReadOptions<'_>) -> Option<Recording> {
+    let tail = crate::index::read_tail(file)?;
+    file.seek(SeekFrom::Start(0)).ok()?;
+    let mut scanner = Scanner::new(BufReader::with_capacity(1 << 14, &mut *file), 0);
+    let version = read_preamble(&mut scanner).ok()?;
+    let meta = match scanner.next_chunk().ok()? {
+        Next::Chunk(chunk) if chunk.kind == ChunkKind::Meta => decode_meta(&chunk, version).ok()?,
+        _ => return None,
+    };
+    drop(scanner);
+    let to = options.to_ns.unwrap_or(u64::MAX);
+    let mut filter = SampleFilter {
+        accepts: options.samples_of,
+        kept: Default::default(),
+    };
+    let mut recording = Recording {
+        version,
+        meta,
+        end: Some(tail.end),
+        ..Recording::default()
+    };
+    for entry in &tail.entries {
+        let in_range = entry.end_ns >= from && entry.start_ns <= to;
+        if in_range || entry.flags & crate::index::INTERVAL_DECLARES != 0 {
+            let chunk = crate::index::chunk_at(file, entry.interval)?;
+            if chunk.kind != ChunkKind::Interval {
+                return None;
+            }
+            let interval = decode_interval(&chunk, version).ok()?;
+            if interval.seq != entry.seq {
+                return None;
+            }
+            interval
+                .declared_subtasks
+                .iter()
+                .for_each(|d| filter.declared(d));
+            for w in &interval.warnings {
+                let warning = ReadWarning::Runtime {
+                    code: w.code.clone(),
+                    message: w.message.clone(),
+                };
+                if !recording.warnings.contains(&warning) {
+                    recording.warnings.push(warning);
+                }
+            }
+            recording.intervals.push(interval);
+        }
+        if entry.samples != 0 && (in_range || entry.flags & crate::index::SAMPLES_DECLARE != 0) {
+            let chunk = crate::index::chunk_at(file, entry.samples)?;
+            let none = |_: u32| false;
+            let keep = |s: u32| filter.keeps(s);
+            // Out of the range only the frames and stacks it declares are kept.
+            let keep: &dyn Fn(u32) -> bool = if in_range { &keep } else { &none };
+            let samples = match chunk.kind {
+                ChunkKind::PackedSamples => crate::packed::decode(&chunk.payload, keep).ok()?,
+                _ => return None,
+            };
+            if samples.seq != entry.seq {
+                return None;
+            }
+            recording.samples.push(samples);
+        }
+    }
+    if let Some(warning) = lost_declarations(&recording) {
+        recording.warnings.push(warning);
+    }
+    Some(recording)
 }
 
 /// What a reader keeps of a recording. The default keeps everything.
@@ -182,12 +266,21 @@ pub struct ReadOptions<'a> {
     /// declaration); `None` keeps every subtask's. Frames and stacks are kept whatever it says,
     /// and so is every interval chunk. A command about one subtask needs a fraction of the memory.
     pub samples_of: Option<&'a dyn Fn(&SubtaskDecl) -> bool>,
+    /// The start of the time range a command analyses, ns since the recording started. When
+    /// set, [`read_file_with`] may leave out the interval and samples chunks that end before it
+    /// or start after [`ReadOptions::to_ns`] and declare nothing, reading through the file's
+    /// index. `None` reads every chunk.
+    pub from_ns: Option<u64>,
+    /// The end of that range (`None`: the end of the recording); used only with `from_ns`.
+    pub to_ns: Option<u64>,
 }
 
 impl std::fmt::Debug for ReadOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadOptions")
             .field("samples_of", &self.samples_of.map(|_| "a filter"))
+            .field("from_ns", &self.from_ns)
+            .field("to_ns", &self.to_ns)
             .finish()
     }
 }
@@ -305,6 +398,8 @@ pub fn read_recording_with(
         match chunk.kind {
             // Newer minor versions may add kinds anywhere, even after the end chunk.
             ChunkKind::Unknown(_) => unknown += 1,
+            // A ranged read uses the index (`index.rs`); a scan has no use for it.
+            ChunkKind::Index | ChunkKind::IndexLocator => {}
             _ if recording.end.is_some() => {
                 return Err(chunk.corrupt("a chunk after the end chunk"))
             }
@@ -448,6 +543,8 @@ fn kind_name(kind: ChunkKind) -> &'static str {
         ChunkKind::End => "end",
         ChunkKind::Samples => "samples",
         ChunkKind::PackedSamples => "packed samples",
+        ChunkKind::Index => "index",
+        ChunkKind::IndexLocator => "index locator",
         ChunkKind::Unknown(_) => "unknown",
     }
 }

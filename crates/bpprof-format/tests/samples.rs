@@ -304,16 +304,18 @@ fn a_samples_chunk_cut_short_leaves_the_earlier_ones() {
     let mut rng = Rng::new(8);
     let workload = Workload::new(&mut rng, 1, 2);
     let (bytes, _, _, samples) = record(3, &workload, &mut rng);
-    // Remove the end chunk and cut into the last samples chunk.
-    let end_len = 13
-        + postcard::to_stdvec(&EndChunk {
-            end_ns: 3 * SECOND,
-            chunks: 3,
-            coalesced_intervals: 0,
-        })
-        .unwrap()
-        .len();
-    let cut = &bytes[..bytes.len() - end_len - 5];
+    // Cut into the last samples chunk (before the index, its locator and the end chunk).
+    let mut at = PREAMBLE_LEN;
+    let mut last_samples_end = 0;
+    while at < bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let next = at + CHUNK_HEADER_LEN + len + CHUNK_TRAILER_LEN;
+        if bytes[at + 4] == 5 {
+            last_samples_end = next;
+        }
+        at = next;
+    }
+    let cut = &bytes[..last_samples_end - 5];
     let recording = read_recording(cut).unwrap();
     assert_eq!(recording.samples, samples[..2]);
     assert_eq!(recording.intervals.len(), 3);
@@ -453,6 +455,7 @@ fn a_reader_can_keep_the_samples_of_some_subtasks_only() {
     let keep = |d: &SubtaskDecl| d.task == "stage1" && d.index == 2;
     let options = ReadOptions {
         samples_of: Some(&keep),
+        ..ReadOptions::default()
     };
     let recording = read_recording_with(&bytes[..], &options).unwrap();
     assert_eq!(recording.intervals.len(), 5);
