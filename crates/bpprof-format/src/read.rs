@@ -211,7 +211,14 @@ fn read_range(file: &mut File, from: u64, options: &ReadOptions<'_>) -> Option<R
         end: Some(tail.end),
         ..Recording::default()
     };
+    // Each chunk the index points to lies after the previous one, so no chunk is read twice
+    // and a ranged read never reads more than the file.
+    let mut last = 0;
     for entry in &tail.entries {
+        if entry.interval <= last || (entry.samples != 0 && entry.samples <= entry.interval) {
+            return None;
+        }
+        last = entry.interval.max(entry.samples);
         let in_range = entry.end_ns >= from && entry.start_ns <= to;
         if in_range || entry.flags & crate::index::INTERVAL_DECLARES != 0 {
             let chunk = crate::index::chunk_at(file, entry.interval)?;

@@ -254,3 +254,49 @@ fn a_file_without_intervals_has_no_index() {
     let read = read_file_with(&file.0, &range(0, 1)).unwrap();
     assert_eq!(read, read_recording(&bytes[..]).unwrap());
 }
+
+/// An index that lists a chunk twice, or out of order, is not trusted: the file is scanned.
+#[test]
+fn an_index_out_of_order_is_not_trusted() {
+    let bytes = recording();
+    let mut at = PREAMBLE_LEN;
+    let (mut index, mut index_len) = (0, 0);
+    while at < bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if bytes[at + 4] == 6 {
+            (index, index_len) = (at, len);
+        }
+        at += CHUNK_HEADER_LEN + len + CHUNK_TRAILER_LEN;
+    }
+    // The index's payload, postcard: the entry count, then per entry seq, start_ns, end_ns,
+    // interval, samples (varints) and flags (a byte). Repeat the first entry in the second's
+    // place, and fix the checksum.
+    let payload = &bytes[index + CHUNK_HEADER_LEN..index + CHUNK_HEADER_LEN + index_len];
+    let varint_end =
+        |from: usize| from + payload[from..].iter().position(|b| b & 0x80 == 0).unwrap() + 1;
+    let first = varint_end(0);
+    let mut end = first;
+    for _ in 0..5 {
+        end = varint_end(end);
+    }
+    end += 1;
+    let entry = payload[first..end].to_vec();
+    let mut second_end = end;
+    for _ in 0..5 {
+        second_end = varint_end(second_end);
+    }
+    second_end += 1;
+    let mut forged = payload[..end].to_vec();
+    forged.extend_from_slice(&entry);
+    forged.extend_from_slice(&payload[second_end..]);
+    let mut bytes_forged = bytes[..index].to_vec();
+    bytes_forged.extend_from_slice(&common::frame(6, &forged));
+    let after_index = index + CHUNK_HEADER_LEN + index_len + CHUNK_TRAILER_LEN;
+    // The locator still points at the index, which starts where it did.
+    bytes_forged.extend_from_slice(&bytes[after_index..]);
+    let file = TempFile::new("forged", &bytes_forged);
+    let read = read_file_with(&file.0, &range(0, 2)).unwrap();
+    // Scanned: every interval once.
+    assert_eq!(seqs(&read), (0..100).collect::<Vec<_>>());
+    assert_eq!(read, read_recording(&bytes_forged[..]).unwrap());
+}
