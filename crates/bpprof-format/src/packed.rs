@@ -57,9 +57,10 @@ const ON_CPU: u64 = 2;
 /// Bits of an entry's first varint below the stack delta: the count flag, on CPU, the state.
 const FLAG_BITS: u32 = 4;
 
-/// Encodes `chunk` as the payload of a packed samples chunk.
-pub(crate) fn encode(chunk: &SamplesChunk) -> Result<Vec<u8>, postcard::Error> {
-    let mut body = postcard::to_stdvec(&(&chunk.frames, &chunk.stacks))?;
+/// Encodes `chunk` as the payload of a packed samples chunk; an error when its body would be
+/// larger than a chunk may be (64 MiB), which no reader would inflate.
+pub(crate) fn encode(chunk: &SamplesChunk) -> std::io::Result<Vec<u8>> {
+    let mut body = postcard::to_stdvec(&(&chunk.frames, &chunk.stacks)).map_err(invalid)?;
     let mut counts: Vec<&SampleCount> = chunk.counts.iter().collect();
     counts.sort_by_key(|c| (c.subtask, c.stack, c.state as u8, c.on_cpu, c.operator));
     let blocks: Vec<&[&SampleCount]> = counts.chunk_by(|a, b| a.subtask == b.subtask).collect();
@@ -91,20 +92,38 @@ pub(crate) fn encode(chunk: &SamplesChunk) -> Result<Vec<u8>, postcard::Error> {
             }
         }
     }
+    let body_len = u32::try_from(body.len())
+        .ok()
+        .filter(|&len| len <= MAX_CHUNK_PAYLOAD)
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "the stack samples of one interval take {} bytes packed, beyond the format's limit of one chunk",
+                    body.len()
+                ),
+            )
+        })?;
     let mut deflate =
         flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     // Writing into a Vec cannot fail.
     let _ = deflate.write_all(&body);
     let compressed = deflate.finish().unwrap_or_default();
-    postcard::to_stdvec(&PackedPayload {
+    let payload = postcard::to_stdvec(&PackedPayload {
         seq: chunk.seq,
         start_ns: chunk.start_ns,
         end_ns: chunk.end_ns,
         lost: chunk.lost,
         between_polls: chunk.between_polls,
-        body_len: u32::try_from(body.len()).unwrap_or(u32::MAX),
+        body_len,
         body: Bytes(compressed),
-    })
+    });
+    payload.map_err(invalid)
+}
+
+/// A payload postcard could not encode, as an I/O error.
+fn invalid(e: postcard::Error) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e)
 }
 
 /// Which subtasks' counts a reader keeps.

@@ -77,7 +77,7 @@ impl<W: Write> RecordingWriter<W> {
     /// delta-coded per subtask and compressed; the reader gives back the same counts, sorted by
     /// subtask, stack, state, on/off CPU and operator).
     pub fn write_samples(&mut self, samples: &SamplesChunk) -> io::Result<()> {
-        let payload = crate::packed::encode(samples).map_err(encoding_error)?;
+        let payload = crate::packed::encode(samples)?;
         let at = self.offset;
         self.write_payload(ChunkKind::PackedSamples, &payload)?;
         let entry = self.index.as_mut().and_then(|index| index.last_mut());
