@@ -12,7 +12,6 @@ use bpprof_analysis::units::join_lines;
 use bpprof_format::Recording;
 
 use crate::flame::{flame_failure, note_chosen, note_range, FoldArgs, GraphOutput};
-use crate::locate::read_failure;
 use crate::outputs::Inputs;
 use crate::Failure;
 
@@ -70,8 +69,8 @@ pub enum CliNormalize {
 
 /// Runs `bpprof diff`.
 pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
-    let base = read(&args.base, "BASE", err)?;
-    let current = read(&args.current, "CURRENT", err)?;
+    let base = read(&args.base, &args.fold, "BASE", err)?;
+    let current = read(&args.current, &args.fold, "CURRENT", err)?;
     let (base_name, current_name) = names(&args.base, &args.current);
     let options = DiffOptions {
         flame: args.fold.flame_options()?,
@@ -135,8 +134,13 @@ fn names(base: &Path, current: &Path) -> (String, String) {
 }
 
 /// Reads one of the two recordings; its warnings go to `err`, prefixed with its role.
-fn read(path: &Path, role: &str, err: &mut dyn Write) -> Result<Recording, Failure> {
-    let recording = bpprof_format::read_file(path).map_err(|e| read_failure(path, e))?;
+fn read(
+    path: &Path,
+    fold: &FoldArgs,
+    role: &str,
+    err: &mut dyn Write,
+) -> Result<Recording, Failure> {
+    let recording = crate::flame::read_for(path, fold)?;
     for warning in &recording.warnings {
         let _ = writeln!(err, "warning: {role}: {warning}");
     }

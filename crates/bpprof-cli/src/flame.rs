@@ -164,8 +164,7 @@ impl CliState {
 
 /// Runs `bpprof flame`.
 pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
-    let recording =
-        bpprof_format::read_file(&args.recording).map_err(|e| read_failure(&args.recording, e))?;
+    let recording = read_for(&args.recording, &args.fold)?;
     for warning in &recording.warnings {
         let _ = writeln!(err, "warning: {warning}");
     }
@@ -204,6 +203,34 @@ pub fn run(args: &FlameArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow
         path.display()
     );
     Ok(())
+}
+
+/// Reads the recording at `path` for a graph of `fold`'s selection: with --subtask or --task,
+/// only the stack samples of the subtasks drawn are kept (the reader skips the others' counts,
+/// which are most of a wide recording's memory); without, every subtask's (the bottleneck is
+/// chosen after reading). With --from, the reader may read only that range's chunks (through
+/// the file's index).
+pub(crate) fn read_for(path: &Path, fold: &FoldArgs) -> Result<Recording, Failure> {
+    let wanted = match (&fold.subtask, &fold.task) {
+        (Some(name), _) => match Selection::parse_subtask(name).map_err(flame_failure)? {
+            Selection::Subtask { task, index } => Some((task, Some(index))),
+            _ => None,
+        },
+        (None, Some(task)) => Some((task.clone(), None)),
+        (None, None) => None,
+    };
+    let keep = |d: &bpprof_format::SubtaskDecl| {
+        wanted
+            .as_ref()
+            .is_some_and(|(task, index)| d.task == *task && index.is_none_or(|i| i == d.index))
+    };
+    let (from_ns, to_ns) = crate::locate::range_ns(fold.from, fold.to);
+    let options = bpprof_format::ReadOptions {
+        samples_of: wanted.is_some().then_some(&keep as &dyn Fn(&_) -> bool),
+        from_ns,
+        to_ns,
+    };
+    bpprof_format::read_file_with(path, &options).map_err(|e| read_failure(path, e))
 }
 
 /// Says on `err` which range of `recording` the graph was drawn from (`analysed 0.1–1 s of 1 s

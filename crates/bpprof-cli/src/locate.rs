@@ -101,8 +101,14 @@ pub fn run(
     for &(path, option) in &files {
         check_output(path, option, Output::Report, &inputs)?;
     }
-    let recording =
-        bpprof_format::read_file(&args.recording).map_err(|e| read_failure(&args.recording, e))?;
+    let (from_ns, to_ns) = range_ns(args.from, args.to);
+    let read = bpprof_format::ReadOptions {
+        from_ns,
+        to_ns,
+        ..bpprof_format::ReadOptions::default()
+    };
+    let recording = bpprof_format::read_file_with(&args.recording, &read)
+        .map_err(|e| read_failure(&args.recording, e))?;
     let options = AnalysisOptions {
         from_s: args.from,
         to_s: args.to,
@@ -242,4 +248,14 @@ pub(crate) fn analysis_failure(error: AnalysisError) -> Failure {
         AnalysisError::InvalidWindow { .. } => "pass --window a positive number of seconds",
     };
     Failure::bad_input(error.to_string(), fix)
+}
+
+/// `--from` / `--to` as the range a reader may limit itself to (`ReadOptions::from_ns`), ns:
+/// `None` for a value the analysis rejects (it then says why) and without `--from`.
+pub(crate) fn range_ns(from_s: Option<f64>, to_s: Option<f64>) -> (Option<u64>, Option<u64>) {
+    let ns = |s: f64| (s.is_finite() && s >= 0.0).then_some((s * 1e9) as u64);
+    match from_s.and_then(ns) {
+        Some(from) => (Some(from), to_s.and_then(ns)),
+        None => (None, None),
+    }
 }

@@ -111,8 +111,18 @@ fn random_bytes_are_one_error_line() {
 #[test]
 fn recording_truncated_mid_chunk_warns_and_analyses_the_complete_part() {
     let bytes = pipeline().bytes();
-    // Cut inside the last chunk (the end chunk, after the last interval) and a bit more.
-    let cut = &bytes[..bytes.len() - 30];
+    // Cut inside the last interval chunk (format 1.4 ends a finished file with its index, the
+    // index's locator and the end chunk, which go with it).
+    let mut offset = 16;
+    let mut last_interval = (0, 0);
+    while offset < bytes.len() {
+        let len = u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap()) as usize;
+        if bytes[offset + 4] == 2 {
+            last_interval = (offset, len);
+        }
+        offset += 13 + len;
+    }
+    let cut = &bytes[..last_interval.0 + 9 + last_interval.1 / 2];
     let rec = Fixture::new("cut.bpprof", cut);
     let output = bpprof(&["locate", rec.arg(), "--format", "json"]);
     let stderr = text(&output.stderr);
@@ -496,5 +506,62 @@ fn flame_help_documents_the_options() {
         "--folded",
     ] {
         assert!(help.contains(option), "{option} in {help}");
+    }
+}
+
+/// `--from`/`--to` read a finished recording through its index (format 1.4): only the chunks of
+/// the range and those that declare something. What the commands print must be exactly what they
+/// print when the whole file is scanned (the same file with its index taken out).
+#[test]
+fn a_range_read_through_the_index_gives_what_a_scan_gives() {
+    let bytes = bpprof_analysis::synth::Pipeline {
+        intervals: 30,
+        ..bpprof_analysis::synth::Pipeline::new(3)
+    }
+    .recording_bytes();
+    // The same recording without its index and locator (kinds 6 and 7).
+    let mut scanned = bytes[..16].to_vec();
+    let mut offset = 16;
+    let mut kinds = Vec::new();
+    while offset < bytes.len() {
+        let len = u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap()) as usize;
+        kinds.push(bytes[offset + 4]);
+        if !matches!(bytes[offset + 4], 6 | 7) {
+            scanned.extend_from_slice(&bytes[offset..offset + 13 + len]);
+        }
+        offset += 13 + len;
+    }
+    assert!(kinds.contains(&5), "the recording has packed samples");
+    assert!(scanned.len() < bytes.len(), "the recording has an index");
+    let indexed = Fixture::new("indexed.bpprof", &bytes);
+    let plain = Fixture::new("scanned.bpprof", &scanned);
+    for args in [
+        &["locate", "--format", "json", "--from", "10", "--to", "16.5"][..],
+        &["locate", "--from", "20"],
+        &[
+            "flame",
+            "--subtask",
+            "Work#0",
+            "--from",
+            "10",
+            "--to",
+            "16.5",
+            "--folded",
+        ],
+        &["flame", "--from", "3", "--folded"],
+    ] {
+        let run = |rec: &Fixture| {
+            let output = bpprof(&[&[args[0], rec.arg()], &args[1..]].concat());
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{args:?}: {}",
+                text(&output.stderr)
+            );
+            (text(&output.stdout), text(&output.stderr))
+        };
+        let (a, b) = (run(&indexed), run(&plain));
+        assert_eq!(a, b, "{args:?}");
+        assert!(!a.0.is_empty(), "{args:?}");
     }
 }

@@ -264,7 +264,7 @@ fn flame_of_a_recording_with_a_damaged_samples_chunk_draws_the_rest() {
     let chunks = chunks(&pipeline().bytes());
     let samples = chunks
         .iter()
-        .filter(|c| c.kind == 4)
+        .filter(|c| c.kind == 5)
         .nth(4)
         .copied()
         .unwrap();

@@ -26,7 +26,8 @@ const PREAMBLE: usize = 16;
 const HEADER: usize = 9;
 const TRAILER: usize = 4;
 const INTERVAL_KIND: u8 = 2;
-const SAMPLES_KIND: u8 = 4;
+/// Samples chunks: kind 4 up to format 1.3, packed (kind 5) since 1.4.
+const SAMPLES_KINDS: [u8; 2] = [4, 5];
 
 fn main() {
     if std::env::var_os(CHILD).is_some() {
@@ -171,7 +172,7 @@ fn complete_chunks(bytes: &[u8]) -> Chunks {
         assert_eq!(crc.finalize(), stored, "a complete chunk at {at} is intact");
         match header[4] {
             INTERVAL_KIND => chunks.intervals += 1,
-            SAMPLES_KIND => chunks.samples += 1,
+            kind if SAMPLES_KINDS.contains(&kind) => chunks.samples += 1,
             _ => {}
         }
         at = end;

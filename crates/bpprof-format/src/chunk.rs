@@ -28,6 +28,12 @@ pub enum ChunkKind {
     End,
     /// [`crate::SamplesChunk`]: the stack samples of one interval (after its interval chunk).
     Samples,
+    /// [`crate::SamplesChunk`] packed (format 1.4): counts delta-coded per subtask, compressed.
+    PackedSamples,
+    /// The index of a finished recording (format 1.4), before its end chunk.
+    Index,
+    /// Where the index chunk starts (format 1.4): a fixed-size chunk right before the end chunk.
+    IndexLocator,
     /// A kind this version does not know (from a newer minor version).
     Unknown(u8),
 }
@@ -40,6 +46,9 @@ impl ChunkKind {
             ChunkKind::Interval => 2,
             ChunkKind::End => 3,
             ChunkKind::Samples => 4,
+            ChunkKind::PackedSamples => 5,
+            ChunkKind::Index => 6,
+            ChunkKind::IndexLocator => 7,
             ChunkKind::Unknown(b) => b,
         }
     }
@@ -51,6 +60,9 @@ impl ChunkKind {
             2 => ChunkKind::Interval,
             3 => ChunkKind::End,
             4 => ChunkKind::Samples,
+            5 => ChunkKind::PackedSamples,
+            6 => ChunkKind::Index,
+            7 => ChunkKind::IndexLocator,
             other => ChunkKind::Unknown(other),
         }
     }

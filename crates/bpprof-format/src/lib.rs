@@ -5,7 +5,9 @@
 //! [`RecordingWriter`] that appends them, and [`read_recording`], a reader that never panics, never
 //! allocates more than the input justifies, reports a truncated tail as a warning, skips a damaged
 //! chunk with a warning (reading on from the next intact one) and rejects foreign input, or a
-//! recording whose meta chunk is damaged, with a typed [`ReadError`].
+//! recording whose meta chunk is damaged, with a typed [`ReadError`]. [`read_file_with`] reads
+//! only part of a recording ([`ReadOptions`]): the stack samples of some subtasks, or the chunks
+//! of a time range, found through the index a finished recording ends with (format 1.4).
 //!
 //! It depends on neither libc nor signal handling, so analysis tools can link it alone.
 //!
@@ -24,7 +26,9 @@
 
 mod chunk;
 mod damage;
+mod index;
 mod model;
+mod packed;
 mod read;
 mod scan;
 mod write;
@@ -32,7 +36,10 @@ mod write;
 pub use chunk::{ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD};
 pub use damage::{IntervalMark, Lost};
 pub use model::*;
-pub use read::{read_file, read_recording, ReadError, ReadWarning, Recording};
+pub use read::{
+    read_file, read_file_with, read_recording, read_recording_with, ReadError, ReadOptions,
+    ReadWarning, Recording,
+};
 pub use write::RecordingWriter;
 
 /// The eight bytes every recording starts with.
@@ -40,6 +47,6 @@ pub const MAGIC: [u8; 8] = *b"\x89BPPROF\n";
 /// Major version of the format written by this crate. A reader rejects other majors.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Minor version of the format written by this crate. Newer minors stay readable (see `docs/format.md`).
-pub const FORMAT_MINOR: u16 = 3;
+pub const FORMAT_MINOR: u16 = 4;
 /// Length of the preamble: magic, major, minor and four reserved bytes.
 pub const PREAMBLE_LEN: usize = 16;

@@ -1,7 +1,7 @@
 //! Reading a recording without trusting it.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -163,8 +163,150 @@ pub enum ReadError {
 
 /// Reads the recording at `path`.
 pub fn read_file(path: impl AsRef<Path>) -> Result<Recording, ReadError> {
-    let file = File::open(path)?;
-    read_recording(BufReader::with_capacity(1 << 16, file))
+    read_file_with(path, &ReadOptions::default())
+}
+
+/// Reads the recording at `path`, keeping what `options` asks for.
+///
+/// With [`ReadOptions::from_ns`] set and a file that ends with a valid index (every file a
+/// writer finished), only the chunks of that range and those that declare something are read,
+/// by seeking; the chunks left out are not checked either, so damage in them goes unreported.
+/// Otherwise (no index: the recorder was killed, or the tail is damaged) the whole file is
+/// scanned, as by [`read_recording_with`].
+pub fn read_file_with(
+    path: impl AsRef<Path>,
+    options: &ReadOptions<'_>,
+) -> Result<Recording, ReadError> {
+    let mut file = File::open(path)?;
+    if let Some(from) = options.from_ns {
+        if let Some(recording) = read_range(&mut file, from, options) {
+            return Ok(recording);
+        }
+        file.seek(SeekFrom::Start(0))?;
+    }
+    read_recording_with(BufReader::with_capacity(1 << 16, file), options)
+}
+
+/// The chunks of `file` in `[from, options.to_ns]` (interval and samples chunks overlapping it)
+/// and those that declare something, through the file's index; `None` when it has no index or
+/// anything the index points to does not check out (the caller then scans the file).
+fn read_range(file: &mut File, from: u64, options: &ReadOptions<'_>) -> Option<Recording> {
+    let tail = crate::index::read_tail(file)?;
+    file.seek(SeekFrom::Start(0)).ok()?;
+    let mut scanner = Scanner::new(BufReader::with_capacity(1 << 14, &mut *file), 0);
+    let version = read_preamble(&mut scanner).ok()?;
+    let meta = match scanner.next_chunk().ok()? {
+        Next::Chunk(chunk) if chunk.kind == ChunkKind::Meta => decode_meta(&chunk, version).ok()?,
+        _ => return None,
+    };
+    drop(scanner);
+    let to = options.to_ns.unwrap_or(u64::MAX);
+    let mut filter = SampleFilter {
+        accepts: options.samples_of,
+        kept: Default::default(),
+    };
+    let mut recording = Recording {
+        version,
+        meta,
+        end: Some(tail.end),
+        ..Recording::default()
+    };
+    // Each chunk the index points to lies after the previous one, so no chunk is read twice
+    // and a ranged read never reads more than the file.
+    let mut last = 0;
+    for entry in &tail.entries {
+        if entry.interval <= last || (entry.samples != 0 && entry.samples <= entry.interval) {
+            return None;
+        }
+        last = entry.interval.max(entry.samples);
+        let in_range = entry.end_ns >= from && entry.start_ns <= to;
+        if in_range || entry.flags & crate::index::INTERVAL_DECLARES != 0 {
+            let chunk = crate::index::chunk_at(file, entry.interval)?;
+            if chunk.kind != ChunkKind::Interval {
+                return None;
+            }
+            let interval = decode_interval(&chunk, version).ok()?;
+            if interval.seq != entry.seq {
+                return None;
+            }
+            interval
+                .declared_subtasks
+                .iter()
+                .for_each(|d| filter.declared(d));
+            for w in &interval.warnings {
+                let warning = ReadWarning::Runtime {
+                    code: w.code.clone(),
+                    message: w.message.clone(),
+                };
+                if !recording.warnings.contains(&warning) {
+                    recording.warnings.push(warning);
+                }
+            }
+            recording.intervals.push(interval);
+        }
+        if entry.samples != 0 && (in_range || entry.flags & crate::index::SAMPLES_DECLARE != 0) {
+            let chunk = crate::index::chunk_at(file, entry.samples)?;
+            let none = |_: u32| false;
+            let keep = |s: u32| filter.keeps(s);
+            // Out of the range only the frames and stacks it declares are kept.
+            let keep: &dyn Fn(u32) -> bool = if in_range { &keep } else { &none };
+            let samples = match chunk.kind {
+                ChunkKind::PackedSamples => crate::packed::decode(&chunk.payload, keep).ok()?,
+                _ => return None,
+            };
+            if samples.seq != entry.seq {
+                return None;
+            }
+            recording.samples.push(samples);
+        }
+    }
+    if let Some(warning) = lost_declarations(&recording) {
+        recording.warnings.push(warning);
+    }
+    Some(recording)
+}
+
+/// What a reader keeps of a recording. The default keeps everything.
+#[derive(Default, Clone, Copy)]
+pub struct ReadOptions<'a> {
+    /// Keep the stack-sample counts of only the subtasks this accepts (told by their
+    /// declaration); `None` keeps every subtask's. Frames and stacks are kept whatever it says,
+    /// and so is every interval chunk. A command about one subtask needs a fraction of the memory.
+    pub samples_of: Option<&'a dyn Fn(&SubtaskDecl) -> bool>,
+    /// The start of the time range a command analyses, ns since the recording started. When
+    /// set, [`read_file_with`] may leave out the interval and samples chunks that end before it
+    /// or start after [`ReadOptions::to_ns`] and declare nothing, reading through the file's
+    /// index. `None` reads every chunk.
+    pub from_ns: Option<u64>,
+    /// The end of that range (`None`: the end of the recording); used only with `from_ns`.
+    pub to_ns: Option<u64>,
+}
+
+impl std::fmt::Debug for ReadOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("samples_of", &self.samples_of.map(|_| "a filter"))
+            .field("from_ns", &self.from_ns)
+            .field("to_ns", &self.to_ns)
+            .finish()
+    }
+}
+
+/// Which subtasks' samples a read keeps: the ids whose declaration the filter accepted.
+struct SampleFilter<'a> {
+    accepts: Option<&'a dyn Fn(&SubtaskDecl) -> bool>,
+    kept: std::collections::HashSet<u32>,
+}
+
+impl SampleFilter<'_> {
+    fn declared(&mut self, decl: &SubtaskDecl) {
+        if self.accepts.is_some_and(|accepts| accepts(decl)) {
+            self.kept.insert(decl.id);
+        }
+    }
+    fn keeps(&self, subtask: u32) -> bool {
+        self.accepts.is_none() || self.kept.contains(&subtask)
+    }
 }
 
 /// Reads a recording from any reader. Never panics; allocates no more than the input holds plus a
@@ -172,6 +314,19 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Recording, ReadError> {
 /// meta chunk is skipped with a [`ReadWarning::Damaged`] and reading resumes at the next intact
 /// chunk.
 pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
+    read_recording_with(input, &ReadOptions::default())
+}
+
+/// Reads a recording from any reader, keeping what `options` asks for; otherwise as
+/// [`read_recording`].
+pub fn read_recording_with(
+    input: impl Read,
+    options: &ReadOptions<'_>,
+) -> Result<Recording, ReadError> {
+    let mut filter = SampleFilter {
+        accepts: options.samples_of,
+        kept: Default::default(),
+    };
     let mut reader = Scanner::new(input, 0);
     let version = read_preamble(&mut reader)?;
     let meta = match reader.next_chunk()? {
@@ -250,6 +405,8 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
         match chunk.kind {
             // Newer minor versions may add kinds anywhere, even after the end chunk.
             ChunkKind::Unknown(_) => unknown += 1,
+            // A ranged read uses the index (`index.rs`); a scan has no use for it.
+            ChunkKind::Index | ChunkKind::IndexLocator => {}
             _ if recording.end.is_some() => {
                 return Err(chunk.corrupt("a chunk after the end chunk"))
             }
@@ -260,6 +417,10 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
                     ns: interval.start_ns,
                 };
                 close_gap(&mut gap, Some(mark), &mut recording);
+                interval
+                    .declared_subtasks
+                    .iter()
+                    .for_each(|d| filter.declared(d));
                 for w in &interval.warnings {
                     let warning = ReadWarning::Runtime {
                         code: w.code.clone(),
@@ -271,7 +432,23 @@ pub fn read_recording(input: impl Read) -> Result<Recording, ReadError> {
                 }
                 recording.intervals.push(interval);
             }
-            ChunkKind::Samples => recording.samples.push(decode_samples(&chunk, version)?),
+            ChunkKind::Samples => {
+                let mut samples = decode_samples(&chunk, version)?;
+                if filter.accepts.is_some() {
+                    samples.counts.retain(|c| filter.keeps(c.subtask));
+                    samples.counts.shrink_to_fit();
+                }
+                recording.samples.push(samples);
+            }
+            ChunkKind::PackedSamples => {
+                let samples = crate::packed::decode(&chunk.payload, &|s| filter.keeps(s))
+                    .map_err(|problem| {
+                        chunk.corrupt(format!(
+                            "the packed samples payload passes its checksums but does not decode ({problem}): it was written by a faulty or incompatible writer"
+                        ))
+                    })?;
+                recording.samples.push(samples);
+            }
             ChunkKind::End => {
                 let end: EndChunk = decode(&chunk)?;
                 let mark = IntervalMark {
@@ -372,6 +549,9 @@ fn kind_name(kind: ChunkKind) -> &'static str {
         ChunkKind::Interval => "interval",
         ChunkKind::End => "end",
         ChunkKind::Samples => "samples",
+        ChunkKind::PackedSamples => "packed samples",
+        ChunkKind::Index => "index",
+        ChunkKind::IndexLocator => "index locator",
         ChunkKind::Unknown(_) => "unknown",
     }
 }

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::chunk::{chunk_crc, chunk_header, ChunkKind, MAX_CHUNK_PAYLOAD};
+use crate::index::{self, IndexChunk, IndexEntry};
 use crate::{
     EndChunk, IntervalChunk, RecordingMeta, SamplesChunk, FORMAT_MAJOR, FORMAT_MINOR, MAGIC,
 };
@@ -22,6 +23,12 @@ pub struct RecordingWriter<W: Write> {
     buf: Vec<u8>,
     /// An earlier write failed.
     failed: bool,
+    /// Bytes written so far: the offset of the next chunk.
+    offset: u64,
+    /// Where each interval chunk and its samples chunk went, for the index `finish` writes;
+    /// `None` once a samples chunk came without its interval chunk just before it (the index
+    /// then cannot describe the file, and none is written).
+    index: Option<Vec<IndexEntry>>,
 }
 
 impl<W: Write> RecordingWriter<W> {
@@ -31,6 +38,8 @@ impl<W: Write> RecordingWriter<W> {
             out,
             buf: Vec::with_capacity(4096),
             failed: false,
+            offset: 0,
+            index: Some(Vec::new()),
         };
         let mut preamble = Vec::with_capacity(crate::PREAMBLE_LEN);
         preamble.extend_from_slice(&MAGIC);
@@ -38,24 +47,75 @@ impl<W: Write> RecordingWriter<W> {
         preamble.extend_from_slice(&FORMAT_MINOR.to_le_bytes());
         preamble.extend_from_slice(&[0; 4]);
         writer.out.write_all(&preamble)?;
+        writer.offset = preamble.len() as u64;
         writer.write_chunk(ChunkKind::Meta, meta)?;
         Ok(writer)
     }
 
     /// Appends one interval.
     pub fn write_interval(&mut self, interval: &IntervalChunk) -> io::Result<()> {
-        self.write_chunk(ChunkKind::Interval, interval)
+        let entry = IndexEntry {
+            seq: interval.seq,
+            start_ns: interval.start_ns,
+            end_ns: interval.end_ns,
+            interval: self.offset,
+            samples: 0,
+            flags: if index::declares(interval) {
+                index::INTERVAL_DECLARES
+            } else {
+                0
+            },
+        };
+        self.write_chunk(ChunkKind::Interval, interval)?;
+        if let Some(index) = &mut self.index {
+            index.push(entry);
+        }
+        Ok(())
     }
 
-    /// Appends the stack samples of one interval.
+    /// Appends the stack samples of one interval, packed (a chunk of kind 5: the counts
+    /// delta-coded per subtask and compressed; the reader gives back the same counts, sorted by
+    /// subtask, stack, state, on/off CPU and operator).
     pub fn write_samples(&mut self, samples: &SamplesChunk) -> io::Result<()> {
+        let payload = crate::packed::encode(samples)?;
+        let at = self.offset;
+        self.write_payload(ChunkKind::PackedSamples, &payload)?;
+        let entry = self.index.as_mut().and_then(|index| index.last_mut());
+        match entry {
+            Some(entry) if entry.seq == samples.seq && entry.samples == 0 => {
+                entry.samples = at;
+                if index::samples_declare(samples) {
+                    entry.flags |= index::SAMPLES_DECLARE;
+                }
+            }
+            _ => self.index = None,
+        }
+        Ok(())
+    }
+
+    /// Appends the stack samples of one interval as format 1.3 wrote them (a chunk of kind 4,
+    /// every count in full), for tests of readers of older recordings.
+    #[doc(hidden)]
+    pub fn write_samples_unpacked(&mut self, samples: &SamplesChunk) -> io::Result<()> {
+        self.index = None;
         self.write_chunk(ChunkKind::Samples, samples)
     }
 
     /// Appends the end chunk and returns the underlying writer.
     ///
     /// A writer dropped without `finish` leaves a recording that readers report as not finalised.
+    /// Before the end chunk it writes the index (a chunk of kind 6, where each interval chunk
+    /// and its samples chunk start) and its locator (kind 7), when at least one interval was
+    /// written and the index is smaller than a chunk's limit.
     pub fn finish(mut self, end: &EndChunk) -> io::Result<W> {
+        if let Some(entries) = self.index.take().filter(|e| !e.is_empty()) {
+            let payload = postcard::to_stdvec(&IndexChunk { entries }).map_err(encoding_error)?;
+            if payload.len() <= MAX_CHUNK_PAYLOAD as usize {
+                let at = self.offset;
+                self.write_payload(ChunkKind::Index, &payload)?;
+                self.write_payload(ChunkKind::IndexLocator, &at.to_le_bytes())?;
+            }
+        }
         self.write_chunk(ChunkKind::End, end)?;
         Ok(self.out)
     }
@@ -67,8 +127,17 @@ impl<W: Write> RecordingWriter<W> {
                 "an earlier write to the recording failed, leaving it truncated",
             ));
         }
-        let encoded = postcard::to_stdvec(payload)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let encoded = postcard::to_stdvec(payload).map_err(encoding_error)?;
+        self.write_payload(kind, &encoded)
+    }
+
+    /// Writes an encoded payload as a chunk of `kind`.
+    fn write_payload(&mut self, kind: ChunkKind, encoded: &[u8]) -> io::Result<()> {
+        if self.failed {
+            return Err(io::Error::other(
+                "an earlier write to the recording failed, leaving it truncated",
+            ));
+        }
         let len = u32::try_from(encoded.len())
             .ok()
             .filter(|&len| len <= MAX_CHUNK_PAYLOAD)
@@ -84,14 +153,20 @@ impl<W: Write> RecordingWriter<W> {
         let header = chunk_header(kind, len);
         self.buf.clear();
         self.buf.extend_from_slice(&header);
-        self.buf.extend_from_slice(&encoded);
+        self.buf.extend_from_slice(encoded);
         self.buf
-            .extend_from_slice(&chunk_crc(&header, &encoded).to_le_bytes());
+            .extend_from_slice(&chunk_crc(&header, encoded).to_le_bytes());
         let written = self
             .out
             .write_all(&self.buf)
             .and_then(|()| self.out.flush());
         self.failed = written.is_err();
+        self.offset += self.buf.len() as u64;
         written
     }
+}
+
+/// A payload that postcard could not encode, as an I/O error.
+fn encoding_error(e: postcard::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
 }

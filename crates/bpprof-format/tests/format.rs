@@ -152,7 +152,24 @@ fn write(intervals: &[IntervalChunk], end: Option<&EndChunk>) -> (Vec<u8>, Vec<u
         }
         None => drop(writer),
     }
-    let bytes = out.0.borrow().clone();
+    let mut bytes = out.0.borrow().clone();
+    // `finish` writes the index and its locator (kinds 6 and 7) before the end chunk; these
+    // tests are about the chunks a scan reads, so they are taken out (a file as a writer killed
+    // before finishing leaves it, plus the end chunk). `tests/index.rs` tests them.
+    if let Some(&last) = ends.last().filter(|_| end.is_some()) {
+        let mut at = ends[ends.len() - 2];
+        while at < bytes.len() {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            let next = at + CHUNK_HEADER_LEN + len + CHUNK_TRAILER_LEN;
+            if matches!(bytes[at + 4], 6 | 7) {
+                bytes.drain(at..next);
+            } else {
+                at = next;
+            }
+        }
+        *ends.last_mut().unwrap() = bytes.len();
+        assert!(bytes.len() <= last);
+    }
     (bytes, ends)
 }
 
@@ -589,7 +606,7 @@ fn operator_calls_round_trip() {
     let written = [interval_with_operators(0), interval_with_operators(1)];
     let (bytes, _) = write(&written, Some(&end_chunk(2)));
     let recording = read(&bytes).unwrap();
-    assert_eq!(recording.version, (1, 3));
+    assert_eq!(recording.version, (FORMAT_MAJOR, FORMAT_MINOR));
     assert_eq!(recording.intervals, written);
     assert_eq!(recording.warnings, []);
 }
@@ -944,7 +961,7 @@ fn end_chunk_bytes_match_the_specification_example() {
             coalesced_intervals: 0,
         })
         .unwrap();
-    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x03\x00");
+    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x04\x00");
     let spec = [
         0x07, 0x00, 0x00, 0x00, 0x03, 0xb7, 0x7a, 0x0b, 0xed, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0x01,
         0x00, 0x53, 0xe9, 0xf8, 0xa7,

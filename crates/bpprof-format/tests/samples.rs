@@ -30,6 +30,16 @@ struct Workload {
 
 impl Workload {
     fn new(rng: &mut Rng, tasks: u32, per_task: u32) -> Workload {
+        Workload::with_stacks(rng, tasks, per_task, 10..31)
+    }
+
+    /// A workload whose tasks have a number of stacks in `stacks` each.
+    fn with_stacks(
+        rng: &mut Rng,
+        tasks: u32,
+        per_task: u32,
+        stacks_per_task: std::ops::Range<u64>,
+    ) -> Workload {
         let mut frames = Vec::new();
         let frame = |function: String, frames: &mut Vec<FrameDecl>| {
             let id = frames.len() as u32;
@@ -69,7 +79,7 @@ impl Workload {
                     )
                 })
                 .collect();
-            let n = rng.range(10, 31);
+            let n = rng.range(stacks_per_task.start, stacks_per_task.end);
             let mut mine = Vec::new();
             for s in 0..n {
                 let depth = rng.range(20, 41) as usize;
@@ -294,16 +304,18 @@ fn a_samples_chunk_cut_short_leaves_the_earlier_ones() {
     let mut rng = Rng::new(8);
     let workload = Workload::new(&mut rng, 1, 2);
     let (bytes, _, _, samples) = record(3, &workload, &mut rng);
-    // Remove the end chunk and cut into the last samples chunk.
-    let end_len = 13
-        + postcard::to_stdvec(&EndChunk {
-            end_ns: 3 * SECOND,
-            chunks: 3,
-            coalesced_intervals: 0,
-        })
-        .unwrap()
-        .len();
-    let cut = &bytes[..bytes.len() - end_len - 5];
+    // Cut into the last samples chunk (before the index, its locator and the end chunk).
+    let mut at = PREAMBLE_LEN;
+    let mut last_samples_end = 0;
+    while at < bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let next = at + CHUNK_HEADER_LEN + len + CHUNK_TRAILER_LEN;
+        if bytes[at + 4] == 5 {
+            last_samples_end = next;
+        }
+        at = next;
+    }
+    let cut = &bytes[..last_samples_end - 5];
     let recording = read_recording(cut).unwrap();
     assert_eq!(recording.samples, samples[..2]);
     assert_eq!(recording.intervals.len(), 3);
@@ -365,5 +377,214 @@ fn one_hour_of_sampling_64_subtasks_at_99_hz_fits_the_size_budget() {
     );
     let recording = read_recording(&bytes[..]).unwrap();
     assert_eq!(recording.samples.len(), 3_600);
+    assert_eq!(recording.warnings, []);
+}
+
+/// A samples chunk holding every shape of count the packed encoding has to carry: several
+/// subtasks out of order, counts of 0, 1 and beyond a byte, every state on and off CPU, stacks
+/// far apart and the same stack in several states, with and without operators, duplicates.
+fn awkward_samples() -> SamplesChunk {
+    let count = |subtask, state, on_cpu, stack, count, operator| SampleCount {
+        subtask,
+        state,
+        on_cpu,
+        stack,
+        count,
+        operator,
+    };
+    use SampleState::*;
+    SamplesChunk {
+        seq: 7,
+        start_ns: 7 * SECOND,
+        end_ns: 8 * SECOND,
+        frames: vec![FrameDecl {
+            id: 3,
+            function: "main".into(),
+            file: "src/main.rs".into(),
+            line: 4,
+        }],
+        stacks: vec![StackDecl {
+            id: u32::MAX,
+            frames: vec![3, 3],
+        }],
+        counts: vec![
+            count(300, Busy, true, 5, 1, None),
+            count(2, Idle, false, u32::MAX, u32::MAX, Some(0)),
+            count(2, Busy, true, 0, 0, None),
+            count(2, Backpressured, true, 0, 2, Some(63)),
+            count(2, Busy, false, 0, 1, Some(u32::MAX - 1)),
+            count(300, Busy, true, 5, 1, None),
+            count(70_000, Idle, true, 1 << 20, 40_000, None),
+        ],
+        lost: 12,
+        between_polls: 3,
+    }
+}
+
+#[test]
+fn packed_samples_give_back_every_count() {
+    let chunk = awkward_samples();
+    let mut writer = RecordingWriter::new(Vec::new(), &meta()).unwrap();
+    writer.write_samples(&chunk).unwrap();
+    let bytes = writer.finish(&EndChunk::default()).unwrap();
+    // The chunk after the meta chunk is of kind 5, packed.
+    let meta_len = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
+    assert_eq!(bytes[16 + 13 + meta_len + 4], 5);
+    let recording = read_recording(&bytes[..]).unwrap();
+    assert_eq!(recording.warnings, []);
+    let [read] = &recording.samples[..] else {
+        panic!("{:?}", recording.samples);
+    };
+    // The same counts, sorted by subtask, stack, state, on/off CPU and operator.
+    let mut expected = chunk.clone();
+    expected
+        .counts
+        .sort_by_key(|c| (c.subtask, c.stack, c.state as u8, c.on_cpu, c.operator));
+    assert_eq!(*read, expected);
+    assert_ne!(
+        chunk.counts, expected.counts,
+        "the test's counts start unsorted"
+    );
+}
+
+#[test]
+fn a_reader_can_keep_the_samples_of_some_subtasks_only() {
+    let mut rng = Rng::new(11);
+    let workload = Workload::new(&mut rng, 2, 3);
+    let (bytes, _, _, samples) = record(5, &workload, &mut rng);
+    let keep = |d: &SubtaskDecl| d.task == "stage1" && d.index == 2;
+    let options = ReadOptions {
+        samples_of: Some(&keep),
+        ..ReadOptions::default()
+    };
+    let recording = read_recording_with(&bytes[..], &options).unwrap();
+    assert_eq!(recording.intervals.len(), 5);
+    for (read, written) in recording.samples.iter().zip(&samples) {
+        // Subtask 5 is stage1#2; the frames and stacks are all there.
+        let mine: Vec<_> = written
+            .counts
+            .iter()
+            .filter(|c| c.subtask == 5)
+            .cloned()
+            .collect();
+        assert!(!mine.is_empty());
+        assert_eq!(read.counts, mine);
+        assert_eq!(
+            (&read.frames, &read.stacks),
+            (&written.frames, &written.stacks)
+        );
+    }
+    // The same filter applies to samples chunks of format 1.3 (kind 4).
+    let mut writer = RecordingWriter::new(Vec::new(), &meta()).unwrap();
+    writer
+        .write_interval(&interval(&mut rng, 0, &workload))
+        .unwrap();
+    writer.write_samples_unpacked(&samples[0]).unwrap();
+    let bytes = writer.finish(&EndChunk::default()).unwrap();
+    let recording = read_recording_with(&bytes[..], &options).unwrap();
+    assert!(recording.samples[0].counts.iter().all(|c| c.subtask == 5));
+    assert!(!recording.samples[0].counts.is_empty());
+}
+
+/// A packed samples chunk whose checksums match but whose content does not decode is corrupt,
+/// with one clear reason, never a panic.
+#[test]
+fn a_packed_samples_chunk_that_does_not_decode_is_corrupt() {
+    let mut rng = Rng::new(12);
+    let mut corrupt = 0;
+    for case in 0..300 {
+        let mut payload = match case % 3 {
+            // Random bytes.
+            0 => {
+                let len = rng.range(0, 64) as usize;
+                rng.bytes(len)
+            }
+            // A real payload with bytes changed after its header, under recomputed checksums.
+            _ => {
+                let mut writer = RecordingWriter::new(Vec::new(), &meta()).unwrap();
+                writer.write_samples(&awkward_samples()).unwrap();
+                let bytes = writer.finish(&EndChunk::default()).unwrap();
+                let meta_len = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
+                let at = 16 + 13 + meta_len;
+                let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+                bytes[at + 9..at + 9 + len].to_vec()
+            }
+        };
+        if case % 3 != 0 {
+            let i = rng.range(0, payload.len() as u64) as usize;
+            payload[i] ^= 1 << rng.range(0, 8);
+        }
+        let mut bytes = RecordingWriter::new(Vec::new(), &meta())
+            .unwrap()
+            .finish(&EndChunk::default())
+            .unwrap();
+        // Before the end chunk.
+        let end = bytes.split_off(bytes.len() - 16);
+        bytes.extend_from_slice(&common::frame(5, &payload));
+        bytes.extend_from_slice(&end);
+        match read_recording(&bytes[..]) {
+            Ok(_) => {}
+            Err(ReadError::Corrupt { reason, .. }) => {
+                assert!(reason.contains("packed samples"), "{reason}");
+                assert!(!reason.contains('\n'));
+                corrupt += 1;
+            }
+            Err(e) => panic!("case {case}: {e}"),
+        }
+    }
+    assert!(corrupt > 150, "only {corrupt} of 300 were found corrupt");
+}
+
+/// One hour of 64 subtasks (8 tasks of 8) at 99 Hz over 2,000 distinct stacks of depth 20–40,
+/// their ids assigned in order of first use as the runtime does: at most 40 MB in all. Written
+/// for 40 s and extrapolated from the last 20 (the first declare the frames and stacks, which
+/// are counted once, in full).
+#[test]
+fn one_hour_of_2000_stacks_at_99_hz_fits_40_mb() {
+    const BUDGET: f64 = 40_000_000.0;
+    let mut rng = Rng::new(2000);
+    let workload = Workload::with_stacks(&mut rng, 8, 8, 250..251);
+    assert_eq!(workload.stacks.len(), 2000);
+    let written = Rc::new(Cell::new(0));
+    let out = Counting {
+        bytes: Vec::new(),
+        written: Rc::clone(&written),
+    };
+    let mut writer = RecordingWriter::new(out, &meta()).unwrap();
+    let (mut frames, mut stacks) = (HashSet::new(), HashSet::new());
+    let mut ids = std::collections::HashMap::new();
+    let (mut steady, mut samples_steady) = (0, 0);
+    for seq in 0..40 {
+        let before = written.get();
+        writer
+            .write_interval(&interval(&mut rng, seq, &workload))
+            .unwrap();
+        let mut chunk = workload.chunk(&mut rng, seq, &mut frames, &mut stacks);
+        // Stack ids in order of first use.
+        for s in &mut chunk.stacks {
+            let next = ids.len() as u32;
+            s.id = *ids.entry(s.id).or_insert(next);
+        }
+        for c in &mut chunk.counts {
+            c.stack = ids[&c.stack];
+        }
+        let between = written.get();
+        writer.write_samples(&chunk).unwrap();
+        if seq >= 20 {
+            steady += written.get() - before;
+            samples_steady += written.get() - between;
+        }
+    }
+    let declarations = written.get() - steady;
+    let hour = declarations as f64 + steady as f64 / 20.0 * 3600.0;
+    let per_subtask_second = samples_steady as f64 / 20.0 / 64.0;
+    println!(
+        "2,000 stacks: {hour:.0} bytes an hour, {per_subtask_second:.1} bytes of samples per subtask-second"
+    );
+    assert!(hour <= BUDGET, "{hour:.0} bytes an hour is over {BUDGET}");
+    assert!(per_subtask_second < 85.0, "{per_subtask_second:.1} bytes");
+    let recording =
+        read_recording(&writer.finish(&EndChunk::default()).unwrap().bytes[..]).unwrap();
+    assert_eq!(recording.samples.len(), 40);
     assert_eq!(recording.warnings, []);
 }
