@@ -31,7 +31,8 @@ pub fn render_plan(report: &PlanReport, mut out: impl Write) -> io::Result<()> {
         match report.cpus_from {
             CpuBudget::Given => "--cpus".to_owned(),
             CpuBudget::Machine => "the machine's".to_owned(),
-            CpuBudget::Available => format!("what the job got of the machine's {}", r.cpus),
+            CpuBudget::Available =>
+                format!("what the job's records got of the machine's {}", r.cpus),
         }
     )?;
     if let Some(warning) = &r.coverage_warning {
@@ -311,7 +312,7 @@ fn assumption(a: Assumption) -> &'static str {
             "the machine's CPUs are the job's: other processes' CPU use is not deducted (use --cpus)"
         }
         Assumption::OthersKeepTheirCpu => {
-            "the job gets the CPUs it got in the recording: it used fewer than the machine's while its threads waited for one, so other processes keep the rest (use --cpus)"
+            "the job gets the CPUs its records got in the recording (on-CPU while busy): it used fewer than the machine's while its threads waited for one, so other processes keep the rest, and the CPU its threads spent waiting on channels is not its to use (use --cpus)"
         }
         Assumption::GivenCpus => "the job gets the CPUs given with --cpus",
         Assumption::SpeedupByOnCpuShare => {

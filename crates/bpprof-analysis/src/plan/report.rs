@@ -208,8 +208,8 @@ pub enum CpuBudget {
     Given,
     /// The machine's CPU count, from the recording.
     Machine,
-    /// The CPUs the job used: it used fewer than the machine's while its threads waited for a
-    /// CPU, so other processes took the rest.
+    /// The CPUs the job's records got (its subtasks' on-CPU time while busy): it used fewer
+    /// than the machine's while its threads waited for a CPU, so other processes took the rest.
     Available,
 }
 
@@ -231,7 +231,8 @@ pub enum Assumption {
     OffCpuUnchanged,
     /// The budget is the machine's CPUs: other processes' CPU use is not deducted.
     WholeMachine,
-    /// The budget is the CPUs the job got: other processes keep the CPU they took.
+    /// The budget is the CPUs the job's records got: other processes keep the CPU they took,
+    /// and the CPU the job's threads spent waiting on channels is not the job's to use.
     OthersKeepTheirCpu,
     /// The budget is `--cpus`.
     GivenCpus,
