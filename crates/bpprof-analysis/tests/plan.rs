@@ -580,3 +580,49 @@ fn the_cpu_a_contended_job_spent_waiting_on_channels_is_not_in_its_budget() {
     let scenario = planned(&recording, more).scenario.unwrap();
     assert!(close(scenario.prediction.throughput_per_s, 400.0));
 }
+
+#[test]
+fn wake_ups_of_parked_peers_are_left_out_of_the_cpu_limit() {
+    // Work costs 1 ms of CPU per record, a fifth of it (its samples under crossbeam's waker)
+    // waking the Source parked on the full queue. Where the CPUs limit, a woken thread waits for
+    // a CPU and one wake-up serves many records: 16 subtasks of Work on 8 CPUs carry
+    // 8 / (800 + 10 µs), not 8 / (1,000 + 10 µs).
+    let mut synth = Synth::new();
+    let source = synth.subtask("Source", 0, 1);
+    let work = synth.subtask("Work", 0, 1);
+    synth.channel("sw", 64, &[source], &[work]);
+    for _ in 0..INTERVALS {
+        synth.sample(work, SampleState::Busy, true, &["main", "app::work"], 80);
+        synth.sample(
+            work,
+            SampleState::Busy,
+            true,
+            &[
+                "main",
+                "bpprof::channel::Receiver<T>::recv",
+                "crossbeam_channel::waker::SyncWaker::notify",
+                "syscall",
+            ],
+            20,
+        );
+        synth.interval(&[
+            (source, Load::new(0.01, 0.95).records(0, 1000)),
+            (work, Load::new(1.0, 0.0).records(1000, 1000)),
+        ]);
+    }
+    let recording = with_cpus(&synth, 8);
+    let more = PlanOptions {
+        set: vec![("Work".to_owned(), 16)],
+        ..PlanOptions::default()
+    };
+    let report = planned(&recording, more);
+    let work = report.tasks.iter().find(|t| t.task == "Work").unwrap();
+    assert!(close(work.wake_us, 200.0), "{work:?}");
+    assert!(report.assumptions.contains(&Assumption::WakeUpsBatched));
+    // The recorded configuration is limited by Work, whose time per record keeps its wake-ups.
+    assert_eq!(report.baseline.limit.task.as_deref(), Some("Work"));
+    assert!(close(report.baseline.throughput_per_s, 1000.0));
+    let s = report.scenario.unwrap().prediction;
+    assert_eq!(s.limit.task, None, "{s:?}");
+    assert!(close(s.throughput_per_s, 8e6 / 810.0), "{s:?}");
+}

@@ -318,6 +318,9 @@ fn assumption(a: Assumption) -> &'static str {
         Assumption::SpeedupByOnCpuShare => {
             "a faster function saves its share of the task's on-CPU busy samples (self + callees)"
         }
+        Assumption::WakeUpsBatched => {
+            "where the CPUs limit, a woken thread waits for a CPU and one wake-up serves many records: the CPU spent waking threads parked on channels is left out of the CPU limit"
+        }
         Assumption::UnknownCpuAsBusy => {
             "a task whose CPU time is unknown (async subtasks) counts its busy time as CPU"
         }

@@ -41,7 +41,7 @@ pub use human::render_plan;
 pub use report::{
     Assumption, CostCut, CpuBudget, Limit, ParallelismChange, PlanReport, Prediction, Scenario,
     SpeedupEffect, SpeedupTask, Step, TargetPlan, TaskModel, TaskPrediction, PLAN_SCHEMA,
-    PLAN_SCHEMA_VERSION,
+    PLAN_SCHEMA_MINOR, PLAN_SCHEMA_VERSION,
 };
 
 use model::{predict, Config};
@@ -142,15 +142,20 @@ pub fn plan(recording: &Recording, options: &PlanOptions) -> Result<PlanReport, 
         }
     }
     let located = locate(recording, &options.range)?;
-    let measured = model::measure(&located);
+    let mut measured = model::measure(&located);
     if measured.throughput_per_s <= 0.0 || measured.tasks.is_empty() {
         return Err(PlanError::NoThroughput);
     }
+    for t in &mut measured.tasks {
+        t.wake_us = t.cpu_us * speedup::wake_share(recording, &options.range, &t.task)?;
+    }
     let tasks = &measured.tasks;
     let recorded = Config::recorded(tasks);
-    // The CPUs the recorded records got: on-CPU time while busy, the quantity the CPU limit
-    // compares with the budget.
-    let busy_cpus = measured.throughput_per_s * recorded.cpu_per_job_record_s(tasks);
+    // The CPUs the recorded records got: on-CPU time while busy, wake-ups included.
+    let busy_cpus: f64 = tasks
+        .iter()
+        .map(|t| measured.throughput_per_s * t.share * t.cpu_us / 1e6)
+        .sum();
     let (cpus, cpus_from) = budget(options.cpus, &located, busy_cpus)?;
     let mut config = recorded.clone();
     let mut set = Vec::new();
@@ -203,9 +208,13 @@ pub fn plan(recording: &Recording, options: &PlanOptions) -> Result<PlanReport, 
     if measured.cpu_unknown {
         assumptions.push(Assumption::UnknownCpuAsBusy);
     }
+    if tasks.iter().any(|t| t.wake_us > 0.0) {
+        assumptions.push(Assumption::WakeUpsBatched);
+    }
     Ok(PlanReport {
         schema: PLAN_SCHEMA.to_owned(),
         schema_version: PLAN_SCHEMA_VERSION,
+        schema_minor: PLAN_SCHEMA_MINOR,
         recording: located.recording,
         cpus,
         cpus_from,
@@ -369,7 +378,7 @@ fn target_plan(tasks: &[TaskModel], config: &Config, cpus: f64, target: f64) -> 
 /// The CPU cost per record the task that spends the most CPU per job record must drop to for
 /// `target` to fit `cpus`.
 fn cost_cut(tasks: &[TaskModel], config: &Config, cpus: f64, target: f64) -> CostCut {
-    let per_job = |i: usize| tasks[i].share * config.cpu_us[i];
+    let per_job = |i: usize| tasks[i].share * config.work_cpu_us(tasks, i);
     let heaviest = (0..tasks.len())
         .max_by(|&a, &b| per_job(a).total_cmp(&per_job(b)))
         .unwrap_or(0);
@@ -379,7 +388,7 @@ fn cost_cut(tasks: &[TaskModel], config: &Config, cpus: f64, target: f64) -> Cos
     let needed = (job_needed - others) / tasks[heaviest].share;
     CostCut {
         task: tasks[heaviest].task.clone(),
-        cpu_us_now: config.cpu_us[heaviest],
+        cpu_us_now: config.work_cpu_us(tasks, heaviest),
         cpu_us_needed: (needed > 0.0).then_some(needed),
         job_cpu_us_now: job_now,
         job_cpu_us_needed: job_needed,
