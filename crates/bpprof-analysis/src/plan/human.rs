@@ -101,7 +101,7 @@ fn tasks(w: &mut impl Write, report: &PlanReport) -> io::Result<()> {
     writeln!(w)?;
     writeln!(
         w,
-        "Tasks (SHARE: records per job record; SERVICE: on-CPU + off-CPU time per record; SKEW: busiest subtask / mean):"
+        "Tasks (SHARE: records per job record; SERVICE: on-CPU + off-CPU time per record; WAKE: the part of CPU/REC spent waking parked threads, left out of the CPU limit; SKEW: busiest subtask / mean):"
     )?;
     let rows = report
         .tasks
@@ -115,6 +115,11 @@ fn tasks(w: &mut impl Write, report: &PlanReport) -> io::Result<()> {
                 format!("{:.2}", t.share),
                 micros(t.service_us),
                 micros(t.cpu_us),
+                if t.wake_us > 0.0 {
+                    micros(t.wake_us)
+                } else {
+                    "-".to_owned()
+                },
                 format!("{:.2}", t.skew),
                 p.saturates_at_per_s.map_or("-".into(), rate),
             ]
@@ -129,6 +134,7 @@ fn tasks(w: &mut impl Write, report: &PlanReport) -> io::Result<()> {
             ("SHARE", R),
             ("SERVICE", R),
             ("CPU/REC", R),
+            ("WAKE", R),
             ("SKEW", R),
             ("SATURATES AT", R),
         ],
