@@ -63,6 +63,13 @@ cases=(
     "chain-advice|chain||--target 1M|@advice"
 )
 
+for wanted in "${only[@]}"; do
+    if ! printf '%s\n' "${cases[@]}" | grep -q "^${wanted}|"; then
+        echo "error: unknown case '${wanted}'; cases: $(printf '%s\n' "${cases[@]}" | cut -d'|' -f1 | tr '\n' ' ')" >&2
+        exit 2
+    fi
+done
+
 # record FILE EXAMPLE ARGS...: records the example into FILE.
 record() {
     local file="$1" example="$2"
