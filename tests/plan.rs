@@ -103,3 +103,49 @@ fn an_off_cpu_sink_is_modelled_as_time_that_needs_no_cpu() {
     let scenario = report.scenario.as_ref().expect("a scenario");
     assert!(scenario.prediction.throughput_per_s > report.baseline.throughput_per_s);
 }
+
+#[test]
+fn a_cpu_bound_chain_is_advised_what_the_cpus_carry_and_runs_with_the_advice() {
+    // Chain (Parse -> Filter -> Enrich in one thread) is CPU work, its Filter drops 1 in 8. On a
+    // budget of 2 CPUs, 1M records/s cannot be carried: the advice is the CPUs' limit, with the
+    // Chain subtasks that fill them, and Chain's cost per record named as what must drop.
+    let report = plan("chain", &[], &["--target", "1M", "--cpus", "2"]);
+    let share = |name: &str| {
+        report
+            .tasks
+            .iter()
+            .find(|t| t.task == name)
+            .unwrap_or_else(|| panic!("{name} modelled: {:?}", report.tasks))
+            .share
+    };
+    // The Filter's 7/8 reaches the Sink, measured from its own records.
+    assert!((0.8..0.95).contains(&share("Sink")), "{}", share("Sink"));
+    let target = report.target.as_ref().expect("a target plan");
+    assert!(!target.feasible, "{target:?}");
+    assert_eq!(
+        target.cost_cut.as_ref().map(|c| c.task.as_str()),
+        Some("Chain")
+    );
+    let chain = target
+        .parallelism
+        .iter()
+        .find(|p| p.task == "Chain")
+        .expect("Chain planned");
+    // One subtask per CPU (a third when its little off-CPU time rounds the need up).
+    assert_eq!(chain.from, 1);
+    assert!((2..=3).contains(&chain.to), "{chain:?}");
+    assert_eq!(
+        target.prediction.limit.task, None,
+        "{:?}",
+        target.prediction
+    );
+    // The example takes the advice.
+    let advice = format!("Chain={}", chain.to);
+    let advised = plan("chain", &[("BPPROF_EXAMPLE_PARALLELISM", &advice)], &[]);
+    let run = advised
+        .tasks
+        .iter()
+        .find(|t| t.task == "Chain")
+        .expect("Chain modelled");
+    assert_eq!(run.parallelism, chain.to, "{run:?}");
+}

@@ -531,3 +531,98 @@ fn a_job_starved_by_other_processes_plans_with_the_cpus_it_got() {
     assert_eq!(report.cpus_from, CpuBudget::Given);
     assert_eq!(report.baseline.limit.task.as_deref(), Some("Work"));
 }
+
+#[test]
+fn the_cpu_a_contended_job_spent_waiting_on_channels_is_not_in_its_budget() {
+    // As above, but Source spins in its channel wait: 0.2 CPUs of its CPU time fall outside its
+    // busy time. The job used 0.61 CPUs; its records got 0.41 of them, and the budget is that:
+    // with 0.61 the recorded configuration would be predicted at 595 records/s, not the 400
+    // measured.
+    let mut synth = Synth::new();
+    let source = synth.subtask("Source", 0, 1);
+    let work = synth.subtask("Work", 0, 1);
+    synth.channel("q", 64, &[source], &[work]);
+    for _ in 0..INTERVALS {
+        synth.interval(&[
+            (
+                source,
+                Load::new(0.01, 0.9)
+                    .on_cpu(0.21)
+                    .runqueue(0.0)
+                    .records(0, 400),
+            ),
+            (
+                work,
+                Load::new(1.0, 0.0)
+                    .on_cpu(0.4)
+                    .runqueue(0.6)
+                    .records(400, 400),
+            ),
+        ]);
+    }
+    let recording = with_cpus(&synth, 4);
+    let used = located(&recording).cpu_use.unwrap().used;
+    assert!(close(used, 0.61), "{used}");
+    let report = planned(&recording, PlanOptions::default());
+    assert_eq!(report.cpus_from, CpuBudget::Available);
+    assert!(close(report.cpus, 0.41), "{}", report.cpus);
+    assert!(
+        close(report.baseline.throughput_per_s, 400.0),
+        "{:?}",
+        report.baseline
+    );
+    assert_eq!(report.baseline.limit.task, None);
+    // More subtasks of Work get no more CPU: the prediction stays at what was measured.
+    let more = PlanOptions {
+        set: vec![("Work".to_owned(), 2)],
+        ..PlanOptions::default()
+    };
+    let scenario = planned(&recording, more).scenario.unwrap();
+    assert!(close(scenario.prediction.throughput_per_s, 400.0));
+}
+
+#[test]
+fn wake_ups_of_parked_peers_are_left_out_of_the_cpu_limit() {
+    // Work costs 1 ms of CPU per record, a fifth of it (its samples under crossbeam's waker)
+    // waking the Source parked on the full queue. Where the CPUs limit, a woken thread waits for
+    // a CPU and one wake-up serves many records: 16 subtasks of Work on 8 CPUs carry
+    // 8 / (800 + 10 µs), not 8 / (1,000 + 10 µs).
+    let mut synth = Synth::new();
+    let source = synth.subtask("Source", 0, 1);
+    let work = synth.subtask("Work", 0, 1);
+    synth.channel("sw", 64, &[source], &[work]);
+    for _ in 0..INTERVALS {
+        synth.sample(work, SampleState::Busy, true, &["main", "app::work"], 80);
+        synth.sample(
+            work,
+            SampleState::Busy,
+            true,
+            &[
+                "main",
+                "bpprof::channel::Receiver<T>::recv",
+                "crossbeam_channel::waker::SyncWaker::notify",
+                "syscall",
+            ],
+            20,
+        );
+        synth.interval(&[
+            (source, Load::new(0.01, 0.95).records(0, 1000)),
+            (work, Load::new(1.0, 0.0).records(1000, 1000)),
+        ]);
+    }
+    let recording = with_cpus(&synth, 8);
+    let more = PlanOptions {
+        set: vec![("Work".to_owned(), 16)],
+        ..PlanOptions::default()
+    };
+    let report = planned(&recording, more);
+    let work = report.tasks.iter().find(|t| t.task == "Work").unwrap();
+    assert!(close(work.wake_us, 200.0), "{work:?}");
+    assert!(report.assumptions.contains(&Assumption::WakeUpsBatched));
+    // The recorded configuration is limited by Work, whose time per record keeps its wake-ups.
+    assert_eq!(report.baseline.limit.task.as_deref(), Some("Work"));
+    assert!(close(report.baseline.throughput_per_s, 1000.0));
+    let s = report.scenario.unwrap().prediction;
+    assert_eq!(s.limit.task, None, "{s:?}");
+    assert!(close(s.throughput_per_s, 8e6 / 810.0), "{s:?}");
+}

@@ -53,6 +53,7 @@ fn plan_json_gives_the_parallelism_for_the_target_and_what_a_speedup_buys() {
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     let report: PlanReport = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report.schema, "bpprof.plan");
+    assert_eq!((report.schema_version, report.schema_minor), (1, 1));
     // 4 CPUs (the synthetic machine's); Work's cost drops to 0.9 ms: 3,000 × 0.9 ms = 2.7 -> 3.
     let target = report.target.unwrap();
     let work = target

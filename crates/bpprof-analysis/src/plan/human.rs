@@ -31,7 +31,8 @@ pub fn render_plan(report: &PlanReport, mut out: impl Write) -> io::Result<()> {
         match report.cpus_from {
             CpuBudget::Given => "--cpus".to_owned(),
             CpuBudget::Machine => "the machine's".to_owned(),
-            CpuBudget::Available => format!("what the job got of the machine's {}", r.cpus),
+            CpuBudget::Available =>
+                format!("what the job's records got of the machine's {}", r.cpus),
         }
     )?;
     if let Some(warning) = &r.coverage_warning {
@@ -100,7 +101,7 @@ fn tasks(w: &mut impl Write, report: &PlanReport) -> io::Result<()> {
     writeln!(w)?;
     writeln!(
         w,
-        "Tasks (SHARE: records per job record; SERVICE: on-CPU + off-CPU time per record; SKEW: busiest subtask / mean):"
+        "Tasks (SHARE: records per job record; SERVICE: on-CPU + off-CPU time per record; WAKE: the part of CPU/REC spent waking parked threads, left out of the CPU limit; SKEW: busiest subtask / mean):"
     )?;
     let rows = report
         .tasks
@@ -114,6 +115,11 @@ fn tasks(w: &mut impl Write, report: &PlanReport) -> io::Result<()> {
                 format!("{:.2}", t.share),
                 micros(t.service_us),
                 micros(t.cpu_us),
+                if t.wake_us > 0.0 {
+                    micros(t.wake_us)
+                } else {
+                    "-".to_owned()
+                },
                 format!("{:.2}", t.skew),
                 p.saturates_at_per_s.map_or("-".into(), rate),
             ]
@@ -128,6 +134,7 @@ fn tasks(w: &mut impl Write, report: &PlanReport) -> io::Result<()> {
             ("SHARE", R),
             ("SERVICE", R),
             ("CPU/REC", R),
+            ("WAKE", R),
             ("SKEW", R),
             ("SATURATES AT", R),
         ],
@@ -311,11 +318,14 @@ fn assumption(a: Assumption) -> &'static str {
             "the machine's CPUs are the job's: other processes' CPU use is not deducted (use --cpus)"
         }
         Assumption::OthersKeepTheirCpu => {
-            "the job gets the CPUs it got in the recording: it used fewer than the machine's while its threads waited for one, so other processes keep the rest (use --cpus)"
+            "the job gets the CPUs its records got in the recording (on-CPU while busy): it used fewer than the machine's while its threads waited for one, so other processes keep the rest, and the CPU its threads spent waiting on channels is not its to use (use --cpus)"
         }
         Assumption::GivenCpus => "the job gets the CPUs given with --cpus",
         Assumption::SpeedupByOnCpuShare => {
             "a faster function saves its share of the task's on-CPU busy samples (self + callees)"
+        }
+        Assumption::WakeUpsBatched => {
+            "where the CPUs limit, a woken thread waits for a CPU and one wake-up serves many records: the CPU spent waking threads parked on channels is left out of the CPU limit"
         }
         Assumption::UnknownCpuAsBusy => {
             "a task whose CPU time is unknown (async subtasks) counts its busy time as CPU"

@@ -68,6 +68,7 @@ fn model(t: &TaskReport, job_per_s: f64) -> Option<(TaskModel, bool)> {
             share: c.records_per_s / job_per_s,
             service_us,
             cpu_us: cpu.unwrap_or(busy_us),
+            wake_us: 0.0,
             skew: c.skew.unwrap_or(1.0).max(1.0),
         },
         cpu.is_some(),
@@ -118,12 +119,17 @@ impl Config {
         (needed - 1e-9).ceil().clamp(1.0, f64::from(u32::MAX)) as u32
     }
 
-    /// The job's on-CPU time per job record, seconds.
+    /// Task `i`'s on-CPU time per record where the CPUs limit: without the time it spent waking
+    /// parked peers, since a woken thread then waits for a CPU and one wake-up serves many
+    /// records (`docs/plan.md`, "Wake-ups").
+    pub fn work_cpu_us(&self, tasks: &[TaskModel], i: usize) -> f64 {
+        (self.cpu_us[i] - tasks[i].wake_us).max(0.0)
+    }
+
+    /// The job's on-CPU time per job record where the CPUs limit, seconds.
     pub fn cpu_per_job_record_s(&self, tasks: &[TaskModel]) -> f64 {
-        tasks
-            .iter()
-            .zip(&self.cpu_us)
-            .map(|(t, cpu)| t.share * cpu / US_PER_S)
+        (0..tasks.len())
+            .map(|i| tasks[i].share * self.work_cpu_us(tasks, i) / US_PER_S)
             .sum()
     }
 

@@ -9,6 +9,9 @@ use crate::report::RecordingSummary;
 pub const PLAN_SCHEMA: &str = "bpprof.plan";
 /// Value of [`PlanReport::schema_version`]; the same rules as `bpprof.locate`'s (`docs/json.md`).
 pub const PLAN_SCHEMA_VERSION: u32 = 1;
+/// Value of [`PlanReport::schema_minor`]: the additive changes within the version (1:
+/// `wake_us` of tasks, the assumption `wake_ups_batched`).
+pub const PLAN_SCHEMA_MINOR: u32 = 1;
 
 /// What a pipeline needs for a target rate, and what a change would buy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,6 +20,9 @@ pub struct PlanReport {
     pub schema: String,
     /// Always [`PLAN_SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// [`PLAN_SCHEMA_MINOR`]; 0 in documents without it.
+    #[serde(default)]
+    pub schema_minor: u32,
     /// The recording and the range the costs were measured over.
     pub recording: RecordingSummary,
     /// The CPUs the plan may use (see `cpus_from`).
@@ -60,6 +66,11 @@ pub struct TaskModel {
     pub service_us: f64,
     /// On-CPU time per record, microseconds (its busy time per record when CPU time is unknown).
     pub cpu_us: f64,
+    /// The part of `cpu_us` spent waking threads parked on its channels (the share of its
+    /// on-CPU busy samples under `crossbeam_channel::waker::SyncWaker::notify`), microseconds;
+    /// left out of the CPU limit. 0 without stack samples.
+    #[serde(default)]
+    pub wake_us: f64,
     /// The busiest subtask's busy ratio / the mean over the subtasks.
     pub skew: f64,
 }
@@ -179,7 +190,8 @@ pub struct TargetPlan {
 pub struct CostCut {
     /// Task name.
     pub task: String,
-    /// Its on-CPU time per record now, microseconds.
+    /// Its on-CPU time per record now, microseconds, as the CPU limit counts it (without
+    /// wake-ups of parked peers).
     pub cpu_us_now: f64,
     /// What it must be at most, microseconds; `null` when even 0 is not enough (the other tasks'
     /// CPU alone exceeds the CPUs).
@@ -208,8 +220,8 @@ pub enum CpuBudget {
     Given,
     /// The machine's CPU count, from the recording.
     Machine,
-    /// The CPUs the job used: it used fewer than the machine's while its threads waited for a
-    /// CPU, so other processes took the rest.
+    /// The CPUs the job's records got (its subtasks' on-CPU time while busy): it used fewer
+    /// than the machine's while its threads waited for a CPU, so other processes took the rest.
     Available,
 }
 
@@ -231,7 +243,8 @@ pub enum Assumption {
     OffCpuUnchanged,
     /// The budget is the machine's CPUs: other processes' CPU use is not deducted.
     WholeMachine,
-    /// The budget is the CPUs the job got: other processes keep the CPU they took.
+    /// The budget is the CPUs the job's records got: other processes keep the CPU they took,
+    /// and the CPU the job's threads spent waiting on channels is not the job's to use.
     OthersKeepTheirCpu,
     /// The budget is `--cpus`.
     GivenCpus,
@@ -239,4 +252,8 @@ pub enum Assumption {
     SpeedupByOnCpuShare,
     /// Some task's CPU time is unknown (async subtasks): its busy time is counted as CPU.
     UnknownCpuAsBusy,
+    /// Where the CPUs limit, a thread woken from a channel wait waits for a CPU, so one wake-up
+    /// serves many records: the CPU tasks spent waking parked peers is left out of the CPU
+    /// limit (kept in their time per record).
+    WakeUpsBatched,
 }

@@ -67,6 +67,23 @@ fn on_cpu_busy(
     }
 }
 
+/// The frame under which a thread wakes a peer parked on one of bpprof's instrumented channels
+/// (they are `crossbeam-channel`'s): the futex wake-up is its callee.
+pub(crate) const WAKE_FRAME: &str = "crossbeam_channel::waker::SyncWaker::notify";
+
+/// The share of `task`'s on-CPU busy samples over `range` spent waking parked peers of its
+/// channels ([`WAKE_FRAME`]); 0 without samples.
+pub(crate) fn wake_share(
+    recording: &Recording,
+    range: &AnalysisOptions,
+    task: &str,
+) -> Result<f64, FlameError> {
+    Ok(match share(recording, range, task, WAKE_FRAME)? {
+        Some(s) if s.samples > 0 => s.matching as f64 / s.samples as f64,
+        _ => 0.0,
+    })
+}
+
 /// Frames of the `tasks`' on-CPU busy samples whose name contains `hint` (case-insensitive), most
 /// sampled first, at most `limit`: suggestions for a function that matched nothing.
 pub(crate) fn similar_frames(
