@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use bpprof_format::IntervalChunk;
 
-use super::history::MAX_DECLARATIONS;
+use crate::history::MAX_DECLARATIONS;
 
 /// A logical subtask's totals since the recording started, nanoseconds and records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

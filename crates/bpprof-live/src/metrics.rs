@@ -13,10 +13,9 @@
 
 use bpprof_analysis::{BottleneckKind, LocateReport};
 
-use super::api::Endpoint;
-use super::exposition::{Exposition, Kind};
-use super::shared::with_history;
-use super::totals::{SubtaskTotals, Totals};
+use crate::api::Endpoint;
+use crate::exposition::{Exposition, Kind};
+use crate::totals::{SubtaskTotals, Totals};
 
 /// The counters of a logical subtask: name, help, value.
 type Counter = (
@@ -53,7 +52,8 @@ const FLINK_GAUGES: [FlinkGauge; 3] = [
 
 /// The document for one scrape.
 pub(crate) fn render(endpoint: &Endpoint) -> String {
-    let (totals, meta) = with_history(|h| (h.totals().clone(), Some(h.meta_program())))
+    let (totals, meta) = endpoint
+        .with_history(|h| (h.totals().clone(), Some(h.meta_program())))
         .unwrap_or((Totals::default(), None));
     let job = endpoint.options.job.clone().or(meta).unwrap_or_default();
     let mut doc = Exposition::default();
@@ -172,15 +172,16 @@ fn kind_name(kind: BottleneckKind) -> String {
 }
 
 fn live(doc: &mut Exposition, endpoint: &Endpoint) {
-    let (recorded, seconds, bytes, dropped) = with_history(|h| {
-        (
-            h.newest_end_s(),
-            h.covered_s(),
-            h.bytes() as f64,
-            h.dropped_declarations() as f64,
-        )
-    })
-    .unwrap_or_default();
+    let (recorded, seconds, bytes, dropped) = endpoint
+        .with_history(|h| {
+            (
+                h.newest_end_s(),
+                h.covered_s(),
+                h.bytes() as f64,
+                h.dropped_declarations() as f64,
+            )
+        })
+        .unwrap_or_default();
     let families = [
         (
             "bpprof_live_recorded_seconds",
