@@ -308,8 +308,10 @@ fn the_page_over_a_recording_clicks_slides_and_shows_the_bottleneck_moving() {
     }
 }
 
-/// 16 parallel subtasks in each of 4 tasks, 60 intervals of 1 s, the last task the bottleneck.
-fn sixty_four_subtasks() -> Synth {
+/// 16 parallel subtasks in each of 4 tasks, the last task the bottleneck, over two minutes of
+/// 100 ms intervals (what the live endpoint keeps and the page's strip asks for: 1,200
+/// intervals), written to `path`. `Synth` makes 1 s intervals: every time is divided by 10.
+fn sixty_four_subtasks(path: &Path) {
     let mut synth = Synth::new();
     let tasks = ["Source", "Parse", "Enrich", "Sink"];
     let ids: Vec<Vec<u32>> = tasks
@@ -319,11 +321,11 @@ fn sixty_four_subtasks() -> Synth {
     for pair in ids.windows(2) {
         synth.channel("", 100, &pair[0], &pair[1]);
     }
-    for _ in 0..60 {
+    for _ in 0..1200 {
         let mut loads = Vec::new();
         for (n, task) in ids.iter().enumerate() {
             for &s in task {
-                synth.sample(s, SampleState::Busy, true, &["main", tasks[n]], 20);
+                synth.sample(s, SampleState::Busy, true, &["main", tasks[n]], 10);
                 loads.push((
                     s,
                     if n == 3 {
@@ -336,7 +338,55 @@ fn sixty_four_subtasks() -> Synth {
         }
         synth.interval(&loads);
     }
-    synth
+    let mut recording = synth.recording();
+    let tenth = |ns: &mut u64| *ns /= 10;
+    recording.meta.interval_ns /= 10;
+    for interval in &mut recording.intervals {
+        tenth(&mut interval.start_ns);
+        tenth(&mut interval.end_ns);
+        for s in &mut interval.subtasks {
+            for ns in [
+                &mut s.wall_ns,
+                &mut s.idle_ns,
+                &mut s.backpressured_ns,
+                &mut s.cpu_ns,
+                &mut s.max_idle_stall_ns,
+                &mut s.max_backpressure_stall_ns,
+            ] {
+                tenth(ns);
+            }
+            if let Some(ns) = s.runqueue_ns.as_mut() {
+                tenth(ns);
+            }
+        }
+        for w in &mut interval.waits {
+            tenth(&mut w.wait_ns);
+        }
+        for b in &mut interval.blocking {
+            tenth(&mut b.wake_ns);
+            tenth(&mut b.blocked_cpu_ns);
+        }
+    }
+    for samples in &mut recording.samples {
+        tenth(&mut samples.start_ns);
+        tenth(&mut samples.end_ns);
+    }
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = bpprof_format::RecordingWriter::new(file, &recording.meta).unwrap();
+    for interval in &recording.intervals {
+        writer.write_interval(interval).unwrap();
+        for samples in recording.samples.iter().filter(|s| s.seq == interval.seq) {
+            writer.write_samples(samples).unwrap();
+        }
+    }
+    let end = recording.intervals.last().unwrap().end_ns;
+    writer
+        .finish(&bpprof_format::EndChunk {
+            end_ns: end,
+            chunks: recording.intervals.len() as u64,
+            coalesced_intervals: 0,
+        })
+        .unwrap();
 }
 
 /// The time from the start of the page's load until it has drawn the verdict, the job graph,
@@ -350,7 +400,7 @@ fn a_page_of_64_subtasks_renders() {
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wide.bpprof");
-    sixty_four_subtasks().write_file(&path).unwrap();
+    sixty_four_subtasks(&path);
     let serve = Serve::start(&path);
     let mut times = Vec::new();
     for round in 0..3 {
@@ -369,6 +419,11 @@ fn a_page_of_64_subtasks_renders() {
             json!([]),
         );
         assert_eq!(rows, 17, "the bottleneck's 16 subtasks and a header");
+        let columns = browser.run(
+            "return document.querySelector('#timeline .row').dataset.cells.length",
+            json!([]),
+        );
+        assert_eq!(columns, 60, "two minutes in 2 s columns");
         times.push(drawn[0].as_f64().unwrap());
     }
     eprintln!("64 subtasks: drawn after {times:?} ms (first load, then with the reply cache warm)");
