@@ -20,8 +20,9 @@ use bpprof_format::{
 use crate::totals::Totals;
 
 /// Most declarations of one kind kept (subtask registrations, channel endpoints, operators,
-/// frames, stacks); later ones are counted in [`History::dropped_declarations`]. Samples of an
-/// undeclared stack draw as `[unknown]`; an undeclared subtask's intervals are not analysed.
+/// frames, stacks); later ones are counted (`dropped_declarations` of `/api/v1/status`).
+/// Samples of an undeclared stack draw as `[unknown]`; an undeclared subtask's intervals are not
+/// analysed.
 pub const MAX_DECLARATIONS: usize = 32_768;
 
 /// How much of the past the ring keeps.
