@@ -301,6 +301,24 @@ fn the_page_over_a_recording_clicks_slides_and_shows_the_bottleneck_moving() {
         "const b = document.body.dataset; return Number(b.drawnTo) <= 1.0 ? Number(document.getElementById('status').dataset.to) : null",
     );
     assert!(start.as_f64().unwrap() <= 2.0, "{start}");
+    // A shared address opens on the same moment and subtask.
+    browser.open("about:blank");
+    browser.open(&serve.url("/#to=20&subtask=Window%230"));
+    let shared = browser.wait_for(
+        "the page opened from a shared address",
+        Duration::from_secs(120),
+        "const b = document.body.dataset; const f = document.querySelector('#flame iframe'); return b.drawnMs && f ? [b.drawnTo, document.getElementById('slider').value, f.getAttribute('src'), document.getElementById('verdict').textContent] : null",
+    );
+    assert_eq!(shared[0], "20", "{shared}");
+    assert_eq!(shared[1], "20", "{shared}");
+    assert_eq!(
+        shared[2], "/api/v1/flame?format=svg&seconds=30&subtask=Window%230&to=20",
+        "{shared}"
+    );
+    assert!(shared[3]
+        .as_str()
+        .unwrap()
+        .starts_with("Window is the bottleneck"));
     if let Ok(dir) = std::env::var("BPPROF_SCREENSHOT_DIR") {
         browser.keys("#slider", "\u{E010}"); // End
         wait_drawn(&browser, "the end again");
