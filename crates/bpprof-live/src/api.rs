@@ -15,9 +15,11 @@ use bpprof_analysis::picture;
 use bpprof_analysis::{AnalysisError, AnalysisOptions, LocateReport};
 use serde_json::json;
 
+use crate::exposition;
 use crate::history::{History, Range};
+use crate::metrics;
 use crate::query::{BadRequest, Query};
-use crate::{exposition, metrics, Source};
+use crate::source::Source;
 
 /// The live page: self-contained HTML and script that read this endpoint's `/api/v1` only.
 const PAGE: &str = include_str!("page.html");
@@ -188,7 +190,7 @@ impl Endpoint {
 
     /// Runs `read` on the source's history, `None` when it has none yet.
     pub(crate) fn with_history<T>(&self, read: impl FnOnce(&History) -> T) -> Option<T> {
-        crate::with_history(&*self.source, read)
+        crate::source::with_history(&*self.source, read)
     }
 
     /// The `seconds` before `to_s` (default: the newest interval's end); an error when the
@@ -276,7 +278,23 @@ impl Endpoint {
 
     fn metrics(&self, query: Option<&str>) -> Result<Reply, Reply> {
         Query::parse(query, &[])?;
-        let text = metrics::render(self);
+        let mut scrape = self
+            .with_history(|h| metrics::Scrape {
+                job: h.meta_program(),
+                totals: h.totals().clone(),
+                recorded_s: h.newest_end_s(),
+                history_s: h.covered_s(),
+                history_bytes: h.bytes() as f64,
+                dropped_declarations: h.dropped_declarations() as f64,
+                ..metrics::Scrape::default()
+            })
+            .unwrap_or_default();
+        if let Some(job) = &self.options.job {
+            scrape.job.clone_from(job);
+        }
+        scrape.window_s = self.options.window.as_secs_f64();
+        scrape.report = self.window_report();
+        let text = metrics::render(&scrape);
         Ok(Reply::ok(exposition::CONTENT_TYPE, text.into_bytes()))
     }
 

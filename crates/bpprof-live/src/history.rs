@@ -17,13 +17,7 @@ use bpprof_format::{
     SubtaskInterval, FORMAT_MAJOR, FORMAT_MINOR,
 };
 
-use crate::totals::Totals;
-
-/// Most declarations of one kind kept (subtask registrations, channel endpoints, operators,
-/// frames, stacks); later ones are counted (`dropped_declarations` of `/api/v1/status`).
-/// Samples of an undeclared stack draw as `[unknown]`; an undeclared subtask's intervals are not
-/// analysed.
-pub const MAX_DECLARATIONS: usize = 32_768;
+use crate::totals::{Totals, MAX_DECLARATIONS};
 
 /// How much of the past the ring keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

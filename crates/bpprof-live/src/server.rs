@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Semaphore};
 
 use crate::api::{Endpoint, Reply};
-use crate::Error;
+use crate::error::Error;
 
 /// Connections served at once.
 pub const MAX_CONNECTIONS: usize = 32;
