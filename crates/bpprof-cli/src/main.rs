@@ -14,6 +14,7 @@ mod numbers;
 mod outputs;
 mod plan;
 mod record;
+mod serve;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -73,6 +74,9 @@ pub enum Command {
     /// Draw a differential flame graph of one subtask (or task) between two recordings,
     /// normalised per record processed.
     Diff(diff::DiffArgs),
+    /// Serve the live page over a recording, with a time slider: the job graph, back pressure,
+    /// the timeline strip and flame graphs of any range, in a browser (see docs/live.md).
+    Serve(serve::ServeArgs),
     /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
     Completions(generate::CompletionsArgs),
     /// Print the manual page bpprof(1) as roff, or write every page (one per subcommand) into
@@ -102,6 +106,7 @@ fn run(cli: Cli, paint: Paint, out: &mut dyn Write, err: &mut dyn Write) -> anyh
         Command::Record(args) => record::run(&args, out, err),
         Command::Check(args) => check::run(&args, paint, out, err),
         Command::Diff(args) => done(diff::run(&args, out, err)),
+        Command::Serve(args) => done(serve::run(&args, err)),
         Command::Completions(args) => done(generate::completions(&args, out)),
         Command::Man(args) => done(generate::man(&args, out, err)),
     }

@@ -2,9 +2,13 @@
 //! `.ci/deps.d/30-chromium.sh`): loaded from the endpoint of a running pipeline, its script draws
 //! the verdict, the job graph with the slow task outlined in Flink's busy colour, the back-pressure
 //! table and the timeline, and shows the flame graph of the subtask named in the address (what a
-//! click on a subtask bar sets). Without Chromium the test fails under `CI=true` and says loudly
-//! that it skipped otherwise.
+//! click on a subtask bar sets); then, driven through chromedriver, a real click on the slow
+//! subtask's bar shows its flame graph. Without Chromium the test fails under `CI=true` and says
+//! loudly that it skipped otherwise.
 
+// The WebDriver client of `bpprof serve`'s browser test: one client for both pages.
+#[path = "../../bpprof-cli/tests/browser/mod.rs"]
+mod browser;
 mod live_common;
 
 use std::io::Write;
@@ -157,6 +161,36 @@ fn the_live_page_shows_the_bottleneck_in_a_real_browser() {
     let flame = get(addr, "/api/v1/flame?format=svg&seconds=30&subtask=Slow%230");
     assert_eq!(flame.status, 200, "{}", flame.text());
     assert!(flame.text().contains("spin_cpu"));
+
+    // A real click on the slow subtask's bar, in a browser driven through chromedriver, shows its
+    // flame graph in the frame (the SVG the endpoint drew, with the slow function in it).
+    let browser = browser::Browser::start(
+        "the_live_page_shows_the_bottleneck_in_a_real_browser (click)",
+        1200,
+        1200,
+    )
+    .expect("chromedriver, installed with chromium by .ci/deps.d/30-chromium.sh");
+    browser.open(&format!("http://{addr}/"));
+    browser.wait_for(
+        "the live page drew the job graph",
+        Duration::from_secs(120),
+        "return document.querySelector(\"#graph g.subtask[data-subtask='Slow#0']\") !== null",
+    );
+    browser.click("#graph g.subtask[data-subtask='Slow#0']");
+    let shown = browser.wait_for(
+        "the flame graph of Slow#0 after the click",
+        Duration::from_secs(120),
+        "const f = document.querySelector('#flame iframe'); const d = f && f.contentDocument; return d && d.documentElement && d.documentElement.outerHTML.includes('spin_cpu') ? [f.getAttribute('src'), location.hash] : null",
+    );
+    assert_eq!(
+        shown[0], "/api/v1/flame?format=svg&seconds=30&subtask=Slow%230",
+        "{shown}"
+    );
+    assert_eq!(shown[1], "#subtask=Slow%230");
+    if let Ok(dir) = std::env::var("BPPROF_SCREENSHOT_DIR") {
+        std::fs::write(Path::new(&dir).join("live.png"), browser.screenshot()).unwrap();
+    }
+    drop(browser);
 
     live.stop();
 }

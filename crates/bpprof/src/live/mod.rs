@@ -17,6 +17,10 @@
 //! needs no runtime, and bounds what a client can make it do: connections, request size, the time
 //! to send a request's headers and the lifetime of a connection (see `docs/live.md`).
 //!
+//! The HTTP server, the routes and the page are the crate `bpprof-live`, which `bpprof serve REC`
+//! uses too; this module is the runtime's side: the process-wide history the recorder fills, the
+//! options and `BPPROF_HTTP`.
+//!
 //! ```no_run
 //! let _server = bpprof::live::serve(bpprof::live::LiveOptions::default())?; // 127.0.0.1:9464
 //! let _recorder = bpprof::Recorder::start(bpprof::RecorderOptions::new("run.bpprof"))?;
@@ -24,22 +28,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod address;
-mod api;
-mod exposition;
-mod history;
-mod metrics;
-mod query;
-mod server;
 mod shared;
-mod totals;
 
 use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use address::{parse_address, DEFAULT_ADDRESS};
+use bpprof_live::{Endpoint, EndpointOptions, Limits, Mode};
+
+pub use bpprof_live::{parse_address, Error as LiveError, Server as LiveServer, DEFAULT_ADDRESS};
 pub(crate) use shared::{begin, tee};
 
 /// Environment variable that starts the endpoint from [`crate::init_from_env`]: an address
@@ -99,70 +96,6 @@ impl LiveOptions {
     }
 }
 
-/// Why the endpoint could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum LiveError {
-    /// The address is not an IP address and port, or a port.
-    #[error("invalid address '{text}' for the bpprof endpoint: {reason}; give a port (9464, bound on 127.0.0.1) or an address (127.0.0.1:9464)")]
-    Address {
-        /// What was given.
-        text: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// An option is out of range.
-    #[error("invalid option of the bpprof endpoint: {0}")]
-    Option(String),
-    /// The address could not be bound.
-    #[error("cannot listen on {address} for the bpprof endpoint: {source}")]
-    Bind {
-        /// The address.
-        address: SocketAddr,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The endpoint's thread or runtime could not be started.
-    #[error("cannot start the bpprof endpoint's thread: {0}")]
-    Thread(#[source] std::io::Error),
-}
-
-/// A running endpoint. Dropping it (or [`stop`](Self::stop)) closes the listener and every
-/// connection.
-#[derive(Debug)]
-pub struct LiveServer {
-    local_addr: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl LiveServer {
-    /// The address it listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// Stops it and waits for its thread (its connections are dropped, not finished).
-    pub fn stop(mut self) {
-        self.shut_down();
-    }
-
-    fn shut_down(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for LiveServer {
-    fn drop(&mut self) {
-        self.shut_down();
-    }
-}
-
 /// Starts the endpoint: binds `options.address` now (an error if it cannot) and serves from a
 /// thread of its own until the returned handle drops.
 pub fn serve(options: LiveOptions) -> Result<LiveServer, LiveError> {
@@ -178,12 +111,21 @@ pub fn serve(options: LiveOptions) -> Result<LiveServer, LiveError> {
             options.window, options.history
         )));
     }
-    let (local_addr, shutdown, thread) = server::spawn(options)?;
-    Ok(LiveServer {
-        local_addr,
-        shutdown: Some(shutdown),
-        thread: Some(thread),
-    })
+    shared::server_started(Limits {
+        age_ns: options.history.as_nanos() as u64,
+        bytes: options.history_bytes,
+    });
+    let endpoint = Endpoint::new(
+        EndpointOptions {
+            history: options.history,
+            history_bytes: Some(options.history_bytes),
+            window: options.window,
+            job: options.job,
+            mode: Mode::Live,
+        },
+        Arc::new(shared::Process),
+    );
+    bpprof_live::serve(options.address, endpoint, Box::new(shared::server_stopped))
 }
 
 /// The endpoint [`crate::init_from_env`] started, kept until the process exits.

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bpprof_format::{IntervalChunk, RecordingMeta, SamplesChunk};
+use bpprof_live::{History, Limits};
 
-use super::history::{History, Limits};
 use crate::fork;
 
 /// Endpoints running: the recorder keeps intervals only while this is above 0.
@@ -77,8 +77,14 @@ pub(crate) fn server_stopped() {
     }
 }
 
-/// Runs `read` on the history of the current recording, `None` before any recording started.
-pub(crate) fn with_history<T>(read: impl FnOnce(&History) -> T) -> Option<T> {
-    let shared = lock();
-    shared.history.as_ref().map(|(_, history)| read(history))
+/// The endpoint's source: the history of the current recording (none before one started).
+pub(crate) struct Process;
+
+impl bpprof_live::Source for Process {
+    fn read(&self, read: &mut dyn FnMut(&History)) {
+        let shared = lock();
+        if let Some((_, history)) = shared.history.as_ref() {
+            read(history);
+        }
+    }
 }

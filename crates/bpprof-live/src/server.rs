@@ -23,26 +23,121 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Semaphore};
 
-use super::api::{Endpoint, Reply};
-use super::history::Limits;
-use super::{shared, LiveError, LiveOptions};
+use crate::api::{Endpoint, Reply};
+use crate::error::Error;
 
 /// Connections served at once.
-pub(crate) const MAX_CONNECTIONS: usize = 32;
+pub const MAX_CONNECTIONS: usize = 32;
 /// Longest request line plus headers, bytes (hyper's smallest buffer).
-pub(crate) const MAX_REQUEST_BYTES: usize = 8192;
+pub const MAX_REQUEST_BYTES: usize = 8192;
 /// Time a client has to send a request's headers.
-pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest a connection stays open (keep-alive included).
-pub(crate) const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 
-/// Binds `options.address` and starts the server thread. Returns the bound address, the switch
-/// that stops the server, and its thread.
-pub(crate) fn spawn(
-    options: LiveOptions,
-) -> Result<(SocketAddr, oneshot::Sender<()>, JoinHandle<()>), LiveError> {
-    let address = options.address;
-    let bind_error = |source| LiveError::Bind { address, source };
+/// A running server. Dropping it (or [`stop`](Self::stop)) closes the listener and every
+/// connection.
+#[derive(Debug)]
+pub struct Server {
+    local_addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops it and waits for its thread (its connections are dropped, not finished).
+    pub fn stop(mut self) {
+        self.shut_down();
+    }
+
+    /// Serves until the process ends (`bpprof serve`).
+    pub fn wait(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+
+    fn shut_down(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+/// Binds `address` now (an error if it cannot) and serves `endpoint` from a thread of its own,
+/// `bpprof-http`, with a current-thread tokio runtime of its own, until the returned handle
+/// drops. `on_exit` runs on that thread once the runtime and every connection are gone (or at
+/// once, when the thread cannot start).
+pub fn serve(
+    address: SocketAddr,
+    endpoint: Endpoint,
+    on_exit: Box<dyn FnOnce() + Send>,
+) -> Result<Server, Error> {
+    let started = start(address, endpoint);
+    match started {
+        Ok((listener, local_addr, runtime, endpoint)) => {
+            let (stop_tx, stop_rx) = oneshot::channel();
+            // The hook is shared with the error path: a thread that cannot start runs it here.
+            let hook = Arc::new(std::sync::Mutex::new(Some(on_exit)));
+            let thread_hook = Arc::clone(&hook);
+            let thread = std::thread::Builder::new()
+                .name("bpprof-http".into())
+                .spawn(move || {
+                    runtime.block_on(accept_loop(listener, endpoint, stop_rx));
+                    // Dropping the runtime drops every connection still open.
+                    drop(runtime);
+                    run_hook(&thread_hook);
+                })
+                .map_err(|e| {
+                    run_hook(&hook);
+                    Error::Thread(e)
+                })?;
+            Ok(Server {
+                local_addr,
+                shutdown: Some(stop_tx),
+                thread: Some(thread),
+            })
+        }
+        Err(e) => {
+            on_exit();
+            Err(e)
+        }
+    }
+}
+
+type Hook = Arc<std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>>;
+
+fn run_hook(hook: &Hook) {
+    let hook = hook.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(hook) = hook {
+        hook();
+    }
+}
+
+type Started = (
+    std::net::TcpListener,
+    SocketAddr,
+    tokio::runtime::Runtime,
+    Arc<Endpoint>,
+);
+
+/// The listener, bound and non-blocking, its address, and the runtime.
+fn start(address: SocketAddr, endpoint: Endpoint) -> Result<Started, Error> {
+    let bind_error = |source| Error::Bind { address, source };
     let listener = std::net::TcpListener::bind(address).map_err(bind_error)?;
     listener.set_nonblocking(true).map_err(bind_error)?;
     let local_addr = listener.local_addr().map_err(bind_error)?;
@@ -50,26 +145,8 @@ pub(crate) fn spawn(
         .enable_io()
         .enable_time()
         .build()
-        .map_err(LiveError::Thread)?;
-    let (stop_tx, stop_rx) = oneshot::channel();
-    shared::server_started(Limits {
-        age_ns: options.history.as_nanos() as u64,
-        bytes: options.history_bytes,
-    });
-    let endpoint = Arc::new(Endpoint::new(options));
-    let thread = std::thread::Builder::new()
-        .name("bpprof-http".into())
-        .spawn(move || {
-            runtime.block_on(accept_loop(listener, endpoint, stop_rx));
-            // Dropping the runtime drops every connection still open.
-            drop(runtime);
-            shared::server_stopped();
-        })
-        .map_err(|e| {
-            shared::server_stopped();
-            LiveError::Thread(e)
-        })?;
-    Ok((local_addr, stop_tx, thread))
+        .map_err(Error::Thread)?;
+    Ok((listener, local_addr, runtime, Arc::new(endpoint)))
 }
 
 async fn accept_loop(

@@ -52,6 +52,19 @@ impl Query {
         }
     }
 
+    /// `name` as a time in the recording (seconds since it started, 0 or more), if given.
+    pub(crate) fn position(&self, name: &str) -> Result<Option<f64>, BadRequest> {
+        let Some(text) = self.get(name) else {
+            return Ok(None);
+        };
+        match text.parse::<f64>() {
+            Ok(s) if s.is_finite() && s >= 0.0 => Ok(Some(s)),
+            _ => Err(BadRequest(format!(
+                "{name}={text}: give a time in the recording, seconds since it started (0 or more)"
+            ))),
+        }
+    }
+
     /// `name` as one of `choices`, or the first of them.
     pub(crate) fn choice<'c>(
         &self,
@@ -130,6 +143,10 @@ mod tests {
         assert!(q.seconds("seconds", 1.0, 60.0).is_err());
         let q = Query::parse(Some("seconds=61"), &["seconds"]).unwrap();
         assert!(q.seconds("seconds", 1.0, 60.0).is_err());
+        let q = Query::parse(Some("to=-1"), &["to"]).unwrap();
+        assert!(q.position("to").unwrap_err().0.contains("0 or more"));
+        let q = Query::parse(Some("to=12.5"), &["to"]).unwrap();
+        assert_eq!(q.position("to"), Ok(Some(12.5)));
         let q = Query::parse(Some("format=png"), &["format"]).unwrap();
         assert_eq!(
             q.choice("format", &["folded", "svg"]).unwrap_err().0,

@@ -1,18 +1,25 @@
 //! What the endpoint answers: one function per path, each a [`Reply`]. The analysis is
 //! `bpprof-analysis`'s own ([`bpprof_analysis::locate`], [`flame::fold`]) run on the history's
 //! last seconds rebuilt as a recording, so the JSON is the schema of `bpprof locate --format json`.
+//! Every range ends at the newest interval, or at `to` when the request says so (the page's time
+//! slider over a recording).
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use bpprof_analysis::flame::{self, FlameError, FlameOptions, Mode, Selection, SvgOptions};
+use bpprof_analysis::flame::{
+    self, FlameError, FlameOptions, Mode as FlameMode, Selection, SvgOptions,
+};
 use bpprof_analysis::picture;
 use bpprof_analysis::{AnalysisError, AnalysisOptions, LocateReport};
 use serde_json::json;
 
-use super::query::{BadRequest, Query};
-use super::shared::with_history;
-use super::{exposition, metrics, LiveOptions};
+use crate::exposition;
+use crate::history::{History, Range};
+use crate::metrics;
+use crate::query::{BadRequest, Query};
+use crate::source::Source;
 
 /// The live page: self-contained HTML and script that read this endpoint's `/api/v1` only.
 const PAGE: &str = include_str!("page.html");
@@ -21,14 +28,6 @@ const PAGE: &str = include_str!("page.html");
 const DEFAULT_SECONDS: f64 = 30.0;
 /// Default range of the job graph, seconds: what the live page redraws every second.
 const GRAPH_SECONDS: f64 = 10.0;
-
-/// The history's last `seconds`; an error when it holds no interval yet.
-fn last(seconds: f64) -> Result<super::history::Range, AnalysisError> {
-    with_history(|h| h.last(seconds))
-        .flatten()
-        .filter(|r| !r.is_empty())
-        .ok_or(AnalysisError::NoIntervals)
-}
 
 /// A response: status, content type and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,29 +115,97 @@ impl From<FlameError> for Reply {
 /// bytes without new work.
 const REPLY_CACHE: usize = 16;
 
-/// The endpoint's settings and its one cache: the last replies, by request and newest interval.
-#[derive(Debug)]
-pub(crate) struct Endpoint {
+/// What an endpoint serves: the running pipeline's last minutes, or a recording file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// The runtime's history, growing while the pipeline runs.
+    Live,
+    /// A recording loaded whole (`bpprof serve REC`); the page shows a time slider.
+    Recording {
+        /// The file's name, as the page shows it.
+        name: String,
+    },
+}
+
+/// Settings of an [`Endpoint`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointOptions {
+    /// The longest range a request may ask for.
+    pub history: Duration,
+    /// The most the source's history may take (what `/api/v1/status` reports); `None`: no limit.
+    pub history_bytes: Option<usize>,
+    /// The range of `/metrics`' gauges and bottleneck series.
+    pub window: Duration,
+    /// The `job_name` label of every series; `None`: the recorded program's name.
+    pub job: Option<String>,
+    /// Live or a recording.
+    pub mode: Mode,
+}
+
+impl EndpointOptions {
+    /// The options that browse `history`, loaded from the recording file `name`: any range of
+    /// it may be asked for; the gauges cover 10 s (or the whole recording when shorter).
+    pub fn recording(history: &History, name: &str) -> Self {
+        let history = Duration::from_secs_f64(history.covered_s().ceil().max(1.0));
+        EndpointOptions {
+            history,
+            history_bytes: None,
+            window: Duration::from_secs(10).min(history),
+            job: None,
+            mode: Mode::Recording {
+                name: name.to_owned(),
+            },
+        }
+    }
+}
+
+/// The routes over one [`Source`], and its one cache: the last replies, by request and newest
+/// interval.
+pub struct Endpoint {
     /// The options it was started with.
-    pub(crate) options: LiveOptions,
+    pub(crate) options: EndpointOptions,
+    source: Arc<dyn Source>,
     /// Up to [`REPLY_CACHE`] successful replies: the newest interval's sequence number when each
     /// was computed, the request (`path?query`), the reply.
     replies: Mutex<VecDeque<(u64, String, Reply)>>,
 }
 
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Endpoint {
-    /// An endpoint with `options`.
-    pub(crate) fn new(options: LiveOptions) -> Self {
+    /// An endpoint with `options` over the intervals of `source`.
+    pub fn new(options: EndpointOptions, source: Arc<dyn Source>) -> Self {
         Endpoint {
             options,
+            source,
             replies: Mutex::new(VecDeque::with_capacity(REPLY_CACHE)),
         }
+    }
+
+    /// Runs `read` on the source's history, `None` when it has none yet.
+    pub(crate) fn with_history<T>(&self, read: impl FnOnce(&History) -> T) -> Option<T> {
+        crate::source::with_history(&*self.source, read)
+    }
+
+    /// The `seconds` before `to_s` (default: the newest interval's end); an error when the
+    /// history holds no interval there.
+    fn last(&self, seconds: f64, to_s: Option<f64>) -> Result<Range, AnalysisError> {
+        self.with_history(|h| h.last(seconds, to_s))
+            .flatten()
+            .filter(|r| !r.is_empty())
+            .ok_or(AnalysisError::NoIntervals)
     }
 
     /// The answer to `GET path?query`: from the cache when nothing was recorded since it was
     /// computed.
     pub(crate) fn get(&self, path: &str, query: Option<&str>) -> Reply {
-        let newest = with_history(|h| h.newest_seq()).flatten();
+        let newest = self.with_history(|h| h.newest_seq()).flatten();
         let key = format!("{path}?{}", query.unwrap_or(""));
         let mut replies = self.replies.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(seq) = newest {
@@ -180,15 +247,16 @@ impl Endpoint {
         self.options.history.as_secs_f64()
     }
 
-    /// `bpprof locate` over the last `seconds`, windows of `window_s` for its timeline; without
-    /// the stack samples (and so without the note on stacks cut short) unless `samples`.
+    /// `bpprof locate` over the `seconds` before `to_s`, windows of `window_s` for its timeline;
+    /// without the stack samples (and so without the note on stacks cut short) unless `samples`.
     fn report(
         &self,
         seconds: f64,
+        to_s: Option<f64>,
         window_s: Option<f64>,
         samples: bool,
     ) -> Result<LocateReport, Reply> {
-        let range = last(seconds)?;
+        let range = self.last(seconds, to_s)?;
         let range = if samples {
             range
         } else {
@@ -204,13 +272,29 @@ impl Endpoint {
 
     /// The report over the last [`LiveOptions::window`], `None` before there is one.
     pub(crate) fn window_report(&self) -> Option<LocateReport> {
-        self.report(self.options.window.as_secs_f64(), None, false)
+        self.report(self.options.window.as_secs_f64(), None, None, false)
             .ok()
     }
 
     fn metrics(&self, query: Option<&str>) -> Result<Reply, Reply> {
         Query::parse(query, &[])?;
-        let text = metrics::render(self);
+        let mut scrape = self
+            .with_history(|h| metrics::Scrape {
+                job: h.meta_program(),
+                totals: h.totals().clone(),
+                recorded_s: h.newest_end_s(),
+                history_s: h.covered_s(),
+                history_bytes: h.bytes() as f64,
+                dropped_declarations: h.dropped_declarations() as f64,
+                ..metrics::Scrape::default()
+            })
+            .unwrap_or_default();
+        if let Some(job) = &self.options.job {
+            scrape.job.clone_from(job);
+        }
+        scrape.window_s = self.options.window.as_secs_f64();
+        scrape.report = self.window_report();
+        let text = metrics::render(&scrape);
         Ok(Reply::ok(exposition::CONTENT_TYPE, text.into_bytes()))
     }
 
@@ -222,16 +306,18 @@ impl Endpoint {
     }
 
     fn locate(&self, query: Option<&str>) -> Result<Reply, Reply> {
-        let query = Query::parse(query, &["seconds", "window"])?;
+        let query = Query::parse(query, &["seconds", "window", "to"])?;
         let seconds = query.seconds("seconds", DEFAULT_SECONDS, self.max_seconds())?;
-        let report = self.report(seconds, self.window_param(&query)?, true)?;
+        let to = query.position("to")?;
+        let report = self.report(seconds, to, self.window_param(&query)?, true)?;
         Ok(Reply::report(&report))
     }
 
     fn timeline(&self, query: Option<&str>) -> Result<Reply, Reply> {
-        let query = Query::parse(query, &["seconds", "window"])?;
+        let query = Query::parse(query, &["seconds", "window", "to"])?;
         let seconds = query.seconds("seconds", self.max_seconds(), self.max_seconds())?;
-        let report = self.report(seconds, self.window_param(&query)?, false)?;
+        let to = query.position("to")?;
+        let report = self.report(seconds, to, self.window_param(&query)?, false)?;
         Ok(Reply::json(&json!({
             "schema": report.schema,
             "schema_version": report.schema_version,
@@ -243,19 +329,20 @@ impl Endpoint {
     }
 
     fn flame(&self, query: Option<&str>) -> Result<Reply, Reply> {
-        let query = Query::parse(query, &["subtask", "seconds", "format", "mode"])?;
+        let query = Query::parse(query, &["subtask", "seconds", "format", "mode", "to"])?;
         let seconds = query.seconds("seconds", DEFAULT_SECONDS, self.max_seconds())?;
+        let to = query.position("to")?;
         let format = query.choice("format", &["folded", "svg"])?;
         let mode = match query.choice("mode", &["mixed", "on-cpu", "off-cpu"])? {
-            "on-cpu" => Mode::OnCpu,
-            "off-cpu" => Mode::OffCpu,
-            _ => Mode::Mixed,
+            "on-cpu" => FlameMode::OnCpu,
+            "off-cpu" => FlameMode::OffCpu,
+            _ => FlameMode::Mixed,
         };
         let selection = match query.get("subtask") {
             Some(name) => Selection::parse_subtask(name)?,
             None => Selection::Bottleneck,
         };
-        let range = last(seconds)?;
+        let range = self.last(seconds, to)?;
         let options = FlameOptions {
             selection,
             mode,
@@ -280,9 +367,10 @@ impl Endpoint {
 
     /// The job graph of the last `seconds` in Flink's colours, as `bpprof locate --svg` draws it.
     fn graph(&self, query: Option<&str>) -> Result<Reply, Reply> {
-        let query = Query::parse(query, &["seconds"])?;
+        let query = Query::parse(query, &["seconds", "to"])?;
         let seconds = query.seconds("seconds", GRAPH_SECONDS, self.max_seconds())?;
-        let report = self.report(seconds, None, false)?;
+        let to = query.position("to")?;
+        let report = self.report(seconds, to, None, false)?;
         let mut body = Vec::new();
         picture::render_job_svg(&report, &mut body)
             .map_err(|e| Reply::error(500, "render_failed", e.to_string()))?;
@@ -291,17 +379,25 @@ impl Endpoint {
 
     fn status(&self, query: Option<&str>) -> Result<Reply, Reply> {
         Query::parse(query, &[])?;
-        let status = with_history(|h| {
-            json!({
-                "recording": true,
-                "newest_seq": h.newest_seq(),
-                "history_s": h.covered_s(),
-                "history_bytes": h.bytes(),
-                "dropped_declarations": h.dropped_declarations(),
+        let status = self
+            .with_history(|h| {
+                json!({
+                    "recording": true,
+                    "newest_seq": h.newest_seq(),
+                    "history_s": h.covered_s(),
+                    "from_s": h.oldest_start_s(),
+                    "to_s": h.newest_end_s(),
+                    "history_bytes": h.bytes(),
+                    "dropped_declarations": h.dropped_declarations(),
+                })
             })
-        })
-        .unwrap_or_else(|| json!({ "recording": false }));
+            .unwrap_or_else(|| json!({ "recording": false }));
+        let mode = match &self.options.mode {
+            Mode::Live => json!({ "kind": "live" }),
+            Mode::Recording { name } => json!({ "kind": "recording", "name": name }),
+        };
         Ok(Reply::json(&json!({
+            "mode": mode,
             "limits": {
                 "history_s": self.max_seconds(),
                 "history_bytes": self.options.history_bytes,

@@ -13,10 +13,8 @@
 
 use bpprof_analysis::{BottleneckKind, LocateReport};
 
-use super::api::Endpoint;
-use super::exposition::{Exposition, Kind};
-use super::shared::with_history;
-use super::totals::{SubtaskTotals, Totals};
+use crate::exposition::{Exposition, Kind};
+use crate::totals::{SubtaskTotals, Totals};
 
 /// The counters of a logical subtask: name, help, value.
 type Counter = (
@@ -51,19 +49,38 @@ const FLINK_GAUGES: [FlinkGauge; 3] = [
     ("bpprof_task_backPressuredTimeMsPerSecond", "Flink's backPressuredTimeMsPerSecond over the last window: backpressured milliseconds per second.", |s| s.backpressured),
 ];
 
+/// What one scrape shows, gathered by the endpoint from its history.
+#[derive(Debug, Default)]
+pub(crate) struct Scrape {
+    /// The `job_name` label.
+    pub(crate) job: String,
+    /// The cumulative counters.
+    pub(crate) totals: Totals,
+    /// The analysis of the last window, `None` before there is one.
+    pub(crate) report: Option<LocateReport>,
+    /// End of the newest interval, seconds since the recording started.
+    pub(crate) recorded_s: f64,
+    /// The range of the window gauges, seconds.
+    pub(crate) window_s: f64,
+    /// Seconds of intervals the history holds.
+    pub(crate) history_s: f64,
+    /// Estimated bytes of the history.
+    pub(crate) history_bytes: f64,
+    /// Declarations the history did not keep.
+    pub(crate) dropped_declarations: f64,
+}
+
 /// The document for one scrape.
-pub(crate) fn render(endpoint: &Endpoint) -> String {
-    let (totals, meta) = with_history(|h| (h.totals().clone(), Some(h.meta_program())))
-        .unwrap_or((Totals::default(), None));
-    let job = endpoint.options.job.clone().or(meta).unwrap_or_default();
+pub(crate) fn render(scrape: &Scrape) -> String {
+    let job = scrape.job.as_str();
     let mut doc = Exposition::default();
-    counters(&mut doc, &job, &totals);
-    if let Some(report) = endpoint.window_report() {
-        gauges(&mut doc, &job, &report);
-        edges(&mut doc, &job, &report);
-        bottlenecks(&mut doc, &job, &report);
+    counters(&mut doc, job, &scrape.totals);
+    if let Some(report) = &scrape.report {
+        gauges(&mut doc, job, report);
+        edges(&mut doc, job, report);
+        bottlenecks(&mut doc, job, report);
     }
-    live(&mut doc, endpoint);
+    live(&mut doc, scrape);
     doc.finish()
 }
 
@@ -171,46 +188,37 @@ fn kind_name(kind: BottleneckKind) -> String {
         .unwrap_or_default()
 }
 
-fn live(doc: &mut Exposition, endpoint: &Endpoint) {
-    let (recorded, seconds, bytes, dropped) = with_history(|h| {
-        (
-            h.newest_end_s(),
-            h.covered_s(),
-            h.bytes() as f64,
-            h.dropped_declarations() as f64,
-        )
-    })
-    .unwrap_or_default();
+fn live(doc: &mut Exposition, scrape: &Scrape) {
     let families = [
         (
             "bpprof_live_recorded_seconds",
             Kind::Gauge,
             "End of the newest interval the counters include, seconds since the recording started (what bpprof locate --to takes).",
-            recorded,
+            scrape.recorded_s,
         ),
         (
             "bpprof_live_window_seconds",
             Kind::Gauge,
             "The range of the window gauges, seconds.",
-            endpoint.options.window.as_secs_f64(),
+            scrape.window_s,
         ),
         (
             "bpprof_live_history_seconds",
             Kind::Gauge,
             "Seconds of intervals the endpoint's history holds.",
-            seconds,
+            scrape.history_s,
         ),
         (
             "bpprof_live_history_bytes",
             Kind::Gauge,
             "Estimated bytes of the endpoint's history.",
-            bytes,
+            scrape.history_bytes,
         ),
         (
             "bpprof_live_dropped_declarations_total",
             Kind::Counter,
             "Declarations the history did not keep (beyond its cap).",
-            dropped,
+            scrape.dropped_declarations,
         ),
     ];
     for (name, kind, help, value) in families {

@@ -1,49 +1,58 @@
 //! The live history: the intervals the recorder wrote in the last minutes, in a bounded ring, with
 //! the declarations they refer to, from which a [`Recording`] of any recent range is rebuilt for
-//! the analysis.
+//! the analysis. The runtime fills one interval by interval as its recorder writes them;
+//! [`History::from_recording`] fills one with a whole recording file, for `bpprof serve`.
 //!
 //! Declarations (tasks, subtasks, channels, frames, stacks ...) are written once per recording, in
 //! the first chunk after they were made, so the ring keeps them apart, accumulated, and hands all
 //! of them to the first interval of every rebuilt range. Everything the endpoint reads is behind
 //! an `Arc`: a reader holds the lock only to clone a few pointers.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::mem::size_of;
 use std::sync::Arc;
 
 use bpprof_format::{
-    IntervalChunk, Recording, RecordingMeta, SampleCount, SamplesChunk, SubtaskInterval,
-    FORMAT_MAJOR, FORMAT_MINOR,
+    IntervalChunk, ReadWarning, Recording, RecordingMeta, SampleCount, SamplesChunk,
+    SubtaskInterval, FORMAT_MAJOR, FORMAT_MINOR,
 };
 
-use super::totals::Totals;
-
-/// Most declarations of one kind kept (subtask registrations, channel endpoints, operators,
-/// frames, stacks); later ones are counted in [`History::dropped_declarations`]. Samples of an
-/// undeclared stack draw as `[unknown]`; an undeclared subtask's intervals are not analysed.
-pub(crate) const MAX_DECLARATIONS: usize = 32_768;
+use crate::totals::{Totals, MAX_DECLARATIONS};
 
 /// How much of the past the ring keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Limits {
+pub struct Limits {
     /// Intervals ending longer ago than this (before the newest one's end) are dropped.
-    pub(crate) age_ns: u64,
+    pub age_ns: u64,
     /// Intervals and their samples take at most about this many bytes; the oldest go first.
-    pub(crate) bytes: usize,
+    pub bytes: usize,
+}
+
+impl Limits {
+    /// No limit: a recording loaded whole.
+    pub const NONE: Limits = Limits {
+        age_ns: u64::MAX,
+        bytes: usize::MAX,
+    };
 }
 
 /// One interval of the ring, with its declarations moved out.
 #[derive(Debug, Clone)]
 struct Entry {
     interval: Arc<IntervalChunk>,
-    samples: Option<Arc<SamplesChunk>>,
+    /// Its stack samples: one chunk from the runtime, one per process in a merged recording.
+    samples: Vec<Arc<SamplesChunk>>,
     bytes: usize,
 }
 
 /// The ring and what it needs to be analysed.
 #[derive(Debug)]
-pub(crate) struct History {
+pub struct History {
     meta: Arc<RecordingMeta>,
+    /// Format version and reader warnings of the recording file ([`History::from_recording`]);
+    /// the current version and none for the runtime's.
+    version: (u16, u16),
+    warnings: Arc<Vec<ReadWarning>>,
     /// Every declaration of the current recording, in an otherwise empty interval chunk.
     declarations: Arc<IntervalChunk>,
     /// Every frame and stack declared by the current recording's samples so far.
@@ -59,6 +68,8 @@ pub(crate) struct History {
 #[derive(Debug, Clone)]
 pub(crate) struct Range {
     meta: Arc<RecordingMeta>,
+    version: (u16, u16),
+    warnings: Arc<Vec<ReadWarning>>,
     declarations: Arc<IntervalChunk>,
     dictionary: Arc<SamplesChunk>,
     entries: Vec<Entry>,
@@ -68,9 +79,11 @@ pub(crate) struct Range {
 
 impl History {
     /// An empty history of the recording described by `meta`.
-    pub(crate) fn new(meta: RecordingMeta, limits: Limits) -> Self {
+    pub fn new(meta: RecordingMeta, limits: Limits) -> Self {
         History {
             meta: Arc::new(meta),
+            version: (FORMAT_MAJOR, FORMAT_MINOR),
+            warnings: Arc::default(),
             declarations: Arc::default(),
             dictionary: Arc::default(),
             ring: VecDeque::new(),
@@ -86,8 +99,25 @@ impl History {
         self.meta.program.clone()
     }
 
+    /// A history holding every interval and stack sample of `recording`, without limits: what
+    /// `bpprof serve` browses. Samples chunks go with the interval of their sequence number.
+    pub fn from_recording(recording: Recording) -> Self {
+        let mut history = History::new(recording.meta, Limits::NONE);
+        history.version = recording.version;
+        history.warnings = Arc::new(recording.warnings);
+        let mut samples: HashMap<u64, Vec<SamplesChunk>> = HashMap::new();
+        for chunk in recording.samples {
+            samples.entry(chunk.seq).or_default().push(chunk);
+        }
+        for interval in &recording.intervals {
+            let chunks = samples.remove(&interval.seq).unwrap_or_default();
+            history.push(interval, &chunks, true);
+        }
+        history
+    }
+
     /// Changes the limits; the ring shrinks at the next interval.
-    pub(crate) fn set_limits(&mut self, limits: Limits) {
+    pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
     }
 
@@ -109,28 +139,32 @@ impl History {
     /// Adds one interval as the recorder wrote it, with its stack samples when sampling is on:
     /// its declarations and counters always (an endpoint started later needs them), the interval
     /// itself only when `keep` (an endpoint is running).
-    pub(crate) fn push(
+    pub fn push<'s>(
         &mut self,
         interval: &IntervalChunk,
-        samples: Option<&SamplesChunk>,
+        samples: impl IntoIterator<Item = &'s SamplesChunk>,
         keep: bool,
     ) {
         let mut interval = interval.clone();
         self.keep_declarations(&mut interval);
         self.totals.add(&self.declarations, &interval);
-        let samples = samples.map(|s| {
-            let mut s = s.clone();
-            let dictionary = Arc::make_mut(&mut self.dictionary);
-            let frames = std::mem::take(&mut s.frames);
-            let stacks = std::mem::take(&mut s.stacks);
-            self.dropped_declarations += append_capped(&mut dictionary.frames, frames)
-                + append_capped(&mut dictionary.stacks, stacks);
-            Arc::new(s)
-        });
+        let samples: Vec<Arc<SamplesChunk>> = samples
+            .into_iter()
+            .map(|s| {
+                let mut s = s.clone();
+                let dictionary = Arc::make_mut(&mut self.dictionary);
+                let frames = std::mem::take(&mut s.frames);
+                let stacks = std::mem::take(&mut s.stacks);
+                self.dropped_declarations += append_capped(&mut dictionary.frames, frames)
+                    + append_capped(&mut dictionary.stacks, stacks);
+                Arc::new(s)
+            })
+            .collect();
         if !keep {
             return;
         }
-        let bytes = interval_bytes(&interval) + samples.as_deref().map_or(0, samples_bytes);
+        let bytes =
+            interval_bytes(&interval) + samples.iter().map(|s| samples_bytes(s)).sum::<usize>();
         self.bytes += bytes;
         self.ring.push_back(Entry {
             interval: Arc::new(interval),
@@ -141,7 +175,7 @@ impl History {
     }
 
     /// Forgets the intervals (the last endpoint stopped); declarations and counters stay.
-    pub(crate) fn clear_ring(&mut self) {
+    pub fn clear_ring(&mut self) {
         self.ring.clear();
         self.bytes = 0;
     }
@@ -187,27 +221,39 @@ impl History {
         }
     }
 
-    /// The intervals that overlap the last `seconds` before the newest one's end, or `None` when
-    /// the ring is empty. The range starts where the first of them starts, so it covers at least
-    /// `seconds` (more when the recorder merged intervals, which are then longer) and the
-    /// analysis, which takes the intervals whose midpoints lie in the range, takes them all.
-    pub(crate) fn last(&self, seconds: f64) -> Option<Range> {
+    /// The intervals that overlap the `seconds` before `to_s` (seconds since the recording
+    /// started; default and at most the newest interval's end), or `None` when the ring is
+    /// empty. The range starts where the first of them starts, so it covers at least `seconds`
+    /// (more when the recorder merged intervals, which are then longer) and the analysis, which
+    /// takes the intervals whose midpoints lie in the range, takes them all.
+    pub(crate) fn last(&self, seconds: f64, to_s: Option<f64>) -> Option<Range> {
         let newest_end = self.ring.back()?.interval.end_ns;
-        let cut = newest_end.saturating_sub((seconds * 1e9) as u64);
+        let end = to_s.map_or(newest_end, |to| ((to * 1e9) as u64).min(newest_end));
+        let cut = end.saturating_sub((seconds * 1e9) as u64);
         let entries: Vec<Entry> = self
             .ring
             .iter()
-            .filter(|e| e.interval.end_ns > cut)
+            .filter(|e| e.interval.end_ns > cut && e.interval.start_ns < end)
             .cloned()
             .collect();
         let from_ns = entries.first().map_or(cut, |e| e.interval.start_ns);
         Some(Range {
             meta: Arc::clone(&self.meta),
+            version: self.version,
+            warnings: Arc::clone(&self.warnings),
             declarations: Arc::clone(&self.declarations),
             dictionary: Arc::clone(&self.dictionary),
             entries,
             from_s: from_ns as f64 / 1e9,
         })
+    }
+
+    /// Start of the oldest interval held, seconds since the recording started (0 before the
+    /// first).
+    pub(crate) fn oldest_start_s(&self) -> f64 {
+        self.ring
+            .front()
+            .map_or(0.0, |e| e.interval.start_ns as f64 / 1e9)
     }
 
     /// End of the newest interval, seconds since the recording started (0 before the first).
@@ -255,19 +301,19 @@ impl Range {
         let mut samples: Vec<SamplesChunk> = self
             .entries
             .iter()
-            .filter_map(|e| e.samples.as_deref().cloned())
+            .flat_map(|e| e.samples.iter().map(|s| SamplesChunk::clone(s)))
             .collect();
         if let Some(first) = samples.first_mut() {
             first.frames = self.dictionary.frames.clone();
             first.stacks = self.dictionary.stacks.clone();
         }
         Recording {
-            version: (FORMAT_MAJOR, FORMAT_MINOR),
+            version: self.version,
             meta: RecordingMeta::clone(&self.meta),
             intervals,
             samples,
             end: None,
-            warnings: Vec::new(),
+            warnings: Vec::clone(&self.warnings),
         }
     }
 
@@ -275,7 +321,7 @@ impl Range {
     /// samples), cheaper to rebuild and analyse.
     pub(crate) fn without_samples(mut self) -> Range {
         for entry in &mut self.entries {
-            entry.samples = None;
+            entry.samples.clear();
         }
         self
     }
@@ -356,14 +402,14 @@ mod tests {
     #[test]
     fn the_ring_keeps_the_last_minutes_only_and_every_declaration() {
         let mut history = History::new(RecordingMeta::default(), limits(2, usize::MAX));
-        history.push(&interval(0, vec![decl()]), None, true);
+        history.push(&interval(0, vec![decl()]), [], true);
         for seq in 1..100 {
-            history.push(&interval(seq, Vec::new()), None, true);
+            history.push(&interval(seq, Vec::new()), [], true);
         }
         // 2 s of 100 ms intervals (plus the one ending exactly 2 s before the newest).
         assert_eq!(history.ring.len(), 21);
         assert!((history.covered_s() - 2.1).abs() < 1e-9);
-        let recording = history.last(1.0).unwrap().recording();
+        let recording = history.last(1.0, None).unwrap().recording();
         assert_eq!(recording.intervals.len(), 10);
         assert_eq!(recording.intervals[0].seq, 90);
         // The declaration made in the evicted first interval travels with the range.
@@ -374,29 +420,82 @@ mod tests {
     #[test]
     fn a_range_takes_every_interval_that_overlaps_it() {
         let mut history = History::new(RecordingMeta::default(), limits(3600, usize::MAX));
-        history.push(&interval(0, vec![decl()]), None, true);
+        history.push(&interval(0, vec![decl()]), [], true);
         // A merged interval of 2 s, then one of 100 ms.
         let mut merged = interval(1, Vec::new());
         merged.end_ns = 2_100_000_000;
-        history.push(&merged, None, true);
+        history.push(&merged, [], true);
         let mut last = interval(2, Vec::new());
         last.start_ns = 2_100_000_000;
         last.end_ns = 2_200_000_000;
-        history.push(&last, None, true);
-        let range = history.last(0.5).unwrap();
+        history.push(&last, [], true);
+        let range = history.last(0.5, None).unwrap();
         assert!((range.from_s - 0.1).abs() < 1e-9, "{}", range.from_s);
         assert_eq!(range.recording().intervals.len(), 2);
     }
 
     #[test]
+    fn a_range_can_end_before_the_newest_interval() {
+        let mut history = History::new(RecordingMeta::default(), limits(3600, usize::MAX));
+        history.push(&interval(0, vec![decl()]), [], true);
+        for seq in 1..50 {
+            history.push(&interval(seq, Vec::new()), [], true);
+        }
+        // The second before 2.0 s: intervals 10..=19, declarations carried to the first.
+        let range = history.last(1.0, Some(2.0)).unwrap();
+        assert!((range.from_s - 1.0).abs() < 1e-9, "{}", range.from_s);
+        let recording = range.recording();
+        let seqs: Vec<u64> = recording.intervals.iter().map(|i| i.seq).collect();
+        assert_eq!(seqs, (10..20).collect::<Vec<_>>());
+        assert_eq!(recording.intervals[0].declared_subtasks, vec![decl()]);
+        // Past the newest end: the newest intervals.
+        let late = history.last(1.0, Some(99.0)).unwrap().recording();
+        assert_eq!(late.intervals.last().unwrap().seq, 49);
+    }
+
+    #[test]
+    fn a_recording_loaded_whole_keeps_every_interval_and_its_samples() {
+        let mut recording = Recording {
+            version: (1, 2),
+            ..Recording::default()
+        };
+        recording.intervals = (0..30)
+            .map(|seq| interval(seq, if seq == 0 { vec![decl()] } else { Vec::new() }))
+            .collect();
+        // Two processes' samples of interval 3 (a merged recording), one frame declared.
+        recording.samples = vec![
+            SamplesChunk {
+                seq: 3,
+                frames: vec![bpprof_format::FrameDecl::default()],
+                counts: vec![SampleCount::default()],
+                ..Default::default()
+            },
+            SamplesChunk {
+                seq: 3,
+                counts: vec![SampleCount::default()],
+                ..Default::default()
+            },
+        ];
+        let history = History::from_recording(recording);
+        assert_eq!(history.ring.len(), 30);
+        assert!((history.covered_s() - 3.0).abs() < 1e-9);
+        let all = history.last(3.0, None).unwrap().recording();
+        assert_eq!(all.version, (1, 2));
+        assert_eq!(all.intervals.len(), 30);
+        assert_eq!(all.samples.len(), 2);
+        assert_eq!(all.samples[0].frames.len(), 1);
+        assert_eq!(history.totals().subtasks().count(), 1);
+    }
+
+    #[test]
     fn without_an_endpoint_only_declarations_and_counters_are_kept() {
         let mut history = History::new(RecordingMeta::default(), limits(3600, usize::MAX));
-        history.push(&interval(0, vec![decl()]), None, false);
-        history.push(&interval(1, Vec::new()), None, false);
+        history.push(&interval(0, vec![decl()]), [], false);
+        history.push(&interval(1, Vec::new()), [], false);
         assert!(history.ring.is_empty() && history.bytes() == 0);
         // An endpoint started now sees the subtask declared before it and its whole time.
-        history.push(&interval(2, Vec::new()), None, true);
-        let recording = history.last(60.0).unwrap().recording();
+        history.push(&interval(2, Vec::new()), [], true);
+        let recording = history.last(60.0, None).unwrap().recording();
         assert_eq!(recording.intervals[0].declared_subtasks, vec![decl()]);
         let (_, _, totals) = history.totals().subtasks().next().unwrap();
         assert_eq!(totals.wall_ns, 300_000_000);
@@ -407,7 +506,7 @@ mod tests {
         let one = interval_bytes(&interval(0, Vec::new()));
         let mut history = History::new(RecordingMeta::default(), limits(3600, one * 5));
         for seq in 0..50 {
-            history.push(&interval(seq, Vec::new()), None, true);
+            history.push(&interval(seq, Vec::new()), [], true);
         }
         assert_eq!(history.ring.len(), 5);
         assert!(history.bytes() <= one * 5);
@@ -425,7 +524,7 @@ mod tests {
             .collect();
         let mut first = interval(0, Vec::new());
         first.declared_tasks = tasks;
-        history.push(&first, None, true);
+        history.push(&first, [], true);
         assert_eq!(history.declarations.declared_tasks.len(), MAX_DECLARATIONS);
         assert_eq!(history.dropped_declarations(), 3);
     }

@@ -5,7 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use bpprof_format::IntervalChunk;
 
-use super::history::MAX_DECLARATIONS;
+/// Most declarations of one kind a [`History`](crate::History) keeps (subtask registrations, channel endpoints,
+/// operators, frames, stacks); later ones are counted (`dropped_declarations` of
+/// `/api/v1/status`). Samples of an undeclared stack draw as `[unknown]`; an undeclared
+/// subtask's intervals are not analysed.
+pub const MAX_DECLARATIONS: usize = 32_768;
 
 /// A logical subtask's totals since the recording started, nanoseconds and records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use super::LiveError;
+use crate::error::Error as LiveError;
 
 /// The default address: Prometheus's conventional port for exporters on 127.0.0.1.
 pub const DEFAULT_ADDRESS: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9464);
