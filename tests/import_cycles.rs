@@ -44,11 +44,13 @@ const KNOWN: &[(&str, &[&str])] = &[
             "window",
         ],
     ),
-    // The recording format's root holds the types that reading, writing and damage reports
-    // share, and re-exports them.
+    // The recording format's root holds the types that reading, writing, the index, the packed
+    // samples and damage reports share, and re-exports them.
     (
         "bpprof-format",
-        &["crate", "damage", "read", "scan", "write"],
+        &[
+            "crate", "damage", "index", "packed", "read", "scan", "write",
+        ],
     ),
     // The runtime's, left to the issues that reshape it.
     (
@@ -59,8 +61,6 @@ const KNOWN: &[(&str, &[&str])] = &[
         "bpprof",
         &["channel", "crate", "link", "operator", "poller", "subtask"],
     ),
-    ("bpprof", &["live::history", "live::totals"]),
-    ("bpprof", &["live::api", "live::metrics"]),
 ];
 
 /// A module path relative to its crate: `crate`, `check`, `check::human`.
