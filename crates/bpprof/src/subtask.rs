@@ -473,29 +473,29 @@ impl Detached {
         }
     }
 
-    /// The subtask was woken at `woken_ns` and is polled now: the time between is scheduled
-    /// time (busy, as wake-up latency), unless an instrumented wait is open, whose end counts
-    /// it from the instant its record or room arrived.
-    pub(crate) fn polled_after_wake(&self, woken_ns: u64) {
+    /// The subtask was woken at `woken_ns` and is polled from `now_ns`: the time between is
+    /// scheduled time (busy, as wake-up latency), unless an instrumented wait is open, whose end
+    /// counts it from the instant its record or room arrived.
+    pub(crate) fn polled_after_wake(&self, woken_ns: u64, now_ns: u64) {
         if let Some(current) = self.current.as_ref().filter(|c| c.depth == 0) {
-            let scheduled = clock::now_ns().saturating_sub(woken_ns);
+            let scheduled = now_ns.saturating_sub(woken_ns);
             current.cell.account.add_wake(scheduled);
         }
     }
 
     /// Makes the subtask the calling thread's registration until the returned scope drops (one
-    /// poll); the thread's own registration, if any, is set aside meanwhile and restored.
-    pub(crate) fn enter(&mut self) -> Polling<'_> {
+    /// poll); the thread's own registration, if any, is set aside meanwhile and restored. With
+    /// `timed_from` (the poll's start, read while a recorder runs) the poll is timed: one more
+    /// clock read when it ends.
+    pub(crate) fn enter(&mut self, timed_from: Option<u64>) -> Polling<'_> {
         let cell = self
             .current
             .as_ref()
             .map_or(std::ptr::null(), |c| Arc::as_ptr(&c.cell));
-        // Polls are timed while a recorder runs: two clock reads per poll.
-        let started_ns = match (registry::is_recording(), &self.current) {
-            (true, Some(current)) => {
-                let now = clock::now_ns();
+        let started_ns = match (timed_from, &self.current) {
+            (Some(now), Some(current)) => {
                 current.cell.account.begin_poll(now);
-                now
+                now.max(1)
             }
             _ => 0,
         };

@@ -82,12 +82,15 @@ impl<F: Future> Future for Subtask<F> {
         // safe either way: a future must wake the waker of its latest poll, and the note
         // forwards to the runtime's waker of the latest poll it made.
         let noted = crate::registry::is_recording();
-        if noted {
+        // While recording: one clock read at the poll's start, for its timing and its
+        // scheduled time.
+        let started_ns = noted.then(crate::clock::now_ns);
+        if let Some(now) = started_ns {
             if let Some(woken_ns) = this.note.poll_begins(cx.waker()) {
-                this.detached.polled_after_wake(woken_ns);
+                this.detached.polled_after_wake(woken_ns, now);
             }
         }
-        let _polling = this.detached.enter();
+        let _polling = this.detached.enter(started_ns);
         let Some(future) = this.future.as_mut() else {
             return Poll::Pending;
         };
@@ -105,7 +108,7 @@ impl<F: Future> Future for Subtask<F> {
 impl<F> Drop for Subtask<F> {
     fn drop(&mut self) {
         // The future's own drop (a wait it was pending on, a channel end) runs as the subtask.
-        let _polling = self.detached.enter();
+        let _polling = self.detached.enter(None);
         self.future = None;
     }
 }
