@@ -83,11 +83,15 @@ impl From<BadRequest> for Reply {
 impl From<AnalysisError> for Reply {
     fn from(e: AnalysisError) -> Reply {
         match e {
-            AnalysisError::NoIntervals | AnalysisError::EmptyRange { .. } => Reply::error(
+            AnalysisError::NoIntervals => Reply::error(
                 503,
                 "no_data",
                 format!("{e}; try again when the recorder has written a few intervals"),
             ),
+            // Waiting does not help: the range asked for lies outside what is held.
+            AnalysisError::EmptyRange { .. } => {
+                Reply::error(404, "no_data_in_range", e.to_string())
+            }
             AnalysisError::InvalidRange { .. } | AnalysisError::InvalidWindow { .. } => {
                 Reply::error(400, "bad_parameter", e.to_string())
             }
@@ -405,5 +409,32 @@ impl Endpoint {
             },
             "status": status,
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(reply: &Reply) -> serde_json::Value {
+        serde_json::from_slice(&reply.body).expect("a JSON error")
+    }
+
+    #[test]
+    fn no_interval_yet_is_worth_a_retry_and_a_range_outside_the_data_is_not() {
+        let none = Reply::from(AnalysisError::NoIntervals);
+        assert_eq!(none.status, 503);
+        assert_eq!(message(&none)["error"]["code"], "no_data");
+
+        let outside = Reply::from(AnalysisError::EmptyRange {
+            from_s: 0.0,
+            to_s: 5.0,
+            duration_s: 300.0,
+        });
+        assert_eq!(outside.status, 404);
+        let text = message(&outside)["error"]["message"].to_string();
+        assert_eq!(message(&outside)["error"]["code"], "no_data_in_range");
+        assert!(text.contains("covers 0"), "{text}");
+        assert!(!text.contains("try again"), "{text}");
     }
 }
