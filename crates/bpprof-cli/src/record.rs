@@ -371,8 +371,8 @@ fn summary(recording: &Recording) -> String {
 /// command would inherit: exec resets caught signals to their default action, but keeps ignored
 /// ones ignored). Signals already ignored (a background job of a script) stay ignored.
 ///
-/// libc is not a dependency of bpprof-cli, so `signal(2)` is declared here: it is the one call
-/// needed, with a signature that is the same on every Unix.
+/// `signal(2)` (through libc) is the one call needed: installing a handler that does nothing
+/// needs none of `sigaction`'s options.
 #[cfg(unix)]
 mod signals {
     use libc::{c_int, sighandler_t, signal, SIGINT, SIGTERM, SIG_ERR, SIG_IGN};

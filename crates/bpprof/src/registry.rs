@@ -1,9 +1,9 @@
 //! The process-wide registry of subtasks, channels and declarations that the recorder reads.
 //!
 //! One mutex guards it. Pipeline threads take it only to register, deregister or create a
-//! channel, and prepare everything (allocations, reads of /proc) before they do; the recorder
-//! takes it once per tick to copy a list of handles. No I/O and no other lock is taken while it
-//! is held.
+//! channel, and prepare what they add (the cell, its sample buffers, reads of /proc) before they
+//! do; under the lock only the registry's own lists grow. The recorder takes it once per tick to
+//! copy a list of handles. No I/O and no other lock is taken while it is held.
 //!
 //! The mutex is reached through a pointer that a forked child swaps for a fresh one (see
 //! [`crate::fork`]): the parent's may be held for ever in the child by a thread that does not exist
