@@ -2,8 +2,8 @@
 //! was compared, the warnings and findings, and aligned tables of the comparisons, of the
 //! functions whose cost per record changed, and of the budgets (the style of `bpprof locate`).
 //!
-//! The text it shares with the other renderers is in [`super::cells`], the numbers in
-//! [`crate::units`].
+//! The text it shares with the other renderers is in the `cells` module of `check`, the numbers
+//! in [`crate::units`].
 
 use std::io::{self, Write};
 
@@ -21,7 +21,7 @@ use crate::units::controls_to_spaces;
 /// Writes `report` for people: the verdict line ([`CheckReport::summary`]), what was compared and
 /// how the intervals were computed, the warnings (`warning: ...`), the findings, the table of
 /// comparisons (job throughput first, then each task's metrics in graph order; rows without a
-/// limit say `info`), for each [`FunctionDiff`] a table of at most [`MAX_FUNCTION_ROWS`] functions
+/// limit say `info`), for each [`FunctionDiff`](super::report::FunctionDiff) a table of at most [`MAX_FUNCTION_ROWS`] functions
 /// with the hottest path, and the budgets.
 ///
 /// A budget-only report (no baseline, no statistics) gets the verdict, the warnings and the
