@@ -229,20 +229,7 @@ fn read_range(file: &mut File, from: u64, options: &ReadOptions<'_>) -> Option<R
             if interval.seq != entry.seq {
                 return None;
             }
-            interval
-                .declared_subtasks
-                .iter()
-                .for_each(|d| filter.declared(d));
-            for w in &interval.warnings {
-                let warning = ReadWarning::Runtime {
-                    code: w.code.clone(),
-                    message: w.message.clone(),
-                };
-                if !recording.warnings.contains(&warning) {
-                    recording.warnings.push(warning);
-                }
-            }
-            recording.intervals.push(interval);
+            filter.add_interval(&mut recording, interval);
         }
         if entry.samples != 0 && (in_range || entry.flags & crate::index::SAMPLES_DECLARE != 0) {
             let chunk = crate::index::chunk_at(file, entry.samples)?;
@@ -306,6 +293,25 @@ impl SampleFilter<'_> {
     }
     fn keeps(&self, subtask: u32) -> bool {
         self.accepts.is_none() || self.kept.contains(&subtask)
+    }
+
+    /// Adds `interval` to `recording`: its declarations pass through the filter, its runtime
+    /// warnings are kept once each.
+    fn add_interval(&mut self, recording: &mut Recording, interval: IntervalChunk) {
+        interval
+            .declared_subtasks
+            .iter()
+            .for_each(|d| self.declared(d));
+        for w in &interval.warnings {
+            let warning = ReadWarning::Runtime {
+                code: w.code.clone(),
+                message: w.message.clone(),
+            };
+            if !recording.warnings.contains(&warning) {
+                recording.warnings.push(warning);
+            }
+        }
+        recording.intervals.push(interval);
     }
 }
 
@@ -417,20 +423,7 @@ pub fn read_recording_with(
                     ns: interval.start_ns,
                 };
                 close_gap(&mut gap, Some(mark), &mut recording);
-                interval
-                    .declared_subtasks
-                    .iter()
-                    .for_each(|d| filter.declared(d));
-                for w in &interval.warnings {
-                    let warning = ReadWarning::Runtime {
-                        code: w.code.clone(),
-                        message: w.message.clone(),
-                    };
-                    if !recording.warnings.contains(&warning) {
-                        recording.warnings.push(warning);
-                    }
-                }
-                recording.intervals.push(interval);
+                filter.add_interval(&mut recording, interval);
             }
             ChunkKind::Samples => {
                 let mut samples = decode_samples(&chunk, version)?;
