@@ -40,20 +40,9 @@ pub(super) fn loaded(
 ) -> Bottleneck {
     let (i, rule, e, input) = named;
     let task = &view.tasks[i];
-    let (kind, subtasks) = kind_of(task);
     let mut b = Bottleneck {
-        task: task.name.clone(),
-        subtasks,
-        kind,
-        reason: String::new(),
-        busy: task.busy.unwrap_or(0.0),
-        upstream,
-        operator: slowest_operator(task).map(|o| o.name.clone()),
-        downstream: None,
-        rule: Some(rule),
         edge: Some(view.edge_ref(e)),
-        waited_by: None,
-        evidence: Vec::new(),
+        ..of_task(task, rule, upstream)
     };
     let from = &view.tasks[view.graph.edges[e].from];
     let fed_fill = fed.iter().find(|f| f.0 == from.name).map(|f| f.1);
@@ -77,20 +66,7 @@ pub(super) fn loaded(
     let held = rule == Rule::WorkersHeld;
     if let (true, Some((waiting, _))) = (held, input) {
         b.waited_by = Some(view.tasks[waiting].name.clone());
-        b.evidence.push(evidence(
-            "scheduled_share",
-            view.tasks[waiting].name.clone(),
-            workers::scheduled_share(&view.tasks[waiting]).unwrap_or(0.0),
-            SCHEDULED_SHARE_MIN,
-            true,
-        ));
-        b.evidence.push(evidence(
-            "held_share",
-            task.name.clone(),
-            workers::held_share(view, i),
-            HOLD_SHARE_MIN,
-            true,
-        ));
+        b.evidence.extend(workers_held_evidence(view, i, waiting));
         b.reason = explain::workers_held(&b, task, &view.tasks[waiting]);
         return b;
     }
@@ -166,38 +142,53 @@ fn kind_of(task: &TaskReport) -> (BottleneckKind, Vec<u32>) {
 pub(super) fn starving_source(view: &View, holder: usize, source: usize) -> Bottleneck {
     let task = &view.tasks[holder];
     let waiting = &view.tasks[source];
-    let (kind, subtasks) = kind_of(task);
     let mut b = Bottleneck {
+        waited_by: Some(waiting.name.clone()),
+        evidence: workers_held_evidence(view, holder, source).to_vec(),
+        ..of_task(task, Rule::WorkersHeld, Vec::new())
+    };
+    b.reason = explain::workers_held(&b, task, waiting);
+    b
+}
+
+/// A bottleneck on `task` named by `rule`, before its edge, evidence and reason are known.
+fn of_task(task: &TaskReport, rule: Rule, upstream: Vec<UpstreamPressure>) -> Bottleneck {
+    let (kind, subtasks) = kind_of(task);
+    Bottleneck {
         task: task.name.clone(),
         subtasks,
         kind,
         reason: String::new(),
         busy: task.busy.unwrap_or(0.0),
-        upstream: Vec::new(),
+        upstream,
         operator: slowest_operator(task).map(|o| o.name.clone()),
         downstream: None,
-        rule: Some(Rule::WorkersHeld),
+        rule: Some(rule),
         edge: None,
-        waited_by: Some(waiting.name.clone()),
-        evidence: vec![
-            evidence(
-                "scheduled_share",
-                waiting.name.clone(),
-                workers::scheduled_share(waiting).unwrap_or(0.0),
-                SCHEDULED_SHARE_MIN,
-                true,
-            ),
-            evidence(
-                "held_share",
-                task.name.clone(),
-                workers::held_share(view, holder),
-                HOLD_SHARE_MIN,
-                true,
-            ),
-        ],
-    };
-    b.reason = explain::workers_held(&b, task, waiting);
-    b
+        waited_by: None,
+        evidence: Vec::new(),
+    }
+}
+
+/// The evidence of rule `workers_held`: task `waiting` waits to be polled, task `holder`'s
+/// polls hold the workers.
+fn workers_held_evidence(view: &View, holder: usize, waiting: usize) -> [Evidence; 2] {
+    [
+        evidence(
+            "scheduled_share",
+            view.tasks[waiting].name.clone(),
+            workers::scheduled_share(&view.tasks[waiting]).unwrap_or(0.0),
+            SCHEDULED_SHARE_MIN,
+            true,
+        ),
+        evidence(
+            "held_share",
+            view.tasks[holder].name.clone(),
+            workers::held_share(view, holder),
+            HOLD_SHARE_MIN,
+            true,
+        ),
+    ]
 }
 
 /// The subtask of `task` that is backpressured the most.
