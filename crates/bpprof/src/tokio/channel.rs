@@ -129,17 +129,24 @@ impl<T: Send + 'static> Sender<T> {
         // tokio's cooperative budget makes a busy task yield, as tokio's own channels do; then a
         // queue with room takes the record at once, reading no clock.
         tokio::task::coop::consume_budget().await;
-        match self.tx.try_reserve() {
-            Ok(permit) => {
-                info.note_ready_for(EndpointRole::Receiver);
-                permit.send(value);
-                account_record(info, EndpointRole::Sender);
-                return Ok(());
-            }
+        let permit = match self.tx.try_reserve() {
+            Ok(permit) => permit,
             Err(TrySendError::Closed(())) => return Err(SendError(value)),
-            Err(TrySendError::Full(())) => {}
-        }
-        // The queue is full: a reservation pending on it begins a wait.
+            Err(TrySendError::Full(())) => match self.reserve_waiting().await {
+                Some(permit) => permit,
+                None => return Err(SendError(value)),
+            },
+        };
+        info.note_ready_for(EndpointRole::Receiver);
+        permit.send(value);
+        account_record(info, EndpointRole::Sender);
+        Ok(())
+    }
+
+    /// Reserves room in a queue found full: a reservation pending on it begins a wait, which
+    /// ends when it completes or is cancelled. `None` when the receiver is gone.
+    async fn reserve_waiting(&self) -> Option<mpsc::Permit<'_, T>> {
+        let info = &self.shared.info;
         let mut reserve = std::pin::pin!(self.tx.reserve());
         let mut wait = SendWait {
             info,
@@ -154,13 +161,7 @@ impl<T: Send + 'static> Sender<T> {
         })
         .await;
         wait.finish(reserved.is_ok());
-        let Ok(permit) = reserved else {
-            return Err(SendError(value));
-        };
-        info.note_ready_for(EndpointRole::Receiver);
-        permit.send(value);
-        account_record(info, EndpointRole::Sender);
-        Ok(())
+        reserved.ok()
     }
 
     /// Sends `value` if there is room now, without waiting.
