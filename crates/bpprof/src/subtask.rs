@@ -53,13 +53,42 @@ impl Drop for Current {
 }
 
 thread_local! {
-    /// The thread's registration, boxed: each poll of an async subtask swaps it in and out,
-    /// which moves a pointer, not the registration.
+    /// The thread's own registration (as a thread, by [`register`]). Its destructor
+    /// deregisters a thread that exits registered.
     static CURRENT: RefCell<Option<Box<Current>>> = const { RefCell::new(None) };
-    /// The cell of `CURRENT`, for the per-record fast path: a plain pointer in a thread-local
-    /// without destructor, so reading it costs no state check and no borrow. Set while the
-    /// thread is registered; cleared before the guard (and so the last owner of the cell) drops.
+    /// The cell of `CURRENT`'s registration (null when the thread is not registered), kept in a
+    /// thread-local without destructor so that the end of a poll can restore [`FAST_CELL`]
+    /// without touching `CURRENT`.
+    static THREAD_CELL: Cell<*const SubtaskCell> = const { Cell::new(std::ptr::null()) };
+    /// The cell the thread's records count to: the polled async subtask's during a poll, else
+    /// `THREAD_CELL`'s. A plain pointer in a thread-local without destructor, so reading it
+    /// costs no state check and no borrow. Cleared before the owner of the cell drops it.
     static FAST_CELL: Cell<*const SubtaskCell> = const { Cell::new(std::ptr::null()) };
+}
+
+#[cfg(feature = "tokio")]
+thread_local! {
+    /// The registration of the async subtask being polled on this thread (null between polls),
+    /// which [`with_current`] uses before `CURRENT`; [`BORROWED`] while `with_current` runs on
+    /// it. Without destructor, so a poll sets and restores it with two plain stores.
+    static POLLED: Cell<*mut Current> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// `POLLED` while [`with_current`] lends the polled registration out: a nested call finds no
+/// registration instead of a second mutable reference. Never a real registration's address
+/// (those are heap addresses, far above the alignment of `Current`).
+#[cfg(feature = "tokio")]
+const BORROWED: *mut Current = std::ptr::NonNull::<Current>::dangling().as_ptr();
+
+/// Sets the cell records count to when the thread registers or deregisters as a thread; a poll
+/// in progress keeps its own, and restores the new one when it ends.
+fn set_thread_cell(cell: *const SubtaskCell) {
+    THREAD_CELL.set(cell);
+    #[cfg(feature = "tokio")]
+    if !POLLED.get().is_null() {
+        return;
+    }
+    FAST_CELL.set(cell);
 }
 
 /// Proof that the calling thread is registered as a subtask; dropping it deregisters the thread.
@@ -183,7 +212,7 @@ fn register_checked(
     let _ = CURRENT.try_with(|current| {
         *current.borrow_mut() = Some(Box::new(Current::new(Arc::clone(&cell))));
     });
-    FAST_CELL.set(Arc::as_ptr(&cell));
+    set_thread_cell(Arc::as_ptr(&cell));
     Ok(SubtaskGuard {
         cell,
         _not_send: PhantomData,
@@ -192,8 +221,8 @@ fn register_checked(
 
 impl Drop for SubtaskGuard {
     fn drop(&mut self) {
-        if FAST_CELL.get() == Arc::as_ptr(&self.cell) {
-            FAST_CELL.set(std::ptr::null());
+        if THREAD_CELL.get() == Arc::as_ptr(&self.cell) {
+            set_thread_cell(std::ptr::null());
         }
         let _ = CURRENT.try_with(|current| {
             let mut current = current.borrow_mut();
@@ -224,7 +253,7 @@ fn add_live(cell: &Arc<SubtaskCell>, problem: Option<RegisterError>) {
 /// Ends the calling thread's registration, if any, without a guard (used when it registers again).
 /// Returns when it ended and the thread's times then.
 fn end_current_registration() -> Option<(u64, ThreadTimes)> {
-    FAST_CELL.set(std::ptr::null());
+    set_thread_cell(std::ptr::null());
     let previous = CURRENT
         .try_with(|current| current.borrow_mut().take())
         .ok()
@@ -281,6 +310,28 @@ pub(crate) fn count_channel_record(
 /// Runs `f` with the calling thread's registration, if it has one.
 #[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(&mut CurrentHandle<'_>) -> R) -> Option<R> {
+    #[cfg(feature = "tokio")]
+    {
+        let polled = POLLED.get();
+        if polled == BORROWED {
+            return None;
+        }
+        if !polled.is_null() {
+            /// Gives the registration back when `f` returns or unwinds.
+            struct Lent(*mut Current);
+            impl Drop for Lent {
+                fn drop(&mut self) {
+                    POLLED.set(self.0);
+                }
+            }
+            let _lent = Lent(POLLED.replace(BORROWED));
+            // SAFETY: a non-null `POLLED` other than BORROWED points to the registration of
+            // the subtask polled on this thread, owned by its `Detached`, which is mutably
+            // borrowed by the `Polling` that set it and that clears it before the borrow ends;
+            // while `f` runs `POLLED` is BORROWED, so no second reference is made.
+            return Some(f(&mut CurrentHandle(unsafe { &mut *polled })));
+        }
+    }
     CURRENT
         .try_with(|current| {
             let mut current = current.try_borrow_mut().ok()?;
@@ -453,8 +504,8 @@ impl Drop for BlockingScope {
 /// registration of whichever thread polls it, one poll at a time ([`Detached::enter`]). Its
 /// cell has no thread ([`crate::cell::NO_THREAD`]): no CPU clock, no timer.
 pub(crate) struct Detached {
-    /// The registration while no thread polls the subtask (`None` during a poll).
-    current: Option<Box<Current>>,
+    /// The registration; lent to the polling thread through `POLLED` during a poll.
+    current: Box<Current>,
 }
 
 #[cfg(feature = "tokio")]
@@ -469,7 +520,7 @@ impl Detached {
         let cell = Arc::new(SubtaskCell::detached(task, index, parallelism));
         add_live(&cell, problem);
         Detached {
-            current: Some(Box::new(Current::new(cell))),
+            current: Box::new(Current::new(cell)),
         }
     }
 
@@ -477,85 +528,70 @@ impl Detached {
     /// scheduled time (busy, as wake-up latency), unless an instrumented wait is open, whose end
     /// counts it from the instant its record or room arrived.
     pub(crate) fn polled_after_wake(&self, woken_ns: u64, now_ns: u64) {
-        if let Some(current) = self.current.as_ref().filter(|c| c.depth == 0) {
+        if self.current.depth == 0 {
             let scheduled = now_ns.saturating_sub(woken_ns);
-            current.cell.account.add_wake(scheduled);
+            self.current.cell.account.add_wake(scheduled);
         }
     }
 
     /// Makes the subtask the calling thread's registration until the returned scope drops (one
-    /// poll); the thread's own registration, if any, is set aside meanwhile and restored. With
+    /// poll): channels and scopes used meanwhile account to it, not to the thread's own
+    /// registration, if any. Two thread-local stores, no borrow flag, no destructor check. With
     /// `timed_from` (the poll's start, read while a recorder runs) the poll is timed: one more
     /// clock read when it ends.
     pub(crate) fn enter(&mut self, timed_from: Option<u64>) -> Polling<'_> {
-        let cell = self
-            .current
-            .as_ref()
-            .map_or(std::ptr::null(), |c| Arc::as_ptr(&c.cell));
-        let started_ns = match (timed_from, &self.current) {
-            (Some(now), Some(current)) => {
-                current.cell.account.begin_poll(now);
+        let cell = &self.current.cell;
+        let started_ns = match timed_from {
+            Some(now) => {
+                cell.account.begin_poll(now);
                 now.max(1)
             }
-            _ => 0,
+            None => 0,
         };
         // Samples of this thread belong to the subtask until the poll ends.
-        let sampled = self
-            .current
-            .as_ref()
-            .map(|c| crate::poller::PollScope::begin(c.cell.id, c.cell.current_operator()));
-        let mut saved = None;
-        let entered = CURRENT
-            .try_with(|current| {
-                saved = std::mem::replace(&mut *current.borrow_mut(), self.current.take());
-            })
-            .is_ok();
-        let polling = Polling {
+        let sampled = crate::poller::PollScope::begin(cell.id, cell.current_operator());
+        FAST_CELL.set(Arc::as_ptr(cell));
+        let saved_polled = POLLED.replace(std::ptr::from_mut(&mut *self.current));
+        Polling {
             detached: self,
             _sampled: sampled,
             started_ns,
-            saved,
-            saved_fast: FAST_CELL.replace(cell),
-            entered,
-        };
-        if !entered {
-            // The thread's thread-locals are being destroyed: this poll accounts nothing.
-            FAST_CELL.set(polling.saved_fast);
+            saved_polled,
         }
-        polling
     }
 }
 
 #[cfg(feature = "tokio")]
 /// One poll of a [`Detached`] subtask on the calling thread.
 pub(crate) struct Polling<'a> {
+    /// Borrowed for the poll, so that nothing else reaches the registration `POLLED` lends.
     detached: &'a mut Detached,
     /// Ends the poll for the sampler; the subtask's cell (and the operator slot the scope
     /// points to) outlives it, as `detached` holds it.
-    _sampled: Option<crate::poller::PollScope>,
+    _sampled: crate::poller::PollScope,
     /// When the poll began, while a recorder runs (0: not timed).
     started_ns: u64,
-    saved: Option<Box<Current>>,
-    saved_fast: *const SubtaskCell,
-    entered: bool,
+    /// `POLLED` before this poll: null, or the registration of a subtask whose poll polls this
+    /// one (a subtask nested in another's future).
+    saved_polled: *mut Current,
 }
 
 #[cfg(feature = "tokio")]
 impl Drop for Polling<'_> {
     fn drop(&mut self) {
-        if !self.entered {
-            return;
-        }
-        let saved = self.saved.take();
-        let _ = CURRENT.try_with(|current| {
-            self.detached.current = std::mem::replace(&mut *current.borrow_mut(), saved);
-        });
-        FAST_CELL.set(self.saved_fast);
-        if let (Some(current), true) = (&self.detached.current, self.started_ns != 0) {
-            current
-                .cell
-                .account
-                .end_poll(self.started_ns, clock::now_ns());
+        POLLED.set(self.saved_polled);
+        // BORROWED: a poll begun inside `with_current`, which no caller does.
+        let outer = if self.saved_polled == BORROWED {
+            None
+        } else {
+            // SAFETY: a saved registration other than BORROWED belongs to the enclosing poll,
+            // still in progress (polls nest on one thread), whose `Detached` outlives this one.
+            unsafe { self.saved_polled.as_ref() }
+        };
+        FAST_CELL.set(outer.map_or_else(|| THREAD_CELL.get(), |c| Arc::as_ptr(&c.cell)));
+        if self.started_ns != 0 {
+            let account = &self.detached.current.cell.account;
+            account.end_poll(self.started_ns, clock::now_ns());
         }
     }
 }
