@@ -178,8 +178,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// (environment, default 256: the non-blocking path; 1: every message waits), nothing else, so
 /// that callgrind's instruction counts of the two variants differ only by bpprof.
 ///
-/// With `POLLS=1` instead: one task polled `MESSAGES` times (it yields at each), plain or as a
-/// subtask, for the wrapper's instructions per poll.
+/// With `POLLS=1` instead: one task polled `MESSAGES` times (it yields at each), plain, as a
+/// subtask, as a subtask while a recorder runs (`bpprof_recording`; `bpprof_recording_sampled`
+/// with the sampler at 99 Hz) or under a `TaskMonitor`, for the wrapper's instructions per poll.
 fn callgrind_run(variant: &str) {
     if std::env::var_os("POLLS").is_some() {
         return callgrind_polls(variant);
@@ -245,6 +246,20 @@ fn callgrind_polls(variant: &str) {
         }
     };
     let monitor = tokio_metrics::TaskMonitor::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let recorder = variant.starts_with("bpprof_recording").then(|| {
+        let sample_hz = if variant == "bpprof_recording_sampled" {
+            99
+        } else {
+            0
+        };
+        bpprof::Recorder::start(
+            bpprof::RecorderOptions::new(dir.path().join("polls.bpprof"))
+                .interval(Duration::from_secs(1))
+                .sample_hz(sample_hz),
+        )
+        .expect("recorder")
+    });
     rt.block_on(async move {
         if variant == "plain" {
             tokio::spawn(polls).await.unwrap();
@@ -256,6 +271,9 @@ fn callgrind_polls(variant: &str) {
                 .unwrap();
         }
     });
+    if let Some(recorder) = recorder {
+        recorder.stop().expect("stop");
+    }
     println!("{variant}: {MESSAGES} polls");
 }
 

@@ -180,7 +180,9 @@ pub(crate) fn generation() -> u64 {
 /// Mirrors [`Registry::recording`] for the pipeline threads' blocking path, which must not lock.
 static RECORDING: AtomicBool = AtomicBool::new(false);
 
-/// Whether a recorder is active (a relaxed read, for the blocking path).
+/// Whether a recorder is active (a relaxed read, for the blocking path and each async poll).
+/// The sampler runs only while a recorder does.
+#[inline]
 pub(crate) fn is_recording() -> bool {
     RECORDING.load(Ordering::Relaxed)
 }

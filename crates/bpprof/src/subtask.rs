@@ -318,16 +318,16 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&mut CurrentHandle<'_>) -> R) -> Op
         }
         if !polled.is_null() {
             /// Gives the registration back when `f` returns or unwinds.
-            struct Lent(*mut Current);
-            impl Drop for Lent {
+            struct GiveBack(*mut Current);
+            impl Drop for GiveBack {
                 fn drop(&mut self) {
                     POLLED.set(self.0);
                 }
             }
-            let _lent = Lent(POLLED.replace(BORROWED));
+            let _lent = GiveBack(POLLED.replace(BORROWED));
             // SAFETY: a non-null `POLLED` other than BORROWED points to the registration of
             // the subtask polled on this thread, owned by its `Detached`, which is mutably
-            // borrowed by the `Polling` that set it and that clears it before the borrow ends;
+            // borrowed by the [`Lent`] that set it and that clears it before the borrow ends;
             // while `f` runs `POLLED` is BORROWED, so no second reference is made.
             return Some(f(&mut CurrentHandle(unsafe { &mut *polled })));
         }
@@ -501,7 +501,7 @@ impl Drop for BlockingScope {
 
 #[cfg(feature = "tokio")]
 /// A subtask that is not a thread, such as an async task: registered like a thread, and the
-/// registration of whichever thread polls it, one poll at a time ([`Detached::enter`]). Its
+/// registration of whichever thread polls it, one poll at a time ([`Detached::lend`]). Its
 /// cell has no thread ([`crate::cell::NO_THREAD`]): no CPU clock, no timer.
 pub(crate) struct Detached {
     /// The registration; lent to the polling thread through `POLLED` during a poll.
@@ -535,52 +535,51 @@ impl Detached {
     }
 
     /// Makes the subtask the calling thread's registration until the returned scope drops (one
-    /// poll): channels and scopes used meanwhile account to it, not to the thread's own
-    /// registration, if any. Two thread-local stores, no borrow flag, no destructor check. With
-    /// `timed_from` (the poll's start, read while a recorder runs) the poll is timed: one more
-    /// clock read when it ends.
-    pub(crate) fn enter(&mut self, timed_from: Option<u64>) -> Polling<'_> {
+    /// poll, or the drop of its future): channels and scopes used meanwhile account to it, not
+    /// to the thread's own registration, if any. Two thread-local stores, no borrow flag, no
+    /// destructor check: the whole cost of a poll while no recorder runs.
+    #[inline]
+    pub(crate) fn lend(&mut self) -> Lent<'_> {
+        FAST_CELL.set(Arc::as_ptr(&self.current.cell));
+        let saved_polled = POLLED.replace(std::ptr::from_mut(&mut *self.current));
+        Lent {
+            detached: self,
+            saved_polled,
+        }
+    }
+
+    /// A poll while a recorder runs, begun at `started_ns`: the registration is lent as by
+    /// [`Detached::lend`], the thread's samples belong to the subtask, and the poll is timed
+    /// (one more clock read when it ends).
+    pub(crate) fn observe_poll(&mut self, started_ns: u64) -> ObservedPoll<'_> {
         let cell = &self.current.cell;
-        let started_ns = match timed_from {
-            Some(now) => {
-                cell.account.begin_poll(now);
-                now.max(1)
-            }
-            None => 0,
-        };
+        cell.account.begin_poll(started_ns);
         // Samples of this thread belong to the subtask until the poll ends.
         let sampled = crate::poller::PollScope::begin(cell.id, cell.current_operator());
-        FAST_CELL.set(Arc::as_ptr(cell));
-        let saved_polled = POLLED.replace(std::ptr::from_mut(&mut *self.current));
-        Polling {
-            detached: self,
+        ObservedPoll {
+            lent: self.lend(),
             _sampled: sampled,
             started_ns,
-            saved_polled,
         }
     }
 }
 
 #[cfg(feature = "tokio")]
-/// One poll of a [`Detached`] subtask on the calling thread.
-pub(crate) struct Polling<'a> {
-    /// Borrowed for the poll, so that nothing else reaches the registration `POLLED` lends.
+/// The registration of a [`Detached`] subtask lent to the calling thread; the drop gives it back.
+pub(crate) struct Lent<'a> {
+    /// Borrowed while lent, so that nothing else reaches the registration `POLLED` points to.
     detached: &'a mut Detached,
-    /// Ends the poll for the sampler; the subtask's cell (and the operator slot the scope
-    /// points to) outlives it, as `detached` holds it.
-    _sampled: crate::poller::PollScope,
-    /// When the poll began, while a recorder runs (0: not timed).
-    started_ns: u64,
-    /// `POLLED` before this poll: null, or the registration of a subtask whose poll polls this
-    /// one (a subtask nested in another's future).
+    /// `POLLED` before: null, or the registration of a subtask whose poll polls this one (a
+    /// subtask nested in another's future).
     saved_polled: *mut Current,
 }
 
 #[cfg(feature = "tokio")]
-impl Drop for Polling<'_> {
+impl Drop for Lent<'_> {
+    #[inline]
     fn drop(&mut self) {
         POLLED.set(self.saved_polled);
-        // BORROWED: a poll begun inside `with_current`, which no caller does.
+        // BORROWED: lent inside `with_current`, which no caller does.
         let outer = if self.saved_polled == BORROWED {
             None
         } else {
@@ -589,10 +588,26 @@ impl Drop for Polling<'_> {
             unsafe { self.saved_polled.as_ref() }
         };
         FAST_CELL.set(outer.map_or_else(|| THREAD_CELL.get(), |c| Arc::as_ptr(&c.cell)));
-        if self.started_ns != 0 {
-            let account = &self.detached.current.cell.account;
-            account.end_poll(self.started_ns, clock::now_ns());
-        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+/// One poll of a [`Detached`] subtask while a recorder runs (see [`Detached::observe_poll`]).
+pub(crate) struct ObservedPoll<'a> {
+    /// Given back after the poll's timing is noted (fields drop after `drop`'s body).
+    lent: Lent<'a>,
+    /// Ends the poll for the sampler; the subtask's cell (and the operator slot the scope
+    /// points to) outlives it, as `lent` borrows its owner.
+    _sampled: crate::poller::PollScope,
+    /// When the poll began.
+    started_ns: u64,
+}
+
+#[cfg(feature = "tokio")]
+impl Drop for ObservedPoll<'_> {
+    fn drop(&mut self) {
+        let account = &self.lent.detached.current.cell.account;
+        account.end_poll(self.started_ns, clock::now_ns());
     }
 }
 

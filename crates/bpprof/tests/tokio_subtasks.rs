@@ -359,3 +359,53 @@ fn a_sender_that_never_waits_still_yields_to_the_other_tasks() {
         "the sender sent {sent_before_other_ran} of {RECORDS} records before the other task ran"
     );
 }
+
+#[test]
+fn a_subtask_polled_inside_another_gives_the_registration_back_to_the_outer_one_and_the_thread() {
+    let _lock = recorder_lock();
+    let rec = start("tokio_nested");
+    let (tx, mut rx) = channel::<u32>("nested", 64);
+    let host = std::thread::spawn(move || {
+        let _subtask = bpprof::register("Host", 0, 1);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let outer_tx = tx.clone();
+        runtime.block_on(
+            async move {
+                let inner_tx = outer_tx.clone();
+                // Polled by the outer subtask's poll, on the same thread.
+                async move {
+                    for i in 0..3 {
+                        inner_tx.try_send(i).expect("room");
+                    }
+                }
+                .subtask("Inner", 0, 1)
+                .await;
+                // After the inner subtask completed, records count to the outer one again.
+                for i in 0..5 {
+                    outer_tx.try_send(i).expect("room");
+                }
+                bpprof::count_records_in(11);
+            }
+            .subtask("Outer", 0, 1),
+        );
+        // After the poll, to the thread's own registration.
+        for i in 0..7 {
+            tx.try_send(i).expect("room");
+        }
+        bpprof::count_records_in(13);
+    });
+    host.join().unwrap();
+    let mut received = 0;
+    while rx.try_recv().is_ok() {
+        received += 1;
+    }
+    assert_eq!(received, 15);
+    let recording = rec.finish();
+    let totals = |task: &str| total_of(&recording, only_declaration(&recording, task).id);
+    let (inner, outer, host) = (totals("Inner"), totals("Outer"), totals("Host"));
+    assert_eq!((inner.records_out, inner.records_in), (3, 0));
+    assert_eq!((outer.records_out, outer.records_in), (5, 11));
+    assert_eq!((host.records_out, host.records_in), (7, 13));
+}

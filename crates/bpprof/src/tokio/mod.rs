@@ -75,31 +75,40 @@ impl<F: Future> Subtask<F> {
 impl<F: Future> Future for Subtask<F> {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        // Scheduled time is noted only while a recorder runs: without one the future is polled
-        // with the runtime's own waker, so the wrapper costs no waker registration. Switching is
-        // safe either way: a future must wake the waker of its latest poll, and the note
-        // forwards to the runtime's waker of the latest poll it made.
-        let noted = crate::registry::is_recording();
-        // While recording: one clock read at the poll's start, for its timing and its
-        // scheduled time.
-        let started_ns = noted.then(crate::clock::now_ns);
-        if let Some(now) = started_ns {
-            if let Some(woken_ns) = this.note.poll_begins(cx.waker()) {
-                this.detached.polled_after_wake(woken_ns, now);
-            }
+        // Without a recorder a poll only lends the registration (two thread-local stores and
+        // their restore) and polls the future with the runtime's own waker, so the wrapper
+        // costs no clock read and no waker registration. Switching wakers between polls is
+        // safe: a future must wake the waker of its latest poll, and the note forwards to the
+        // runtime's waker of the latest poll it made.
+        if !crate::registry::is_recording() {
+            let _lent = this.detached.lend();
+            return match this.future.as_mut() {
+                Some(future) => future.as_mut().poll(cx),
+                None => Poll::Pending,
+            };
         }
-        let _polling = this.detached.enter(started_ns);
-        let Some(future) = this.future.as_mut() else {
+        this.poll_observed(cx)
+    }
+}
+
+impl<F: Future> Subtask<F> {
+    /// A poll while a recorder runs: one clock read at its start, for its timing and its
+    /// scheduled time (woken, not yet polled), and the future polled with the note's waker.
+    fn poll_observed(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let now = crate::clock::now_ns();
+        if let Some(woken_ns) = self.note.poll_begins(cx.waker()) {
+            self.detached.polled_after_wake(woken_ns, now);
+        }
+        let _polling = self.detached.observe_poll(now);
+        let Some(future) = self.future.as_mut() else {
             return Poll::Pending;
         };
-        if !noted {
-            return future.as_mut().poll(cx);
-        }
-        let poll = future.as_mut().poll(&mut Context::from_waker(&this.waker));
+        let poll = future.as_mut().poll(&mut Context::from_waker(&self.waker));
         if poll.is_pending() {
-            this.note.pending();
+            self.note.pending();
         }
         poll
     }
@@ -108,7 +117,7 @@ impl<F: Future> Future for Subtask<F> {
 impl<F> Drop for Subtask<F> {
     fn drop(&mut self) {
         // The future's own drop (a wait it was pending on, a channel end) runs as the subtask.
-        let _polling = self.detached.enter(None);
+        let _lent = self.detached.lend();
         self.future = None;
     }
 }
