@@ -41,6 +41,7 @@ fn main() {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64)
         });
+    intervals_reach_the_disk_while_their_samples_are_symbolised();
     println!("sigkill: seed {seed} (BPPROF_SIGKILL_SEED={seed} repeats this run)");
     let started = Instant::now();
     let mut rng = Rng(seed | 1);
@@ -50,7 +51,7 @@ fn main() {
         let path = dir.path().join(format!("killed-{run}.bpprof"));
         let delay = Duration::from_millis(rng.below(400));
         // Stack samples in one run of four: the first samples chunk waits for the symbolizer to
-        // read the test binary's debug information, about a second.
+        // read the test binary's debug information, about a second (the intervals do not).
         let sample_hz = if run % 4 == 0 { 999 } else { 0 };
         let cut = kill_recording(&path, delay, sample_hz);
         let chunks = complete_chunks(&std::fs::read(&path).expect("the recording exists"));
@@ -78,7 +79,7 @@ fn main() {
             );
         }
         println!(
-            "sigkill: run {run}: killed {} ms after the second interval reached the disk \
+            "sigkill: run {run}: killed {} ms after its first chunks reached the disk \
              ({cut} bytes); {} intervals and {} samples chunks read back{}",
             delay.as_millis(),
             chunks.intervals,
@@ -96,11 +97,35 @@ fn main() {
     );
 }
 
-/// Starts the recording process (sampling stacks at `sample_hz`), waits until two interval chunks
-/// of its recording are on disk, then `delay`, and kills it with SIGKILL; returns the size of the
-/// file it left.
-fn kill_recording(path: &Path, delay: Duration, sample_hz: u32) -> u64 {
-    let mut child = Command::new(std::env::current_exe().expect("the test binary"))
+/// The first symbolisation reads the test binary's debug information (about a second): the
+/// intervals recorded meanwhile are on disk before their samples, so a kill then loses at most
+/// samples, no interval. A writer that symbolised before writing the next interval never had more
+/// than one interval on disk ahead of the samples.
+fn intervals_reach_the_disk_while_their_samples_are_symbolised() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("symbolising.bpprof");
+    let mut child = spawn_recording(&path, 999);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut ahead = 0;
+    loop {
+        let chunks = complete_chunks(&std::fs::read(&path).unwrap_or_default());
+        ahead = ahead.max(chunks.intervals.saturating_sub(chunks.samples));
+        if chunks.samples >= 3 || ahead >= 3 || Instant::now() > deadline {
+            break;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    kill(&mut child);
+    println!("sigkill: up to {ahead} intervals were on disk ahead of their samples");
+    assert!(
+        ahead >= 2,
+        "intervals wait for the symbolisation of earlier samples ({ahead} ahead at most)"
+    );
+}
+
+/// Starts the recording process, sampling stacks at `sample_hz`, recording 100 ms intervals.
+fn spawn_recording(path: &Path, sample_hz: u32) -> Child {
+    Command::new(std::env::current_exe().expect("the test binary"))
         .env(CHILD, "1")
         .env("BPPROF_OUT", path)
         .env("BPPROF_INTERVAL_MS", "100")
@@ -109,9 +134,18 @@ fn kill_recording(path: &Path, delay: Duration, sample_hz: u32) -> u64 {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("the recording process starts");
+        .expect("the recording process starts")
+}
+
+/// Starts the recording process (sampling stacks at `sample_hz`), waits until two interval chunks
+/// (and a samples chunk, when sampling) of its recording are on disk, then `delay`, and kills it with SIGKILL; returns the size of the
+/// file it left.
+fn kill_recording(path: &Path, delay: Duration, sample_hz: u32) -> u64 {
+    let mut child = spawn_recording(path, sample_hz);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while complete_chunks(&std::fs::read(path).unwrap_or_default()).intervals < 2 {
+    // With sampling, also until the first samples chunk is: the kills then cut samples chunks too.
+    let written = |chunks: Chunks| chunks.intervals >= 2 && (sample_hz == 0 || chunks.samples >= 1);
+    while !written(complete_chunks(&std::fs::read(path).unwrap_or_default())) {
         if Instant::now() > deadline {
             kill(&mut child);
             panic!("the recording process wrote no two intervals in 20 s");

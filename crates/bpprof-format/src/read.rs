@@ -211,14 +211,20 @@ fn read_range(file: &mut File, from: u64, options: &ReadOptions<'_>) -> Option<R
         end: Some(tail.end),
         ..Recording::default()
     };
-    // Each chunk the index points to lies after the previous one, so no chunk is read twice
-    // and a ranged read never reads more than the file.
-    let mut last = 0;
+    // Interval chunks lie in the order of their entries, and so do samples chunks, each after
+    // its interval chunk (not necessarily right after: a recorder writes the intervals that come
+    // while samples are symbolised first), so no chunk is read twice and a ranged read never
+    // reads more than the file.
+    let (mut last_interval, mut last_samples) = (0, 0);
     for entry in &tail.entries {
-        if entry.interval <= last || (entry.samples != 0 && entry.samples <= entry.interval) {
+        if entry.interval <= last_interval
+            || (entry.samples != 0
+                && (entry.samples <= entry.interval || entry.samples <= last_samples))
+        {
             return None;
         }
-        last = entry.interval.max(entry.samples);
+        last_interval = entry.interval;
+        last_samples = last_samples.max(entry.samples);
         let in_range = entry.end_ns >= from && entry.start_ns <= to;
         if in_range || entry.flags & crate::index::INTERVAL_DECLARES != 0 {
             let chunk = crate::index::chunk_at(file, entry.interval)?;

@@ -26,8 +26,8 @@ pub struct RecordingWriter<W: Write> {
     /// Bytes written so far: the offset of the next chunk.
     offset: u64,
     /// Where each interval chunk and its samples chunk went, for the index `finish` writes;
-    /// `None` once a samples chunk came without its interval chunk just before it (the index
-    /// then cannot describe the file, and none is written).
+    /// `None` once a samples chunk came without its interval chunk before it, or twice (the
+    /// index then cannot describe the file, and none is written).
     index: Option<Vec<IndexEntry>>,
 }
 
@@ -73,14 +73,19 @@ impl<W: Write> RecordingWriter<W> {
         Ok(())
     }
 
-    /// Appends the stack samples of one interval, packed (a chunk of kind 5: the counts
+    /// Appends the stack samples of one interval (written before, not necessarily last), packed (a chunk of kind 5: the counts
     /// delta-coded per subtask and compressed; the reader gives back the same counts, sorted by
     /// subtask, stack, state, on/off CPU and operator).
     pub fn write_samples(&mut self, samples: &SamplesChunk) -> io::Result<()> {
         let payload = crate::packed::encode(samples)?;
         let at = self.offset;
         self.write_payload(ChunkKind::PackedSamples, &payload)?;
-        let entry = self.index.as_mut().and_then(|index| index.last_mut());
+        // Its interval is usually the last one written, but may be a few earlier: a recorder
+        // writes intervals as they come and samples once symbolised.
+        let entry = self
+            .index
+            .as_mut()
+            .and_then(|index| index.iter_mut().rev().find(|e| e.seq == samples.seq));
         match entry {
             Some(entry) if entry.seq == samples.seq && entry.samples == 0 => {
                 entry.samples = at;

@@ -29,74 +29,24 @@ impl Drop for TempFile {
 }
 
 /// 100 one-second intervals of two subtasks (declared in interval 0, the second registering
-/// again in interval 60), each with a samples chunk; a new stack is first used in interval 50.
+/// again in interval 60), each with a samples chunk right after it; a new stack is first used in
+/// interval 50.
 fn recording() -> Vec<u8> {
+    recording_with_samples_behind(0)
+}
+
+/// The same, with each samples chunk written `behind` intervals after its own (as a recorder
+/// writes the intervals that come while it symbolises samples).
+fn recording_with_samples_behind(behind: u64) -> Vec<u8> {
     let mut writer = RecordingWriter::new(Vec::new(), &meta()).unwrap();
     for seq in 0..100u64 {
-        let decl = |id: u32| SubtaskDecl {
-            id,
-            task: "Enrich".into(),
-            index: id % 2,
-            parallelism: 2,
-            tid: 100 + id,
-            registered_ns: seq * SECOND,
-        };
-        let declared_subtasks = match seq {
-            0 => vec![decl(0), decl(1)],
-            60 => vec![decl(3)],
-            _ => vec![],
-        };
-        let second = if seq >= 60 { 3 } else { 1 };
-        writer
-            .write_interval(&IntervalChunk {
-                seq,
-                start_ns: seq * SECOND,
-                end_ns: (seq + 1) * SECOND,
-                declared_subtasks,
-                subtasks: [0, second]
-                    .map(|id| SubtaskInterval {
-                        id,
-                        wall_ns: SECOND,
-                        records_in: seq,
-                        ..SubtaskInterval::default()
-                    })
-                    .to_vec(),
-                ..IntervalChunk::default()
-            })
-            .unwrap();
-        let stack = if seq >= 50 { 1 } else { 0 };
-        let (frames, stacks) = match seq {
-            0 | 50 => (
-                vec![FrameDecl {
-                    id: stack,
-                    function: format!("f{stack}"),
-                    ..FrameDecl::default()
-                }],
-                vec![StackDecl {
-                    id: stack,
-                    frames: vec![stack],
-                }],
-            ),
-            _ => (vec![], vec![]),
-        };
-        writer
-            .write_samples(&SamplesChunk {
-                seq,
-                start_ns: seq * SECOND,
-                end_ns: (seq + 1) * SECOND,
-                frames,
-                stacks,
-                counts: [0, second]
-                    .map(|subtask| SampleCount {
-                        subtask,
-                        stack,
-                        count: 99,
-                        ..SampleCount::default()
-                    })
-                    .to_vec(),
-                ..SamplesChunk::default()
-            })
-            .unwrap();
+        writer.write_interval(&interval(seq)).unwrap();
+        if let Some(lagging) = seq.checked_sub(behind) {
+            writer.write_samples(&samples(lagging)).unwrap();
+        }
+    }
+    for seq in 100u64.saturating_sub(behind)..100 {
+        writer.write_samples(&samples(seq)).unwrap();
     }
     writer
         .finish(&EndChunk {
@@ -105,6 +55,80 @@ fn recording() -> Vec<u8> {
             coalesced_intervals: 0,
         })
         .unwrap()
+}
+
+/// The id of the second subtask in interval `seq`.
+fn second_subtask(seq: u64) -> u32 {
+    if seq >= 60 {
+        3
+    } else {
+        1
+    }
+}
+
+fn interval(seq: u64) -> IntervalChunk {
+    let decl = |id: u32| SubtaskDecl {
+        id,
+        task: "Enrich".into(),
+        index: id % 2,
+        parallelism: 2,
+        tid: 100 + id,
+        registered_ns: seq * SECOND,
+    };
+    let declared_subtasks = match seq {
+        0 => vec![decl(0), decl(1)],
+        60 => vec![decl(3)],
+        _ => vec![],
+    };
+    IntervalChunk {
+        seq,
+        start_ns: seq * SECOND,
+        end_ns: (seq + 1) * SECOND,
+        declared_subtasks,
+        subtasks: [0, second_subtask(seq)]
+            .map(|id| SubtaskInterval {
+                id,
+                wall_ns: SECOND,
+                records_in: seq,
+                ..SubtaskInterval::default()
+            })
+            .to_vec(),
+        ..IntervalChunk::default()
+    }
+}
+
+fn samples(seq: u64) -> SamplesChunk {
+    let stack = if seq >= 50 { 1 } else { 0 };
+    let (frames, stacks) = match seq {
+        0 | 50 => (
+            vec![FrameDecl {
+                id: stack,
+                function: format!("f{stack}"),
+                ..FrameDecl::default()
+            }],
+            vec![StackDecl {
+                id: stack,
+                frames: vec![stack],
+            }],
+        ),
+        _ => (vec![], vec![]),
+    };
+    SamplesChunk {
+        seq,
+        start_ns: seq * SECOND,
+        end_ns: (seq + 1) * SECOND,
+        frames,
+        stacks,
+        counts: [0, second_subtask(seq)]
+            .map(|subtask| SampleCount {
+                subtask,
+                stack,
+                count: 99,
+                ..SampleCount::default()
+            })
+            .to_vec(),
+        ..SamplesChunk::default()
+    }
 }
 
 fn range(from_s: u64, to_s: u64) -> ReadOptions<'static> {
@@ -299,4 +323,25 @@ fn an_index_out_of_order_is_not_trusted() {
     // Scanned: every interval once.
     assert_eq!(seqs(&read), (0..100).collect::<Vec<_>>());
     assert_eq!(read, read_recording(&bytes_forged[..]).unwrap());
+}
+
+/// Samples chunks written a few intervals after their own (a recorder symbolising while the next
+/// intervals come) are indexed too: a ranged read seeks to them, and reads what a scan reads.
+#[test]
+fn samples_written_behind_their_intervals_are_indexed() {
+    let bytes = recording_with_samples_behind(3);
+    let file = TempFile::new("behind", &bytes);
+    let whole = read_recording(&bytes[..]).unwrap();
+    assert_eq!(whole.intervals.len(), 100);
+    assert_eq!(whole.samples.len(), 100);
+    let ranged = read_file_with(&file.0, &range(70, 75)).unwrap();
+    assert_eq!(ranged.warnings, []);
+    // Through the index: only the range and the declaring intervals.
+    assert_eq!(seqs(&ranged), [0, 60, 69, 70, 71, 72, 73, 74, 75]);
+    let sample_seqs: Vec<u64> = ranged.samples.iter().map(|s| s.seq).collect();
+    // Samples 0 and 50 declare the stacks; 69..=75 are in the range.
+    assert_eq!(sample_seqs, [0, 50, 69, 70, 71, 72, 73, 74, 75]);
+    for chunk in ranged.samples.iter().filter(|s| s.seq >= 69) {
+        assert_eq!(*chunk, whole.samples[chunk.seq as usize]);
+    }
 }

@@ -17,15 +17,18 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bpprof_format::{EndChunk, IntervalChunk, RecordingMeta, RecordingWriter, RuntimeWarning};
+use bpprof_format::{EndChunk, RecordingMeta, RecordingWriter, RuntimeWarning};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::clock;
 use crate::fork;
 use crate::registry;
-use crate::sampler::{RawSamples, Sampler, Symbolizer};
+use crate::sampler::{RawSamples, Sampler};
 use crate::sampling::{self, SamplingError};
 use crate::snapshot::Snapshotter;
+
+mod writer;
+use writer::{write_loop, ToWriter};
 
 /// The default recording interval: the shortest accepted ([`MIN_INTERVAL`]), as `bpprof record`
 /// uses, so that a run of a second gets about ten intervals.
@@ -605,13 +608,6 @@ impl Control {
     }
 }
 
-/// Messages from the snapshot thread to the writer.
-enum ToWriter {
-    /// An interval, with its stack samples when sampling is on.
-    Interval(Box<IntervalChunk>, Option<RawSamples>),
-    End(EndChunk),
-}
-
 fn snapshot_loop(
     mut snapshotter: Snapshotter,
     mut sampler: Option<Sampler>,
@@ -700,86 +696,6 @@ fn snapshot_loop(
             }
         }
     }
-}
-
-fn write_loop(
-    mut writer: RecordingWriter<BufWriter<File>>,
-    chunk_rx: Receiver<ToWriter>,
-    control: &Control,
-) {
-    let mut failed = false;
-    let mut symbolizer = Symbolizer::default();
-    let abandoned = || control.abandoned.load(Ordering::Acquire);
-    let fail = |message: String| {
-        if abandoned() {
-            // Nobody waits for this recording any more, and stderr may be the stalled output.
-            return;
-        }
-        eprintln!(
-            "bpprof: writing the recording '{}' failed: {message}; recording stopped",
-            control.path.display()
-        );
-        control
-            .outcome
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .error = Some(message);
-    };
-    for message in chunk_rx.iter() {
-        if abandoned() {
-            // A stop gave up on this thread: the file stays as it is (complete chunks only).
-            break;
-        }
-        match message {
-            ToWriter::Interval(..) if failed => {}
-            ToWriter::Interval(chunk, samples) => {
-                let mut result = writer.write_interval(&chunk);
-                let samples = samples.filter(|_| !SYMBOLIZER_LOST.load(Ordering::Acquire));
-                #[cfg_attr(not(feature = "http"), allow(unused_variables))]
-                let symbolized = match (&result, samples) {
-                    (Ok(()), Some(samples)) => {
-                        SYMBOLIZING.fetch_add(1, Ordering::AcqRel);
-                        let samples =
-                            symbolizer.chunk(chunk.seq, chunk.start_ns, chunk.end_ns, samples);
-                        SYMBOLIZING.fetch_sub(1, Ordering::AcqRel);
-                        result = writer.write_samples(&samples);
-                        Some(samples)
-                    }
-                    _ => None,
-                };
-                // The live endpoint's history gets each interval as it was handed to the file.
-                #[cfg(feature = "http")]
-                crate::live::tee(&chunk, symbolized.as_ref());
-                match result {
-                    Ok(()) => {
-                        control
-                            .outcome
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .written += 1;
-                    }
-                    Err(e) => {
-                        fail(e.to_string());
-                        failed = true;
-                    }
-                }
-            }
-            ToWriter::End(end) => {
-                if !failed {
-                    if let Err(e) = writer.finish(&end) {
-                        fail(e.to_string());
-                    }
-                }
-                break;
-            }
-        }
-    }
-    control
-        .outcome
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .finished = true;
-    control.done.notify_all();
 }
 
 /// Finalises the active recording when the process exits normally (returning from `main` or
