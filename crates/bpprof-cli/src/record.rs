@@ -14,24 +14,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 use bpprof_analysis::units::{grouped_decimal, plural, thousands};
+use bpprof_format::env::{
+    DEFAULT_SAMPLE_HZ, ENV_INTERVAL_MS, ENV_OUT, ENV_SAMPLE_HZ, MAX_SAMPLE_HZ, MIN_INTERVAL_MS,
+};
 use bpprof_format::Recording;
 
 use crate::locate::read_failure;
 use crate::numbers::whole_number;
 use crate::outputs::{check_output, partial_path, Inputs, Output};
 use crate::{exit, Failure};
-
-/// Environment variable naming the recording file (`bpprof::recorder::ENV_OUT`; the CLI does not
-/// link the runtime, so the names are repeated here).
-const ENV_OUT: &str = "BPPROF_OUT";
-/// Environment variable giving the recording interval in milliseconds.
-const ENV_INTERVAL_MS: &str = "BPPROF_INTERVAL_MS";
-/// Environment variable giving the stack-sampling rate per subtask.
-const ENV_SAMPLE_HZ: &str = "BPPROF_SAMPLE_HZ";
-/// The shortest interval the recorder accepts, in milliseconds.
-const MIN_INTERVAL_MS: u64 = 100;
-/// The highest sampling rate the recorder accepts.
-const MAX_SAMPLE_HZ: u32 = 10_000;
 
 /// Arguments of `bpprof record`.
 #[derive(Debug, clap::Args)]
@@ -53,7 +44,7 @@ pub struct RecordArgs {
     #[arg(
         long = "interval-ms",
         value_name = "MS",
-        default_value_t = 100,
+        default_value_t = MIN_INTERVAL_MS,
         value_parser = parse_interval_ms,
         allow_negative_numbers = true
     )]
@@ -62,7 +53,7 @@ pub struct RecordArgs {
     #[arg(
         long = "sample-hz",
         value_name = "HZ",
-        default_value_t = 99,
+        default_value_t = DEFAULT_SAMPLE_HZ,
         value_parser = whole_number::<u32>,
         allow_negative_numbers = true
     )]

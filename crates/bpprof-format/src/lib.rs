@@ -26,6 +26,7 @@
 
 mod chunk;
 mod damage;
+pub mod env;
 mod index;
 mod model;
 mod packed;

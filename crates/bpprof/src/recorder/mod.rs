@@ -17,7 +17,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bpprof_format::{EndChunk, RecordingMeta, RecordingWriter, RuntimeWarning};
+use bpprof_format::{env, EndChunk, RecordingMeta, RecordingWriter, RuntimeWarning};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::clock;
@@ -32,9 +32,9 @@ use writer::{write_loop, ToWriter};
 
 /// The default recording interval: the shortest accepted ([`MIN_INTERVAL`]), as `bpprof record`
 /// uses, so that a run of a second gets about ten intervals.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(100);
+pub const DEFAULT_INTERVAL: Duration = MIN_INTERVAL;
 /// The shortest recording interval accepted.
-pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+pub const MIN_INTERVAL: Duration = Duration::from_millis(env::MIN_INTERVAL_MS);
 /// How often channel fill levels are sampled.
 const FILL_SAMPLE_PERIOD: Duration = Duration::from_millis(10);
 /// Chunks waiting for the writer before new intervals are merged instead of queued.
@@ -47,18 +47,18 @@ pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(20);
 const SNAPSHOT_MARGIN: Duration = Duration::from_millis(20);
 
 /// Environment variable naming the recording file for [`init_from_env`].
-pub const ENV_OUT: &str = "BPPROF_OUT";
+pub const ENV_OUT: &str = env::ENV_OUT;
 /// Environment variable giving the stack-sampling rate per subtask in Hz for [`init_from_env`]
 /// (0 turns sampling off).
-pub const ENV_SAMPLE_HZ: &str = "BPPROF_SAMPLE_HZ";
+pub const ENV_SAMPLE_HZ: &str = env::ENV_SAMPLE_HZ;
 /// Environment variable giving the signal number used for sampling (SIGURG by default).
 pub const ENV_SAMPLE_SIGNAL: &str = "BPPROF_SAMPLE_SIGNAL";
 /// Default stack-sampling rate per subtask.
-pub const DEFAULT_SAMPLE_HZ: u32 = 99;
+pub const DEFAULT_SAMPLE_HZ: u32 = env::DEFAULT_SAMPLE_HZ;
 /// Highest stack-sampling rate accepted.
-pub const MAX_SAMPLE_HZ: u32 = 10_000;
+pub const MAX_SAMPLE_HZ: u32 = env::MAX_SAMPLE_HZ;
 /// Environment variable giving the recording interval in milliseconds for [`init_from_env`].
-pub const ENV_INTERVAL_MS: &str = "BPPROF_INTERVAL_MS";
+pub const ENV_INTERVAL_MS: &str = env::ENV_INTERVAL_MS;
 
 /// Settings of a recording.
 #[derive(Debug, Clone)]
