@@ -49,7 +49,7 @@ pub(super) fn write_loop(
         // Unbounded, but never holding more than the backlog: the writer submits no more.
         let (done_tx, done_rx) = unbounded::<SamplesChunk>();
         let symbolizer = std::thread::Builder::new()
-            .name("bpprof-symbolizer".into())
+            .name("bpprof-symbols".into())
             .spawn_scoped(scope, move || {
                 // A bug in symbolisation ends the samples, not the recording.
                 let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
