@@ -4,8 +4,9 @@
 //! in its code (`crate::range::select(...)`, `super::stats::median(...)`), each path resolved to
 //! the longest module it starts with. A module's test code (`#[cfg(test)] mod tests`) and
 //! comments do not count, and neither do a module's re-exports of its own submodules (`pub use
-//! report::*` in `check/mod.rs`): the parent is the map of its children, not a user of them. A
-//! crate with both `lib.rs` and `main.rs` (the CLI) is read as one graph, both as its root.
+//! report::*` in `check/mod.rs`, and every `pub use` of `lib.rs`): the parent is the map of its
+//! children, not a user of them. A crate with both `lib.rs` and `main.rs` (the CLI) is read as
+//! one graph, both as its root.
 //!
 //! The renderers of a check report import none of one another (nor anything beyond the report,
 //! its shared cells and the number formats).
@@ -22,44 +23,18 @@ use std::path::{Path, PathBuf};
 /// Cycles still to be broken, each as the set of modules it may span (`crate` is `lib.rs`), by
 /// crate. A cycle found inside one of these sets passes; one that reaches outside fails.
 const KNOWN: &[(&str, &[&str])] = &[
-    // `lib.rs` holds the locate orchestration (`analyse`, `task_report`, the range and window
-    // selection) that the rules, the explanations and the renderers of `locate` call back into,
-    // and `verdict/mod.rs` holds rule helpers its own rule modules import; moving locate into its
-    // own module (issue 15, "lib.rs a short map of the crate") breaks these.
-    (
-        "bpprof-analysis",
-        &[
-            "crate",
-            "explain",
-            "range",
-            "render",
-            "report",
-            "stacks",
-            "timeline",
-            "verdict",
-            "verdict::bottleneck",
-            "verdict::edges",
-            "verdict::operators",
-            "verdict::workers",
-            "window",
-        ],
-    ),
-    // The recording format's root holds the types that reading, writing, the index, the packed
-    // samples and damage reports share, and re-exports them.
-    (
-        "bpprof-format",
-        &[
-            "crate", "damage", "index", "packed", "read", "scan", "write",
-        ],
-    ),
-    // The runtime's, left to the issues that reshape it.
+    // The runtime's recorder, sampler and registry, left to the issues that reshape it
+    // (`recorder::writer` is the recorder's own writer thread, split out of `recorder.rs`).
     (
         "bpprof",
-        &["fork", "recorder", "registry", "sampler", "snapshot"],
-    ),
-    (
-        "bpprof",
-        &["channel", "crate", "link", "operator", "poller", "subtask"],
+        &[
+            "fork",
+            "recorder",
+            "recorder::writer",
+            "registry",
+            "sampler",
+            "snapshot",
+        ],
     ),
 ];
 
@@ -276,7 +251,7 @@ fn edges(code: &str, from: &Module, modules: &BTreeSet<Module>) -> BTreeSet<Modu
             let path = if child { format!("self::{path}") } else { path };
             let to = resolve(&path, from, modules);
             // A parent's re-exports of its own descendants are its map, not a dependency.
-            if reexport && to.starts_with(&format!("{}::", prefix(from))) {
+            if reexport && descends(&to, from) {
                 continue;
             }
             used.insert(to);
@@ -292,7 +267,9 @@ fn edges(code: &str, from: &Module, modules: &BTreeSet<Module>) -> BTreeSet<Modu
             let len = tail
                 .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
                 .unwrap_or(tail.len());
-            if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            // `crate::{a, b}` is a `use` tree, read with its braces expanded above.
+            let tree = tail[len..].starts_with('{');
+            if !tree && !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
                 let path = tail[..len].trim_end_matches(':');
                 used.insert(resolve(path, from, modules));
             }
@@ -303,12 +280,9 @@ fn edges(code: &str, from: &Module, modules: &BTreeSet<Module>) -> BTreeSet<Modu
     used
 }
 
-fn prefix(module: &Module) -> &str {
-    if module == "crate" {
-        ""
-    } else {
-        module
-    }
+/// Whether `module` lies below `ancestor` (every module lies below `crate`).
+fn descends(module: &Module, ancestor: &Module) -> bool {
+    module != ancestor && (ancestor == "crate" || module.starts_with(&format!("{ancestor}::")))
 }
 
 fn child_of(module: &Module, name: &str) -> Module {
@@ -511,6 +485,24 @@ fn the_parser_finds_uses_paths_and_cycles() {
     );
     let used: Vec<&str> = used.iter().map(String::as_str).collect();
     assert_eq!(used, ["c"]);
+    // The root's re-exports are the crate's map; a `use crate::{...}` tree names its items, not
+    // the root.
+    let used = edges(
+        &code("pub use a::b::Item;\npub(crate) use c::go;\n"),
+        &"crate".to_owned(),
+        &modules,
+    );
+    assert!(used.is_empty(), "{used:?}");
+    let used = edges(
+        &code("use crate::{a, c::go};\n"),
+        &"a::b".to_owned(),
+        &modules,
+    );
+    let used: Vec<&str> = used.iter().map(String::as_str).collect();
+    assert_eq!(used, ["a", "c"]);
+    let used = edges(&code("use crate::{Root, c};\n"), &"a".to_owned(), &modules);
+    let used: Vec<&str> = used.iter().map(String::as_str).collect();
+    assert_eq!(used, ["c", "crate"]);
 
     let graph: BTreeMap<Module, BTreeSet<Module>> = [
         ("a", vec!["c"]),

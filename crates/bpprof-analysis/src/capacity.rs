@@ -8,10 +8,9 @@
 //! is oversubscribed.
 
 use crate::report::{Capacity, CpuUse, TaskReport};
-use crate::window::SubtaskSums;
-use crate::BusySplit;
+use crate::units::NS_PER_S;
+use crate::window::{BusySplit, SubtaskSums};
 
-const NS_PER_S: f64 = 1e9;
 const NS_PER_US: f64 = 1e3;
 
 /// One logical subtask's parts, ns, as far as they are known.

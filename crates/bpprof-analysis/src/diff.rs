@@ -249,8 +249,8 @@ pub enum DiffError {
     #[error(
         "per-record normalisation needs record counts, but {label} in {} processed no records between {} s and {} s (no instrumented channel into or out of it)",
         side.with_name(name),
-        crate::seconds(*from_s),
-        crate::seconds(*to_s)
+        crate::units::seconds(*from_s),
+        crate::units::seconds(*to_s)
     )]
     NoRecords {
         /// The side.

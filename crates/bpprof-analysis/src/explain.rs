@@ -7,7 +7,7 @@ use crate::report::{
     Bottleneck, BottleneckKind, Evidence, Note, NoteKind, OperatorShare, SubtaskReport, TaskReport,
 };
 use crate::units::{join_and, pct, thousands};
-use crate::verdict::{busiest, slowest_operator};
+use crate::verdict::figures::{busiest, slowest_operator};
 
 /// The value of the first `metric` figure of `evidence`, 0 when absent.
 fn figure(evidence: &[Evidence], metric: &str) -> f64 {

@@ -33,8 +33,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::range::analysed_text;
 use crate::report::{EdgeReport, LocateReport, TaskReport};
+use crate::units::analysed_text;
 
 /// Flink's idle colour: fill and border.
 pub const IDLE_COLOUR: ([u8; 3], [u8; 3]) = ([0x5d, 0xb1, 0xff], [0x18, 0x90, 0xff]);

@@ -3,17 +3,72 @@
 //! `select` picks the intervals of the range (by default every interval but the warm-up, when
 //! skipping it leaves most of the run); [`coverage`] judges the selection: too few intervals, or
 //! a small part of the recording, make it [`Coverage::short`], and every command says so
-//! ([`Coverage::warning`]). [`analysed_text`] is the one way the analysed range is written
-//! (`analysed 0.1–1 s of 1 s (9 intervals)`).
+//! ([`Coverage::warning`]). [`AnalysisOptions`] is what every command asks for, and
+//! [`AnalysisError`] why a range cannot be analysed.
 
 use bpprof_format::Recording;
 use serde::{Deserialize, Serialize};
 
-use crate::units::plural;
+use crate::units::{plural, seconds, NS_PER_S};
 use crate::window::Selection;
-use crate::{seconds, AnalysisError, AnalysisOptions};
 
-pub(crate) const NS_PER_S: f64 = 1e9;
+/// Which part of the recording to analyse.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AnalysisOptions {
+    /// Start of the range, seconds since the recording started. Default (`None`): the end of the
+    /// first interval, so the warm-up is skipped, when the intervals after it cover at least
+    /// [`MIN_ANALYSED_SHARE`] of the recording; 0 otherwise.
+    pub from_s: Option<f64>,
+    /// End of the range (exclusive), seconds since the recording started. Default (`None`): the
+    /// end of the recording.
+    ///
+    /// An interval is analysed when its midpoint lies in `[from_s, to_s)`.
+    pub to_s: Option<f64>,
+    /// Length of the windows the range is cut into for the timeline, seconds: a window is a group
+    /// of consecutive intervals (see [`crate::timeline`]). Default (`None`): one interval per window.
+    pub window_s: Option<f64>,
+}
+
+/// Why a recording could not be analysed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnalysisError {
+    /// The recording holds no complete interval at all.
+    #[error("the recording holds no complete interval (the program stopped before the first interval ended)")]
+    NoIntervals,
+    /// No interval's midpoint falls in the requested range.
+    #[error(
+        "no complete interval between {} s and {} s; the recording covers 0–{} s",
+        seconds(*from_s), seconds(*to_s), seconds(*duration_s)
+    )]
+    EmptyRange {
+        /// Start of the requested range, seconds.
+        from_s: f64,
+        /// End of the requested range, seconds.
+        to_s: f64,
+        /// Length of the recording, seconds.
+        duration_s: f64,
+    },
+    /// The requested range is malformed (negative, not a number, or empty).
+    #[error("invalid range: {reason}")]
+    InvalidRange {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The requested window length is not a positive number of seconds.
+    #[error("invalid window: --window must be a positive number of seconds, got {window_s}")]
+    InvalidWindow {
+        /// The requested length.
+        window_s: f64,
+    },
+}
+
+/// [`AnalysisError::InvalidWindow`] unless `options.window_s` is unset or a positive number.
+pub(crate) fn check_window(options: &AnalysisOptions) -> Result<(), AnalysisError> {
+    match options.window_s {
+        Some(w) if !(w.is_finite() && w > 0.0) => Err(AnalysisError::InvalidWindow { window_s: w }),
+        _ => Ok(()),
+    }
+}
 
 /// By default the first interval (the warm-up) is skipped only when the intervals after it still
 /// cover at least this share of the recording; otherwise the analysis starts at 0.
@@ -211,7 +266,7 @@ impl Coverage {
 
     /// `analysed 0.1–1 s of 1 s (9 intervals)`.
     pub fn text(&self) -> String {
-        analysed_text(self.from_s, self.to_s, self.duration_s, self.intervals)
+        crate::units::analysed_text(self.from_s, self.to_s, self.duration_s, self.intervals)
     }
 
     /// What is wrong with a short range and how to fix it, one sentence; `None` when it is
@@ -248,15 +303,4 @@ impl Coverage {
             )),
         }
     }
-}
-
-/// The analysed range as every command writes it: `analysed 0.1–1 s of 1 s (9 intervals)`.
-pub fn analysed_text(from_s: f64, to_s: f64, duration_s: f64, intervals: usize) -> String {
-    format!(
-        "analysed {}–{} s of {} s ({})",
-        seconds(from_s),
-        seconds(to_s),
-        seconds(duration_s),
-        plural(intervals, "interval")
-    )
 }

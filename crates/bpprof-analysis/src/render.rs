@@ -2,11 +2,10 @@
 
 use std::io::{self, Write};
 
-use crate::range::analysed_text;
 use crate::report::{LocateReport, SubtaskReport, TaskReport};
 use crate::table::table;
 use crate::table::Align::{Left as L, Right as R};
-use crate::units::{micros, millis, pct, seconds, thousands, MISSING};
+use crate::units::{analysed_text, micros, millis, pct, seconds, thousands, MISSING};
 
 /// Writes `report` for people: the verdict (one line per bottleneck), the notes, a table of the
 /// tasks in graph order, the operators of the tasks that run chains with their shares of the
@@ -270,9 +269,7 @@ fn operators(w: &mut impl Write, report: &LocateReport) -> io::Result<()> {
 
 /// The timeline strip: a header with the windows, one row per task, and the legend.
 fn strip(w: &mut impl Write, report: &LocateReport) -> io::Result<()> {
-    use crate::timeline::{
-        CELL_BACKPRESSURED, CELL_BOTTLENECK, CELL_BUSY, CELL_IDLE, CELL_UNKNOWN,
-    };
+    use crate::report::{CELL_BACKPRESSURED, CELL_BOTTLENECK, CELL_BUSY, CELL_IDLE, CELL_UNKNOWN};
     let windows = &report.windows;
     let (Some(first), Some(last)) = (windows.first(), windows.last()) else {
         return Ok(());

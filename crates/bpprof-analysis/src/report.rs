@@ -1,7 +1,9 @@
-//! The public report types: what [`crate::locate`] returns and what `bpprof locate --format json`
+//! The public report types: what [`crate::locate()`] returns and what `bpprof locate --format json`
 //! prints. The JSON schema is documented in `docs/json.md`; every field here is part of it.
 
 use serde::{Deserialize, Serialize};
+
+use crate::verdict::thresholds::{LEVEL_LOW_MAX, LEVEL_OK_MAX};
 
 /// Value of [`LocateReport::schema`].
 pub const SCHEMA: &str = "bpprof.locate";
@@ -160,6 +162,17 @@ pub struct StripRow {
     pub cells: String,
 }
 
+/// Strip character: the task is a bottleneck in the window.
+pub const CELL_BOTTLENECK: char = '*';
+/// Strip character: the task is backpressured (level LOW or HIGH) in the window.
+pub const CELL_BACKPRESSURED: char = 'B';
+/// Strip character: the task is busy (at least [`crate::verdict::BUSY_MIN`]) in the window.
+pub const CELL_BUSY: char = '#';
+/// Strip character: none of the above (mostly idle).
+pub const CELL_IDLE: char = '.';
+/// Strip character: no accounting data for the task in the window.
+pub const CELL_UNKNOWN: char = '-';
+
 /// The recording and the analysed range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordingSummary {
@@ -222,9 +235,9 @@ pub enum Level {
 impl Level {
     /// The level of a backpressured ratio (0..1): OK if <= 0.10, LOW if <= 0.50, else HIGH.
     pub fn of(backpressured: f64) -> Level {
-        if backpressured <= crate::verdict::LEVEL_OK_MAX {
+        if backpressured <= LEVEL_OK_MAX {
             Level::Ok
-        } else if backpressured <= crate::verdict::LEVEL_LOW_MAX {
+        } else if backpressured <= LEVEL_LOW_MAX {
             Level::Low
         } else {
             Level::High

@@ -37,9 +37,9 @@ use std::collections::{HashMap, HashSet};
 use bpprof_format::Recording;
 
 use crate::graph::JobGraph;
+use crate::range::{self, AnalysisError, AnalysisOptions};
 use crate::report::{Evidence, Note, NoteKind, TaskReport};
 use crate::units::{join_and, pct};
-use crate::{range, AnalysisError, AnalysisOptions};
 
 /// A stack of at most this many frames that reaches no entry frame ([`is_entry_frame`]) is cut
 /// short. Complete stacks of a spawned thread have at least 4 frames below the thread's own code
@@ -205,7 +205,7 @@ fn range_seqs(
 }
 
 /// The depths of the on-CPU samples of task `task`'s subtasks `indices` (all of them merged) over
-/// the range `from_s`..`to_s` (as [`crate::locate`] selects it). What `bpprof flame` checks for the
+/// the range `from_s`..`to_s` (as [`crate::locate()`] selects it). What `bpprof flame` checks for the
 /// subtask or task it draws.
 pub fn selection_depths(
     recording: &Recording,

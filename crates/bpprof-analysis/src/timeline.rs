@@ -19,12 +19,12 @@ use std::collections::BTreeSet;
 use bpprof_format::Recording;
 
 use crate::graph::JobGraph;
+use crate::locate::tasks::analyse;
 use crate::median::median;
 use crate::report::{Bottleneck, Level, StripRow, TaskReport, TaskShare, Timeline, WindowVerdict};
-use crate::units::pct;
-use crate::verdict::BUSY_MIN;
+use crate::units::{pct, seconds};
+use crate::verdict::thresholds::BUSY_MIN;
 use crate::window::{self, Selection};
-use crate::{analyse, seconds};
 
 /// A task takes turns as the bottleneck when it is one at least this share of the time...
 pub const TURN_MIN_SHARE: f64 = 0.10;
@@ -38,16 +38,7 @@ pub const PERIOD_MIN_RUNS: usize = 3;
 /// The gaps between the starts of those turns must all be within this fraction of their median.
 pub const PERIOD_TOLERANCE: f64 = 0.30;
 
-/// Strip character: the task is a bottleneck in the window.
-pub const CELL_BOTTLENECK: char = '*';
-/// Strip character: the task is backpressured (level LOW or HIGH) in the window.
-pub const CELL_BACKPRESSURED: char = 'B';
-/// Strip character: the task is busy (at least [`BUSY_MIN`]) in the window.
-pub const CELL_BUSY: char = '#';
-/// Strip character: none of the above (mostly idle).
-pub const CELL_IDLE: char = '.';
-/// Strip character: no accounting data for the task in the window.
-pub const CELL_UNKNOWN: char = '-';
+pub use crate::report::{CELL_BACKPRESSURED, CELL_BOTTLENECK, CELL_BUSY, CELL_IDLE, CELL_UNKNOWN};
 
 /// What the timeline adds to the report.
 pub(crate) struct Built {

@@ -6,6 +6,9 @@
 //! Nothing here knows a report type: the unit of a check metric is chosen by
 //! [`crate::check::Metric`], which calls these.
 
+/// Nanoseconds in a second: the recording's times are nanoseconds, every figure shown is seconds.
+pub(crate) const NS_PER_S: f64 = 1e9;
+
 /// What a cell shows for a value that is not known.
 pub const MISSING: &str = "-";
 
@@ -207,6 +210,17 @@ pub fn plural(n: impl Count, noun: &str) -> String {
     let n = n.get();
     let s = if n == 1 { "" } else { "s" };
     format!("{} {noun}{s}", thousands(n))
+}
+
+/// The analysed range as every command writes it: `analysed 0.1–1 s of 1 s (9 intervals)`.
+pub fn analysed_text(from_s: f64, to_s: f64, duration_s: f64, intervals: usize) -> String {
+    format!(
+        "analysed {}–{} s of {} s ({})",
+        seconds(from_s),
+        seconds(to_s),
+        seconds(duration_s),
+        plural(intervals, "interval")
+    )
 }
 
 /// "A", "A and B", "A, B and C".

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use bpprof_format::{EndpointRole, Recording};
 
 use crate::graph::JobGraph;
-use crate::range::NS_PER_S;
+use crate::units::NS_PER_S;
 
 /// The intervals selected for analysis.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +87,38 @@ impl SubtaskSums {
     pub fn busy_cpu(&self) -> u64 {
         self.cpu.saturating_sub(self.blocked_cpu)
     }
+
+    /// Splits `busy`: on-CPU first (the threads' CPU time minus what they used inside waits),
+    /// then waiting for a CPU (the run-queue time), the rest off-CPU. What does not fit is reported
+    /// apart, as CPU inside waits or CPU wait outside busy, never dropped.
+    pub fn busy_split(&self) -> BusySplit {
+        let on_cpu = self.busy_cpu().min(self.busy);
+        let blocked_cpu = self.cpu - on_cpu;
+        let room = self.busy - on_cpu;
+        let cpu_wait = self.runqueue.map(|rq| rq.min(room));
+        BusySplit {
+            on_cpu,
+            cpu_wait,
+            off_cpu: room - cpu_wait.unwrap_or(0),
+            blocked_cpu,
+            cpu_wait_outside: self.runqueue.zip(cpu_wait).map(|(rq, w)| rq - w),
+        }
+    }
+}
+
+/// A logical subtask's busy time split into on-CPU, waiting for a CPU and off-CPU parts (ns),
+/// which add up to its busy time exactly, plus the measured parts that fall outside busy time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BusySplit {
+    pub on_cpu: u64,
+    pub cpu_wait: Option<u64>,
+    pub off_cpu: u64,
+    /// CPU used while idle or backpressured: inside waits as measured, plus any CPU time beyond
+    /// the busy time (waits too short to tell apart).
+    pub blocked_cpu: u64,
+    /// Run-queue time beyond what busy time leaves for it: waiting for a CPU while counted idle
+    /// or backpressured (after a wait whose end bpprof cannot time).
+    pub cpu_wait_outside: Option<u64>,
 }
 
 /// When each logical subtask (task position, index) existed: from its first registration to

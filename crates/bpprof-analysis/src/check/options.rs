@@ -5,7 +5,7 @@ use bpprof_format::Recording;
 
 use super::budget::Budget;
 use super::limits::Limits;
-use crate::{AnalysisError, AnalysisOptions};
+use crate::range::{AnalysisError, AnalysisOptions};
 
 /// Default family-wise confidence level.
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;

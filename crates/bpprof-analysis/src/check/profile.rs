@@ -7,7 +7,7 @@ use bpprof_format::Recording;
 
 use super::report::{FunctionChange, FunctionDiff, FunctionStatus};
 use crate::flame::{fold, FlameOptions, Mode, Selection};
-use crate::AnalysisOptions;
+use crate::range::AnalysisOptions;
 
 /// Functions listed per task, largest change first.
 pub const FUNCTION_ROWS: usize = 20;

@@ -14,7 +14,8 @@ use super::report::*;
 use super::stats::Rng;
 use super::values::{measure, Key, RecordingValues};
 use crate::graph::JobGraph;
-use crate::{locate, AnalysisOptions};
+use crate::locate::locate;
+use crate::range::AnalysisOptions;
 
 /// Per-task metrics, in the order they are shown.
 const TASK_METRICS: [Metric; 5] = [
@@ -237,7 +238,7 @@ fn check_window(
     // Seconds as `0.5`, or `1e-12` / `1e300` when three decimals would not show them.
     let seconds = |s: f64| {
         if s == 0.0 || (1e-3..1e9).contains(&s) {
-            crate::seconds(s)
+            crate::units::seconds(s)
         } else {
             format!("{s:e}")
         }

@@ -6,9 +6,9 @@ use bpprof_format::Recording;
 
 use super::report::Metric;
 use crate::graph::JobGraph;
-use crate::range::Coverage;
+use crate::locate::tasks::task_report;
+use crate::range::{AnalysisError, AnalysisOptions, Coverage};
 use crate::window::{self, Selection};
-use crate::{task_report, AnalysisError, AnalysisOptions};
 
 /// A window shorter than this share of the nominal window (the recording interval, or
 /// `--window`) is left out: the last interval of a recording is cut short when it stops.

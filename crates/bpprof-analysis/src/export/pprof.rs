@@ -38,7 +38,7 @@ use pprof::protos::{Function, Label, Line, Location, Message, Profile, Sample, V
 use crate::flame::samples::{measured_ns, Interned, Key, Subtasks};
 use crate::flame::{state_name, FlameError, FlameOptions, Mode, Resolved, UNKNOWN_FRAME};
 use crate::graph::JobGraph;
-use crate::range::NS_PER_S;
+use crate::units::NS_PER_S;
 use crate::window;
 
 /// Which subtasks to export.

@@ -41,9 +41,11 @@ use bpprof_format::Recording;
 use serde_json::{json, Value};
 
 use crate::graph::JobGraph;
-use crate::range::NS_PER_S;
+use crate::locate::tasks::analyse;
+use crate::range::{check_window, AnalysisError, AnalysisOptions};
 use crate::report::SubtaskReport;
-use crate::{analyse, window, AnalysisError, AnalysisOptions};
+use crate::units::NS_PER_S;
+use crate::window;
 
 /// The process id of the job in the trace.
 const PID: u32 = 1;
@@ -55,7 +57,7 @@ pub fn chrome_trace(
     recording: &Recording,
     options: &AnalysisOptions,
 ) -> Result<Value, AnalysisError> {
-    crate::check_window(options)?;
+    check_window(options)?;
     let selection = crate::range::select(recording, options)?;
     let graph = JobGraph::from_recording(recording);
     let mut events = vec![

@@ -5,7 +5,7 @@ use std::fmt;
 use bpprof_format::SampleState;
 
 use super::{state_name, Mode};
-use crate::AnalysisError;
+use crate::range::AnalysisError;
 
 /// Why no flame graph could be folded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -68,7 +68,7 @@ pub enum FlameError {
         verdict: String,
     },
     /// Nothing to draw.
-    #[error("no samples of {label} between {} s and {} s: {reason}", crate::seconds(*from_s), crate::seconds(*to_s))]
+    #[error("no samples of {label} between {} s and {} s: {reason}", crate::units::seconds(*from_s), crate::units::seconds(*to_s))]
     NoSamples {
         /// The selection (`Enrich#3`, `Enrich`).
         label: String,

@@ -1,11 +1,11 @@
 //! Folding the stack samples of the resolved subtasks over a range ([`fold()`], [`Folded`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 
 use bpprof_format::{Recording, SampleState};
 
-use super::samples::{kept_states, measured_ns, Interned, Subtasks};
+use super::samples::{kept_states, measured_ns, Interned, Key, Subtasks};
 use super::{
     escape_frame, state_frame, state_name, FlameError, FlameOptions, Mode, Resolved, ALL_STATES,
     UNKNOWN_FRAME,
@@ -141,8 +141,8 @@ impl Folded {
     pub fn subtitle(&self) -> String {
         let mut text = format!(
             "{}–{} s, {} samples at {} Hz, {}",
-            crate::seconds(self.from_s),
-            crate::seconds(self.to_s),
+            crate::units::seconds(self.from_s),
+            crate::units::seconds(self.to_s),
             thousands(self.samples),
             self.sample_hz,
             match self.mode {
@@ -177,91 +177,136 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
     let position = graph
         .position(&selection.task)
         .expect("a resolved selection names a task of the graph");
+    let accounted = Accounted::sum(
+        &window::subtask_sums(recording, graph, range),
+        keys,
+        graph.tasks[position].unaccounted,
+    );
 
-    // Ratios and measured time from the interval accounting, summed over the selected subtasks.
-    let sums = window::subtask_sums(recording, graph, range);
-    let (mut wall, mut busy, mut bp, mut idle, mut records) = (0u64, 0u64, 0u64, 0u64, 0u64);
-    let mut cpu = 0u64;
-    for key in keys {
-        if let Some(s) = sums.get(key) {
-            wall = wall.saturating_add(s.wall);
-            busy = busy.saturating_add(s.busy);
-            bp = bp.saturating_add(s.backpressured);
-            idle = idle.saturating_add(s.idle);
-            cpu = cpu.saturating_add(s.cpu);
-            records = records.saturating_add(s.records_processed());
-        }
-    }
-    if graph.tasks[position].unaccounted {
-        wall = 0;
-    }
-    let measured_ns = measured_ns(options.mode, wall, cpu);
-
-    let interned = Interned::new(recording);
-    let frames: HashMap<u32, String> = interned
-        .frames
-        .iter()
-        .map(|(&id, frame)| (id, escape_frame(&frame.function).into_owned()))
-        .collect();
+    // Samples counted per stack, under their state's root frame in mixed mode.
     let mut counts: HashMap<(Option<SampleState>, u32), u64> = HashMap::new();
     let walked = subtasks.walk(recording, options, |_, count| {
         let root = (options.mode == Mode::Mixed).then_some(count.state);
         *counts.entry((root, count.stack)).or_default() += u64::from(count.count);
     });
-    let mode_samples: u64 = walked.tallies.values().map(|t| t.mode_samples).sum();
-    let lost = walked.lost;
+    let folded = folded_lines(&Interned::new(recording), counts);
+    let samples: u64 = folded.values().sum();
+    if samples == 0 {
+        return Err(subtasks.no_samples(recording, &walked, options));
+    }
+    Ok(Folded {
+        stacks: folded,
+        busy: accounted.ratio(accounted.busy),
+        backpressured: accounted.ratio(accounted.backpressured),
+        idle: accounted.ratio(accounted.idle),
+        selection,
+        from_s: range.from_s,
+        to_s: range.to_s,
+        samples,
+        lost: walked.lost,
+        mode: options.mode,
+        states: kept_states(options),
+        operator: options.operator.clone(),
+        sample_hz: recording.meta.sample_hz,
+        records: accounted.records,
+        measured_ns: measured_ns(options.mode, accounted.wall, accounted.cpu),
+        mode_samples: walked.tallies.values().map(|t| t.mode_samples).sum(),
+    })
+}
 
+/// The interval accounting of the selected subtasks over the range, summed (ns, and records
+/// processed): what the samples stand for.
+struct Accounted {
+    /// Wall time; 0 for a task declared unaccounted, whose ratios are unknown.
+    wall: u64,
+    busy: u64,
+    backpressured: u64,
+    idle: u64,
+    cpu: u64,
+    records: u64,
+}
+
+impl Accounted {
+    /// The sums of the subtasks `keys` of `sums`.
+    fn sum(
+        sums: &BTreeMap<Key, window::SubtaskSums>,
+        keys: &HashSet<Key>,
+        unaccounted: bool,
+    ) -> Accounted {
+        let mut a = Accounted {
+            wall: 0,
+            busy: 0,
+            backpressured: 0,
+            idle: 0,
+            cpu: 0,
+            records: 0,
+        };
+        for s in keys.iter().filter_map(|key| sums.get(key)) {
+            a.wall = a.wall.saturating_add(s.wall);
+            a.busy = a.busy.saturating_add(s.busy);
+            a.backpressured = a.backpressured.saturating_add(s.backpressured);
+            a.idle = a.idle.saturating_add(s.idle);
+            a.cpu = a.cpu.saturating_add(s.cpu);
+            a.records = a.records.saturating_add(s.records_processed());
+        }
+        if unaccounted {
+            a.wall = 0;
+        }
+        a
+    }
+
+    /// `part` of the wall time; `None` without accounting data.
+    fn ratio(&self, part: u64) -> Option<f64> {
+        (self.wall > 0).then(|| part as f64 / self.wall as f64)
+    }
+}
+
+/// The folded lines of the sample `counts` (per optional root state and stack id): frames
+/// outermost first, separated by `;`, escaped; the counts of stacks that fold to the same line
+/// added up.
+fn folded_lines(
+    interned: &Interned,
+    counts: HashMap<(Option<SampleState>, u32), u64>,
+) -> BTreeMap<String, u64> {
+    let frames: HashMap<u32, String> = interned
+        .frames
+        .iter()
+        .map(|(&id, frame)| (id, escape_frame(&frame.function).into_owned()))
+        .collect();
     let mut folded: BTreeMap<String, u64> = BTreeMap::new();
     for ((root, stack), count) in counts {
         if count == 0 {
             continue;
         }
-        let mut line = String::new();
-        if let Some(state) = root {
-            line.push_str(state_frame(state));
-        }
         let names = interned
             .stack(stack)
             .iter()
             .map(|id| frames.get(id).map_or(UNKNOWN_FRAME, String::as_str));
-        let mut empty = true;
-        for name in names {
-            if !line.is_empty() {
-                line.push(';');
-            }
-            line.push_str(name);
-            empty = false;
-        }
-        if empty {
-            // An undeclared or empty stack still counts, as one unknown frame.
-            if !line.is_empty() {
-                line.push(';');
-            }
-            line.push_str(UNKNOWN_FRAME);
-        }
-        *folded.entry(line).or_default() += count;
+        *folded.entry(folded_line(root, names)).or_default() += count;
     }
-    let samples: u64 = folded.values().sum();
-    if samples == 0 {
-        return Err(subtasks.no_samples(recording, &walked, options));
+    folded
+}
+
+/// One folded line: the state's root frame (mixed mode), then the stack's frames; an undeclared
+/// or empty stack still counts, as one unknown frame.
+fn folded_line<'a>(root: Option<SampleState>, names: impl Iterator<Item = &'a str>) -> String {
+    let mut line = String::new();
+    if let Some(state) = root {
+        line.push_str(state_frame(state));
     }
-    let ratio = |part: u64| (wall > 0).then(|| part as f64 / wall as f64);
-    Ok(Folded {
-        stacks: folded,
-        busy: ratio(busy),
-        backpressured: ratio(bp),
-        idle: ratio(idle),
-        selection,
-        from_s: range.from_s,
-        to_s: range.to_s,
-        samples,
-        lost,
-        mode: options.mode,
-        states: kept_states(options),
-        operator: options.operator.clone(),
-        sample_hz: recording.meta.sample_hz,
-        records,
-        measured_ns,
-        mode_samples,
-    })
+    let mut empty = true;
+    for name in names {
+        if !line.is_empty() {
+            line.push(';');
+        }
+        line.push_str(name);
+        empty = false;
+    }
+    if empty {
+        if !line.is_empty() {
+            line.push(';');
+        }
+        line.push_str(UNKNOWN_FRAME);
+    }
+    line
 }

@@ -107,7 +107,7 @@ pub enum Selection {
     },
     /// Every subtask of one task, merged.
     Task(String),
-    /// The first subtask of the first bottleneck that [`crate::locate`] finds over the same range.
+    /// The first subtask of the first bottleneck that [`crate::locate()`] finds over the same range.
     #[default]
     Bottleneck,
 }
@@ -173,7 +173,7 @@ pub struct FlameOptions {
     /// Keep only samples taken in these states. Default: all three. An empty set keeps none.
     pub states: HashSet<SampleState>,
     /// Start of the range, seconds since the recording started. Default (`None`): the end of the
-    /// first interval, as for [`crate::locate`]. A samples chunk is used when its interval's
+    /// first interval, as for [`crate::locate()`]. A samples chunk is used when its interval's
     /// midpoint lies in `[from_s, to_s)`.
     pub from_s: Option<f64>,
     /// End of the range (exclusive), seconds. Default (`None`): the end of the recording.

@@ -1,13 +1,14 @@
 //! Resolving a [`Selection`] to the subtasks it names ([`Resolved`]): an explicit subtask or task
 //! looked up in the job graph (with a did-you-mean for an unknown name), or the first bottleneck
-//! that [`crate::locate`] finds.
+//! that [`crate::locate()`] finds.
 
 use bpprof_format::Recording;
 
 use super::{FlameError, Selection};
 use crate::graph::JobGraph;
+use crate::locate::locate;
+use crate::range::AnalysisOptions;
 use crate::report::BottleneckKind;
-use crate::{locate, AnalysisOptions};
 
 /// The subtasks a [`Selection`] resolved to.
 #[derive(Debug, Clone, PartialEq)]

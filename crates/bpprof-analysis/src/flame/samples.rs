@@ -8,7 +8,8 @@ use bpprof_format::{FrameDecl, Recording, SampleCount, SampleState};
 use super::resolve::resolve;
 use super::{FlameError, FlameOptions, Mode, NoSamplesReason, Resolved, ALL_STATES};
 use crate::graph::JobGraph;
-use crate::{window, AnalysisOptions};
+use crate::range::AnalysisOptions;
+use crate::window;
 
 /// A logical subtask: (task position in the graph, subtask index).
 pub(crate) type Key = (usize, u32);

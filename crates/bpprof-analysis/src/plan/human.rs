@@ -2,11 +2,9 @@
 
 use std::io::{self, Write};
 
-use crate::range::analysed_text;
-use crate::seconds;
 use crate::table::table;
 use crate::table::Align::{Left as L, Right as R};
-use crate::units::{micros, pct, thousands};
+use crate::units::{analysed_text, micros, pct, seconds, thousands};
 
 use super::report::{
     Assumption, CpuBudget, Limit, ParallelismChange, PlanReport, Prediction, Scenario, TargetPlan,

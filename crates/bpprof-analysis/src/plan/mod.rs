@@ -34,8 +34,10 @@ mod speedup;
 use bpprof_format::Recording;
 
 use crate::flame::FlameError;
+use crate::locate::locate;
+use crate::range::{AnalysisError, AnalysisOptions};
+use crate::report::LocateReport;
 use crate::verdict::BUSY_MIN;
-use crate::{locate, AnalysisError, AnalysisOptions, LocateReport};
 
 pub use human::render_plan;
 pub use report::{
@@ -52,7 +54,7 @@ pub const MAX_STEPS: usize = 16;
 /// What to plan for.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlanOptions {
-    /// The range whose costs are measured; as for [`crate::locate`].
+    /// The range whose costs are measured; as for [`crate::locate()`].
     pub range: AnalysisOptions,
     /// The target job throughput, records per second. Default: none (no [`TargetPlan`]; the
     /// steps go on until the CPUs are reached).

@@ -6,7 +6,7 @@
 //! and the name (`score_record` matches `slow_operator::score_record`).
 
 use crate::flame::{escape_frame, fold, FlameError, FlameOptions, Folded, Mode, Selection};
-use crate::AnalysisOptions;
+use crate::range::AnalysisOptions;
 use bpprof_format::{Recording, SampleState};
 
 /// Samples of one task: how many on-CPU busy samples it has, and how many hold the function.

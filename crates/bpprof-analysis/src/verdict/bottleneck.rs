@@ -1,34 +1,17 @@
 //! Builds the [`Bottleneck`]s the rules name, each with the evidence that decided it; the
 //! sentences are rendered from that evidence by [`crate::explain`].
 
-use super::edges::{Named, View};
-use super::operators::slowest_operator;
-use super::workers::{self, HOLD_SHARE_MIN, SCHEDULED_SHARE_MIN};
-use super::{
-    busiest, BUSY_MIN, EXCHANGE_IDLE_MIN, LEVEL_OK_MAX, OFF_CPU_SHARE_MIN, STARVED_ON_CPU_MIN,
+use super::figures::{busiest, evidence, slowest_operator};
+use super::thresholds::{
+    BUSY_MIN, EXCHANGE_IDLE_MIN, LEVEL_OK_MAX, OFF_CPU_SHARE_MIN, STARVED_ON_CPU_MIN,
     UNACCOUNTED_FULL_QUEUE_MIN,
 };
+use super::view::{Named, View};
+use super::workers::{self, HOLD_SHARE_MIN, SCHEDULED_SHARE_MIN};
 use crate::explain;
 use crate::report::{
     Bottleneck, BottleneckKind, Evidence, Rule, SubtaskReport, TaskReport, UpstreamPressure,
 };
-
-/// One checked figure.
-pub(super) fn evidence(
-    metric: &str,
-    subject: String,
-    value: f64,
-    threshold: f64,
-    at_least: bool,
-) -> Evidence {
-    Evidence {
-        metric: metric.to_owned(),
-        subject,
-        value,
-        threshold,
-        at_least,
-    }
-}
 
 /// A loaded task that a rule named (`loaded_below_backpressure` or `slowest_input`). `fed` lists
 /// the unaccounted tasks that keep its input queue full, with the fill.

@@ -8,102 +8,37 @@
 //! Every named bottleneck carries the figures and thresholds that decided it; the sentences are
 //! rendered from them by the crate's `explain` module.
 //!
-//! The steps live in submodules: `edges` reads the graph and explains each backpressured edge,
-//! `bottleneck` builds the findings, `operators` handles operator chains.
+//! The steps live in submodules: `view` is how the rules read the graph and its figures, `edges`
+//! explains each backpressured edge, `bottleneck` builds the findings, `operators` handles
+//! operator chains and `workers` async runtimes. They share `thresholds` (every constant, also
+//! re-exported here) and `figures` (the busiest subtask, the slowest operator, one checked
+//! figure), the two leaves of the module.
 
 mod bottleneck;
 mod edges;
+pub(crate) mod figures;
 mod operators;
+pub(crate) mod thresholds;
+mod view;
 mod workers;
 
 use std::collections::BTreeMap;
 
 use bpprof_format::Recording;
 
-pub(crate) use operators::slowest_operator;
+pub use thresholds::*;
 pub use workers::{HOLD_SHARE_MIN, HOLD_WORKERS_MIN, LONG_POLL_MS, SCHEDULED_SHARE_MIN};
 
 use crate::explain;
 use crate::graph::JobGraph;
 use crate::median::median;
 use crate::report::{
-    Bottleneck, EdgeReport, Level, Note, NoteKind, Rule, SubtaskReport, TaskReport,
-    UpstreamPressure,
+    Bottleneck, EdgeReport, Level, Note, NoteKind, Rule, TaskReport, UpstreamPressure,
 };
 use crate::window::{self, Selection, SubtaskSums};
-use edges::{Cause, Named, View};
-
-/// A backpressured ratio up to this is level OK (Flink's threshold).
-pub const LEVEL_OK_MAX: f64 = 0.10;
-
-/// A backpressured ratio up to this (and above [`LEVEL_OK_MAX`]) is level LOW; above it, HIGH
-/// (Flink's threshold).
-pub const LEVEL_LOW_MAX: f64 = 0.50;
-
-/// A task (or subtask) is *busy* when its busy ratio is at least this. Below it, a task downstream
-/// of backpressure is not called the bottleneck, and no off-CPU / run-queue note is made.
-pub const BUSY_MIN: f64 = 0.5;
-
-/// A skewed subtask is busy at least this much...
-pub const SKEW_MIN_BUSY: f64 = 0.5;
-
-/// ...at least this much more than the median busy ratio of its task's subtasks...
-pub const SKEW_MIN_MARGIN: f64 = 0.25;
-
-/// ...and at least this many times the median. Skew is only looked for in tasks with parallelism
-/// of at least [`SKEW_MIN_PARALLELISM`].
-pub const SKEW_MIN_FACTOR: f64 = 1.5;
-
-/// Smallest parallelism in which skew is looked for.
-pub const SKEW_MIN_PARALLELISM: u32 = 2;
-
-/// A bottleneck is of kind `off_cpu` when more than this share of its busy time is spent neither
-/// on a CPU nor waiting for one (I/O, locks, sleeps).
-pub const OFF_CPU_SHARE_MIN: f64 = 0.5;
-
-/// A busy task that spends more than this share of its busy time runnable but waiting for a CPU
-/// gets a note that the machine is oversubscribed. Lower than one half on purpose: a quarter of
-/// the working time lost to the scheduler already distorts every other figure.
-pub const RUNQUEUE_SHARE_MIN: f64 = 0.25;
-
-/// The busy time of a task declared unaccounted is unknown, so its backpressure is too; instead,
-/// its queue into a downstream task counts as backpressure when it is on average at least this
-/// full (Flink's signal before 1.13: output buffer usage).
-pub const UNACCOUNTED_FULL_QUEUE_MIN: f64 = 0.5;
-
-/// A chain's slowest operator is named in a bottleneck's reason only when the chain has at least
-/// two operators and that operator takes at least this share of the task's busy time.
-pub const OPERATOR_SHARE_MIN: f64 = 0.25;
-
-/// A link is the bottleneck (kind `exchange`) when its writer is blocked on it at least
-/// [`LEVEL_OK_MAX`] of the time while its reader waits on it at least this share of the time.
-/// Only links qualify: an in-process queue cannot be full for its writer and empty for its
-/// reader at once, so such a pair of figures means the pressure comes and goes.
-pub const EXCHANGE_IDLE_MIN: f64 = 0.5;
-
-/// A task that is not loaded and whose upstream is blocked on one input waits for another input
-/// when it is blocked receiving from that input at least this share of the time (and more than
-/// from the blocked one): the task on that input is what holds it back (rule `slowest_input`).
-/// Low on purpose: on an oversubscribed machine a join spends much of the rest waiting for a CPU
-/// (measured: 25% on its slow input, 0% on the full one, in a debug build beside a CPU-bound
-/// input).
-pub const INPUT_WAIT_MIN: f64 = 0.2;
-
-/// [`INPUT_WAIT_MIN`] applies to the share of time a task was not waiting for a CPU, but to no
-/// less than this share of its time: a task that waits for a CPU 95% of the time still has to
-/// wait for an input 5% (0.2 × 0.25) of its time to be waiting for it.
-pub const RUNNABLE_FLOOR: f64 = 0.25;
-
-/// A task that is busy but not loaded (rule `starved_below_backpressure`) is named only when it
-/// runs on a CPU at least this share of its busy time: one whose busy time is nearly all waiting
-/// for a CPU after wake-ups has little work of its own, one that computes a good part of it is
-/// short of CPU time.
-pub const STARVED_ON_CPU_MIN: f64 = 0.25;
-
-/// Whether a subtask with busy ratio `busy` is skewed among siblings whose median busy is `median`.
-pub fn is_skewed(busy: f64, median: f64) -> bool {
-    busy >= SKEW_MIN_BUSY && busy >= median + SKEW_MIN_MARGIN && busy >= SKEW_MIN_FACTOR * median
-}
+use edges::Cause;
+use figures::{busiest, evidence};
+use view::{Named, View};
 
 /// What the rules concluded.
 pub(crate) struct Conclusion {
@@ -303,31 +238,10 @@ pub(crate) fn conclude(
     let pressured: Vec<usize> = (0..graph.edges.len())
         .filter(|&e| view.pressured(e))
         .collect();
-    let upstream_of = |i: usize| -> Vec<UpstreamPressure> {
-        let mut up: Vec<UpstreamPressure> = pressured
-            .iter()
-            .filter(|&&e| graph.edges[e].to == i)
-            .map(|&e| UpstreamPressure {
-                task: tasks[graph.edges[e].from].name.clone(),
-                backpressured: view.pressure(e),
-            })
-            .collect();
-        up.dedup_by(|a, b| a.task == b.task);
-        up
-    };
+    let upstream_of = |i: usize| upstream_pressure(&view, &pressured, i);
 
     let explained = explain_edges(&view, &pressured, full);
-    let mut bottlenecks: Vec<Bottleneck> = keep_bottlenecks(&view, explained.named)
-        .into_iter()
-        .map(|named| {
-            let fed: Vec<(String, f64)> = full
-                .iter()
-                .filter(|f| f.1 == named.0)
-                .map(|f| (tasks[f.0].name.clone(), f.2))
-                .collect();
-            bottleneck::loaded(&view, named, upstream_of(named.0), &fed)
-        })
-        .collect();
+    let mut bottlenecks = loaded_bottlenecks(&view, explained.named, full, upstream_of);
     for &e in &explained.exchanges {
         let up = graph.edges[e].from;
         if !bottlenecks.iter().any(|b| b.task == tasks[up].name) {
@@ -340,15 +254,7 @@ pub(crate) fn conclude(
     let mut external = external_tasks(&view, &explained.unexplained, &bottlenecks);
     if bottlenecks.is_empty() && external.is_empty() {
         // Only possible on a cycle of backpressured edges: name the most backpressured task.
-        external.extend(
-            pressured
-                .iter()
-                .map(|&e| graph.edges[e].from)
-                .max_by(|&a, &b| {
-                    let bp = |i: usize| tasks[i].backpressured.unwrap_or(0.0);
-                    bp(a).total_cmp(&bp(b)).then(b.cmp(&a))
-                }),
-        );
+        external.extend(most_backpressured_sender(&view, &pressured));
     }
     for i in external {
         let unknown: Vec<&str> = graph
@@ -366,6 +272,54 @@ pub(crate) fn conclude(
         notes: findings.iter().map(|n| explain::note(n, cpus)).collect(),
         findings,
     }
+}
+
+/// The tasks backpressured on the `pressured` edges into task `i`, with their pressure, one
+/// entry per task.
+fn upstream_pressure(view: &View, pressured: &[usize], i: usize) -> Vec<UpstreamPressure> {
+    let graph = view.graph;
+    let mut up: Vec<UpstreamPressure> = pressured
+        .iter()
+        .filter(|&&e| graph.edges[e].to == i)
+        .map(|&e| UpstreamPressure {
+            task: view.tasks[graph.edges[e].from].name.clone(),
+            backpressured: view.pressure(e),
+        })
+        .collect();
+    up.dedup_by(|a, b| a.task == b.task);
+    up
+}
+
+/// The bottlenecks of the loaded tasks the rules named (those [`keep_bottlenecks`] keeps), each
+/// with the tasks backpressured on it and the unaccounted tasks that keep its queue full.
+fn loaded_bottlenecks(
+    view: &View,
+    named: Vec<Named>,
+    full: &[(usize, usize, f64)],
+    upstream_of: impl Fn(usize) -> Vec<UpstreamPressure>,
+) -> Vec<Bottleneck> {
+    keep_bottlenecks(view, named)
+        .into_iter()
+        .map(|named| {
+            let fed: Vec<(String, f64)> = full
+                .iter()
+                .filter(|f| f.1 == named.0)
+                .map(|f| (view.tasks[f.0].name.clone(), f.2))
+                .collect();
+            bottleneck::loaded(view, named, upstream_of(named.0), &fed)
+        })
+        .collect()
+}
+
+/// The most backpressured sender of the `pressured` edges (the first in graph order on ties).
+fn most_backpressured_sender(view: &View, pressured: &[usize]) -> Option<usize> {
+    pressured
+        .iter()
+        .map(|&e| view.graph.edges[e].from)
+        .max_by(|&a, &b| {
+            let bp = |i: usize| view.tasks[i].backpressured.unwrap_or(0.0);
+            bp(a).total_cmp(&bp(b)).then(b.cmp(&a))
+        })
 }
 
 /// Without backpressure, an async pipeline can still be held back by one task: when a source
@@ -408,14 +362,14 @@ fn task_notes(tasks: &[TaskReport]) -> Vec<Note> {
             continue;
         }
         let name = explain::display_name(task, s);
-        let busy_figure = bottleneck::evidence("busy", s.name.clone(), busy, BUSY_MIN, true);
+        let busy_figure = evidence("busy", s.name.clone(), busy, BUSY_MIN, true);
         if let Some(off) = s.off_cpu_share.filter(|&x| x > OFF_CPU_SHARE_MIN) {
             notes.push(note(
                 NoteKind::OffCpu,
                 name.clone(),
                 vec![
                     busy_figure.clone(),
-                    bottleneck::evidence(
+                    evidence(
                         "off_cpu_share",
                         s.name.clone(),
                         off,
@@ -424,15 +378,11 @@ fn task_notes(tasks: &[TaskReport]) -> Vec<Note> {
                     ),
                     match (s.on_cpu, s.polled) {
                         (None, Some(polled)) => {
-                            bottleneck::evidence("polled", s.name.clone(), polled, busy, false)
+                            evidence("polled", s.name.clone(), polled, busy, false)
                         }
-                        (on_cpu, _) => bottleneck::evidence(
-                            "on_cpu",
-                            s.name.clone(),
-                            on_cpu.unwrap_or(0.0),
-                            busy,
-                            false,
-                        ),
+                        (on_cpu, _) => {
+                            evidence("on_cpu", s.name.clone(), on_cpu.unwrap_or(0.0), busy, false)
+                        }
                     },
                 ],
             ));
@@ -444,7 +394,7 @@ fn task_notes(tasks: &[TaskReport]) -> Vec<Note> {
                 name,
                 vec![
                     busy_figure,
-                    bottleneck::evidence(
+                    evidence(
                         "runqueue_share",
                         s.name.clone(),
                         rq,
@@ -456,17 +406,6 @@ fn task_notes(tasks: &[TaskReport]) -> Vec<Note> {
         }
     }
     notes
-}
-
-/// The subtask with the highest busy ratio (lowest index on ties).
-pub(crate) fn busiest(task: &TaskReport) -> Option<&SubtaskReport> {
-    task.subtasks.iter().filter(|s| s.busy.is_some()).fold(
-        None,
-        |best: Option<&SubtaskReport>, s| match best {
-            Some(b) if b.busy >= s.busy => Some(b),
-            _ => Some(s),
-        },
-    )
 }
 
 #[cfg(test)]

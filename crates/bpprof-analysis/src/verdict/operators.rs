@@ -1,10 +1,10 @@
-//! The operators of a chain: each one's share of its task's busy time, and the slowest one.
+//! The operators of a chain: each one's share of its task's busy time (the slowest one is
+//! picked in `figures`).
 
 use std::collections::BTreeMap;
 
 use bpprof_format::Recording;
 
-use super::OPERATOR_SHARE_MIN;
 use crate::graph::JobGraph;
 use crate::report::{OperatorShare, TaskReport};
 use crate::window::{self, Selection, SubtaskSums};
@@ -51,19 +51,4 @@ pub(super) fn attach_operators(
             })
             .collect();
     }
-}
-
-/// The operator of a chain taking the largest share of the task's busy time, when the task runs
-/// at least two operators and it takes at least [`OPERATOR_SHARE_MIN`].
-pub(crate) fn slowest_operator(task: &TaskReport) -> Option<&OperatorShare> {
-    if task.operators.len() < 2 {
-        return None;
-    }
-    task.operators
-        .iter()
-        .fold(None::<&OperatorShare>, |best, o| match best {
-            Some(b) if b.busy_share >= o.busy_share => Some(b),
-            _ => Some(o),
-        })
-        .filter(|o| o.busy_share >= OPERATOR_SHARE_MIN)
 }

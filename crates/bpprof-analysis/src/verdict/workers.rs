@@ -4,9 +4,9 @@
 //! `workers_held` names that task; the notes say which tasks wait to be polled and which polls
 //! are long.
 
-use super::bottleneck::evidence;
-use super::edges::View;
-use super::RUNQUEUE_SHARE_MIN;
+use super::figures::evidence;
+use super::thresholds::RUNQUEUE_SHARE_MIN;
+use super::view::View;
 use crate::report::{Note, NoteKind, SubtaskReport, TaskReport};
 
 /// An async task downstream of backpressure waits for the runtime's workers when at least this
