@@ -866,3 +866,61 @@ fn workflow_command_escapes_follow_github() {
     assert_eq!(unescape_data(&escape_data(text)), text);
     assert_eq!(unescape_property(&escape_property(text)), text);
 }
+
+/// One report in the text, Markdown and JUnit outputs: every comparison's change, interval and
+/// limit read the same in each (one formatter, `units`, behind all of them), and so does the
+/// verdict line.
+#[test]
+fn every_output_writes_each_number_of_one_report_the_same_way() {
+    use bpprof_analysis::units::{change, change_interval, limit};
+    let report = regression_report();
+    let text = human(&report);
+    let markdown = render_check_markdown(&report, STEP_SUMMARY_LIMIT);
+    let junit = check_junit(&report);
+    let junit_text: String = roxmltree::Document::parse(&junit)
+        .unwrap()
+        .descendants()
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for c in all_comparisons(&report).filter(|c| c.status != ComparisonStatus::NotGated) {
+        let numbers = [
+            change(c.change.unwrap(), c.relative),
+            change_interval(c.interval.unwrap(), c.relative),
+            limit(c.limit.unwrap(), c.relative),
+        ];
+        for number in &numbers {
+            for (format, output) in [
+                ("text", &text),
+                ("Markdown", &markdown),
+                ("JUnit", &junit_text),
+            ] {
+                assert!(
+                    output.contains(number.as_str()),
+                    "{format} does not write {:?} {:?} as {number}:\n{output}",
+                    c.task,
+                    c.metric
+                );
+            }
+        }
+    }
+    // The verdict line: the first line of the text, the JUnit summary property, the Markdown
+    // line (with its escapes undone).
+    let verdict = text.lines().next().unwrap();
+    let summary = roxmltree::Document::parse(&junit)
+        .unwrap()
+        .descendants()
+        .find(|n| n.has_tag_name("property") && n.attribute("name") == Some("summary"))
+        .and_then(|n| n.attribute("value"))
+        .unwrap()
+        .to_owned();
+    assert_eq!(summary, verdict);
+    let unescaped: Vec<String> = markdown
+        .lines()
+        .map(|line| line.replace('\\', ""))
+        .collect();
+    assert!(
+        unescaped.iter().any(|line| line.contains(verdict)),
+        "the Markdown has no line with {verdict:?}:\n{markdown}"
+    );
+}
