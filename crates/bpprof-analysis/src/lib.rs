@@ -44,6 +44,8 @@
 //! - [`stacks`]: stacks cut short by missing frame pointers.
 //! - [`timeline`]: the bottleneck of every window, and whether it moves.
 //! - [`report`]: the public, serialisable result types (JSON schema in `docs/json.md`).
+//! - `synth` (feature `synth`, for tests, benchmarks, examples and fuzzing only): synthetic
+//!   recordings built interval by interval.
 //!
 //! Outputs of a [`LocateReport`]:
 //!
@@ -85,6 +87,7 @@ pub mod range;
 mod render;
 pub mod report;
 pub mod stacks;
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
 mod table;
 pub mod timeline;
