@@ -114,3 +114,46 @@ fn dropping_the_recorder_finalises_the_file() {
     // A new recorder can start after the drop.
     common::start("after-drop").finish();
 }
+
+/// The names of the process's threads.
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect()
+}
+
+#[test]
+fn stack_samples_are_symbolised_on_a_thread_of_their_own_that_exists_only_while_sampling() {
+    let _lock = common::recorder_lock();
+    let dir = tempfile::tempdir().unwrap();
+    for sample_hz in [0, 99] {
+        let path = dir.path().join(format!("threads-{sample_hz}.bpprof"));
+        let recorder = Recorder::start(RecorderOptions::new(&path).sample_hz(sample_hz)).unwrap();
+        // A new thread names itself once it runs: wait for the symbolizer when it is expected,
+        // and give it time to appear when it is not (it would live as long as the recording).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let symbolizer = || thread_names().iter().any(|n| n == "bpprof-symbols");
+        if sample_hz > 0 {
+            while !symbolizer() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no symbolizer thread while sampling: {:?}",
+                    thread_names()
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(
+                !symbolizer(),
+                "a symbolizer thread without sampling: {:?}",
+                thread_names()
+            );
+        }
+        recorder.stop().unwrap();
+        // Joined by the writer when the recording is finalised.
+        assert!(!thread_names().iter().any(|n| n == "bpprof-symbols"));
+    }
+}

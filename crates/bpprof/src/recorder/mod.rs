@@ -540,9 +540,10 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
         None
     };
     let writer_control = Arc::clone(&control);
+    let sampling = sampler.is_some();
     let writer_thread = std::thread::Builder::new()
         .name("bpprof-writer".into())
-        .spawn(move || write_loop(writer, chunk_rx, &writer_control))
+        .spawn(move || write_loop(writer, chunk_rx, &writer_control, sampling))
         .map_err(|e| {
             // The sampler (dropped on return) stops; the recording never began.
             sampling::set_active(false);

@@ -38,32 +38,20 @@ struct Unsymbolized {
 }
 
 /// Writes the recording from what `chunk_rx` brings until the end chunk (or a stop that gave up
-/// on this thread), then marks the outcome finished.
+/// on this thread), then marks the outcome finished. With `sampling`, stack samples come with the
+/// intervals and a symbolizer thread is started for them.
 pub(super) fn write_loop(
     writer: RecordingWriter<BufWriter<File>>,
     chunk_rx: Receiver<ToWriter>,
     control: &Control,
+    sampling: bool,
 ) {
     std::thread::scope(|scope| {
-        let (raw_tx, raw_rx) = bounded::<Unsymbolized>(SYMBOLIZER_BACKLOG);
-        // Unbounded, but never holding more than the backlog: the writer submits no more.
-        let (done_tx, done_rx) = unbounded::<SamplesChunk>();
-        let symbolizer = std::thread::Builder::new()
-            .name("bpprof-symbols".into())
-            .spawn_scoped(scope, move || {
-                // A bug in symbolisation ends the samples, not the recording.
-                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    symbolize_loop(&raw_rx, &done_tx, control);
-                }));
-            });
-        let mut samples = match symbolizer {
-            Ok(_) => Samples::Threaded {
-                raw_tx: Some(raw_tx),
-                done_rx,
-                outstanding: 0,
-            },
-            // Without a thread of its own, the writer symbolises (intervals then wait for it).
-            Err(_) => Samples::Inline(Symbolizer::default()),
+        let mut samples = if sampling {
+            start_symbolizer(scope, control)
+        } else {
+            // Never used: no interval brings samples.
+            Samples::Inline(Symbolizer::default())
         };
         let mut file = FileOutput {
             writer: Some(writer),
@@ -80,6 +68,33 @@ pub(super) fn write_loop(
         .unwrap_or_else(|p| p.into_inner())
         .finished = true;
     control.done.notify_all();
+}
+
+/// Starts the symbolizer thread; without one (the thread could not be created), the writer
+/// symbolises (intervals then wait for it, as they did before).
+fn start_symbolizer<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    control: &'scope Control,
+) -> Samples {
+    let (raw_tx, raw_rx) = bounded::<Unsymbolized>(SYMBOLIZER_BACKLOG);
+    // Unbounded, but never holding more than the backlog: the writer submits no more.
+    let (done_tx, done_rx) = unbounded::<SamplesChunk>();
+    let spawned = std::thread::Builder::new()
+        .name("bpprof-symbols".into())
+        .spawn_scoped(scope, move || {
+            // A bug in symbolisation ends the samples, not the recording.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                symbolize_loop(&raw_rx, &done_tx, control);
+            }));
+        });
+    match spawned {
+        Ok(_) => Samples::Threaded {
+            raw_tx: Some(raw_tx),
+            done_rx,
+            outstanding: 0,
+        },
+        Err(_) => Samples::Inline(Symbolizer::default()),
+    }
 }
 
 /// Where the samples of an interval are symbolised.
