@@ -44,8 +44,6 @@
 //! - [`stacks`]: stacks cut short by missing frame pointers.
 //! - [`timeline`]: the bottleneck of every window, and whether it moves.
 //! - [`report`]: the public, serialisable result types (JSON schema in `docs/json.md`).
-//! - `synth` (feature `synth`, for tests, benchmarks, examples and fuzzing only): synthetic
-//!   recordings built interval by interval.
 //!
 //! Outputs of a [`LocateReport`]:
 //!
@@ -62,7 +60,8 @@
 //! - [`diff`]: one subtask's flame graphs of two recordings compared per record (`bpprof diff`).
 //! - [`merge`]: the recordings of one job's processes merged into one (`bpprof merge`).
 //! - [`export`]: pprof profiles of the samples and Chrome traces of the states over time.
-//! - [`synth`]: synthetic recordings for tests and examples.
+//! - `synth` (feature `synth`): synthetic recordings for tests, benchmarks, doc examples and
+//!   fuzzing; not part of the analysis a user links.
 //! - `median` (private): the one median every rule takes.
 //!
 //! # Feature flags
