@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes every target of fuzz/ for a bounded time when a nightly toolchain is present (installing
 # cargo-fuzz if it is missing), within about 6 minutes in all, the build included; skips with a
-# visible line otherwise. A crash fails CI (scripts/fuzz.sh).
+# visible line otherwise. A crash fails CI (scripts/fuzz.sh). FUZZ_SANITIZER (address, the default,
+# or none) is passed on to scripts/fuzz.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -23,7 +24,9 @@ fi
 # shellcheck source=scripts/lib/fuzz-target-dir.sh
 source scripts/lib/fuzz-target-dir.sh
 target_dir="$(fuzz_target_dir)"
-(cd fuzz && CARGO_TARGET_DIR="$target_dir" nice -n 10 cargo +nightly fuzz build --release)
+sanitizer="${FUZZ_SANITIZER:-address}"
+build_dir="$(fuzz_build_dir "$target_dir" "$sanitizer")"
+(cd fuzz && CARGO_TARGET_DIR="$build_dir" nice -n 10 cargo +nightly fuzz build --release -s "$sanitizer")
 targets=$(cd fuzz && cargo +nightly fuzz list | wc -l)
 left=$((budget - (SECONDS - started)))
 each=$((left / targets))

@@ -1,6 +1,7 @@
 //! The `bpprof.toml` parser of `bpprof check` on any text: an error message, never a panic.
 #![no_main]
 
+use bpprof_fuzz as _; // its allocator, which fails on an oversized allocation
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

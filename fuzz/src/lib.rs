@@ -5,6 +5,8 @@ use bpprof_analysis::export::{pprof, trace};
 use bpprof_analysis::flame::{fold, FlameOptions};
 use bpprof_analysis::AnalysisOptions;
 use bpprof_format::Recording;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
 
 /// Preamble: magic, major, minor, reserved.
 const PREAMBLE_LEN: usize = 16;
@@ -58,3 +60,54 @@ pub fn analyse(recording: &Recording) {
     let _ = fold(recording, &flame);
     let _ = pprof::profile(recording, &flame, pprof::Scope::Recording);
 }
+
+/// The largest single allocation a target may ask for: what `-malloc_limit_mb=512` checks. libFuzzer
+/// checks it only through the sanitizer's malloc hooks, so a build without a sanitizer
+/// (`cargo fuzz run -s none`, `FUZZ_SANITIZER=none scripts/fuzz.sh`) silently ignores the flag;
+/// this allocator checks it in every build.
+pub const MALLOC_LIMIT: usize = 512 << 20;
+
+/// The system allocator, aborting (which libFuzzer reports as a crash, saving the input) on an
+/// allocation of [`MALLOC_LIMIT`] bytes or more.
+pub struct LimitedAlloc;
+
+impl LimitedAlloc {
+    #[inline]
+    fn check(size: usize) {
+        if size >= MALLOC_LIMIT {
+            // Formatting an integer into stderr (unbuffered) allocates nothing.
+            let _ = writeln!(
+                std::io::stderr(),
+                "==bpprof-fuzz== allocation of {size} bytes (limit {MALLOC_LIMIT}): oversized"
+            );
+            std::process::abort();
+        }
+    }
+}
+
+// SAFETY: every method forwards to `System` with the arguments it was given, after a check that
+// only reads `size` and either returns or aborts.
+unsafe impl GlobalAlloc for LimitedAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        Self::check(layout.size());
+        // SAFETY: the caller's contract for `GlobalAlloc::alloc` is `System`'s.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        Self::check(layout.size());
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` (through this allocator) with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        Self::check(new_size);
+        // SAFETY: as for `dealloc`; `new_size` is the caller's, under `realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: LimitedAlloc = LimitedAlloc;
