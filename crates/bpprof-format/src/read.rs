@@ -103,6 +103,23 @@ pub enum ReadWarning {
         /// Channels whose queue usage is in intact chunks but whose declaration is not.
         channels: u64,
     },
+    /// A problem in one file of a series (a recording the recorder rotated into several files,
+    /// read as one): the warning of that file, named.
+    #[error("{file}: {warning}")]
+    InFile {
+        /// The file, as named to the reader.
+        file: String,
+        /// What the reader noticed in it.
+        warning: Box<ReadWarning>,
+    },
+    /// Two consecutive files of a series do not join: the intervals between them are in no file
+    /// read (a file of the series was removed or not given).
+    #[error("a file of the series is missing: {lost}; analysing the files around the gap")]
+    SeriesGap {
+        /// What is missing, told by the last interval of the file before the gap and the first of
+        /// the file after it.
+        lost: Lost,
+    },
     /// Chunks of kinds this version does not know were skipped (written by a newer minor version).
     #[error("skipped {count} chunks of a kind this bpprof does not know (format {major}.{minor}); upgrade bpprof to see them")]
     UnknownChunks {

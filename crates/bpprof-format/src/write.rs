@@ -4,7 +4,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::chunk::{chunk_crc, chunk_header, ChunkKind, MAX_CHUNK_PAYLOAD};
+use crate::chunk::{
+    chunk_crc, chunk_header, ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD,
+};
 use crate::index::{self, IndexChunk, IndexEntry};
 use crate::{
     EndChunk, IntervalChunk, RecordingMeta, SamplesChunk, FORMAT_MAJOR, FORMAT_MINOR, MAGIC,
@@ -50,6 +52,22 @@ impl<W: Write> RecordingWriter<W> {
         writer.offset = preamble.len() as u64;
         writer.write_chunk(ChunkKind::Meta, meta)?;
         Ok(writer)
+    }
+
+    /// Bytes written so far (preamble and meta chunk included): the file's length while every
+    /// write succeeded.
+    pub fn bytes_written(&self) -> u64 {
+        self.offset
+    }
+
+    /// The most that [`RecordingWriter::finish`] appends now: the index with its locator, and the
+    /// end chunk. A writer keeping a file within a size limit keeps this much room.
+    pub fn finish_bound(&self) -> u64 {
+        // Each index entry is five varints of up to 10 bytes and a byte of flags; the end chunk
+        // three varints. Every chunk adds its header and trailer.
+        let framing = (CHUNK_HEADER_LEN + CHUNK_TRAILER_LEN) as u64;
+        let entries = self.index.as_ref().map_or(0, Vec::len) as u64;
+        (10 + entries * 51 + framing) + (8 + framing) + (30 + framing)
     }
 
     /// Appends one interval.
