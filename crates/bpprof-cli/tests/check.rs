@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use bpprof_analysis::check::{CheckReport, Status};
 use bpprof_analysis::synth::Pipeline;
 use common::{assert_error, code, command_in, text};
+use insta::assert_snapshot;
 
 /// A directory with recordings: `base.bpprof` and `base2.bpprof` (two runs of the same build),
 /// `same.bpprof` (a third one), `slow.bpprof` (`score` 40% slower: CPU per record +10%),
@@ -86,7 +87,7 @@ fn a_a_passes_with_exit_code_0() {
     let stdout = text(&output.stdout);
     assert_eq!(code(&output), 0, "{stdout}{}", text(&output.stderr));
     assert!(stdout.starts_with("PASS: throughput"), "{stdout}");
-    assert!(stdout.contains("bottleneck unchanged: Work"), "{stdout}");
+    assert_snapshot!(stdout);
 }
 
 #[test]
@@ -99,6 +100,7 @@ fn a_regression_exits_1_and_names_the_task_and_function() {
     assert!(verdict.starts_with("REGRESSION: throughput -"), "{verdict}");
     assert!(verdict.contains("Work CPU/record +"), "{verdict}");
     assert!(verdict.contains("score"), "{verdict}");
+    assert_snapshot!(stdout);
 }
 
 #[test]
@@ -121,6 +123,8 @@ fn inconclusive_is_a_warning_unless_strict() {
     assert_eq!(code(&output), 0, "{}", text(&output.stdout));
     assert!(text(&output.stdout).starts_with("INCONCLUSIVE:"));
     assert!(text(&output.stderr).contains("--strict makes it 3"));
+    assert_snapshot!("inconclusive_stdout", text(&output.stdout));
+    assert_snapshot!("inconclusive_stderr", text(&output.stderr));
     let strict = dir.check(&["base.bpprof"], &["short.bpprof", "--strict"]);
     assert_eq!(code(&strict), 3, "{}", text(&strict.stdout));
 }
@@ -208,9 +212,11 @@ fn budgets_pass_and_fail_on_a_single_recording() {
         "{}",
         text(&ok.stdout)
     );
+    assert_snapshot!("budgets_met", text(&ok.stdout));
     let failed = dir.check(&[], &["same.bpprof", "--assert", "throughput > 50k"]);
     assert_eq!(code(&failed), 1, "{}", text(&failed.stdout));
     assert!(text(&failed.stdout).contains("1 of 1 budgets exceeded"));
+    assert_snapshot!("budget_exceeded", text(&failed.stdout));
 }
 
 #[test]
@@ -244,12 +250,13 @@ fn junit_and_markdown_files_are_written_and_valid() {
         "{xml}"
     );
     assert!(failed_case.has_tag_name("testcase"));
+    assert_snapshot!("junit", xml);
     let markdown = std::fs::read_to_string(dir.path("report.md")).unwrap();
     assert!(
         markdown.starts_with("### bpprof check: REGRESSION"),
         "{markdown}"
     );
-    assert!(markdown.contains("| Work |"), "{markdown}");
+    assert_snapshot!("markdown", markdown);
 }
 
 #[test]
@@ -282,6 +289,8 @@ fn github_step_summary_and_annotations() {
             .any(|l| l.starts_with("::error ") && l.contains("Work")),
         "{stdout}"
     );
+    // The whole output under GitHub Actions: the text report with the annotations after it.
+    assert_snapshot!("github_stdout", stdout);
 }
 
 #[test]

@@ -9,24 +9,50 @@ use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::{locate, AnalysisOptions, BottleneckKind, LocateReport};
 use common::{assert_one_error_line, bpprof, bpprof_in, command, text, Fixture};
 
+/// The subtasks of [`pipeline`]: Source -> Parse -> Enrich (2 subtasks) -> Sink.
+struct Subtasks {
+    source: u32,
+    parse: u32,
+    enrich: Vec<u32>,
+    sink: u32,
+}
+
+impl Subtasks {
+    /// Declares the subtasks and channels in `synth`.
+    fn declare(synth: &mut Synth) -> Subtasks {
+        let source = synth.subtask("Source", 0, 1);
+        let parse = synth.subtask("Parse", 0, 1);
+        let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
+        let sink = synth.subtask("Sink", 0, 1);
+        synth.channel("raw", 100, &[source], &[parse]);
+        synth.channel("parsed", 100, &[parse], &enrich);
+        synth.channel("enriched", 100, &enrich, &[sink]);
+        Subtasks {
+            source,
+            parse,
+            enrich,
+            sink,
+        }
+    }
+
+    /// One interval with Enrich the bottleneck.
+    fn interval(&self, synth: &mut Synth) {
+        synth.interval(&[
+            (self.source, Load::new(0.2, 0.7).records(0, 500)),
+            (self.parse, Load::new(0.1, 0.88).records(500, 500)),
+            (self.enrich[0], Load::new(0.95, 0.0).records(250, 250)),
+            (self.enrich[1], Load::new(0.97, 0.0).records(250, 250)),
+            (self.sink, Load::new(0.3, 0.0).records(500, 0)),
+        ]);
+    }
+}
+
 /// Source -> Parse -> Enrich -> Sink with Enrich the bottleneck.
 fn pipeline() -> Synth {
     let mut synth = Synth::new();
-    let source = synth.subtask("Source", 0, 1);
-    let parse = synth.subtask("Parse", 0, 1);
-    let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
-    let sink = synth.subtask("Sink", 0, 1);
-    synth.channel("raw", 100, &[source], &[parse]);
-    synth.channel("parsed", 100, &[parse], &enrich);
-    synth.channel("enriched", 100, &enrich, &[sink]);
+    let subtasks = Subtasks::declare(&mut synth);
     for _ in 0..8 {
-        synth.interval(&[
-            (source, Load::new(0.2, 0.7).records(0, 500)),
-            (parse, Load::new(0.1, 0.88).records(500, 500)),
-            (enrich[0], Load::new(0.95, 0.0).records(250, 250)),
-            (enrich[1], Load::new(0.97, 0.0).records(250, 250)),
-            (sink, Load::new(0.3, 0.0).records(500, 0)),
-        ]);
+        subtasks.interval(&mut synth);
     }
     synth
 }
@@ -42,6 +68,8 @@ fn human_output_starts_with_the_verdict() {
     let stdout = text(&output.stdout);
     assert_eq!(stdout.lines().next(), Some(expected.verdict.as_str()));
     assert!(stdout.starts_with("Enrich is the bottleneck"), "{stdout}");
+    // The whole report: verdict, notes, the task, subtask and edge tables.
+    insta::assert_snapshot!(stdout);
 }
 
 #[test]
@@ -235,13 +263,8 @@ fn help_lists_exit_codes() {
 /// lookup off CPU, both sometimes wait for input; Source is backpressured in `send`.
 fn sampled_pipeline() -> Synth {
     let mut synth = Synth::new();
-    let source = synth.subtask("Source", 0, 1);
-    let parse = synth.subtask("Parse", 0, 1);
-    let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
-    let sink = synth.subtask("Sink", 0, 1);
-    synth.channel("raw", 100, &[source], &[parse]);
-    synth.channel("parsed", 100, &[parse], &enrich);
-    synth.channel("enriched", 100, &enrich, &[sink]);
+    let subtasks = Subtasks::declare(&mut synth);
+    let (source, enrich) = (subtasks.source, &subtasks.enrich);
     use bpprof_format::SampleState::{Backpressured, Busy, Idle};
     for _ in 0..8 {
         synth.sample(enrich[0], Busy, true, &["main", "enrich", "hash"], 90);
@@ -263,13 +286,7 @@ fn sampled_pipeline() -> Synth {
             &["main", "source", "only_in_source"],
             20,
         );
-        synth.interval(&[
-            (source, Load::new(0.2, 0.7).records(0, 500)),
-            (parse, Load::new(0.1, 0.88).records(500, 500)),
-            (enrich[0], Load::new(0.95, 0.0).records(250, 250)),
-            (enrich[1], Load::new(0.97, 0.0).records(250, 250)),
-            (sink, Load::new(0.3, 0.0).records(500, 0)),
-        ]);
+        subtasks.interval(&mut synth);
     }
     synth
 }

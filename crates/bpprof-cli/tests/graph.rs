@@ -3,7 +3,7 @@
 mod common;
 
 use bpprof_analysis::synth::{Load, Synth};
-use common::{bpprof, text};
+use common::{bpprof, bpprof_in, text};
 
 /// Source -> Work(2) -> Sink with Work the bottleneck.
 fn recording(dir: &std::path::Path) -> String {
@@ -30,40 +30,37 @@ fn recording(dir: &std::path::Path) -> String {
 #[test]
 fn svg_and_dot_files_next_to_the_report() {
     let dir = tempfile::tempdir().unwrap();
-    let rec = recording(dir.path());
-    let svg = dir.path().join("job.svg");
-    let dot = dir.path().join("job.dot");
-    let out = bpprof(&[
-        "locate",
-        &rec,
-        "--svg",
-        svg.to_str().unwrap(),
-        "--dot",
-        dot.to_str().unwrap(),
-    ]);
+    recording(dir.path());
+    let out = bpprof_in(
+        dir.path(),
+        &[
+            "locate",
+            "job.bpprof",
+            "--svg",
+            "job.svg",
+            "--dot",
+            "job.dot",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("Work is the bottleneck"));
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains(&format!("wrote job graph to {}", svg.display())),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!("wrote job graph to {}", dot.display())),
-        "{stderr}"
+    assert_eq!(
+        text(&out.stderr),
+        "wrote job graph to job.svg\nwrote job graph to job.dot\n"
     );
 
-    let svg = std::fs::read_to_string(&svg).unwrap();
+    let svg = std::fs::read_to_string(dir.path().join("job.svg")).unwrap();
     assert!(svg.trim_end().ends_with("</svg>"));
     for task in ["Source", "Work", "Sink"] {
         assert!(svg.contains(&format!("data-task=\"{task}\"")), "{task}");
     }
     assert_eq!(svg.matches("class=\"subtask\"").count(), 4);
     assert_eq!(svg.matches("class=\"bottleneck-outline\"").count(), 1);
+    insta::assert_snapshot!("job_svg", svg);
 
-    let dot = std::fs::read_to_string(&dot).unwrap();
-    assert!(dot.contains("\"Source\" -> \"Work\""), "{dot}");
-    assert!(dot.contains("\"Work\" -> \"Sink\""), "{dot}");
+    // Source -> Work -> Sink, Work marked as the bottleneck.
+    let dot = std::fs::read_to_string(dir.path().join("job.dot")).unwrap();
+    insta::assert_snapshot!("job_dot", dot);
 }
 
 #[test]

@@ -85,6 +85,8 @@ fn merged_recordings_locate_the_exchange() {
         "{}",
         text(&human.stdout)
     );
+    // The whole report of the merged job: both processes' tasks and the link between them.
+    insta::assert_snapshot!(text(&human.stdout));
 }
 
 #[test]

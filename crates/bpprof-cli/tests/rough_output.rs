@@ -79,21 +79,27 @@ fn diff_status_line_goes_to_stderr() {
     );
 }
 
-/// Before: `merged 2 recordings (6 intervals) into FILE` went to stdout.
-#[test]
-fn merge_status_line_goes_to_stderr() {
+/// Merges a recording of Left with one of Right, each of `intervals` intervals: what `merge`
+/// prints.
+fn merge(intervals: usize) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
-    pipeline(6, "Left")
-        .write_file(dir.path().join("l.bpprof"))
-        .unwrap();
-    pipeline(6, "Right")
-        .write_file(dir.path().join("r.bpprof"))
-        .unwrap();
+    for (task, file) in [("Left", "l.bpprof"), ("Right", "r.bpprof")] {
+        pipeline(intervals, task)
+            .write_file(dir.path().join(file))
+            .unwrap();
+    }
     let output = bpprof_in(
         dir.path(),
         &["merge", "l.bpprof", "r.bpprof", "-o", "job.bpprof"],
     );
     assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    output
+}
+
+/// Before: `merged 2 recordings (6 intervals) into FILE` went to stdout.
+#[test]
+fn merge_status_line_goes_to_stderr() {
+    let output = merge(6);
     assert_eq!(text(&output.stdout), "");
     assert_eq!(
         text(&output.stderr),
@@ -104,20 +110,8 @@ fn merge_status_line_goes_to_stderr() {
 /// Before: `merged 2 recordings (1 intervals)`.
 #[test]
 fn merge_of_one_interval_says_1_interval() {
-    let dir = tempfile::tempdir().unwrap();
-    pipeline(1, "Left")
-        .write_file(dir.path().join("l.bpprof"))
-        .unwrap();
-    pipeline(1, "Right")
-        .write_file(dir.path().join("r.bpprof"))
-        .unwrap();
-    let output = bpprof_in(
-        dir.path(),
-        &["merge", "l.bpprof", "r.bpprof", "-o", "job.bpprof"],
-    );
-    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
     assert_eq!(
-        text(&output.stderr),
+        text(&merge(1).stderr),
         "merged 2 recordings (1 interval) into job.bpprof\n"
     );
 }

@@ -15,8 +15,9 @@ use bpprof_format::{
 };
 
 use crate::account::{Totals, WaitSite, MAX_WAIT_CHANNELS};
-use crate::cell::{SubtaskCell, ThreadTimes};
-use crate::probe::ChannelProbe;
+use crate::cell::{SubtaskCell, ThreadReading, ThreadTimes};
+use crate::operator_table::OperatorReading;
+use crate::probe::{ChannelInfo, ChannelProbe};
 use crate::registry::{self, MAX_PENDING_WARNINGS};
 
 /// Cumulative values of one subtask at the end of the last chunk that was written.
@@ -58,6 +59,7 @@ struct FillStats {
 }
 
 /// What a tick would commit if its chunk is accepted.
+#[derive(Default)]
 pub(crate) struct Pending {
     pub chunk: IntervalChunk,
     baselines: Vec<(u32, Baseline)>,
@@ -103,6 +105,26 @@ struct OperatorBase {
     calls: u64,
 }
 
+impl OperatorBase {
+    /// The counters of `op` as read now.
+    fn of(op: &OperatorReading) -> OperatorBase {
+        OperatorBase {
+            busy_ns: op.busy_ns,
+            calls: op.calls,
+        }
+    }
+}
+
+/// What a tick copies from the registry, under one lock, besides its warnings and retired
+/// subtasks (which it takes).
+struct RegistryState {
+    /// The subtasks registered now.
+    live: Vec<Arc<SubtaskCell>>,
+    /// Every task and edge declared so far; the tick writes those no written chunk declared.
+    tasks: Vec<TaskDecl>,
+    edges: Vec<EdgeDecl>,
+}
+
 impl Snapshotter {
     /// Starts at `start_ns`, taking the subtasks already registered as they are now.
     pub fn new(start_ns: u64) -> Self {
@@ -125,33 +147,18 @@ impl Snapshotter {
         for cell in live {
             if let Some(operators) = cell.operators.get() {
                 for op in operators.read() {
-                    snapshotter.operator_bases.insert(
-                        (cell.id, op.id),
-                        OperatorBase {
-                            busy_ns: op.busy_ns,
-                            calls: op.calls,
-                        },
-                    );
+                    snapshotter
+                        .operator_bases
+                        .insert((cell.id, op.id), OperatorBase::of(&op));
                 }
             }
             let reading = cell.read_thread();
             let totals = cell.account.totals(reading.at_ns);
-            let (records_in, records_out) = cell.account.records();
+            let records = cell.account.records();
             cell.account.take_max_stalls();
             snapshotter.baselines.insert(
                 cell.id,
-                Baseline {
-                    at_ns: reading.at_ns,
-                    idle_ns: totals.idle_ns,
-                    backpressured_ns: totals.backpressured_ns,
-                    times: reading.times,
-                    records_in,
-                    records_out,
-                    wake_ns: totals.wake_ns,
-                    blocked_cpu_ns: totals.blocked_cpu_ns,
-                    sites: site_values(&totals),
-                    ..Baseline::default()
-                },
+                Baseline::of(reading.at_ns, reading.times, &totals, records),
             );
         }
         snapshotter
@@ -174,9 +181,41 @@ impl Snapshotter {
         }
     }
 
-    /// Builds the chunk for the interval ending at `now_ns`.
+    /// Builds the chunk for the interval ending at `now_ns`: the operators and the interval of
+    /// every live subtask and of every ended one not yet written, then every channel the
+    /// registry lists, then the declarations and warnings not yet written.
     pub fn tick(&mut self, now_ns: u64) -> Pending {
-        let (live, retired, tasks, edges) = {
+        let registry = self.take_registry();
+        let mut pending = Pending {
+            chunk: self.chunk_header(now_ns),
+            ..Pending::default()
+        };
+        // Alive until the tick returns, so also while `channel` counts each channel's `Arc`s.
+        let by_id: HashMap<u32, Arc<dyn ChannelProbe>> = live_channels()
+            .into_iter()
+            .map(|c| (c.info().id, c))
+            .collect();
+        let ready = |site: WaitSite| {
+            by_id
+                .get(&site.channel)
+                .and_then(|c| c.info().pending_ready_ns(site.role))
+        };
+        for cell in registry.live.iter().chain(self.ended.iter()) {
+            self.operators(cell, &mut pending);
+            self.subtask(cell, now_ns, ready, &mut pending);
+        }
+        for channel in live_channels() {
+            self.channel(channel, &mut pending);
+        }
+        self.declarations(registry.tasks, registry.edges, &mut pending);
+        pending
+    }
+
+    /// Under the registry's lock: keeps its new warnings (at most [`MAX_PENDING_WARNINGS`]
+    /// unwritten ones, each once), takes its retired subtasks and copies its live subtasks and
+    /// declarations. The retired subtasks whose end no written chunk reported join `ended`.
+    fn take_registry(&mut self) -> RegistryState {
+        let (state, retired) = {
             let mut registry = registry::lock();
             for warning in registry.take_warnings() {
                 if self.unwritten_warnings.len() < MAX_PENDING_WARNINGS
@@ -186,266 +225,214 @@ impl Snapshotter {
                 }
             }
             let retired = std::mem::take(&mut registry.retired);
-            (
-                registry.live().to_vec(),
-                retired,
-                registry.tasks.clone(),
-                registry.edges.clone(),
-            )
+            let state = RegistryState {
+                live: registry.live().to_vec(),
+                tasks: registry.tasks.clone(),
+                edges: registry.edges.clone(),
+            };
+            (state, retired)
         };
         self.ended.extend(
             retired
                 .into_iter()
                 .filter(|c| !c.end_reported.load(Ordering::Relaxed)),
         );
+        state
+    }
 
-        let mut chunk = IntervalChunk {
+    /// A chunk with only its header: its sequence number, its span from the end of the last
+    /// written chunk (or the start) to `now_ns`, both relative to the start of the recording, and
+    /// the number of dropped chunks it covers.
+    fn chunk_header(&self, now_ns: u64) -> IntervalChunk {
+        IntervalChunk {
             seq: self.seq,
             start_ns: self.interval_start_ns.saturating_sub(self.start_ns),
             end_ns: now_ns.saturating_sub(self.start_ns),
             coalesced: self.coalesced,
             ..IntervalChunk::default()
+        }
+    }
+
+    /// The operators of `cell`: a declaration of each one no written chunk declared, its busy
+    /// time and its calls since the last written chunk (each only when not zero), and its
+    /// cumulative counters, to commit.
+    fn operators(&self, cell: &SubtaskCell, pending: &mut Pending) {
+        let Some(operators) = cell.operators.get() else {
+            return;
         };
-        let mut baselines = Vec::new();
-        let mut ended = Vec::new();
-        let mut operator_bases = Vec::new();
-        let channels: HashMap<u32, Arc<dyn ChannelProbe>> = live_channels()
-            .into_iter()
-            .map(|c| (c.info().id, c))
-            .collect();
-        let ready = |site: WaitSite| {
-            channels
-                .get(&site.channel)
-                .and_then(|c| c.info().pending_ready_ns(site.role))
-        };
-        for cell in live.iter().chain(self.ended.iter()) {
-            if let Some(operators) = cell.operators.get() {
-                for op in operators.read() {
-                    let key = (cell.id, op.id);
-                    let base = match self.operator_bases.get(&key) {
-                        Some(&base) => base,
-                        None => {
-                            chunk.declared_operators.push(OperatorDecl {
-                                subtask: cell.id,
-                                id: op.id,
-                                name: op.name.to_string(),
-                            });
-                            OperatorBase::default()
-                        }
-                    };
-                    let busy_ns = op.busy_ns.saturating_sub(base.busy_ns);
-                    if busy_ns > 0 {
-                        chunk.operators.push(OperatorInterval {
-                            subtask: cell.id,
-                            id: op.id,
-                            busy_ns,
-                        });
-                    }
-                    let calls = op.calls.wrapping_sub(base.calls);
-                    if calls > 0 {
-                        chunk.operator_calls.push(OperatorCalls {
-                            subtask: cell.id,
-                            id: op.id,
-                            calls,
-                        });
-                    }
-                    operator_bases.push((
-                        key,
-                        OperatorBase {
-                            busy_ns: op.busy_ns,
-                            calls: op.calls,
-                        },
-                    ));
-                }
-            }
-            let known = self.baselines.get(&cell.id).copied();
-            if !known.is_some_and(|b| b.declared) {
-                chunk.declared_subtasks.push(SubtaskDecl {
-                    id: cell.id,
-                    task: cell.task.to_string(),
-                    index: cell.index,
-                    parallelism: cell.parallelism,
-                    tid: cell.tid,
-                    registered_ns: cell.registered_ns.saturating_sub(self.start_ns),
-                });
-            }
-            let base = known.unwrap_or(Baseline {
-                at_ns: cell.registered_ns,
-                times: cell.start,
-                ..Baseline::default()
-            });
-            let reading = cell.read_thread();
-            let at_ns = if reading.ended {
-                reading.at_ns
-            } else {
-                reading.at_ns.min(now_ns.max(base.at_ns))
-            };
-            let totals = cell.account.totals_with(at_ns, ready);
-            let (records_in, records_out) = cell.account.records();
-            let (taken_idle, taken_bp) = cell.account.take_max_stalls();
-            let max_idle = taken_idle
-                .max(base.max_idle_stall_ns)
-                .max(totals.ongoing_idle_ns);
-            let max_bp = taken_bp
-                .max(base.max_backpressured_stall_ns)
-                .max(totals.ongoing_backpressured_ns);
-            chunk.subtasks.push(SubtaskInterval {
-                id: cell.id,
-                wall_ns: at_ns.saturating_sub(base.at_ns),
-                idle_ns: totals.idle_ns.saturating_sub(base.idle_ns),
-                backpressured_ns: totals
-                    .backpressured_ns
-                    .saturating_sub(base.backpressured_ns),
-                cpu_ns: reading.times.cpu_ns.saturating_sub(base.times.cpu_ns),
-                runqueue_ns: match (reading.times.runqueue_ns, base.times.runqueue_ns) {
-                    (Some(now), Some(then)) => Some(now.saturating_sub(then)),
-                    _ => None,
-                },
-                max_idle_stall_ns: max_idle,
-                max_backpressure_stall_ns: max_bp,
-                records_in: records_in.wrapping_sub(base.records_in),
-                records_out: records_out.wrapping_sub(base.records_out),
-                ended: reading.ended,
-            });
-            let sites = site_values(&totals);
-            for (slot, site) in totals.sites.iter().enumerate() {
-                let Some(site) = site else { break };
-                let (wait_ns, waits) = (
-                    sites[slot].0.saturating_sub(base.sites[slot].0),
-                    sites[slot].1.saturating_sub(base.sites[slot].1),
-                );
-                if wait_ns > 0 || waits > 0 {
-                    chunk.waits.push(ChannelWait {
+        let chunk = &mut pending.chunk;
+        for op in operators.read() {
+            let key = (cell.id, op.id);
+            let base = match self.operator_bases.get(&key) {
+                Some(&base) => base,
+                None => {
+                    chunk.declared_operators.push(OperatorDecl {
                         subtask: cell.id,
-                        channel: site.site.channel,
-                        role: site.site.role,
-                        wait_ns,
-                        waits,
+                        id: op.id,
+                        name: op.name.to_string(),
                     });
+                    OperatorBase::default()
                 }
-            }
-            // A wait in progress at the last chunk was reported as idle (or backpressured) up to
-            // then; if it turned out that part of that was wake-up latency, the total went back
-            // down. That part was reported already: it is not reported again as wake-up latency.
-            let reported_early = base.idle_ns.saturating_sub(totals.idle_ns)
-                + base
-                    .backpressured_ns
-                    .saturating_sub(totals.backpressured_ns);
-            let blocking = SubtaskBlocking {
-                id: cell.id,
-                wake_ns: totals
-                    .wake_ns
-                    .saturating_sub(base.wake_ns)
-                    .saturating_sub(reported_early),
-                // An estimate (one channel wait in 16 is measured and scaled up), so it is kept
-                // within the CPU the thread used in the interval.
-                blocked_cpu_ns: totals
-                    .blocked_cpu_ns
-                    .saturating_sub(base.blocked_cpu_ns)
-                    .min(reading.times.cpu_ns.saturating_sub(base.times.cpu_ns)),
             };
-            if blocking.wake_ns > 0 || blocking.blocked_cpu_ns > 0 {
-                chunk.blocking.push(blocking);
-            }
-            let (polls, polled_ns, ongoing_ns) = cell.account.polls(at_ns);
-            // Cumulative, never below what was reported (a poll that ended between the reads).
-            let polled_ns = polled_ns.max(base.polled_ns);
-            let max_poll_ns = cell
-                .account
-                .take_max_poll()
-                .max(base.max_poll_ns)
-                .max(ongoing_ns);
-            if polls != base.polls || polled_ns != base.polled_ns {
-                chunk.polls.push(SubtaskPolls {
-                    id: cell.id,
-                    polls: polls.wrapping_sub(base.polls),
-                    polled_ns: polled_ns.wrapping_sub(base.polled_ns),
-                    max_poll_ns,
+            let busy_ns = op.busy_ns.saturating_sub(base.busy_ns);
+            if busy_ns > 0 {
+                chunk.operators.push(OperatorInterval {
+                    subtask: cell.id,
+                    id: op.id,
+                    busy_ns,
                 });
             }
-            if reading.ended {
-                ended.push(Arc::clone(cell));
+            let calls = op.calls.wrapping_sub(base.calls);
+            if calls > 0 {
+                chunk.operator_calls.push(OperatorCalls {
+                    subtask: cell.id,
+                    id: op.id,
+                    calls,
+                });
             }
-            baselines.push((
-                cell.id,
-                Baseline {
-                    at_ns,
-                    idle_ns: totals.idle_ns,
-                    backpressured_ns: totals.backpressured_ns,
-                    times: reading.times,
-                    records_in,
-                    records_out,
-                    wake_ns: totals.wake_ns,
-                    blocked_cpu_ns: totals.blocked_cpu_ns,
-                    sites,
-                    // Kept only if this chunk is dropped; cleared on commit.
-                    max_idle_stall_ns: max_idle,
-                    max_backpressured_stall_ns: max_bp,
-                    polls,
-                    polled_ns,
-                    max_poll_ns,
-                    declared: true,
-                },
-            ));
+            pending.operator_bases.push((key, OperatorBase::of(&op)));
         }
+    }
 
-        let mut channel_bases = Vec::new();
-        let mut endpoint_cursors = Vec::new();
-        let mut dead_channels = Vec::new();
-        let mut saw_full = Vec::new();
-        for channel in live_channels() {
-            let info = channel.info();
-            // The registry's `Arc` and this one: no handle of the channel is left.
-            if Arc::strong_count(&channel) <= 2 {
-                dead_channels.push(info.id);
-            }
-            if !self.declared_channels.contains(&info.id) {
-                chunk.declared_channels.push(ChannelDecl {
-                    id: info.id,
-                    name: info.name.clone(),
-                    capacity: info.capacity as u64,
-                });
-                if info.is_link {
-                    chunk.declared_links.push(info.id);
-                }
-            }
-            let cursor = self.endpoint_cursors.get(&info.id).copied().unwrap_or(0);
-            let endpoints = info.endpoints.lock().unwrap_or_else(|p| p.into_inner());
-            if endpoints.len() > cursor {
-                chunk
-                    .endpoints
-                    .extend(endpoints[cursor..].iter().map(|(_, e)| e.clone()));
-                endpoint_cursors.push((info.id, endpoints.len()));
-            }
-            drop(endpoints);
-            let stats = self.fills.get(&info.id).copied().unwrap_or_default();
-            let blocked_sends = info.blocked_sends.load(Ordering::Relaxed);
-            let blocked_recvs = info.blocked_recvs.load(Ordering::Relaxed);
-            let mut max_fill = stats.max;
-            // Taken, not read: a sender that finds the queue full after this belongs to the next
-            // chunk (a dropped chunk gives it back, see `discard`).
-            if info.saw_full.swap(false, Ordering::Relaxed) {
-                max_fill = info.capacity as u64;
-                saw_full.push(Arc::clone(&channel));
-            }
-            chunk.channels.push(ChannelInterval {
+    /// The interval of subtask `cell` since its baseline: its declaration if no written chunk
+    /// made it, its times, longest stalls and records, and, where there is any, its waits per
+    /// channel end, its wake-up latency and CPU inside waits, and its polls. Its cumulative
+    /// values become the baseline to commit; an ended subtask is listed, to be forgotten on
+    /// commit.
+    ///
+    /// `ready` tells when a channel end became ready for a wait still in progress
+    /// (`ChannelInfo::pending_ready_ns`).
+    fn subtask(
+        &self,
+        cell: &Arc<SubtaskCell>,
+        now_ns: u64,
+        ready: impl Fn(WaitSite) -> Option<u64>,
+        pending: &mut Pending,
+    ) {
+        let known = self.baselines.get(&cell.id).copied();
+        if !known.is_some_and(|b| b.declared) {
+            pending.chunk.declared_subtasks.push(self.declaration(cell));
+        }
+        // A subtask registered since the last written chunk is measured from its registration.
+        let base = known.unwrap_or(Baseline {
+            at_ns: cell.registered_ns,
+            times: cell.start,
+            ..Baseline::default()
+        });
+        let reading = cell.read_thread();
+        // A live thread is read a moment after `now_ns`: its interval ends at `now_ns` (or at its
+        // baseline, if that is later); an ended one's, when it ended.
+        let at_ns = if reading.ended {
+            reading.at_ns
+        } else {
+            reading.at_ns.min(now_ns.max(base.at_ns))
+        };
+        let totals = cell.account.totals_with(at_ns, ready);
+        let next = Baseline::next(cell, at_ns, &reading, &totals, &base);
+        let chunk = &mut pending.chunk;
+        chunk
+            .subtasks
+            .push(next.interval_since(&base, cell.id, reading.ended));
+        chunk
+            .waits
+            .extend(next.waits_since(&base, cell.id, &totals));
+        chunk.blocking.extend(next.blocking_since(&base, cell.id));
+        chunk.polls.extend(next.polls_since(&base, cell.id));
+        if reading.ended {
+            pending.ended.push(Arc::clone(cell));
+        }
+        pending.baselines.push((cell.id, next));
+    }
+
+    /// The declaration of subtask `cell`, its registration time relative to the start.
+    fn declaration(&self, cell: &SubtaskCell) -> SubtaskDecl {
+        SubtaskDecl {
+            id: cell.id,
+            task: cell.task.to_string(),
+            index: cell.index,
+            parallelism: cell.parallelism,
+            tid: cell.tid,
+            registered_ns: cell.registered_ns.saturating_sub(self.start_ns),
+        }
+    }
+
+    /// One channel the registry lists: its declaration (and, for a link, its link declaration)
+    /// if no written chunk made it, the endpoints added since, and its interval; whether it is
+    /// dead, to forget it on commit.
+    fn channel(&self, channel: Arc<dyn ChannelProbe>, pending: &mut Pending) {
+        let info = channel.info();
+        // The registry's `Arc` and this one: no handle of the channel is left. (A channel that
+        // was listed when the tick began also has one in `tick`'s `by_id` until the tick
+        // returns, so it is never found dead here.)
+        if Arc::strong_count(&channel) <= 2 {
+            pending.dead_channels.push(info.id);
+        }
+        if !self.declared_channels.contains(&info.id) {
+            pending.chunk.declared_channels.push(ChannelDecl {
                 id: info.id,
-                fill_samples: stats.samples,
-                fill_sum: stats.sum,
-                max_fill,
-                blocked_sends: blocked_sends.saturating_sub(stats.blocked_sends_base),
-                blocked_recvs: blocked_recvs.saturating_sub(stats.blocked_recvs_base),
+                name: info.name.clone(),
+                capacity: info.capacity as u64,
             });
-            if stats.empty > 0 || stats.full > 0 {
-                chunk.fills.push(ChannelFill {
-                    id: info.id,
-                    empty_samples: stats.empty,
-                    full_samples: stats.full,
-                });
+            if info.is_link {
+                pending.chunk.declared_links.push(info.id);
             }
-            channel_bases.push((info.id, blocked_sends, blocked_recvs));
         }
+        self.new_endpoints(info, pending);
+        self.channel_interval(&channel, pending);
+    }
 
+    /// The endpoints of channel `info` added since the last written chunk, and their count, to
+    /// commit as its cursor (only when there are new ones).
+    fn new_endpoints(&self, info: &ChannelInfo, pending: &mut Pending) {
+        let cursor = self.endpoint_cursors.get(&info.id).copied().unwrap_or(0);
+        let endpoints = info.endpoints.lock().unwrap_or_else(|p| p.into_inner());
+        if endpoints.len() > cursor {
+            pending
+                .chunk
+                .endpoints
+                .extend(endpoints[cursor..].iter().map(|(_, e)| e.clone()));
+            pending.endpoint_cursors.push((info.id, endpoints.len()));
+        }
+    }
+
+    /// The interval of `channel`: its fill samples since the last written chunk (and its empty
+    /// and full samples, when any), its largest fill (its capacity if a sender found it full)
+    /// and its blocked sends and receives; its blocked counts, to commit as their bases.
+    fn channel_interval(&self, channel: &Arc<dyn ChannelProbe>, pending: &mut Pending) {
+        let info = channel.info();
+        let stats = self.fills.get(&info.id).copied().unwrap_or_default();
+        let blocked_sends = info.blocked_sends.load(Ordering::Relaxed);
+        let blocked_recvs = info.blocked_recvs.load(Ordering::Relaxed);
+        let mut max_fill = stats.max;
+        // Taken, not read: a sender that finds the queue full after this belongs to the next
+        // chunk (a dropped chunk gives it back, see `discard`).
+        if info.saw_full.swap(false, Ordering::Relaxed) {
+            max_fill = info.capacity as u64;
+            pending.saw_full.push(Arc::clone(channel));
+        }
+        pending.chunk.channels.push(ChannelInterval {
+            id: info.id,
+            fill_samples: stats.samples,
+            fill_sum: stats.sum,
+            max_fill,
+            blocked_sends: blocked_sends.saturating_sub(stats.blocked_sends_base),
+            blocked_recvs: blocked_recvs.saturating_sub(stats.blocked_recvs_base),
+        });
+        if stats.empty > 0 || stats.full > 0 {
+            pending.chunk.fills.push(ChannelFill {
+                id: info.id,
+                empty_samples: stats.empty,
+                full_samples: stats.full,
+            });
+        }
+        pending
+            .channel_bases
+            .push((info.id, blocked_sends, blocked_recvs));
+    }
+
+    /// The tasks and edges of `tasks` and `edges` that no written chunk declared, in the chunk
+    /// and to commit, and the runtime warnings not yet written.
+    fn declarations(&self, tasks: Vec<TaskDecl>, edges: Vec<EdgeDecl>, pending: &mut Pending) {
         let declared_tasks: Vec<TaskDecl> = tasks
             .into_iter()
             .filter(|t| !self.declared_tasks.contains(t))
@@ -454,22 +441,11 @@ impl Snapshotter {
             .into_iter()
             .filter(|e| !self.declared_edges.contains(e))
             .collect();
-        chunk.warnings = self.unwritten_warnings.clone();
-        chunk.declared_tasks = declared_tasks.clone();
-        chunk.declared_edges = declared_edges.clone();
-
-        Pending {
-            chunk,
-            baselines,
-            ended,
-            channel_bases,
-            declared_tasks,
-            declared_edges,
-            endpoint_cursors,
-            dead_channels,
-            operator_bases,
-            saw_full,
-        }
+        pending.chunk.warnings = self.unwritten_warnings.clone();
+        pending.chunk.declared_tasks = declared_tasks.clone();
+        pending.chunk.declared_edges = declared_edges.clone();
+        pending.declared_tasks = declared_tasks;
+        pending.declared_edges = declared_edges;
     }
 
     /// The chunk of `pending` reached the writer: move the baselines to its end.
@@ -537,6 +513,139 @@ impl Snapshotter {
     /// Number of chunks accepted so far.
     pub fn chunks(&self) -> u64 {
         self.seq
+    }
+}
+
+/// A subtask's baselines, and what a chunk reports of it: the change from the last written
+/// baseline (`base`) to the next one (`self`).
+impl Baseline {
+    /// Cumulative values at `at_ns`: the thread's times, the account's totals and records (no
+    /// stall or poll maxima, no polls, not declared).
+    fn of(at_ns: u64, times: ThreadTimes, totals: &Totals, records: (u64, u64)) -> Baseline {
+        Baseline {
+            at_ns,
+            idle_ns: totals.idle_ns,
+            backpressured_ns: totals.backpressured_ns,
+            times,
+            records_in: records.0,
+            records_out: records.1,
+            wake_ns: totals.wake_ns,
+            blocked_cpu_ns: totals.blocked_cpu_ns,
+            sites: site_values(totals),
+            ..Baseline::default()
+        }
+    }
+
+    /// The baseline of `cell` at `at_ns` after `base`, declared: `reading`'s times, `totals`, the
+    /// records, polls and polled time read now, and the longest stalls and poll since `base`
+    /// (taken from the account, which starts them again).
+    fn next(
+        cell: &SubtaskCell,
+        at_ns: u64,
+        reading: &ThreadReading,
+        totals: &Totals,
+        base: &Baseline,
+    ) -> Baseline {
+        let records = cell.account.records();
+        let (taken_idle, taken_bp) = cell.account.take_max_stalls();
+        let (polls, polled_ns, ongoing_ns) = cell.account.polls(at_ns);
+        let max_poll_ns = cell
+            .account
+            .take_max_poll()
+            .max(base.max_poll_ns)
+            .max(ongoing_ns);
+        Baseline {
+            // The maxima are kept only if this chunk is dropped; cleared on commit.
+            max_idle_stall_ns: taken_idle
+                .max(base.max_idle_stall_ns)
+                .max(totals.ongoing_idle_ns),
+            max_backpressured_stall_ns: taken_bp
+                .max(base.max_backpressured_stall_ns)
+                .max(totals.ongoing_backpressured_ns),
+            polls,
+            // Cumulative, never below what was reported (a poll that ended between the reads).
+            polled_ns: polled_ns.max(base.polled_ns),
+            max_poll_ns,
+            declared: true,
+            ..Baseline::of(at_ns, reading.times, totals, records)
+        }
+    }
+
+    /// The interval of subtask `id` from `base` to `self`.
+    fn interval_since(&self, base: &Baseline, id: u32, ended: bool) -> SubtaskInterval {
+        SubtaskInterval {
+            id,
+            wall_ns: self.at_ns.saturating_sub(base.at_ns),
+            idle_ns: self.idle_ns.saturating_sub(base.idle_ns),
+            backpressured_ns: self.backpressured_ns.saturating_sub(base.backpressured_ns),
+            cpu_ns: self.times.cpu_ns.saturating_sub(base.times.cpu_ns),
+            runqueue_ns: match (self.times.runqueue_ns, base.times.runqueue_ns) {
+                (Some(now), Some(then)) => Some(now.saturating_sub(then)),
+                _ => None,
+            },
+            max_idle_stall_ns: self.max_idle_stall_ns,
+            max_backpressure_stall_ns: self.max_backpressured_stall_ns,
+            records_in: self.records_in.wrapping_sub(base.records_in),
+            records_out: self.records_out.wrapping_sub(base.records_out),
+            ended,
+        }
+    }
+
+    /// The waits of subtask `id` from `base` to `self` at each channel end of `totals` (the
+    /// totals `self` was made of) where it waited.
+    fn waits_since<'a>(
+        &'a self,
+        base: &'a Baseline,
+        id: u32,
+        totals: &'a Totals,
+    ) -> impl Iterator<Item = ChannelWait> + 'a {
+        let sites = totals.sites.iter().map_while(Option::as_ref);
+        sites.enumerate().filter_map(move |(slot, site)| {
+            let wait_ns = self.sites[slot].0.saturating_sub(base.sites[slot].0);
+            let waits = self.sites[slot].1.saturating_sub(base.sites[slot].1);
+            (wait_ns > 0 || waits > 0).then_some(ChannelWait {
+                subtask: id,
+                channel: site.site.channel,
+                role: site.site.role,
+                wait_ns,
+                waits,
+            })
+        })
+    }
+
+    /// The wake-up latency and CPU inside waits of subtask `id` from `base` to `self`, unless
+    /// both are zero.
+    fn blocking_since(&self, base: &Baseline, id: u32) -> Option<SubtaskBlocking> {
+        // A wait in progress at the last chunk was reported as idle (or backpressured) up to
+        // then; if it turned out that part of that was wake-up latency, the total went back
+        // down. That part was reported already: it is not reported again as wake-up latency.
+        let reported_early = base.idle_ns.saturating_sub(self.idle_ns)
+            + base.backpressured_ns.saturating_sub(self.backpressured_ns);
+        let blocking = SubtaskBlocking {
+            id,
+            wake_ns: self
+                .wake_ns
+                .saturating_sub(base.wake_ns)
+                .saturating_sub(reported_early),
+            // An estimate (one channel wait in 16 is measured and scaled up), so it is kept
+            // within the CPU the thread used in the interval.
+            blocked_cpu_ns: self
+                .blocked_cpu_ns
+                .saturating_sub(base.blocked_cpu_ns)
+                .min(self.times.cpu_ns.saturating_sub(base.times.cpu_ns)),
+        };
+        (blocking.wake_ns > 0 || blocking.blocked_cpu_ns > 0).then_some(blocking)
+    }
+
+    /// The polls of subtask `id` from `base` to `self`, unless their count and time are
+    /// unchanged.
+    fn polls_since(&self, base: &Baseline, id: u32) -> Option<SubtaskPolls> {
+        (self.polls != base.polls || self.polled_ns != base.polled_ns).then(|| SubtaskPolls {
+            id,
+            polls: self.polls.wrapping_sub(base.polls),
+            polled_ns: self.polled_ns.wrapping_sub(base.polled_ns),
+            max_poll_ns: self.max_poll_ns,
+        })
     }
 }
 
