@@ -7,7 +7,7 @@
 # Usage: scripts/scale-bench.sh [SHAPES (default "64x3600 256x3600")]
 #        a shape is SUBTASKSxSECONDS; WORK=DIR keeps the recordings there (default: a temporary
 #        directory, removed at the end); REUSE=1 reuses recordings already in WORK.
-# Needs about 250 MB of disk for 256x3600 (format 1.4; 1.2 GB in 1.3). Exit status: 0, or 1 when a step fails.
+# Needs about 250 MB of disk for 256x3600 (formats 1.4 and 1.5; 1.2 GB in 1.3). Exit status: 0, or 1 when a step fails.
 set -euo pipefail
 
 shapes=${1:-64x3600 256x3600}

@@ -48,6 +48,6 @@ pub const MAGIC: [u8; 8] = *b"\x89BPPROF\n";
 /// Major version of the format written by this crate. A reader rejects other majors.
 pub const FORMAT_MAJOR: u16 = 1;
 /// Minor version of the format written by this crate. Newer minors stay readable (see `docs/format.md`).
-pub const FORMAT_MINOR: u16 = 4;
+pub const FORMAT_MINOR: u16 = 5;
 /// Length of the preamble: magic, major, minor and four reserved bytes.
 pub const PREAMBLE_LEN: usize = 16;

@@ -261,7 +261,9 @@ fn read_range(file: &mut File, from: u64, options: &ReadOptions<'_>) -> Option<R
             // Out of the range only the frames and stacks it declares are kept.
             let keep: &dyn Fn(u32) -> bool = if in_range { &keep } else { &none };
             let samples = match chunk.kind {
-                ChunkKind::PackedSamples => crate::packed::decode(&chunk.payload, keep).ok()?,
+                ChunkKind::PackedSamples => {
+                    crate::packed::decode(&chunk.payload, keep, version.1).ok()?
+                }
                 _ => return None,
             };
             if samples.seq != entry.seq {
@@ -305,7 +307,9 @@ impl std::fmt::Debug for ReadOptions<'_> {
 /// Which subtasks' samples a read keeps: the ids whose declaration the filter accepted.
 struct SampleFilter<'a> {
     accepts: Option<&'a dyn Fn(&SubtaskDecl) -> bool>,
-    kept: std::collections::HashSet<u32>,
+    /// Asked once per subtask block of every samples chunk, where a search of the few ids a
+    /// command draws is cheaper than hashing.
+    kept: std::collections::BTreeSet<u32>,
 }
 
 impl SampleFilter<'_> {
@@ -457,7 +461,7 @@ pub fn read_recording_with(
                 recording.samples.push(samples);
             }
             ChunkKind::PackedSamples => {
-                let samples = crate::packed::decode(&chunk.payload, &|s| filter.keeps(s))
+                let samples = crate::packed::decode(&chunk.payload, &|s| filter.keeps(s), version.1)
                     .map_err(|problem| {
                         chunk.corrupt(format!(
                             "the packed samples payload passes its checksums but does not decode ({problem}): it was written by a faulty or incompatible writer"

@@ -91,13 +91,30 @@ impl<W: Write> RecordingWriter<W> {
         Ok(())
     }
 
-    /// Appends the stack samples of one interval (written before, not necessarily last), packed (a chunk of kind 5: the counts
-    /// delta-coded per subtask and compressed; the reader gives back the same counts, sorted by
-    /// subtask, stack, state, on/off CPU and operator).
+    /// Appends the stack samples of one interval (written before, not necessarily last), packed
+    /// (a chunk of kind 5: the counts delta-coded per subtask, each subtask's block coded on its
+    /// own behind a directory, so that a reader of one subtask decodes only its block; the
+    /// reader gives back the same counts, sorted by subtask, stack, state, on/off CPU and
+    /// operator).
     pub fn write_samples(&mut self, samples: &SamplesChunk) -> io::Result<()> {
         let payload = crate::packed::encode(samples)?;
+        self.write_packed(samples, &payload)
+    }
+
+    /// Appends the stack samples of one interval packed as format 1.4 wrote them (a chunk of
+    /// kind 5 whose compressed body holds every subtask's counts), for tests of readers of older
+    /// recordings. A reader takes it for a 1.4 chunk only in a file whose preamble says 1.4 (the
+    /// test rewrites the minor version, bytes 10 and 11).
+    #[doc(hidden)]
+    pub fn write_samples_packed_1_4(&mut self, samples: &SamplesChunk) -> io::Result<()> {
+        let payload = crate::packed::encode_1_4(samples)?;
+        self.write_packed(samples, &payload)
+    }
+
+    /// Writes the packed samples chunk `payload` of `samples` and indexes it.
+    fn write_packed(&mut self, samples: &SamplesChunk, payload: &[u8]) -> io::Result<()> {
         let at = self.offset;
-        self.write_payload(ChunkKind::PackedSamples, &payload)?;
+        self.write_payload(ChunkKind::PackedSamples, payload)?;
         // Its interval is usually the last one written, but may be a few earlier: a recorder
         // writes intervals as they come and samples once symbolised.
         let entry = self

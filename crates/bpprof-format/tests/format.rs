@@ -961,7 +961,7 @@ fn end_chunk_bytes_match_the_specification_example() {
             coalesced_intervals: 0,
         })
         .unwrap();
-    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x04\x00");
+    assert_eq!(bytes[..12], *b"\x89BPPROF\n\x01\x00\x05\x00");
     let spec = [
         0x07, 0x00, 0x00, 0x00, 0x03, 0xb7, 0x7a, 0x0b, 0xed, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0x01,
         0x00, 0x53, 0xe9, 0xf8, 0xa7,

@@ -588,3 +588,93 @@ fn one_hour_of_2000_stacks_at_99_hz_fits_40_mb() {
     assert_eq!(recording.samples.len(), 40);
     assert_eq!(recording.warnings, []);
 }
+
+/// A file of format 1.4, whose packed samples chunks hold every subtask's counts in one
+/// compressed body, reads as it did: every count, the counts of one subtask alone, through the
+/// index too. A 1.4 chunk in a 1.5 file is corrupt (its payload ends before the blocks 1.5
+/// appends), and a 1.4 reader of a 1.5 file (here: the 1.5 chunks read as 1.4) gets the
+/// declarations without the counts instead of failing.
+#[test]
+fn packed_samples_of_format_1_4_still_read() {
+    let mut rng = Rng::new(14);
+    let workload = Workload::new(&mut rng, 2, 3);
+    let write = |packed_1_4: bool, minor: u16, rng: &mut Rng| {
+        let mut writer = RecordingWriter::new(Vec::new(), &meta()).unwrap();
+        let (mut frames, mut stacks) = (HashSet::new(), HashSet::new());
+        let mut samples = Vec::new();
+        for seq in 0..4 {
+            writer
+                .write_interval(&interval(rng, seq, &workload))
+                .unwrap();
+            let s = workload.chunk(rng, seq, &mut frames, &mut stacks);
+            if packed_1_4 {
+                writer.write_samples_packed_1_4(&s).unwrap();
+            } else {
+                writer.write_samples(&s).unwrap();
+            }
+            samples.push(s);
+        }
+        let mut bytes = writer
+            .finish(&EndChunk {
+                end_ns: 4 * SECOND,
+                chunks: 4,
+                coalesced_intervals: 0,
+            })
+            .unwrap();
+        bytes[10..12].copy_from_slice(&minor.to_le_bytes());
+        (bytes, samples)
+    };
+    let sorted = |mut s: SamplesChunk| {
+        s.counts
+            .sort_by_key(|c| (c.subtask, c.stack, c.state as u8, c.on_cpu, c.operator));
+        s
+    };
+    let (bytes, written) = write(true, 4, &mut rng);
+    let recording = read_recording(&bytes[..]).unwrap();
+    assert_eq!(recording.version, (1, 4));
+    assert_eq!(recording.warnings, []);
+    let expected: Vec<SamplesChunk> = written.into_iter().map(sorted).collect();
+    assert_eq!(recording.samples, expected);
+    // One subtask's counts (subtask 4 is stage1#1), by scanning and through the index.
+    let keep = |d: &SubtaskDecl| d.task == "stage1" && d.index == 1;
+    let dir = std::env::temp_dir().join(format!("bpprof-1-4-{}.bpprof", std::process::id()));
+    std::fs::write(&dir, &bytes).unwrap();
+    for from_ns in [None, Some(0)] {
+        let options = ReadOptions {
+            samples_of: Some(&keep),
+            from_ns,
+            ..ReadOptions::default()
+        };
+        let read = read_file_with(&dir, &options).unwrap();
+        assert_eq!(read.samples.len(), 4);
+        for (read, written) in read.samples.iter().zip(&expected) {
+            let mine: Vec<_> = written
+                .counts
+                .iter()
+                .filter(|c| c.subtask == 4)
+                .cloned()
+                .collect();
+            assert!(!mine.is_empty());
+            assert_eq!(read.counts, mine);
+        }
+    }
+    std::fs::remove_file(&dir).unwrap();
+    // The same 1.4 chunks in a file that says 1.5.
+    let (bytes, _) = write(true, 5, &mut rng);
+    match read_recording(&bytes[..]) {
+        Err(ReadError::Corrupt { reason, .. }) => {
+            assert!(reason.contains("packed samples"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // 1.5 chunks read with the layout of 1.4.
+    let (bytes, written) = write(false, 4, &mut rng);
+    let recording = read_recording(&bytes[..]).unwrap();
+    for (read, written) in recording.samples.iter().zip(&written) {
+        assert!(read.counts.is_empty());
+        assert_eq!(
+            (&read.frames, &read.stacks),
+            (&written.frames, &written.stacks)
+        );
+    }
+}

@@ -3,13 +3,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 
-use bpprof_format::{Recording, SampleState};
+use bpprof_format::{IntervalChunk, Recording, SampleState};
 
 use super::samples::{kept_states, measured_ns, Interned, Key, Subtasks};
 use super::{
     escape_frame, state_frame, state_name, FlameError, FlameOptions, Mode, Resolved, ALL_STATES,
     UNKNOWN_FRAME,
 };
+use crate::graph::JobGraph;
 use crate::units::thousands;
 use crate::window;
 
@@ -178,7 +179,7 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         .position(&selection.task)
         .expect("a resolved selection names a task of the graph");
     let accounted = Accounted::sum(
-        &window::subtask_sums(recording, graph, range),
+        &window::subtask_sums(&accounting_of(recording, graph, keys), graph, range),
         keys,
         graph.tasks[position].unaccounted,
     );
@@ -212,6 +213,55 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         measured_ns: measured_ns(options.mode, accounted.wall, accounted.cpu),
         mode_samples: walked.tallies.values().map(|t| t.mode_samples).sum(),
     })
+}
+
+/// The intervals of `recording` with only what the sums of the logical subtasks `keys` read:
+/// their declarations and their accounting, waits, polls and blocking (the same intervals, in
+/// the same order, so a selection of intervals still applies). Summing them costs what those
+/// subtasks hold, not what the whole job does (256 subtasks' accounting for one subtask's
+/// graph); the sums of `keys` are those of the whole recording.
+fn accounting_of(recording: &Recording, graph: &JobGraph, keys: &HashSet<Key>) -> Recording {
+    let mut ids: Vec<u32> = graph
+        .subtasks
+        .iter()
+        .filter(|(_, key)| keys.contains(key))
+        .map(|(&id, _)| id)
+        .collect();
+    ids.sort_unstable();
+    // Asked for every subtask of every interval: a search of the few ids drawn, not a hash.
+    let ids = |id: &u32| ids.binary_search(id).is_ok();
+    let intervals = recording
+        .intervals
+        .iter()
+        .map(|i| IntervalChunk {
+            seq: i.seq,
+            start_ns: i.start_ns,
+            end_ns: i.end_ns,
+            coalesced: i.coalesced,
+            declared_subtasks: i
+                .declared_subtasks
+                .iter()
+                .filter(|d| ids(&d.id))
+                .cloned()
+                .collect(),
+            subtasks: i.subtasks.iter().filter(|s| ids(&s.id)).cloned().collect(),
+            waits: i
+                .waits
+                .iter()
+                .filter(|w| ids(&w.subtask))
+                .cloned()
+                .collect(),
+            blocking: i.blocking.iter().filter(|b| ids(&b.id)).cloned().collect(),
+            polls: i.polls.iter().filter(|p| ids(&p.id)).cloned().collect(),
+            ..IntervalChunk::default()
+        })
+        .collect();
+    Recording {
+        version: recording.version,
+        meta: recording.meta.clone(),
+        intervals,
+        ..Recording::default()
+    }
 }
 
 /// The interval accounting of the selected subtasks over the range, summed (ns, and records
@@ -309,4 +359,59 @@ fn folded_line<'a>(root: Option<SampleState>, names: impl Iterator<Item = &'a st
         line.push_str(UNKNOWN_FRAME);
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{Load, Pipeline, Synth};
+
+    /// The sums of each logical subtask from [`accounting_of`] are those of the whole recording:
+    /// registrations of one task and index merged (one ended, a gap, the next), an async subtask's
+    /// polls, waits per channel end.
+    #[test]
+    fn the_accounting_of_some_subtasks_sums_as_the_whole_recording() {
+        let mut synth = Synth::new();
+        let source = synth.subtask("Source", 0, 1);
+        let first = synth.subtask("Work", 0, 2);
+        let other = synth.subtask("Work", 1, 2);
+        let sink = synth.async_subtask("Sink", 0, 1);
+        let channel = synth.channel("source->work", 64, &[source], &[first, other]);
+        let mut recordings = vec![Pipeline::new(3).recording()];
+        for n in 0..12 {
+            synth.wait(first, channel, bpprof_format::EndpointRole::Receiver, 0.3);
+            synth.polled(sink, 0.4, 0.1, 2.0);
+            let mut loads = vec![
+                (source, Load::new(0.2, 0.7)),
+                (other, Load::new(0.9, 0.0)),
+                (sink, Load::new(0.5, 0.0)),
+            ];
+            if n != 6 {
+                loads.push((first, Load::new(0.6, 0.1)));
+            }
+            synth.interval(&loads);
+        }
+        recordings.push(synth.recording());
+        for recording in &recordings {
+            let graph = JobGraph::from_recording(recording);
+            let selection = window::Selection {
+                intervals: (1..recording.intervals.len()).collect(),
+                from_s: 0.0,
+                to_s: 0.0,
+                seconds: 0.0,
+            };
+            let all = window::subtask_sums(recording, &graph, &selection);
+            assert!(all.len() >= 3);
+            for (key, sums) in &all {
+                let keys = HashSet::from([*key]);
+                let narrow = window::subtask_sums(
+                    &accounting_of(recording, &graph, &keys),
+                    &graph,
+                    &selection,
+                );
+                assert_eq!(narrow.len(), 1);
+                assert_eq!(narrow[key], *sums, "{key:?}");
+            }
+        }
+    }
 }
