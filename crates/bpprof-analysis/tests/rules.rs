@@ -253,6 +253,71 @@ fn assert_loaded_machine(sink_wake: bool) {
     assert_evidence(evidence(b, "load", "Transform"), 0.88, BUSY_MIN, true);
 }
 
+/// SourceA, SourceB -> Merge -> Sink on an oversubscribed machine, with the figures of a fan-in
+/// recorded under contention: the sources wait for a CPU nearly all their busy time, so they are
+/// blocked on their queues into Merge only 8% and 5% of their time, though those queues are on
+/// average `fill` of their 64 slots full; Merge computes all the time.
+fn contended_fan_in(fill: u64) -> LocateReport {
+    let mut synth = Synth::new();
+    let source_a = synth.subtask("SourceA", 0, 1);
+    let source_b = synth.subtask("SourceB", 0, 1);
+    let merge = synth.subtask("Merge", 0, 1);
+    let sink = synth.subtask("Sink", 0, 1);
+    let a = synth.channel("a", 64, &[source_a], &[merge]);
+    let b = synth.channel("b", 64, &[source_b], &[merge]);
+    let out = synth.channel("out", 64, &[merge], &[sink]);
+    for _ in 0..INTERVALS {
+        synth.fill(a, fill, 64);
+        synth.fill(b, fill, 64);
+        synth.fill(out, 2, 31);
+        synth.interval(&[
+            (source_a, Load::new(0.92, 0.08).on_cpu(0.01).runqueue(0.91)),
+            (source_b, Load::new(0.95, 0.05).on_cpu(0.01).runqueue(0.94)),
+            (merge, Load::new(1.0, 0.0).on_cpu(0.95).runqueue(0.05)),
+            (sink, Load::new(0.3, 0.0)),
+        ]);
+    }
+    analyse(&synth.recording())
+}
+
+#[test]
+fn full_queues_of_senders_that_wait_for_a_cpu_are_backpressure() {
+    let report = contended_fan_in(60);
+    assert_eq!(task(&report, "SourceA").level, Some(Level::Ok));
+    assert_eq!(task(&report, "SourceB").level, Some(Level::Ok));
+    let b = only(&report);
+    assert_eq!(b.task, "Merge", "{}", report.verdict);
+    assert_eq!(b.rule, Some(Rule::LoadedBelowBackpressure));
+    assert_eq!(b.kind, BottleneckKind::Cpu);
+    // SourceA had 1 - 0.91 (0.09) of its time off the run queue, floored at a quarter: it
+    // is backpressured when blocked more than 10% of that quarter.
+    let on_a = evidence(b, "upstream_blocked", "SourceA -> Merge");
+    assert_evidence(on_a, 0.08, LEVEL_OK_MAX * RUNNABLE_FLOOR, true);
+    assert!(
+        b.upstream.iter().any(|u| u.task == "SourceB"),
+        "both sources are backpressured: {:?}",
+        b.upstream
+    );
+}
+
+#[test]
+fn senders_that_wait_for_a_cpu_on_queues_not_half_full_are_not_backpressured() {
+    // The same figures with the queues a quarter full: the senders' short blocks are bursts, not
+    // a queue the merge cannot drain; Flink's threshold applies to all their time.
+    let report = contended_fan_in(16);
+    assert!(
+        report.bottlenecks.is_empty(),
+        "{}\n{:#?}",
+        report.verdict,
+        report.bottlenecks
+    );
+    assert!(
+        report.verdict.starts_with("No backpressure"),
+        "{}",
+        report.verdict
+    );
+}
+
 /// Source -> Sink on an oversubscribed machine: Sink does the slow work, but waits for a CPU
 /// after its input arrives 35% of the time, so its load (45%) is below the threshold while its
 /// busy time (80%) is well above it; nothing else explains Source's backpressure.

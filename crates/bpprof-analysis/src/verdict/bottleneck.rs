@@ -42,7 +42,7 @@ pub(super) fn loaded(
             "upstream_blocked",
             view.edge_name(e),
             view.pressure(e),
-            LEVEL_OK_MAX,
+            view.pressure_min(e),
             true,
         ),
     });
@@ -210,7 +210,7 @@ pub(super) fn exchange(view: &View, e: usize, upstream: Vec<UpstreamPressure>) -
                 "upstream_blocked",
                 view.edge_name(e),
                 view.pressure(e),
-                LEVEL_OK_MAX,
+                view.pressure_min(e),
                 true,
             ),
             evidence(

@@ -2,7 +2,8 @@
 //! whether its upstream is backpressured on it.
 
 use super::thresholds::{
-    BUSY_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, RUNNABLE_FLOOR, STARVED_ON_CPU_MIN,
+    BUSY_MIN, CONTENDED_FULL_QUEUE_MIN, INPUT_WAIT_MIN, LEVEL_OK_MAX, RUNNABLE_FLOOR,
+    STARVED_ON_CPU_MIN,
 };
 use crate::graph::JobGraph;
 use crate::report::{EdgeRef, EdgeReport, Level, Rule, TaskReport};
@@ -41,17 +42,32 @@ impl View<'_> {
         self.tasks[i].level
     }
 
-    /// Whether the upstream task of edge `e` is backpressured on it: blocked sending into it at
-    /// least [`LEVEL_OK_MAX`] of the time, or, when the recording does not say where waits
-    /// happened, backpressured at level LOW or HIGH.
+    /// Whether the upstream task of edge `e` is backpressured on it: blocked sending into it
+    /// more than [`View::pressure_min`] of the time, or, when the recording does not say where
+    /// waits happened, backpressured at level LOW or HIGH.
     pub(super) fn pressured(&self, e: usize) -> bool {
         let edge = &self.edges[e];
         match edge.upstream_blocked {
-            Some(blocked) => blocked > LEVEL_OK_MAX,
+            Some(blocked) => blocked > self.pressure_min(e),
             None => matches!(
                 self.level(self.graph.edges[e].from),
                 Some(Level::Low | Level::High)
             ),
+        }
+    }
+
+    /// The share of its time the upstream task of edge `e` must be blocked sending into it for
+    /// the edge to carry backpressure: [`LEVEL_OK_MAX`], or, when the edge's queue is on
+    /// average at least [`CONTENDED_FULL_QUEUE_MIN`] full, [`LEVEL_OK_MAX`] of the time the
+    /// upstream task was not waiting for a CPU ([`View::runnable_share`]).
+    pub(super) fn pressure_min(&self, e: usize) -> f64 {
+        let full = self.edges[e]
+            .fill_ratio
+            .is_some_and(|f| f >= CONTENDED_FULL_QUEUE_MIN);
+        if full {
+            LEVEL_OK_MAX * self.runnable_share(self.graph.edges[e].from)
+        } else {
+            LEVEL_OK_MAX
         }
     }
 
@@ -83,17 +99,23 @@ impl View<'_> {
         }
     }
 
-    /// The share of its time task `i` must be blocked on an input to be waiting for it:
-    /// [`INPUT_WAIT_MIN`] of the time it was not waiting for a CPU (a task that waits for a CPU
-    /// most of the time has little time left to wait for its input), but never less than
-    /// [`INPUT_WAIT_MIN`] × [`RUNNABLE_FLOOR`].
-    pub(super) fn input_wait_min(&self, i: usize) -> f64 {
+    /// The share of its time task `i` was not waiting for a CPU (that of its subtask that waited
+    /// most), but no less than [`RUNNABLE_FLOOR`]: the time it had to wait for anything else.
+    pub(super) fn runnable_share(&self, i: usize) -> f64 {
         let cpu_wait = self.tasks[i]
             .subtasks
             .iter()
             .filter_map(|s| Some(s.busy? * s.runqueue_share?))
             .fold(0.0, f64::max);
-        INPUT_WAIT_MIN * (1.0 - cpu_wait).clamp(RUNNABLE_FLOOR, 1.0)
+        (1.0 - cpu_wait).clamp(RUNNABLE_FLOOR, 1.0)
+    }
+
+    /// The share of its time task `i` must be blocked on an input to be waiting for it:
+    /// [`INPUT_WAIT_MIN`] of the time it was not waiting for a CPU (a task that waits for a CPU
+    /// most of the time has little time left to wait for its input), but never less than
+    /// [`INPUT_WAIT_MIN`] × [`RUNNABLE_FLOOR`].
+    pub(super) fn input_wait_min(&self, i: usize) -> f64 {
+        INPUT_WAIT_MIN * self.runnable_share(i)
     }
 
     /// The input edge of task `d`, other than `except`, that `d` waits on most, when it waits on
