@@ -190,11 +190,11 @@ impl Snapshotter {
             chunk: self.chunk_header(now_ns),
             ..Pending::default()
         };
-        // Alive until the tick returns, so also while `channel` counts each channel's `Arc`s.
-        let by_id: HashMap<u32, Arc<dyn ChannelProbe>> = live_channels()
-            .into_iter()
-            .map(|c| (c.info().id, c))
-            .collect();
+        // One handle of each channel the registry lists, held until the tick returns: with the
+        // registry's, a channel that no sender or receiver holds any more has two.
+        let channels = live_channels();
+        let by_id: HashMap<u32, &Arc<dyn ChannelProbe>> =
+            channels.iter().map(|c| (c.info().id, c)).collect();
         let ready = |site: WaitSite| {
             by_id
                 .get(&site.channel)
@@ -204,7 +204,7 @@ impl Snapshotter {
             self.operators(cell, &mut pending);
             self.subtask(cell, now_ns, ready, &mut pending);
         }
-        for channel in live_channels() {
+        for channel in &channels {
             self.channel(channel, &mut pending);
         }
         self.declarations(registry.tasks, registry.edges, &mut pending);
@@ -359,12 +359,10 @@ impl Snapshotter {
     /// One channel the registry lists: its declaration (and, for a link, its link declaration)
     /// if no written chunk made it, the endpoints added since, and its interval; whether it is
     /// dead, to forget it on commit.
-    fn channel(&self, channel: Arc<dyn ChannelProbe>, pending: &mut Pending) {
+    fn channel(&self, channel: &Arc<dyn ChannelProbe>, pending: &mut Pending) {
         let info = channel.info();
-        // The registry's `Arc` and this one: no handle of the channel is left. (A channel that
-        // was listed when the tick began also has one in `tick`'s `by_id` until the tick
-        // returns, so it is never found dead here.)
-        if Arc::strong_count(&channel) <= 2 {
+        // The registry's `Arc` and the tick's: no handle of the channel is left.
+        if Arc::strong_count(channel) <= 2 {
             pending.dead_channels.push(info.id);
         }
         if !self.declared_channels.contains(&info.id) {

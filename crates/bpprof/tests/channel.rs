@@ -289,3 +289,63 @@ fn many_producers_many_consumers_deliver_every_message_exactly_once() {
         u64::from(PRODUCERS * EACH)
     );
 }
+
+#[test]
+fn a_dropped_channel_is_reported_until_its_last_interval_is_written_and_then_forgotten() {
+    let _lock = common::recorder_lock();
+    let rec = common::start("dropped-channel");
+    let (kept_tx, kept_rx) = bpprof::bounded_named::<u32>("kept", 4);
+    let (tx, rx) = bpprof::bounded_named::<u32>("dropped", 4);
+    tx.send(1).unwrap();
+    assert_eq!(rx.recv().unwrap(), 1);
+    // Two intervals with both channels, then the second is dropped and the recorder writes at
+    // least five more (100 ms each).
+    thread::sleep(ms(250));
+    drop((tx, rx));
+    thread::sleep(ms(600));
+    kept_tx.send(2).unwrap();
+    assert_eq!(kept_rx.recv().unwrap(), 2);
+    let recording = rec.finish();
+
+    let id_of = |name: &str| {
+        recording
+            .intervals
+            .iter()
+            .flat_map(|i| &i.declared_channels)
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("channel {name} is declared"))
+            .id
+    };
+    let (kept, dropped) = (id_of("kept"), id_of("dropped"));
+    let listing = |id: u32| -> Vec<u64> {
+        recording
+            .intervals
+            .iter()
+            .filter(|i| i.channels.iter().any(|c| c.id == id))
+            .map(|i| i.seq)
+            .collect()
+    };
+    let (with_kept, with_dropped) = (listing(kept), listing(dropped));
+    let last = recording.intervals.last().unwrap().seq;
+    assert_eq!(
+        with_kept.len(),
+        recording.intervals.len(),
+        "a live channel is in every interval"
+    );
+    assert!(
+        !with_dropped.is_empty(),
+        "the dropped channel's intervals before the drop are written"
+    );
+    // The interval in which it was dropped still reports it (its last counts), the next ones
+    // do not: the registry forgot it.
+    let last_with_dropped = *with_dropped.last().unwrap();
+    assert!(
+        last_with_dropped + 3 <= last,
+        "the dropped channel is still reported in interval {last_with_dropped} of 0..={last}: {with_dropped:?}"
+    );
+    assert_eq!(
+        with_dropped,
+        (with_dropped[0]..=last_with_dropped).collect::<Vec<_>>(),
+        "reported in consecutive intervals up to its drop"
+    );
+}

@@ -18,7 +18,7 @@ pub(crate) use symbolize::Symbolizer;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -104,7 +104,9 @@ struct Shared {
     period_ns: u64,
     /// The registry generation the tracked subtasks and `channels` were read at.
     generation: Option<u64>,
-    channels: HashMap<u32, Arc<dyn ChannelProbe>>,
+    /// Weak, so that a channel no sender or receiver holds any more is seen dead by the
+    /// recorder (which forgets it once its last interval is written).
+    channels: HashMap<u32, Weak<dyn ChannelProbe>>,
     /// Set once the handler was found replaced: no timer is started any more.
     disabled: bool,
 }
@@ -309,6 +311,7 @@ impl Shared {
         let ready = |site: WaitSite| {
             channels
                 .get(&site.channel)
+                .and_then(Weak::upgrade)
                 .and_then(|c| c.info().pending_ready_ns(site.role))
         };
         if let Some((cells, ended)) = fresh {
@@ -347,7 +350,7 @@ impl Shared {
         self.channels = registry
             .channels()
             .iter()
-            .map(|c| (c.info().id, Arc::clone(c)))
+            .map(|c| (c.info().id, Arc::downgrade(c)))
             .collect();
         let ended = registry.take_unsampled_ends();
         let followed = registry.live().iter().chain(registry.pollers()).cloned();
