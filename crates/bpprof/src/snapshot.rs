@@ -376,7 +376,7 @@ impl Snapshotter {
             }
         }
         self.new_endpoints(info, pending);
-        self.channel_interval(&channel, pending);
+        self.channel_interval(channel, pending);
     }
 
     /// The endpoints of channel `info` added since the last written chunk, and their count, to
