@@ -292,7 +292,7 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<(String, Recording)>, Failure> {
     paths
         .iter()
         .map(|path| {
-            let recording = bpprof_format::read_file(path).map_err(|e| read_failure(path, e))?;
+            let recording = bpprof_format::read_path(path).map_err(|e| read_failure(path, e))?;
             Ok((path.display().to_string(), recording))
         })
         .collect()

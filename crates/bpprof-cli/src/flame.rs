@@ -22,7 +22,9 @@ mod pprof;
 /// Arguments of `bpprof flame`.
 #[derive(Debug, clap::Args)]
 pub struct FlameArgs {
-    /// The recording (a `.bpprof` file written by the bpprof recorder with stack sampling on).
+    /// The recording (a `.bpprof` file written by the bpprof recorder with stack sampling on;
+    /// a rotated recording's series of files is named by its directory, a quoted glob pattern
+    /// (`'out.*.bpprof'`) or its base name (`out.bpprof`)).
     #[arg(value_name = "REC")]
     pub recording: PathBuf,
     /// What to draw.
@@ -230,7 +232,7 @@ pub(crate) fn read_for(path: &Path, fold: &FoldArgs) -> Result<Recording, Failur
         from_ns,
         to_ns,
     };
-    bpprof_format::read_file_with(path, &options).map_err(|e| read_failure(path, e))
+    bpprof_format::read_path_with(path, &options).map_err(|e| read_failure(path, e))
 }
 
 /// Says on `err` which range of `recording` the graph was drawn from (`analysed 0.1–1 s of 1 s

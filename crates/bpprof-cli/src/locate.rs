@@ -8,7 +8,7 @@ use bpprof_analysis::picture::{render_job_dot, render_job_svg};
 use bpprof_analysis::{
     locate, render_human_with, AnalysisError, AnalysisOptions, LocateReport, RenderOptions,
 };
-use bpprof_format::ReadError;
+use bpprof_format::{ReadError, SeriesError};
 
 use crate::color::Paint;
 use crate::outputs::{check_output, refuse_same_outputs, Inputs, Output};
@@ -17,7 +17,8 @@ use crate::{Failure, Format};
 /// Arguments of `bpprof locate`.
 #[derive(Debug, clap::Args)]
 pub struct LocateArgs {
-    /// The recording to analyse (a `.bpprof` file written by the bpprof recorder).
+    /// The recording to analyse (a `.bpprof` file written by the bpprof recorder; a rotated recording's series of files is named by its directory, a quoted glob pattern
+    /// (`'out.*.bpprof'`) or its base name (`out.bpprof`)).
     #[arg(value_name = "REC")]
     pub recording: PathBuf,
     /// Start of the range to analyse, in seconds since the recording started. An interval is
@@ -107,7 +108,7 @@ pub fn run(
         to_ns,
         ..bpprof_format::ReadOptions::default()
     };
-    let recording = bpprof_format::read_file_with(&args.recording, &read)
+    let recording = bpprof_format::read_path_with(&args.recording, &read)
         .map_err(|e| read_failure(&args.recording, e))?;
     let options = AnalysisOptions {
         from_s: args.from,
@@ -236,6 +237,16 @@ pub(crate) fn read_failure(path: &Path, error: ReadError) -> Failure {
             format!("recording '{name}': {error}"),
             "the file is damaged; record again",
         ),
+        ReadError::Series(error) => series_failure(error),
+    }
+}
+
+/// A path that names no recording files, or files that are not one recording (a series read
+/// by `read_path`); a file of the series that cannot be read is told as that file.
+fn series_failure(error: SeriesError) -> Failure {
+    match error {
+        SeriesError::File { file, error } => read_failure(Path::new(&file), *error),
+        other => Failure::bad_input(other.problem(), other.fix()),
     }
 }
 

@@ -32,7 +32,7 @@ pub fn run(args: &MergeArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyho
     check_output(&args.output, "-o", Output::Recording, &inputs)?;
     let mut recordings = Vec::with_capacity(args.recordings.len());
     for path in &args.recordings {
-        let recording = bpprof_format::read_file(path).map_err(|e| read_failure(path, e))?;
+        let recording = bpprof_format::read_path(path).map_err(|e| read_failure(path, e))?;
         for warning in &recording.warnings {
             writeln!(err, "warning: {}: {warning}", path.display())?;
         }

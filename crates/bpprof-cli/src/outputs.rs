@@ -59,12 +59,15 @@ pub(crate) struct Inputs {
 }
 
 impl Inputs {
-    /// The inputs at `paths`; `-` (standard input) is not a file and is left out.
+    /// The inputs at `paths`; `-` (standard input) is not a file and is left out. An input that
+    /// names a series of files (a directory, a glob pattern, the base name of a rotated
+    /// recording) is each of its files.
     pub(crate) fn new<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Inputs {
         let files = paths
             .into_iter()
             .filter(|p| p.as_os_str() != "-")
-            .filter_map(|p| FileId::of(p).map(|id| (p.to_owned(), id)))
+            .flat_map(|p| bpprof_format::recording_files(p).unwrap_or_else(|_| vec![p.to_owned()]))
+            .filter_map(|p| FileId::of(&p).map(|id| (p, id)))
             .collect();
         Inputs { files }
     }

@@ -13,7 +13,8 @@ use crate::{Failure, Format};
 /// Arguments of `bpprof plan`.
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
-    /// The recording whose measured costs the plan starts from.
+    /// The recording whose measured costs the plan starts from (a file, or a rotated series:
+    /// its directory, a quoted glob pattern or its base name).
     #[arg(value_name = "REC")]
     pub recording: PathBuf,
     /// The target job throughput, records per second its sources send: a positive number,
@@ -46,7 +47,7 @@ pub struct PlanArgs {
 /// Runs `bpprof plan`.
 pub fn run(args: &PlanArgs, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<()> {
     let recording =
-        bpprof_format::read_file(&args.recording).map_err(|e| read_failure(&args.recording, e))?;
+        bpprof_format::read_path(&args.recording).map_err(|e| read_failure(&args.recording, e))?;
     let options = PlanOptions {
         range: AnalysisOptions {
             from_s: args.from,

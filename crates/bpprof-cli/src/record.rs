@@ -15,7 +15,8 @@ use std::process::{Command, ExitStatus};
 
 use bpprof_analysis::units::{grouped_decimal, plural, thousands};
 use bpprof_format::env::{
-    DEFAULT_SAMPLE_HZ, ENV_INTERVAL_MS, ENV_OUT, ENV_SAMPLE_HZ, MAX_SAMPLE_HZ, MIN_INTERVAL_MS,
+    DEFAULT_SAMPLE_HZ, ENV_INTERVAL_MS, ENV_OUT, ENV_OUT_MAX_AGE, ENV_OUT_MAX_FILE,
+    ENV_OUT_MAX_TOTAL, ENV_SAMPLE_HZ, MAX_SAMPLE_HZ, MIN_INTERVAL_MS,
 };
 use bpprof_format::Recording;
 
@@ -159,7 +160,7 @@ pub fn run(args: &RecordArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyh
             "the recording is complete in the first file; move it by hand",
         )
     })?;
-    match bpprof_format::read_file(&output) {
+    match bpprof_format::read_path(&output) {
         Ok(recording) => {
             for warning in &recording.warnings {
                 writeln!(err, "warning: {}: {warning}", output.display())?;
@@ -182,8 +183,22 @@ pub fn run(args: &RecordArgs, _out: &mut dyn Write, err: &mut dyn Write) -> anyh
     Ok(code)
 }
 
-/// Rejects settings the recorder would refuse, before anything runs.
+/// Rejects settings the recorder would refuse, before anything runs; and rotation, which
+/// `bpprof record` does not do: it records one file, through a temporary file renamed at the
+/// end, while a rotated recording is a series of files the recorder names itself. Rotation
+/// settings inherited from the environment would make the command write a series beside the
+/// temporary file, so they are refused rather than passed on or dropped silently.
 fn validate(args: &RecordArgs) -> Result<(), Failure> {
+    let rotation = [ENV_OUT_MAX_FILE, ENV_OUT_MAX_AGE, ENV_OUT_MAX_TOTAL];
+    if let Some(var) = rotation
+        .into_iter()
+        .find(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+    {
+        return Err(Failure::bad_input(
+            format!("{var} is set, but bpprof record writes one file and does not rotate it"),
+            format!("unset {var} (env -u {var} bpprof record ...), or run the program itself with {ENV_OUT} and {var} set to record a rotated series"),
+        ));
+    }
     if args.sample_hz > MAX_SAMPLE_HZ {
         return Err(Failure::bad_input(
             format!(

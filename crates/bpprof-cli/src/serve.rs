@@ -13,7 +13,8 @@ use crate::Failure;
 /// Arguments of `bpprof serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The recording to browse (a `.bpprof` file written by the bpprof recorder).
+    /// The recording to browse (a `.bpprof` file written by the bpprof recorder; a rotated recording's series of files is named by its directory, a quoted glob pattern
+    /// (`'out.*.bpprof'`) or its base name (`out.bpprof`)).
     #[arg(value_name = "REC")]
     pub recording: PathBuf,
     /// Where to listen: a port alone (`9464`, on 127.0.0.1), `localhost:PORT`, or an IP address
@@ -32,7 +33,7 @@ pub fn run(args: &ServeArgs, err: &mut dyn Write) -> anyhow::Result<()> {
         )
     })?;
     let recording =
-        bpprof_format::read_file(&args.recording).map_err(|e| read_failure(&args.recording, e))?;
+        bpprof_format::read_path(&args.recording).map_err(|e| read_failure(&args.recording, e))?;
     let name = args.recording.display().to_string();
     if recording.intervals.is_empty() {
         return Err(Failure::bad_input(

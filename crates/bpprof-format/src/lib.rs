@@ -8,6 +8,9 @@
 //! recording whose meta chunk is damaged, with a typed [`ReadError`]. [`read_file_with`] reads
 //! only part of a recording ([`ReadOptions`]): the stack samples of some subtasks, or the chunks
 //! of a time range, found through the index a finished recording ends with (format 1.4).
+//! [`read_path`] reads a series of files (a recording the recorder rotated: `NAME.000000.bpprof`,
+//! `NAME.000001.bpprof`, ...) named by a directory, a glob pattern or the base name, as one
+//! recording.
 //!
 //! It depends on neither libc nor signal handling, so analysis tools can link it alone.
 //!
@@ -32,6 +35,7 @@ mod model;
 mod packed;
 mod read;
 mod scan;
+mod series;
 mod write;
 
 pub use chunk::{ChunkKind, CHUNK_HEADER_LEN, CHUNK_TRAILER_LEN, MAX_CHUNK_PAYLOAD};
@@ -40,6 +44,9 @@ pub use model::*;
 pub use read::{
     read_file, read_file_with, read_recording, read_recording_with, ReadError, ReadOptions,
     ReadWarning, Recording,
+};
+pub use series::{
+    read_path, read_path_with, recording_files, series_file, series_files, series_part, SeriesError,
 };
 pub use write::RecordingWriter;
 

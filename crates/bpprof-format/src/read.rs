@@ -176,6 +176,10 @@ pub enum ReadError {
         /// What is wrong.
         reason: String,
     },
+    /// The path names no recording file, or files that are not one recording (see
+    /// [`crate::read_path`]).
+    #[error("{0}")]
+    Series(#[from] crate::SeriesError),
 }
 
 /// Reads the recording at `path`.

@@ -75,9 +75,9 @@ pub use channel::{
 pub use link::{link, Link};
 pub use operator::{enter_operator, operator, OperatorScope, MAX_OPERATORS, OTHER_OPERATOR};
 pub use recorder::{
-    init_from_env, Recorder, RecorderError, RecorderOptions, RecordingSummary, DEFAULT_INTERVAL,
-    DEFAULT_SAMPLE_HZ, DEFAULT_STOP_TIMEOUT, ENV_INTERVAL_MS, ENV_OUT, ENV_SAMPLE_HZ,
-    ENV_SAMPLE_SIGNAL, MAX_SAMPLE_HZ, MIN_INTERVAL,
+    init_from_env, Recorder, RecorderError, RecorderOptions, RecordingSummary, Rotation,
+    RotationError, DEFAULT_INTERVAL, DEFAULT_SAMPLE_HZ, DEFAULT_STOP_TIMEOUT, ENV_INTERVAL_MS,
+    ENV_OUT, ENV_SAMPLE_HZ, ENV_SAMPLE_SIGNAL, MAX_SAMPLE_HZ, MIN_FILE_BYTES, MIN_INTERVAL,
 };
 pub use registry::{declare_edge, declare_task, RegisterError};
 pub use sampling::SamplingError;

@@ -7,6 +7,8 @@
 //! Stopping is bounded by [`RecorderOptions::stop_timeout`]: a writer that cannot finish the file
 //! in time (an output nobody reads) is left behind, detached, and `stop` says so
 //! ([`RecorderError::StopTimedOut`]). A forked child inherits no recorder (see [`crate::fork`]).
+//!
+//! With [`RecorderOptions::rotate`], the recording is a series of files (see [`Rotation`]).
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -27,7 +29,10 @@ use crate::sampler::{RawSamples, Sampler};
 use crate::sampling::{self, SamplingError};
 use crate::snapshot::Snapshotter;
 
+mod declarations;
+mod rotation;
 mod writer;
+pub use rotation::{Rotation, RotationError, MIN_FILE_BYTES};
 use writer::{write_loop, ToWriter};
 
 /// The default recording interval: the shortest accepted ([`MIN_INTERVAL`]), as `bpprof record`
@@ -77,6 +82,9 @@ pub struct RecorderOptions {
     /// network file system), stopping returns [`RecorderError::StopTimedOut`] and leaves the
     /// writer thread behind, detached.
     pub stop_timeout: Duration,
+    /// Writes the recording as a series of files `NAME.000000.bpprof`, `NAME.000001.bpprof`, ...
+    /// (for a `path` of `NAME.bpprof`) within these limits. Default: none, one file at `path`.
+    pub rotation: Option<Rotation>,
 }
 
 impl RecorderOptions {
@@ -88,7 +96,14 @@ impl RecorderOptions {
             sample_hz: DEFAULT_SAMPLE_HZ,
             sample_signal: None,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
+            rotation: None,
         }
+    }
+
+    /// Rotates the recording (see [`RecorderOptions::rotation`]).
+    pub fn rotate(mut self, rotation: Rotation) -> Self {
+        self.rotation = Some(rotation);
+        self
     }
 
     /// Sets the longest time stopping may block (see [`RecorderOptions::stop_timeout`]).
@@ -135,6 +150,16 @@ pub enum RecorderError {
         "invalid recording interval {0}: give at least 100 ms (for example {ENV_INTERVAL_MS}=1000)"
     )]
     InvalidInterval(String),
+    /// The rotation asked for cannot be used.
+    #[error("invalid rotation of the recording{origin}: {source}")]
+    Rotation {
+        /// Where it came from (`" (from BPPROF_OUT_MAX_FILE, ...)"`, or `" (from
+        /// RecorderOptions::rotate)"`).
+        origin: &'static str,
+        /// What is wrong.
+        #[source]
+        source: RotationError,
+    },
     /// Another recorder is already running in this process.
     #[error(
         "a bpprof recorder is already running in this process; stop it before starting another"
@@ -188,7 +213,7 @@ pub enum RecorderError {
 /// What a finished recording holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingSummary {
-    /// The file written.
+    /// The file written (with rotation, the base name of the series).
     pub path: PathBuf,
     /// Interval chunks written.
     pub chunks: u64,
@@ -348,7 +373,8 @@ impl Recorder {
         }
     }
 
-    /// The file being written.
+    /// The file being written (with rotation, the base name of the series, `NAME.bpprof` for
+    /// files `NAME.000000.bpprof`, ...).
     pub fn path(&self) -> &Path {
         &self.control.path
     }
@@ -394,7 +420,8 @@ fn join_by(thread: Option<JoinHandle<()>>, deadline: Instant) {
 /// ```
 ///
 /// `BPPROF_SAMPLE_HZ` sets the stack-sampling rate (default 99, 0 = off) and
-/// `BPPROF_SAMPLE_SIGNAL` the signal it uses (SIGURG by default).
+/// `BPPROF_SAMPLE_SIGNAL` the signal it uses (SIGURG by default). `BPPROF_OUT_MAX_FILE`,
+/// `BPPROF_OUT_MAX_AGE` and `BPPROF_OUT_MAX_TOTAL` rotate the recording (see [`Rotation`]).
 pub fn init_from_env() -> Result<Option<Recorder>, RecorderError> {
     let path = std::env::var_os(ENV_OUT).filter(|p| !p.is_empty());
     #[cfg(feature = "http")]
@@ -426,8 +453,16 @@ pub fn init_from_env() -> Result<Option<Recorder>, RecorderError> {
             .map_err(|_| SamplingError::NotAllowed(-1))?;
         options.sample_signal = Some(signal);
     }
+    options.rotation = Rotation::from_env().map_err(|source| RecorderError::Rotation {
+        origin: ENV_ROTATION_ORIGIN,
+        source,
+    })?;
     start(options, " (from BPPROF_OUT)").map(Some)
 }
+
+/// Where a rotation read by [`init_from_env`] comes from, for its errors.
+const ENV_ROTATION_ORIGIN: &str =
+    " (from BPPROF_OUT_MAX_FILE, BPPROF_OUT_MAX_AGE, BPPROF_OUT_MAX_TOTAL)";
 
 fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, RecorderError> {
     if options.interval < MIN_INTERVAL {
@@ -442,6 +477,19 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
             options.sample_hz
         )));
     }
+    let limits = options
+        .rotation
+        .as_ref()
+        .map(Rotation::limits)
+        .transpose()
+        .map_err(|source| RecorderError::Rotation {
+            origin: if origin.is_empty() {
+                " (from RecorderOptions::rotate)"
+            } else {
+                ENV_ROTATION_ORIGIN
+            },
+            source,
+        })?;
     if ACTIVE
         .compare_exchange(
             ptr::null_mut(),
@@ -460,12 +508,20 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
     if options.sample_hz > 0 {
         sampling::install(sample_signal)?;
     }
+    // With rotation, the first file of the series (an earlier series of the same name removed).
+    let first_file = match limits {
+        Some(_) => {
+            rotation::remove_earlier(&options.path);
+            bpprof_format::series_file(&options.path, 0)
+        }
+        None => options.path.clone(),
+    };
     let create_error = |source| RecorderError::CreateFile {
-        path: options.path.clone(),
+        path: first_file.clone(),
         origin,
         source,
     };
-    let file = File::create(&options.path).map_err(create_error)?;
+    let file = File::create(&first_file).map_err(create_error)?;
     let start_unix_ns = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
@@ -495,6 +551,12 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
         },
     };
     let writer = RecordingWriter::new(BufWriter::new(file), &meta).map_err(create_error)?;
+    let series = limits.map(|limits| {
+        (
+            rotation::Series::new(options.path.clone(), limits),
+            meta.clone(),
+        )
+    });
     #[cfg(feature = "http")]
     crate::live::begin(&meta);
 
@@ -543,7 +605,7 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
     let sampling = sampler.is_some();
     let writer_thread = std::thread::Builder::new()
         .name("bpprof-writer".into())
-        .spawn(move || write_loop(writer, chunk_rx, &writer_control, sampling))
+        .spawn(move || write_loop(writer, chunk_rx, &writer_control, sampling, series))
         .map_err(|e| {
             // The sampler (dropped on return) stops; the recording never began.
             sampling::set_active(false);

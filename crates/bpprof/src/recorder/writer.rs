@@ -3,7 +3,12 @@
 //! symbolisation can take a second or more (the first reads the binary's debug information);
 //! intervals never wait for it, so a process killed meanwhile keeps every interval produced up to
 //! its last moments, and loses at most the samples still being symbolised.
+//!
+//! With rotation, a file that is full is finished (its samples written first: a file's samples
+//! follow its intervals) before the next interval, which goes to the next file of the series,
+//! declaring again all that is in force (`rotation.rs`, `declarations.rs`).
 
+use std::borrow::Cow;
 #[cfg(feature = "http")]
 use std::collections::VecDeque;
 use std::fs::File;
@@ -11,9 +16,13 @@ use std::io::BufWriter;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 
-use bpprof_format::{EndChunk, IntervalChunk, RecordingWriter, SamplesChunk};
+use bpprof_format::{
+    EndChunk, IntervalChunk, RecordingMeta, RecordingWriter, RuntimeWarning, SamplesChunk,
+};
 use crossbeam_channel::{bounded, never, select, unbounded, Receiver, Sender};
 
+use super::declarations::Declarations;
+use super::rotation::Series;
 use super::{Control, SYMBOLIZER_LOST, SYMBOLIZING};
 use crate::sampler::{RawSamples, Symbolizer};
 
@@ -35,27 +44,39 @@ struct Unsymbolized {
     start_ns: u64,
     end_ns: u64,
     samples: RawSamples,
+    /// The file of the series its chunk goes to.
+    file: u64,
 }
 
 /// Writes the recording from what `chunk_rx` brings until the end chunk (or a stop that gave up
 /// on this thread), then marks the outcome finished. With `sampling`, stack samples come with the
-/// intervals and a symbolizer thread is started for them.
+/// intervals and a symbolizer thread is started for them. With `series`, the recording is
+/// rotated: `writer` writes its first file, and each file starts with `meta`.
 pub(super) fn write_loop(
     writer: RecordingWriter<BufWriter<File>>,
     chunk_rx: Receiver<ToWriter>,
     control: &Control,
     sampling: bool,
+    series: Option<(Series, RecordingMeta)>,
 ) {
     std::thread::scope(|scope| {
         let mut samples = if sampling {
             start_symbolizer(scope, control)
         } else {
             // Never used: no interval brings samples.
-            Samples::Inline(Symbolizer::default())
+            Samples::Inline(Box::default())
         };
         let mut file = FileOutput {
             writer: Some(writer),
             control,
+            series: series.map(|(series, meta)| Rotating {
+                series,
+                meta,
+                declarations: Declarations::default(),
+                fresh: false,
+            }),
+            file_number: 0,
+            in_file: InFile::default(),
             #[cfg(feature = "http")]
             tee: LiveTee::default(),
         };
@@ -93,7 +114,7 @@ fn start_symbolizer<'scope>(
             done_rx,
             outstanding: 0,
         },
-        Err(_) => Samples::Inline(Symbolizer::default()),
+        Err(_) => Samples::Inline(Box::default()),
     }
 }
 
@@ -107,7 +128,7 @@ enum Samples {
         outstanding: usize,
     },
     /// On the writer thread, right after their interval.
-    Inline(Symbolizer),
+    Inline(Box<Symbolizer>),
     /// Nowhere: the symbolizer thread failed; intervals are still written.
     Off,
 }
@@ -139,7 +160,15 @@ fn run(file: &mut FileOutput<'_>, samples: &mut Samples, chunk_rx: &Receiver<ToW
                 match message {
                     ToWriter::Interval(chunk, raw) => {
                         let raw = raw.filter(|_| !SYMBOLIZER_LOST.load(Ordering::Acquire));
-                        let raw = raw.map(|samples| Unsymbolized::of(&chunk, samples));
+                        if file.full(samples.pending(raw.is_some())) {
+                            drain(file, samples);
+                            if file.control.abandoned.load(Ordering::Acquire) {
+                                return;
+                            }
+                            file.rotate();
+                        }
+                        let to = file.file_number;
+                        let raw = raw.map(|samples| Unsymbolized::of(&chunk, samples, to));
                         let awaits_samples = raw.is_some() && !matches!(samples, Samples::Off);
                         file.interval(chunk, awaits_samples);
                         if let Some(raw) = raw {
@@ -182,6 +211,48 @@ fn run(file: &mut FileOutput<'_>, samples: &mut Samples, chunk_rx: &Receiver<ToW
     }
 }
 
+impl Samples {
+    /// The samples chunks still to be written to the file: those being symbolised, and the
+    /// next interval's when `next` (it has samples to symbolise).
+    fn pending(&self, next: bool) -> u64 {
+        let outstanding = match self {
+            Samples::Threaded { outstanding, .. } => *outstanding as u64,
+            Samples::Inline(_) | Samples::Off => 0,
+        };
+        outstanding + u64::from(next && !matches!(self, Samples::Off))
+    }
+}
+
+/// Writes the samples of every interval written so far (waiting for the symbolizer), before the
+/// file is finished.
+fn drain(file: &mut FileOutput<'_>, samples: &mut Samples) {
+    let mut failed = false;
+    if let Samples::Threaded {
+        done_rx,
+        outstanding,
+        ..
+    } = samples
+    {
+        // A stop that gave up on this thread: the file stays as it is (complete chunks).
+        while *outstanding > 0 && !file.control.abandoned.load(Ordering::Acquire) {
+            match done_rx.recv() {
+                Ok(chunk) => {
+                    *outstanding -= 1;
+                    file.samples(&chunk);
+                }
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+    }
+    if failed {
+        *samples = Samples::Off;
+        file.no_more_samples();
+    }
+}
+
 /// Symbolises `raw` (inline) or hands it to the symbolizer thread, waiting for the oldest
 /// outstanding samples to be written when the backlog is full.
 fn submit(file: &mut FileOutput<'_>, samples: &mut Samples, raw: Unsymbolized) {
@@ -209,12 +280,13 @@ fn submit(file: &mut FileOutput<'_>, samples: &mut Samples, raw: Unsymbolized) {
 }
 
 impl Unsymbolized {
-    fn of(interval: &IntervalChunk, samples: RawSamples) -> Unsymbolized {
+    fn of(interval: &IntervalChunk, samples: RawSamples, file: u64) -> Unsymbolized {
         Unsymbolized {
             seq: interval.seq,
             start_ns: interval.start_ns,
             end_ns: interval.end_ns,
             samples,
+            file,
         }
     }
 }
@@ -240,7 +312,7 @@ fn symbolize_loop(
 /// the symbol resolver's lock may be held).
 fn symbolize(symbolizer: &mut Symbolizer, raw: Unsymbolized) -> SamplesChunk {
     SYMBOLIZING.fetch_add(1, Ordering::AcqRel);
-    let chunk = symbolizer.chunk(raw.seq, raw.start_ns, raw.end_ns, raw.samples);
+    let chunk = symbolizer.chunk(raw.seq, raw.start_ns, raw.end_ns, raw.samples, raw.file);
     SYMBOLIZING.fetch_sub(1, Ordering::AcqRel);
     chunk
 }
@@ -251,15 +323,61 @@ struct FileOutput<'a> {
     /// chunk).
     writer: Option<RecordingWriter<BufWriter<File>>>,
     control: &'a Control,
+    /// The series, when the recording is rotated.
+    series: Option<Rotating>,
+    /// The file of the series being written (0 without rotation).
+    file_number: u64,
+    /// What the file being written holds.
+    in_file: InFile,
     #[cfg(feature = "http")]
     tee: LiveTee,
+}
+
+/// A rotated recording, on the writer thread.
+struct Rotating {
+    series: Series,
+    /// The meta chunk every file starts with.
+    meta: RecordingMeta,
+    /// What the next file must declare again.
+    declarations: Declarations,
+    /// The file being written has no interval yet: its first declares everything in force.
+    fresh: bool,
+}
+
+/// The intervals in the file being written, for its end chunk and its size limit.
+#[derive(Default)]
+struct InFile {
+    intervals: u64,
+    /// The last one's sequence number and end.
+    last: Option<(u64, u64)>,
+    /// Intervals merged into others, in this file and those before it.
+    coalesced: u64,
 }
 
 impl FileOutput<'_> {
     fn interval(&mut self, chunk: Box<IntervalChunk>, awaits_samples: bool) {
         if let Some(writer) = &mut self.writer {
-            match writer.write_interval(&chunk) {
+            // The first interval of a file of a series declares everything again (the live
+            // endpoint gets the chunk as it came).
+            let mut written = Cow::Borrowed(&*chunk);
+            let first = self.in_file.intervals == 0;
+            if let Some(rotating) = &mut self.series {
+                if std::mem::take(&mut rotating.fresh) {
+                    rotating.declarations.declare_all(written.to_mut());
+                }
+                rotating.declarations.note(&written);
+            }
+            let before = writer.bytes_written();
+            match writer.write_interval(&written) {
                 Ok(()) => {
+                    if let Some(rotating) = &mut self.series {
+                        rotating
+                            .series
+                            .wrote_interval(writer.bytes_written() - before, first);
+                    }
+                    self.in_file.intervals += 1;
+                    self.in_file.last = Some((chunk.seq, chunk.end_ns));
+                    self.in_file.coalesced += u64::from(chunk.coalesced);
                     self.control
                         .outcome
                         .lock()
@@ -277,8 +395,16 @@ impl FileOutput<'_> {
 
     fn samples(&mut self, samples: &SamplesChunk) {
         if let Some(writer) = &mut self.writer {
-            if let Err(e) = writer.write_samples(samples) {
-                self.fail(&e);
+            let before = writer.bytes_written();
+            match writer.write_samples(samples) {
+                Ok(()) => {
+                    if let Some(rotating) = &mut self.series {
+                        rotating
+                            .series
+                            .wrote_samples(writer.bytes_written() - before);
+                    }
+                }
+                Err(e) => self.fail(&e),
             }
         }
         #[cfg(feature = "http")]
@@ -296,6 +422,67 @@ impl FileOutput<'_> {
             if let Err(e) = writer.finish(end) {
                 self.fail(&e);
             }
+        }
+    }
+
+    /// Whether the file being written is full (rotation): it must be finished before the next
+    /// interval, with `pending_samples` samples chunks still to come.
+    fn full(&self, pending_samples: u64) -> bool {
+        match (&self.series, &self.writer) {
+            (Some(rotating), Some(writer)) => rotating.series.full(
+                writer.bytes_written(),
+                self.in_file.intervals,
+                pending_samples,
+                writer.finish_bound(),
+            ),
+            _ => false,
+        }
+    }
+
+    /// Finishes the file being written (its index and end chunk: it reads alone) and starts the
+    /// next file of the series, after removing the oldest files the total asks for.
+    fn rotate(&mut self) {
+        let (Some(rotating), Some(writer)) = (&mut self.series, self.writer.take()) else {
+            return;
+        };
+        let (seq, end_ns) = self.in_file.last.unwrap_or_default();
+        let end = EndChunk {
+            end_ns,
+            // The number of intervals of the recording up to here, as the last end chunk says.
+            chunks: seq + 1,
+            coalesced_intervals: self.in_file.coalesced,
+        };
+        let size = writer.bytes_written() + writer.finish_bound();
+        let size = match writer.finish(&end) {
+            Ok(out) => out.get_ref().metadata().map_or(size, |m| m.len()),
+            Err(e) => return self.fail(&e),
+        };
+        let abandoned = self.control.abandoned.load(Ordering::Acquire);
+        let next = rotating.series.next_file(size, |message| {
+            if !abandoned {
+                eprintln!("bpprof: {message}");
+            }
+            crate::registry::lock().warn(RuntimeWarning {
+                code: "rotation".to_owned(),
+                message,
+            });
+        });
+        let created = File::create(&next)
+            .and_then(|file| RecordingWriter::new(BufWriter::new(file), &rotating.meta));
+        match created {
+            Ok(writer) => {
+                self.writer = Some(writer);
+                rotating.fresh = true;
+                self.file_number += 1;
+                self.in_file.intervals = 0;
+            }
+            Err(e) => self.fail(&std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot create the next file of the series '{}': {e}",
+                    next.display()
+                ),
+            )),
         }
     }
 

@@ -1,7 +1,12 @@
 //! Turns raw addresses into interned, demangled frames and stacks, off the sampling path (on the
 //! writer thread), with a cache so each address is resolved once per recording.
+//!
+//! Frame and stack ids are the recording's: a recording rotated into a series of files keeps
+//! them from file to file, and each file declares again the frames and stacks its samples use
+//! (so that it reads alone), the first time it uses them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bpprof_format::{FrameDecl, SampleCount, SampleState, SamplesChunk, StackDecl};
 
@@ -23,7 +28,16 @@ pub(crate) struct Symbolizer {
     /// Lookup address -> frame ids, outermost first (inlined functions expand to several).
     addresses: HashMap<usize, Vec<u32>>,
     frames: HashMap<(String, String, u32), u32>,
-    stacks: HashMap<Vec<u32>, u32>,
+    stacks: HashMap<Arc<[u32]>, u32>,
+    /// Every frame interned, by id.
+    frame_decls: Vec<FrameDecl>,
+    /// Every stack interned (its frames), by id.
+    stack_frames: Vec<Arc<[u32]>>,
+    /// The file of the series the chunks go to (0 without rotation), and which frames and
+    /// stacks (by id) it declares already.
+    file: u64,
+    frames_in_file: Vec<bool>,
+    stacks_in_file: Vec<bool>,
     new_frames: Vec<FrameDecl>,
     new_stacks: Vec<StackDecl>,
     /// Whether the recording was told that a table is full.
@@ -51,8 +65,22 @@ impl Default for Limits {
 }
 
 impl Symbolizer {
-    /// Builds the samples chunk of one interval.
-    pub fn chunk(&mut self, seq: u64, start_ns: u64, end_ns: u64, raw: RawSamples) -> SamplesChunk {
+    /// Builds the samples chunk of one interval, for file `file` of the series (0 without
+    /// rotation; files come in increasing order): it declares the frames and stacks it uses that
+    /// the file does not declare yet.
+    pub fn chunk(
+        &mut self,
+        seq: u64,
+        start_ns: u64,
+        end_ns: u64,
+        raw: RawSamples,
+        file: u64,
+    ) -> SamplesChunk {
+        if file != self.file {
+            self.file = file;
+            self.frames_in_file.iter_mut().for_each(|f| *f = false);
+            self.stacks_in_file.iter_mut().for_each(|s| *s = false);
+        }
         let mut counts = Vec::with_capacity(raw.counts.len());
         let mut lost = raw.lost;
         for (key, count) in raw.counts {
@@ -74,6 +102,7 @@ impl Symbolizer {
                 self.note_full();
                 continue;
             };
+            self.declare_in_file(stack);
             counts.push(SampleCount {
                 subtask: key.subtask,
                 state: match key.state {
@@ -98,6 +127,27 @@ impl Symbolizer {
             lost,
             between_polls: raw.between_polls,
         }
+    }
+
+    /// Declares `stack` in the chunk being built, with its frames, unless the file does already.
+    fn declare_in_file(&mut self, stack: u32) {
+        let id = stack as usize;
+        if self.stacks_in_file[id] {
+            return;
+        }
+        self.stacks_in_file[id] = true;
+        let frames = Arc::clone(&self.stack_frames[id]);
+        for &frame in frames.iter() {
+            let f = frame as usize;
+            if !self.frames_in_file[f] {
+                self.frames_in_file[f] = true;
+                self.new_frames.push(self.frame_decls[f].clone());
+            }
+        }
+        self.new_stacks.push(StackDecl {
+            id: stack,
+            frames: frames.to_vec(),
+        });
     }
 
     /// Leaves one warning in the recording the first time a table is full.
@@ -154,29 +204,29 @@ impl Symbolizer {
             return None;
         }
         let id = self.frames.len() as u32;
-        self.new_frames.push(FrameDecl {
+        self.frame_decls.push(FrameDecl {
             id,
             function: key.0.clone(),
             file: key.1.clone(),
             line: key.2,
         });
+        self.frames_in_file.push(false);
         self.frames.insert(key, id);
         Some(id)
     }
 
     /// The id of a stack, interned on first use; `None` when new and the table is full.
     fn intern_stack(&mut self, frames: Vec<u32>) -> Option<u32> {
-        if let Some(&id) = self.stacks.get(&frames) {
+        if let Some(&id) = self.stacks.get(&frames[..]) {
             return Some(id);
         }
         if self.stacks.len() >= self.limits.stacks {
             return None;
         }
         let id = self.stacks.len() as u32;
-        self.new_stacks.push(StackDecl {
-            id,
-            frames: frames.clone(),
-        });
+        let frames: Arc<[u32]> = frames.into();
+        self.stack_frames.push(Arc::clone(&frames));
+        self.stacks_in_file.push(false);
         self.stacks.insert(frames, id);
         Some(id)
     }
@@ -222,7 +272,7 @@ mod tests {
                 raw.counts.insert(key, 2);
             }
         }
-        let chunk = symbolizer.chunk(0, 0, 1, raw);
+        let chunk = symbolizer.chunk(0, 0, 1, raw, 0);
         assert_eq!(chunk.stacks.len(), 3, "at most 3 stacks interned");
         let kept: u32 = chunk.counts.iter().map(|c| c.count).sum();
         assert_eq!(
@@ -231,5 +281,38 @@ mod tests {
             "the other three stacks' samples are lost"
         );
         assert!(symbolizer.stacks.len() <= 3);
+    }
+
+    #[test]
+    fn a_new_file_declares_again_the_stacks_it_uses_with_the_same_ids() {
+        let mut symbolizer = Symbolizer::default();
+        let raw = |leaf: usize| {
+            let mut raw = RawSamples::default();
+            let key = SampleKey {
+                subtask: 0,
+                state: State::Busy,
+                on_cpu: true,
+                addrs: vec![leaf, first()].into(),
+                operator: None,
+            };
+            raw.counts.insert(key, 1);
+            raw
+        };
+        let a = symbolizer.chunk(0, 0, 1, raw(second()), 0);
+        assert_eq!(a.stacks.len(), 1);
+        assert!(!a.frames.is_empty());
+        let again = symbolizer.chunk(1, 1, 2, raw(second()), 0);
+        assert!(
+            again.stacks.is_empty() && again.frames.is_empty(),
+            "declared once per file"
+        );
+        let next_file = symbolizer.chunk(2, 2, 3, raw(second()), 1);
+        assert_eq!(next_file.stacks, a.stacks, "the same stack, the same id");
+        assert_eq!(next_file.frames, a.frames, "and its frames with their ids");
+        assert_eq!(next_file.counts[0].stack, a.counts[0].stack);
+        // A stack new in the recording is declared once too, in the file that first uses it.
+        let other = symbolizer.chunk(3, 3, 4, raw(first()), 1);
+        assert_eq!(other.stacks.len(), 1);
+        assert_ne!(other.stacks[0].id, a.stacks[0].id);
     }
 }
