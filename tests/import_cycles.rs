@@ -12,31 +12,12 @@
 //! its shared cells and the number formats).
 //!
 //! Every group of modules that reach each other (a strongly connected component of more than one
-//! module) fails the test, unless it lies inside one of [`KNOWN`], the cycles that wait for the
-//! modules they run through to be reshaped (issue 15). Run with `--nocapture` to see the graph's
-//! cycles.
+//! module) fails the test, with the edges that close it. Run with `--nocapture` to see the
+//! cycles as they are found.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-
-/// Cycles still to be broken, each as the set of modules it may span (`crate` is `lib.rs`), by
-/// crate. A cycle found inside one of these sets passes; one that reaches outside fails.
-const KNOWN: &[(&str, &[&str])] = &[
-    // The runtime's recorder, sampler and registry, left to the issues that reshape it
-    // (`recorder::writer` is the recorder's own writer thread, split out of `recorder.rs`).
-    (
-        "bpprof",
-        &[
-            "fork",
-            "recorder",
-            "recorder::writer",
-            "registry",
-            "sampler",
-            "snapshot",
-        ],
-    ),
-];
 
 /// A module path relative to its crate: `crate`, `check`, `check::human`.
 type Module = String;
@@ -409,26 +390,21 @@ fn no_module_imports_a_module_that_imports_it_back() {
         let graph = graph(&dir.join("src"));
         assert!(graph.len() > 1, "no modules found in {}", dir.display());
         for cycle in cycles(&graph) {
-            let known = KNOWN.iter().any(|(krate, allowed)| {
-                *krate == name && cycle.iter().all(|m| allowed.contains(&m.as_str()))
-            });
             let text = format!(
                 "{name}: {}",
                 cycle.iter().cloned().collect::<Vec<_>>().join(", ")
             );
-            println!("{} {text}", if known { "known" } else { "CYCLE" });
-            if !known {
-                let edges: Vec<String> = cycle
-                    .iter()
-                    .flat_map(|m| {
-                        graph[m]
-                            .iter()
-                            .filter(|t| cycle.contains(*t))
-                            .map(move |t| format!("  {m} -> {t}"))
-                    })
-                    .collect();
-                failures.push(format!("{text}\n{}", edges.join("\n")));
-            }
+            println!("CYCLE {text}");
+            let edges: Vec<String> = cycle
+                .iter()
+                .flat_map(|m| {
+                    graph[m]
+                        .iter()
+                        .filter(|t| cycle.contains(*t))
+                        .map(move |t| format!("  {m} -> {t}"))
+                })
+                .collect();
+            failures.push(format!("{text}\n{}", edges.join("\n")));
         }
     }
     assert!(

@@ -11,11 +11,12 @@
 
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
 
 use bpprof_format::{EdgeDecl, RuntimeWarning, TaskDecl};
 
 use crate::cell::SubtaskCell;
+use crate::fork;
 use crate::probe::ChannelProbe;
 
 /// Subtasks that ended while a recorder was active and whose last interval it has not yet taken.
@@ -130,8 +131,9 @@ fn slot() -> &'static Slot {
     }
 }
 
-/// Before `fork`, in the forking thread: makes sure a spare registry is ready for the child.
-pub(crate) fn prepare_fork() {
+/// The registry's fork handler before `fork`, in the forking thread (see [`crate::fork`]): makes
+/// sure a spare registry is ready for the child.
+extern "C" fn prepare_fork() {
     if !SPARE.load(Ordering::Acquire).is_null() {
         return;
     }
@@ -146,7 +148,8 @@ pub(crate) fn prepare_fork() {
     }
 }
 
-/// In a forked child, right after `fork`; async-signal-safe (atomic loads and stores only).
+/// The registry's fork handler in a forked child, right after `fork`; async-signal-safe (atomic
+/// loads and stores only).
 ///
 /// The child's registry becomes the spare: empty, not recording, its mutex never locked. The
 /// parent's is abandoned as it is, without locking it (another parent thread may have held its
@@ -156,9 +159,9 @@ pub(crate) fn prepare_fork() {
 /// subtasks, channels, declarations and warnings are all forgotten in the child, including the
 /// forking thread's own registration (its guard still works, deregistering it is a no-op; the
 /// thread registers again to be recorded in the child).
-pub(crate) fn reset_in_child() {
+extern "C" fn reset_in_child() {
     let spare = SPARE.swap(ptr::null_mut(), Ordering::AcqRel);
-    // Never null in practice: `fork::install` allocates a spare before registering the handlers
+    // Never null in practice: `lock` allocates a spare before registering the handlers
     // and the prepare handler (which runs before every fork) replaces a consumed one. If it were
     // (the allocation failed), the child would keep the parent's registry.
     if !spare.is_null() {
@@ -197,7 +200,12 @@ impl Registry {
 
 /// Locks the registry. A panic elsewhere while it was held does not make it unusable.
 pub(crate) fn lock() -> RegistryGuard {
-    crate::fork::install();
+    static FORK_HANDLERS: Once = Once::new();
+    FORK_HANDLERS.call_once(|| {
+        // Allocated now so that the first fork needs no allocation even in the prepare handler.
+        prepare_fork();
+        fork::on_fork(Some(prepare_fork), reset_in_child);
+    });
     let mut guard = slot()
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -14,8 +14,8 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -31,8 +31,10 @@ use crate::snapshot::Snapshotter;
 
 mod declarations;
 mod rotation;
+mod shared;
 mod writer;
 pub use rotation::{Rotation, RotationError, MIN_FILE_BYTES};
+use shared::{Control, Outcome, SYMBOLIZER_LOST, SYMBOLIZING};
 use writer::{write_loop, ToWriter};
 
 /// The default recording interval: the shortest accepted ([`MIN_INTERVAL`]), as `bpprof record`
@@ -230,57 +232,24 @@ pub struct Recorder {
     writer_thread: Option<JoinHandle<()>>,
 }
 
-/// Shared between the recorder handle, its threads and the process-exit hook.
-#[derive(Debug)]
-struct Control {
-    path: PathBuf,
-    stop_timeout: Duration,
-    /// The process that started the recorder, and its fork generation then.
-    pid: u32,
-    generation: u64,
-    /// Asks the snapshot thread to stop, with the deadline of the stop.
-    stop_tx: Sender<Instant>,
-    outcome: Mutex<Outcome>,
-    /// Signalled when the writer sets `outcome.finished`.
-    done: Condvar,
-    /// Set when a stop gave up on the writer: it then writes nothing more.
-    abandoned: AtomicBool,
-}
-
-#[derive(Debug, Default)]
-struct Outcome {
-    chunks: u64,
-    coalesced: u64,
-    /// Interval chunks written completely.
-    written: u64,
-    error: Option<String>,
-    finished: bool,
-}
-
 /// The recorder that process exit must finalise: null, [`STARTING`], or an `Arc<Control>` made
 /// into a pointer (owning one reference). An atomic, not a mutex, so that a forked child can reset
-/// it without locking (see [`reset_in_child`]), and the exit hook can take it without waiting.
+/// it without locking (see [`child_after_fork`]), and the exit hook can take it without waiting.
 static ACTIVE: AtomicPtr<Control> = AtomicPtr::new(ptr::null_mut());
 
 /// Marks [`ACTIVE`] while a recorder starts. Never a real `Arc` pointer (those point past the
 /// reference counts of an allocation).
 const STARTING: *mut Control = NonNull::dangling().as_ptr();
 
-/// Writer threads symbolizing stack samples right now. Symbolizing takes the `backtrace` crate's
-/// process-global lock: a child forked while a parent thread held it finds it locked for ever.
-static SYMBOLIZING: AtomicU32 = AtomicU32::new(0);
-
-/// Set in a child forked while a parent thread was symbolizing: symbolizing would deadlock there,
-/// so its recordings carry no stack samples (and say so).
-static SYMBOLIZER_LOST: AtomicBool = AtomicBool::new(false);
-
-/// In a forked child, right after `fork` (async-signal-safe: atomic loads and stores only): the
-/// parent's recorder is not running here. Its `Arc` is leaked in the child rather than dropped.
-pub(crate) fn reset_in_child() {
+/// The recorder's fork handler (see [`crate::fork`]), registered by the first start: in a forked
+/// child, right after `fork` (async-signal-safe: atomic loads and stores only), the parent's
+/// recorder and its sampler are not running. Its `Arc` is leaked in the child rather than dropped.
+extern "C" fn child_after_fork() {
     ACTIVE.store(ptr::null_mut(), Ordering::Release);
     if SYMBOLIZING.swap(0, Ordering::AcqRel) > 0 {
         SYMBOLIZER_LOST.store(true, Ordering::Release);
     }
+    sampling::set_active(false);
 }
 
 /// Why the recordings of this process have no stack samples, if they cannot.
@@ -490,6 +459,8 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
             },
             source,
         })?;
+    static FORK_HANDLER: Once = Once::new();
+    FORK_HANDLER.call_once(|| fork::on_fork(None, child_after_fork));
     if ACTIVE
         .compare_exchange(
             ptr::null_mut(),
@@ -646,29 +617,6 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
         snapshot_thread: Some(snapshot_thread),
         writer_thread: Some(writer_thread),
     })
-}
-
-impl Control {
-    /// Asks the recorder to stop and waits until the file is finalised or `deadline` passes; in
-    /// the latter case, abandons the writer. Returns whether the writer finished.
-    fn stop_and_wait(&self, deadline: Instant) -> bool {
-        // A stop already asked for keeps its deadline.
-        let _ = self.stop_tx.try_send(deadline);
-        let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
-        while !outcome.finished {
-            let now = Instant::now();
-            if now >= deadline {
-                self.abandoned.store(true, Ordering::Release);
-                return false;
-            }
-            outcome = self
-                .done
-                .wait_timeout(outcome, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        true
-    }
 }
 
 fn snapshot_loop(

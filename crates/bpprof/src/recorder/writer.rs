@@ -23,7 +23,7 @@ use crossbeam_channel::{bounded, never, select, unbounded, Receiver, Sender};
 
 use super::declarations::Declarations;
 use super::rotation::Series;
-use super::{Control, SYMBOLIZER_LOST, SYMBOLIZING};
+use super::shared::{Control, SYMBOLIZER_LOST, SYMBOLIZING};
 use crate::sampler::{RawSamples, Symbolizer};
 
 /// Messages from the snapshot thread to the writer.
