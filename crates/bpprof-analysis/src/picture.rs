@@ -148,22 +148,28 @@ struct Layout {
     rows: Vec<usize>,
 }
 
-fn layout(report: &LocateReport) -> Layout {
+/// The edges of `report` between two of its tasks, each with the positions of its upstream and
+/// downstream task in [`LocateReport::tasks`].
+fn task_edges(report: &LocateReport) -> Vec<(usize, usize, &EdgeReport)> {
     let index: HashMap<&str, usize> = report
         .tasks
         .iter()
         .enumerate()
         .map(|(i, t)| (t.name.as_str(), i))
         .collect();
+    report
+        .edges
+        .iter()
+        .filter_map(|e| Some((*index.get(e.from.as_str())?, *index.get(e.to.as_str())?, e)))
+        .collect()
+}
+
+fn layout(report: &LocateReport, edges: &[(usize, usize, &EdgeReport)]) -> Layout {
     let mut column = vec![0usize; report.tasks.len()];
     // Graph order is topological (sources first): relaxing in that order gives longest paths;
     // edges going back in graph order (cycles) are ignored for the layout.
     for to in 0..report.tasks.len() {
-        for e in &report.edges {
-            let (Some(&f), Some(&t)) = (index.get(e.from.as_str()), index.get(e.to.as_str()))
-            else {
-                continue;
-            };
+        for &(f, t, _) in edges {
             if t == to && f < t {
                 column[t] = column[t].max(column[f] + 1);
             }
@@ -192,7 +198,8 @@ fn layout(report: &LocateReport) -> Layout {
 /// thicker with their upstream task's backpressure; bottlenecks outlined. Every node, bar and
 /// edge has a `<title>` shown on hover.
 pub fn render_job_svg(report: &LocateReport, mut out: impl Write) -> io::Result<()> {
-    let lay = layout(report);
+    let edges = task_edges(report);
+    let lay = layout(report, &edges);
     let max_rows = lay.rows.iter().copied().max().unwrap_or(0);
     let graph_w =
         lay.columns as f64 * (NODE_W + COL_GAP) - if lay.columns > 0 { COL_GAP } else { 0.0 };
@@ -211,22 +218,13 @@ pub fn render_job_svg(report: &LocateReport, mut out: impl Write) -> io::Result<
             HEADER_H + ROW_GAP + offset + lay.row[i] as f64 * (NODE_H + ROW_GAP),
         )
     };
-    let index: HashMap<&str, usize> = report
-        .tasks
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.as_str(), i))
-        .collect();
 
     let mut s = String::new();
     header(&mut s, report, width, height);
 
     // Edges first, so that nodes are drawn over their ends.
     s.push_str("<g id=\"edges\">\n");
-    for e in &report.edges {
-        let (Some(&f), Some(&t)) = (index.get(e.from.as_str()), index.get(e.to.as_str())) else {
-            continue;
-        };
+    for &(f, t, e) in &edges {
         edge(
             &mut s,
             report,
@@ -691,22 +689,18 @@ mod tests {
 
     #[test]
     fn colours_follow_flinks_blend() {
-        assert_eq!(
-            flink_colour(Some(0.0), 0.0),
-            ("#5db1ff".into(), "#1890ff".into())
-        );
-        assert_eq!(
-            flink_colour(Some(1.0), 0.0),
-            ("#ee6464".into(), "#ee2222".into())
-        );
-        assert_eq!(
-            flink_colour(Some(1.0), 1.0),
-            ("#888888".into(), "#000000".into())
-        );
-        assert_eq!(
-            flink_colour(Some(0.0), 1.0),
-            ("#888888".into(), "#000000".into())
-        );
+        // The corners of the blend: (busy, backpressured) and the (fill, border) they give.
+        for (busy, bp, colours) in [
+            (0.0, 0.0, ("#5db1ff", "#1890ff")),
+            (1.0, 0.0, ("#ee6464", "#ee2222")),
+            (1.0, 1.0, ("#888888", "#000000")),
+            (0.0, 1.0, ("#888888", "#000000")),
+        ] {
+            assert_eq!(
+                flink_colour(Some(busy), bp),
+                (colours.0.to_owned(), colours.1.to_owned())
+            );
+        }
         // Midpoint of (93,177,255) and (238,100,100): (165.5,138.5,177.5), rounded half away.
         assert_eq!(fill(Some(0.5), 0.0), "#a68bb2");
         // Border midpoint of (24,144,255) and (238,34,34): (131,89,144.5).

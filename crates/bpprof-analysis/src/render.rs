@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use crate::report::{LocateReport, SubtaskReport, TaskReport};
-use crate::table::table;
+use crate::table::titled_table;
 use crate::table::Align::{Left as L, Right as R};
 use crate::units::{analysed_text, micros, millis, pct, seconds, thousands, MISSING};
 
@@ -66,11 +66,10 @@ pub fn render_human_with(
         writeln!(w, "warning: {warning}")?;
     }
 
-    writeln!(w)?;
-    writeln!(w, "Tasks:")?;
     let rows = report.tasks.iter().map(task_row).collect();
-    table(
+    titled_table(
         w,
+        "Tasks:",
         &[
             ("TASK", L),
             ("PAR", R),
@@ -90,11 +89,10 @@ pub fn render_human_with(
         let Some(task) = report.tasks.iter().find(|t| t.name == b.task) else {
             continue;
         };
-        writeln!(w)?;
-        writeln!(w, "Subtasks of {}:", task.name)?;
         let rows = task.subtasks.iter().map(subtask_row).collect();
-        table(
+        titled_table(
             w,
+            &format!("Subtasks of {}:", task.name),
             &[
                 ("SUBTASK", L),
                 ("BUSY", R),
@@ -114,8 +112,6 @@ pub fn render_human_with(
     }
 
     if !report.edges.is_empty() {
-        writeln!(w)?;
-        writeln!(w, "Edges:")?;
         let rows = report
             .edges
             .iter()
@@ -141,8 +137,9 @@ pub fn render_human_with(
                 ]
             })
             .collect();
-        table(
+        titled_table(
             w,
+            "Edges:",
             &[
                 ("EDGE", L),
                 ("CHANNEL", L),
@@ -186,13 +183,9 @@ fn capacity(w: &mut impl Write, report: &LocateReport) -> io::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    writeln!(w)?;
-    writeln!(
+    titled_table(
         w,
-        "Capacity (records per busy second and per on-CPU second, per record: CPU, waiting for a CPU, off-CPU; the input rate at which the task saturates):"
-    )?;
-    table(
-        w,
+        "Capacity (records per busy second and per on-CPU second, per record: CPU, waiting for a CPU, off-CPU; the input rate at which the task saturates):",
         &[
             ("TASK", L),
             ("REC/BUSY-S", R),
@@ -249,13 +242,9 @@ fn operators(w: &mut impl Write, report: &LocateReport) -> io::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    writeln!(w)?;
-    writeln!(
+    titled_table(
         w,
-        "Operators (share of the task's busy time, records per second, busy time per record):"
-    )?;
-    table(
-        w,
+        "Operators (share of the task's busy time, records per second, busy time per record):",
         &[
             ("TASK", L),
             ("OPERATOR", L),

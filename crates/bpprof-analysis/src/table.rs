@@ -51,6 +51,19 @@ pub(crate) fn table(
     Ok(())
 }
 
+/// Writes one section of a human output: a blank line, the `title` line, then the [`table`] of
+/// `rows` under `columns`.
+pub(crate) fn titled_table(
+    w: &mut dyn Write,
+    title: &str,
+    columns: &[(&str, Align)],
+    rows: Vec<Vec<String>>,
+) -> io::Result<()> {
+    writeln!(w)?;
+    writeln!(w, "{title}")?;
+    table(w, columns, rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

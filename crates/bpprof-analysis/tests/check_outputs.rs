@@ -12,7 +12,7 @@ use bpprof_analysis::check::markdown::{
 use bpprof_analysis::check::{
     BottleneckChange, BudgetResult, CheckReport, Comparison, ComparisonStatus, Finding,
     FunctionChange, FunctionDiff, FunctionStatus, Metric, RecordingInfo, Severity, Statistics,
-    Status, TaskComparison, CHECK_SCHEMA, CHECK_SCHEMA_VERSION,
+    Status, TaskComparison, CHECK_SCHEMA, CHECK_SCHEMA_VERSION, TASK_METRICS,
 };
 
 /// A task name with Markdown and XML specials in it.
@@ -21,14 +21,6 @@ const ODD_TASK: &str = "Sink|<db>";
 const ODD_TITLE: &str = "Sink|<db> backpressured +0.12: \"50%\", 'q' & more";
 const ODD_MESSAGE: &str =
     "line one\nline two\r\nrose 100% [+0.10, +0.14], limit 0.05: a|b <c> & \"d\"\u{7} end";
-
-const TASK_METRICS: [Metric; 5] = [
-    Metric::RecordsPerS,
-    Metric::CpuPerRecord,
-    Metric::Busy,
-    Metric::Backpressured,
-    Metric::Idle,
-];
 
 fn recording(path: &str, windows: usize) -> RecordingInfo {
     RecordingInfo {

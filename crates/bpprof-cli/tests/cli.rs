@@ -3,54 +3,19 @@
 mod common;
 
 use std::io::Read;
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::{locate, AnalysisOptions, BottleneckKind, LocateReport};
-use common::{assert_one_error_line, bpprof, bpprof_in, command, text, Fixture};
-
-/// The subtasks of [`pipeline`]: Source -> Parse -> Enrich (2 subtasks) -> Sink.
-struct Subtasks {
-    source: u32,
-    parse: u32,
-    enrich: Vec<u32>,
-    sink: u32,
-}
-
-impl Subtasks {
-    /// Declares the subtasks and channels in `synth`.
-    fn declare(synth: &mut Synth) -> Subtasks {
-        let source = synth.subtask("Source", 0, 1);
-        let parse = synth.subtask("Parse", 0, 1);
-        let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
-        let sink = synth.subtask("Sink", 0, 1);
-        synth.channel("raw", 100, &[source], &[parse]);
-        synth.channel("parsed", 100, &[parse], &enrich);
-        synth.channel("enriched", 100, &enrich, &[sink]);
-        Subtasks {
-            source,
-            parse,
-            enrich,
-            sink,
-        }
-    }
-
-    /// One interval with Enrich the bottleneck.
-    fn interval(&self, synth: &mut Synth) {
-        synth.interval(&[
-            (self.source, Load::new(0.2, 0.7).records(0, 500)),
-            (self.parse, Load::new(0.1, 0.88).records(500, 500)),
-            (self.enrich[0], Load::new(0.95, 0.0).records(250, 250)),
-            (self.enrich[1], Load::new(0.97, 0.0).records(250, 250)),
-            (self.sink, Load::new(0.3, 0.0).records(500, 0)),
-        ]);
-    }
-}
+use common::{
+    assert_help_names, assert_one_error_line, bpprof, bpprof_in, command, text, EnrichPipeline,
+    Fixture,
+};
 
 /// Source -> Parse -> Enrich -> Sink with Enrich the bottleneck.
 fn pipeline() -> Synth {
     let mut synth = Synth::new();
-    let subtasks = Subtasks::declare(&mut synth);
+    let subtasks = EnrichPipeline::declare(&mut synth);
     for _ in 0..8 {
         subtasks.interval(&mut synth);
     }
@@ -263,7 +228,7 @@ fn help_lists_exit_codes() {
 /// lookup off CPU, both sometimes wait for input; Source is backpressured in `send`.
 fn sampled_pipeline() -> Synth {
     let mut synth = Synth::new();
-    let subtasks = Subtasks::declare(&mut synth);
+    let subtasks = EnrichPipeline::declare(&mut synth);
     let (source, enrich) = (subtasks.source, &subtasks.enrich);
     use bpprof_format::SampleState::{Backpressured, Busy, Idle};
     for _ in 0..8 {
@@ -301,12 +266,34 @@ fn assert_well_formed_svg(svg: &str, title: &str) {
     assert!(svg.contains(title), "title {title:?} in the SVG");
 }
 
+/// A recording of [`sampled_pipeline`] and a directory of its own to run `bpprof flame` in.
+struct Flame {
+    rec: Fixture,
+    out: tempfile::TempDir,
+}
+
+impl Flame {
+    fn new() -> Flame {
+        Flame {
+            rec: Fixture::new("run.bpprof", &sampled_pipeline().bytes()),
+            out: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Runs `bpprof flame RECORDING OPTIONS` in the directory, asserting that it succeeds.
+    fn run(&self, options: &[&str]) -> Output {
+        let mut args = vec!["flame", self.rec.arg()];
+        args.extend(options);
+        let output = bpprof_in(self.out.path(), &args);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        output
+    }
+}
+
 #[test]
 fn flame_of_a_subtask_writes_the_default_file_and_says_so() {
-    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
-    let out = tempfile::tempdir().unwrap();
-    let output = bpprof_in(out.path(), &["flame", rec.arg(), "--subtask", "Enrich#1"]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let flame = Flame::new();
+    let output = flame.run(&["--subtask", "Enrich#1"]);
     // The range drawn and the file written, as status lines: 7 intervals (the first is
     // skipped) of 99 samples.
     assert_eq!(
@@ -315,7 +302,7 @@ fn flame_of_a_subtask_writes_the_default_file_and_says_so() {
          wrote flame graph of Enrich#1 (693 samples) to flame-Enrich-1.svg\n"
     );
     assert_eq!(text(&output.stdout), "");
-    let svg = std::fs::read_to_string(out.path().join("flame-Enrich-1.svg")).unwrap();
+    let svg = std::fs::read_to_string(flame.out.path().join("flame-Enrich-1.svg")).unwrap();
     assert_well_formed_svg(&svg, "Enrich#1: busy 97%, backpressured 0%, idle 3%");
     assert!(svg.contains("1–8 s, 693 samples at 99 Hz"), "subtitle");
     assert!(svg.contains("[busy]") && svg.contains("lookup"));
@@ -324,64 +311,42 @@ fn flame_of_a_subtask_writes_the_default_file_and_says_so() {
 
 #[test]
 fn flame_folded_prints_the_folded_stacks() {
-    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
-    let output = bpprof(&["flame", rec.arg(), "--subtask", "Enrich#1", "--folded"]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let flame = Flame::new();
+    // `bpprof flame REC --subtask Enrich#1 --folded OPTIONS`: its stdout.
+    let folded = |options: &[&str]| {
+        let mut args = vec!["--subtask", "Enrich#1", "--folded"];
+        args.extend(options);
+        text(&flame.run(&args).stdout)
+    };
     assert_eq!(
-        text(&output.stdout),
+        folded(&[]),
         "[busy];main;enrich;hash 420\n[busy];main;enrich;lookup 252\n[idle];main;enrich;recv 21\n"
     );
-    let output = bpprof(&[
-        "flame",
-        rec.arg(),
-        "--subtask",
-        "Enrich#1",
-        "--folded",
-        "--mode",
-        "off-cpu",
-        "--state",
-        "busy",
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
-    assert_eq!(text(&output.stdout), "main;enrich;lookup 252\n");
-    let output = bpprof(&[
-        "flame",
-        rec.arg(),
-        "--subtask",
-        "Enrich#1",
-        "--folded",
-        "--mode",
-        "on-cpu",
-    ]);
-    assert_eq!(text(&output.stdout), "main;enrich;hash 420\n");
+    assert_eq!(
+        folded(&["--mode", "off-cpu", "--state", "busy"]),
+        "main;enrich;lookup 252\n"
+    );
+    assert_eq!(folded(&["--mode", "on-cpu"]), "main;enrich;hash 420\n");
 }
 
 #[test]
 fn flame_of_a_task_merges_its_subtasks() {
-    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
-    let out = tempfile::tempdir().unwrap();
-    let output = bpprof_in(
-        out.path(),
-        &["flame", rec.arg(), "--task", "Enrich", "--folded"],
-    );
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let flame = Flame::new();
+    let output = flame.run(&["--task", "Enrich", "--folded"]);
     assert_eq!(
         text(&output.stdout),
         "[busy];main;enrich;hash 1050\n[busy];main;enrich;lookup 252\n[idle];main;enrich;recv 84\n"
     );
-    let output = bpprof_in(out.path(), &["flame", rec.arg(), "--task", "Enrich"]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let output = flame.run(&["--task", "Enrich"]);
     assert!(text(&output.stderr).ends_with("to flame-Enrich.svg\n"));
-    let svg = std::fs::read_to_string(out.path().join("flame-Enrich.svg")).unwrap();
+    let svg = std::fs::read_to_string(flame.out.path().join("flame-Enrich.svg")).unwrap();
     assert_well_formed_svg(&svg, "Enrich (2 subtasks): busy 96%");
 }
 
 #[test]
 fn flame_without_a_selector_draws_the_bottleneck_and_says_why() {
-    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
-    let out = tempfile::tempdir().unwrap();
-    let output = bpprof_in(out.path(), &["flame", rec.arg(), "-o", "x.svg"]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let flame = Flame::new();
+    let output = flame.run(&["-o", "x.svg"]);
     let stderr = text(&output.stderr);
     assert_eq!(stderr.lines().count(), 3, "{stderr}");
     assert!(
@@ -399,14 +364,12 @@ fn flame_without_a_selector_draws_the_bottleneck_and_says_why() {
         Some("wrote flame graph of Enrich#1 (693 samples) to x.svg")
     );
     assert_eq!(text(&output.stdout), "");
-    assert!(out.path().join("x.svg").exists());
+    assert!(flame.out.path().join("x.svg").exists());
 }
 
 #[test]
 fn flame_svg_to_stdout_with_dash() {
-    let rec = Fixture::new("run.bpprof", &sampled_pipeline().bytes());
-    let output = bpprof(&["flame", rec.arg(), "--subtask", "Source#0", "-o", "-"]);
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let output = Flame::new().run(&["--subtask", "Source#0", "-o", "-"]);
     let svg = text(&output.stdout);
     assert_well_formed_svg(&svg, "Source#0: busy 20%, backpressured 70%, idle 10%");
     assert!(svg.contains("[backpressured]"));
@@ -509,21 +472,19 @@ fn flame_to_an_unwritable_path_is_one_error_line() {
 
 #[test]
 fn flame_help_documents_the_options() {
-    let output = bpprof(&["flame", "--help"]);
-    assert_eq!(output.status.code(), Some(0));
-    let help = text(&output.stdout);
-    for option in [
-        "--subtask",
-        "--task",
-        "--mode",
-        "--state",
-        "--from",
-        "--to",
-        "--output",
-        "--folded",
-    ] {
-        assert!(help.contains(option), "{option} in {help}");
-    }
+    assert_help_names(
+        "flame",
+        &[
+            "--subtask",
+            "--task",
+            "--mode",
+            "--state",
+            "--from",
+            "--to",
+            "--output",
+            "--folded",
+        ],
+    );
 }
 
 /// `--from`/`--to` read a finished recording through its index (format 1.4): only the chunks of

@@ -5,35 +5,31 @@
 
 mod common;
 
+use std::process::Output;
+
 use bpprof_analysis::check::CheckReport;
-use bpprof_analysis::synth::{Load, Synth};
+use bpprof_analysis::synth::Synth;
 use bpprof_analysis::LocateReport;
-use common::{assert_one_error_line, bpprof, code, text, Fixture};
+use common::{assert_one_error_line, bpprof, code, text, EnrichPipeline, Fixture};
 
 /// Source -> Parse -> Enrich (the bottleneck, with stack samples) -> Sink, 12 one-second
 /// intervals: chunk kinds meta, then interval and samples for each second, then end.
 fn pipeline() -> Synth {
     use bpprof_format::SampleState::{Backpressured, Busy};
     let mut synth = Synth::new();
-    let source = synth.subtask("Source", 0, 1);
-    let parse = synth.subtask("Parse", 0, 1);
-    let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
-    let sink = synth.subtask("Sink", 0, 1);
-    synth.channel("raw", 100, &[source], &[parse]);
-    synth.channel("parsed", 100, &[parse], &enrich);
-    synth.channel("enriched", 100, &enrich, &[sink]);
+    let subtasks = EnrichPipeline::declare(&mut synth);
     for _ in 0..12 {
-        for &e in &enrich {
+        for &e in &subtasks.enrich {
             synth.sample(e, Busy, true, &["main", "enrich", "hash"], 90);
         }
-        synth.sample(parse, Backpressured, false, &["main", "parse", "send"], 80);
-        synth.interval(&[
-            (source, Load::new(0.2, 0.7).records(0, 500)),
-            (parse, Load::new(0.1, 0.88).records(500, 500)),
-            (enrich[0], Load::new(0.95, 0.0).records(250, 250)),
-            (enrich[1], Load::new(0.97, 0.0).records(250, 250)),
-            (sink, Load::new(0.3, 0.0).records(500, 0)),
-        ]);
+        synth.sample(
+            subtasks.parse,
+            Backpressured,
+            false,
+            &["main", "parse", "send"],
+            80,
+        );
+        subtasks.interval(&mut synth);
     }
     synth
 }
@@ -90,6 +86,14 @@ fn damaged(at: &[usize]) -> Vec<u8> {
     bytes
 }
 
+/// Runs `bpprof locate REC`, asserting that it succeeds; returns its output and stderr.
+fn locate_succeeds(rec: &Fixture) -> (Output, String) {
+    let output = bpprof(&["locate", rec.arg()]);
+    let stderr = text(&output.stderr);
+    assert_eq!(code(&output), 0, "{stderr}");
+    (output, stderr)
+}
+
 /// The `warning:` lines of stderr.
 fn warnings(stderr: &str) -> Vec<&str> {
     stderr
@@ -104,9 +108,7 @@ fn locate_of_a_recording_with_a_damaged_middle_chunk_warns_and_exits_0() {
     let bytes = damaged(&[interval(&chunks, 6).payload_middle()]);
     let rec = Fixture::new("damaged.bpprof", &bytes);
 
-    let output = bpprof(&["locate", rec.arg()]);
-    let stderr = text(&output.stderr);
-    assert_eq!(code(&output), 0, "{stderr}");
+    let (output, stderr) = locate_succeeds(&rec);
     assert_eq!(
         warnings(&stderr),
         [format!(
@@ -144,9 +146,7 @@ fn locate_of_a_recording_with_two_damaged_chunks_names_both_ranges() {
         interval(&chunks, 8).offset + 1,
     ]);
     let rec = Fixture::new("damaged.bpprof", &bytes);
-    let output = bpprof(&["locate", rec.arg()]);
-    let stderr = text(&output.stderr);
-    assert_eq!(code(&output), 0, "{stderr}");
+    let (output, stderr) = locate_succeeds(&rec);
     let warnings = warnings(&stderr);
     assert_eq!(warnings.len(), 2, "{stderr}");
     assert!(
@@ -166,9 +166,7 @@ fn locate_of_a_recording_with_a_damaged_last_chunk_warns_and_exits_0() {
     let end = *chunks.last().unwrap();
     assert_eq!(end.kind, 3, "the end chunk is last");
     let rec = Fixture::new("damaged.bpprof", &damaged(&[end.payload_middle()]));
-    let output = bpprof(&["locate", rec.arg()]);
-    let stderr = text(&output.stderr);
-    assert_eq!(code(&output), 0, "{stderr}");
+    let (_, stderr) = locate_succeeds(&rec);
     assert_eq!(
         warnings(&stderr),
         [format!(
@@ -200,9 +198,7 @@ fn locate_of_a_recording_whose_declarations_were_lost_says_so() {
         "damaged.bpprof",
         &damaged(&[interval(&chunks, 0).payload_middle()]),
     );
-    let output = bpprof(&["locate", rec.arg()]);
-    let stderr = text(&output.stderr);
-    assert_eq!(code(&output), 0, "{stderr}");
+    let (_, stderr) = locate_succeeds(&rec);
     assert!(!stderr.contains("panicked"), "{stderr}");
     let warnings = warnings(&stderr);
     assert!(

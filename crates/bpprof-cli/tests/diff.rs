@@ -2,12 +2,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_format::SampleState::{Backpressured, Busy, Idle};
-use common::{assert_one_error_line, bpprof_in, text};
+use common::{assert_help_names, assert_one_error_line, bpprof_in, source_task_sink, text};
 
 /// Source -> Enrich (2 subtasks) -> Sink, Enrich the bottleneck and Enrich#1 the busiest. Per
 /// 1-second interval, sampled at 100 Hz, Enrich#1 spends `hash` samples hashing (on CPU), `lookup`
@@ -17,11 +17,8 @@ use common::{assert_one_error_line, bpprof_in, text};
 fn pipeline(hash: u32, lookup: u32, records: u64) -> Synth {
     let mut synth = Synth::new();
     synth.sample_hz(100);
-    let source = synth.subtask("Source", 0, 1);
-    let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
-    let sink = synth.subtask("Sink", 0, 1);
-    synth.channel("raw", 100, &[source], &enrich);
-    synth.channel("enriched", 100, &enrich, &[sink]);
+    let (source, enrich, sink) =
+        source_task_sink(&mut synth, "Enrich", 2, ["raw", "enriched"], 100);
     let fraction = |samples: u32| f64::from(samples) / 100.0;
     for _ in 0..6 {
         synth.sample(enrich[0], Busy, true, &["main", "enrich", "hash"], 60);
@@ -283,27 +280,25 @@ fn diff_to_an_unwritable_path_is_one_error_line() {
 
 #[test]
 fn diff_help_documents_the_options() {
-    let output = bpprof_in(Path::new("."), &["diff", "--help"]);
-    assert_eq!(output.status.code(), Some(0));
-    let help = text(&output.stdout);
-    for option in [
-        "<BASE>",
-        "<CURRENT>",
-        "--subtask",
-        "--task",
-        "--mode",
-        "--state",
-        "--operator",
-        "--from",
-        "--to",
-        "--normalize",
-        "--negate",
-        "--output",
-        "--folded",
-        "--width",
-    ] {
-        assert!(help.contains(option), "{option} in {help}");
-    }
+    assert_help_names(
+        "diff",
+        &[
+            "<BASE>",
+            "<CURRENT>",
+            "--subtask",
+            "--task",
+            "--mode",
+            "--state",
+            "--operator",
+            "--from",
+            "--to",
+            "--normalize",
+            "--negate",
+            "--output",
+            "--folded",
+            "--width",
+        ],
+    );
 }
 
 #[test]

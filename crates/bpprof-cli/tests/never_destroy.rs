@@ -9,17 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use bpprof_analysis::synth::{Load, Synth};
-use common::{assert_one_error_line, bpprof_in, code, command_in, text};
+use common::{assert_one_error_line, bpprof_in, code, command_in, source_task_sink, text};
 
 /// Source -> Enrich (the bottleneck, two subtasks with stack samples) -> Sink.
 fn pipeline() -> Synth {
     use bpprof_format::SampleState::{Backpressured, Busy};
     let mut synth = Synth::new();
-    let source = synth.subtask("Source", 0, 1);
-    let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
-    let sink = synth.subtask("Sink", 0, 1);
-    synth.channel("raw", 100, &[source], &enrich);
-    synth.channel("enriched", 100, &enrich, &[sink]);
+    let (source, enrich, sink) =
+        source_task_sink(&mut synth, "Enrich", 2, ["raw", "enriched"], 100);
     for _ in 0..12 {
         for &e in &enrich {
             synth.sample(e, Busy, true, &["main", "enrich", "hash"], 90);

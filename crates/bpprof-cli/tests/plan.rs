@@ -5,17 +5,13 @@ mod common;
 use bpprof_analysis::plan::PlanReport;
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_format::SampleState;
-use common::{assert_one_error_line, bpprof, code, text, Fixture};
+use common::{assert_one_error_line, bpprof, code, source_task_sink, text, Fixture};
 
 /// Source -> Work(2) -> Sink: each Work subtask costs 1 ms of CPU per record and is busy all the
 /// time at 1,000 records/s, 20% of its on-CPU samples in `app::score`; Sink costs 0.25 ms.
 fn recording() -> Fixture {
     let mut synth = Synth::new();
-    let source = synth.subtask("Source", 0, 1);
-    let work: Vec<u32> = (0..2).map(|i| synth.subtask("Work", i, 2)).collect();
-    let sink = synth.subtask("Sink", 0, 1);
-    synth.channel("sw", 64, &[source], &work);
-    synth.channel("ws", 64, &work, &[sink]);
+    let (source, work, sink) = source_task_sink(&mut synth, "Work", 2, ["sw", "ws"], 64);
     for _ in 0..6 {
         for &w in &work {
             synth.sample(w, SampleState::Busy, true, &["main", "app::work"], 80);

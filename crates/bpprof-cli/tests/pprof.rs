@@ -10,18 +10,14 @@ use std::process::Command;
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_format::SampleState;
-use common::{assert_one_error_line, bpprof, text, Fixture};
+use common::{assert_one_error_line, bpprof, source_task_sink, text, Fixture};
 
 /// Source -> Enrich (2 subtasks) -> Sink. The two Enrich subtasks spend their time differently,
 /// so a profile of both does not have the shares of either; Enrich#1 runs an operator chain.
 fn pipeline() -> Synth {
     let mut synth = Synth::new();
-    let source = synth.subtask("Source", 0, 1);
-    let enrich0 = synth.subtask("Enrich", 0, 2);
-    let enrich1 = synth.subtask("Enrich", 1, 2);
-    let sink = synth.subtask("Sink", 0, 1);
-    synth.channel("in", 64, &[source], &[enrich0, enrich1]);
-    synth.channel("out", 64, &[enrich0, enrich1], &[sink]);
+    let (source, enrich, sink) = source_task_sink(&mut synth, "Enrich", 2, ["in", "out"], 64);
+    let (enrich0, enrich1) = (enrich[0], enrich[1]);
     let lookup = synth.operator(enrich1, "Lookup");
     for i in 0..8u32 {
         synth.sample(

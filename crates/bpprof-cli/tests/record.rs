@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::LocateReport;
-use common::{bpprof_in, command_in, error_line, text};
+use common::{bpprof_in, chain, command_in, error_line, text};
 
 /// Runs `bpprof ARGS` in `dir`, asserts that it exits with code 2 and writes exactly one
 /// `error: what; fix` line on stderr, and returns that line.
@@ -24,11 +24,12 @@ fn error_in(dir: &Path, args: &[&str]) -> String {
 /// A small valid recording (Source -> Enrich -> Sink, 5 intervals of 1 s, no samples).
 fn tiny_recording() -> Vec<u8> {
     let mut synth = Synth::new();
-    let source = synth.subtask("Source", 0, 1);
-    let enrich = synth.subtask("Enrich", 0, 1);
-    let sink = synth.subtask("Sink", 0, 1);
-    synth.channel("raw", 100, &[source], &[enrich]);
-    synth.channel("enriched", 100, &[enrich], &[sink]);
+    let [source, enrich, sink] = chain(
+        &mut synth,
+        ["Source", "Enrich", "Sink"],
+        &["raw", "enriched"],
+        100,
+    );
     for _ in 0..5 {
         synth.interval(&[
             (source, Load::new(0.1, 0.9).records(0, 100)),
@@ -147,18 +148,24 @@ fn output_that_is_not_a_file_is_refused() {
     );
 }
 
+/// [`assert_refused_before_running`] for each setting (an option and its value) with the part of
+/// the error line it expects.
+fn assert_settings_refused(settings: &[([&str; 2], &str)]) {
+    let dir = tempfile::tempdir().unwrap();
+    for (setting, expected) in settings {
+        assert_refused_before_running(dir.path(), setting, expected);
+    }
+}
+
 #[test]
 fn invalid_settings_are_refused_before_the_command_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    for (args, expected) in [
+    assert_settings_refused(&[
         (
             ["--interval-ms", "50"],
             "'50' for '--interval-ms <MS>': shorter than the recorder accepts (100 ms)",
         ),
         (["--sample-hz", "10001"], "--sample-hz 10001"),
-    ] {
-        assert_refused_before_running(dir.path(), &args, expected);
-    }
+    ]);
 }
 
 #[test]
@@ -190,6 +197,13 @@ fn previous_recording_is_not_mistaken_for_the_new_one_nor_lost() {
     assert_eq!(left.len(), 1, "a temporary file was left behind: {left:?}");
 }
 
+/// `bpprof record -o x.bpprof -- COMMAND` in `dir`, to run.
+fn record_x(dir: &Path, command: &[&str]) -> Command {
+    let mut args = vec!["record", "-o", "x.bpprof", "--"];
+    args.extend(command);
+    command_in(dir, &args)
+}
+
 /// A new recording replaces the previous one.
 #[test]
 fn a_new_recording_replaces_the_previous_one() {
@@ -198,20 +212,9 @@ fn a_new_recording_replaces_the_previous_one() {
     let full = tiny_recording();
     let shorter = &full[..full.len() - 40];
     std::fs::write(dir.path().join("new"), shorter).unwrap();
-    let output = command_in(
-        dir.path(),
-        &[
-            "record",
-            "-o",
-            "x.bpprof",
-            "--",
-            "sh",
-            "-c",
-            "cp new \"$BPPROF_OUT\"",
-        ],
-    )
-    .output()
-    .unwrap();
+    let output = record_x(dir.path(), &["sh", "-c", "cp new \"$BPPROF_OUT\""])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(std::fs::read(dir.path().join("x.bpprof")).unwrap(), shorter);
 }
@@ -385,22 +388,11 @@ fn slow_operator() -> &'static Path {
 fn records_a_real_pipeline() {
     let example = slow_operator();
     let dir = tempfile::tempdir().unwrap();
-    let output = command_in(
-        dir.path(),
-        &[
-            "record",
-            "-o",
-            "x.bpprof",
-            "--",
-            example.to_str().unwrap(),
-            "--seconds",
-            "1",
-        ],
-    )
-    .env_remove("BPPROF_EXAMPLE_SECONDS")
-    .env_remove("BPPROF_EXAMPLE_SLOWDOWN")
-    .output()
-    .unwrap();
+    let output = record_x(dir.path(), &[example.to_str().unwrap(), "--seconds", "1"])
+        .env_remove("BPPROF_EXAMPLE_SECONDS")
+        .env_remove("BPPROF_EXAMPLE_SLOWDOWN")
+        .output()
+        .unwrap();
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let rec = dir.path().join("x.bpprof");
@@ -451,8 +443,7 @@ fn a_file_that_is_not_a_recording_is_never_replaced() {
 /// Before: `--interval-ms -5` was "unexpected argument '-5' found".
 #[test]
 fn negative_settings_are_invalid_values() {
-    let dir = tempfile::tempdir().unwrap();
-    for (args, expected) in [
+    assert_settings_refused(&[
         (
             ["--interval-ms", "-5"],
             "invalid value '-5' for '--interval-ms <MS>': shorter than the recorder accepts (100 ms)",
@@ -465,9 +456,7 @@ fn negative_settings_are_invalid_values() {
             ["--interval-ms", "99"],
             "invalid value '99' for '--interval-ms <MS>': shorter than the recorder accepts",
         ),
-    ] {
-        assert_refused_before_running(dir.path(), &args, expected);
-    }
+    ]);
 }
 
 /// A command killed by a signal after it wrote part of a recording: the exit code says so, and

@@ -5,15 +5,13 @@
 mod common;
 
 use bpprof_analysis::synth::{Load, Synth};
-use common::{assert_one_error_line, bpprof, bpprof_in, code, text};
+use common::{assert_one_error_line, bpprof, bpprof_in, chain, code, text};
 
 /// Source -> Enrich (sampled, the bottleneck) over `intervals` one-second intervals.
 fn pipeline(intervals: usize, task: &str) -> Synth {
     use bpprof_format::SampleState::Busy;
     let mut synth = Synth::new();
-    let source = synth.subtask("Source", 0, 1);
-    let enrich = synth.subtask(task, 0, 1);
-    synth.channel("raw", 100, &[source], &[enrich]);
+    let [source, enrich] = chain(&mut synth, ["Source", task], &["raw"], 100);
     for _ in 0..intervals {
         synth.sample(enrich, Busy, true, &["main", "enrich"], 50);
         synth.interval(&[

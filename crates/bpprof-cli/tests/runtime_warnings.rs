@@ -6,7 +6,7 @@ mod common;
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::LocateReport;
 use bpprof_format::{RecordingWriter, RuntimeWarning};
-use common::{bpprof, code, text};
+use common::{bpprof, code, source_task_sink, text};
 
 const OUT_OF_RANGE: &str = "bpprof::register(\"Enrich\", 4, 4): index 4 is not below the \
                             parallelism 4; indices run from 0 to 3";
@@ -24,11 +24,8 @@ fn registration(message: &str) -> RuntimeWarning {
 /// registrations, one of them in two intervals (a pool thread repeating the call).
 fn recording_with_warnings(path: &std::path::Path) {
     let mut synth = Synth::new();
-    let source = synth.subtask("Source", 0, 1);
-    let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
-    let sink = synth.subtask("Sink", 0, 1);
-    synth.channel("raw", 100, &[source], &enrich);
-    synth.channel("enriched", 100, &enrich, &[sink]);
+    let (source, enrich, sink) =
+        source_task_sink(&mut synth, "Enrich", 2, ["raw", "enriched"], 100);
     for _ in 0..6 {
         synth.interval(&[
             (source, Load::new(0.2, 0.75).records(0, 400)),

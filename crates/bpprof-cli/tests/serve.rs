@@ -16,7 +16,7 @@ use std::time::Duration;
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_format::SampleState;
 use browser::Browser;
-use common::{assert_one_error_line, bpprof, command};
+use common::{assert_one_error_line, bpprof, chain, command};
 use serde_json::{json, Value};
 
 /// Source -> Window -> Check -> Sink, 60 intervals of 1 s. For the first 30 s Window is the
@@ -24,13 +24,12 @@ use serde_json::{json, Value};
 /// Window's and Check's stack samples name their own functions.
 fn moving_bottleneck() -> Synth {
     let mut synth = Synth::new();
-    let source = synth.subtask("Source", 0, 1);
-    let window = synth.subtask("Window", 0, 1);
-    let check = synth.subtask("Check", 0, 1);
-    let sink = synth.subtask("Sink", 0, 1);
-    synth.channel("sw", 100, &[source], &[window]);
-    synth.channel("wc", 100, &[window], &[check]);
-    synth.channel("cs", 100, &[check], &[sink]);
+    let [source, window, check, sink] = chain(
+        &mut synth,
+        ["Source", "Window", "Check", "Sink"],
+        &["sw", "wc", "cs"],
+        100,
+    );
     for i in 0..60 {
         let check_turn = i >= 30 && (i / 4) % 2 == 0;
         synth.sample(

@@ -5,7 +5,7 @@ mod common;
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_format::SampleState::{Backpressured, Busy};
-use common::{bpprof, text, Fixture};
+use common::{bpprof, chain, text, Fixture};
 
 const DEEP: &[&str] = &[
     "start_thread",
@@ -19,9 +19,7 @@ const CUT: &[&str] = &["start_thread", "app::hash"];
 /// Source -> Enrich with Enrich's on-CPU samples on `stack`, as a recording file.
 fn recording(stack: &[&str]) -> Fixture {
     let mut synth = Synth::new();
-    let source = synth.subtask("Source", 0, 1);
-    let enrich = synth.subtask("Enrich", 0, 1);
-    synth.channel("raw", 100, &[source], &[enrich]);
+    let [source, enrich] = chain(&mut synth, ["Source", "Enrich"], &["raw"], 100);
     for _ in 0..6 {
         synth.sample(enrich, Busy, true, stack, 90);
         synth.sample(source, Backpressured, false, &["main", "send"], 90);

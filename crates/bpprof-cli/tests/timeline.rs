@@ -4,17 +4,13 @@ mod common;
 
 use bpprof_analysis::synth::{Load, Synth};
 use bpprof_analysis::LocateReport;
-use common::{bpprof, text, Fixture};
+use common::{bpprof, chain, text, Fixture};
 
 /// Source -> A -> B: A is the bottleneck in even intervals, B in odd ones. Averaged, B would look
 /// like the only bottleneck (busy 52% below A backpressured 42%).
 fn alternating() -> Synth {
     let mut synth = Synth::new();
-    let s = synth.subtask("Source", 0, 1);
-    let a = synth.subtask("A", 0, 1);
-    let b = synth.subtask("B", 0, 1);
-    synth.channel("sa", 10, &[s], &[a]);
-    synth.channel("ab", 10, &[a], &[b]);
+    let [s, a, b] = chain(&mut synth, ["Source", "A", "B"], &["sa", "ab"], 10);
     for i in 0..13 {
         if i % 2 == 0 {
             synth.interval(&[

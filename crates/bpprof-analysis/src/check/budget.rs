@@ -178,24 +178,18 @@ mod tests {
 
     #[test]
     fn bad_expressions_name_the_problem() {
-        let e = Budget::parse("Enrich.busy 0.8").unwrap_err();
-        assert!(e.reason.contains("OP one of"), "{e}");
-        let e = Budget::parse("Enrich.bussy < 0.8").unwrap_err();
-        assert!(e.reason.contains("unknown metric 'bussy'"), "{e}");
-        let e = Budget::parse("Enrich.busy < lots").unwrap_err();
-        assert!(e.reason.contains("not a number"), "{e}");
-        let e = Budget::parse("busy < 0.8").unwrap_err();
-        assert!(
-            e.reason.contains("name the task, e.g. 'Enrich.busy < ...'"),
-            "{e}"
-        );
-        let e = Budget::parse("Enrich.busy <").unwrap_err();
-        assert!(e.reason.contains("no number after '<'"), "{e}");
-        let e = Budget::parse("throughput < 1e308k").unwrap_err();
-        assert!(e.reason.contains("too large"), "{e}");
-        let e = Budget::parse("Enrich.busy < 1e400").unwrap_err();
-        assert!(e.reason.contains("too large"), "{e}");
-        let e = Budget::parse("Enrich.busy < NaN").unwrap_err();
-        assert!(e.reason.contains("not a number"), "{e}");
+        for (expression, reason) in [
+            ("Enrich.busy 0.8", "OP one of"),
+            ("Enrich.bussy < 0.8", "unknown metric 'bussy'"),
+            ("Enrich.busy < lots", "not a number"),
+            ("busy < 0.8", "name the task, e.g. 'Enrich.busy < ...'"),
+            ("Enrich.busy <", "no number after '<'"),
+            ("throughput < 1e308k", "too large"),
+            ("Enrich.busy < 1e400", "too large"),
+            ("Enrich.busy < NaN", "not a number"),
+        ] {
+            let e = Budget::parse(expression).unwrap_err();
+            assert!(e.reason.contains(reason), "{expression}: {e}");
+        }
     }
 }

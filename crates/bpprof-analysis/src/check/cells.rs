@@ -5,7 +5,7 @@
 //! numbers in them come from [`crate::units`].
 
 use super::report::{
-    BudgetResult, CheckReport, Comparison, ComparisonStatus, FunctionChange, FunctionDiff,
+    BudgetResult, CheckReport, Comparison, ComparisonStatus, Finding, FunctionChange, FunctionDiff,
     FunctionStatus, RecordingInfo, Severity, Statistics,
 };
 use crate::units::{
@@ -159,6 +159,38 @@ pub(crate) fn bottleneck_line(report: &CheckReport) -> Option<String> {
     } else {
         format!("Bottleneck: {} (unchanged)", names(&b.current))
     })
+}
+
+/// A finding's message, followed by ` (in FUNCTION)` when the finding is attributed to a
+/// function the message does not name; `text` formats the message and `function` the function's
+/// name (each renderer's escaping; the identity for plain text).
+pub(crate) fn finding_message(
+    f: &Finding,
+    text: impl Fn(&str) -> String,
+    function: impl Fn(&str) -> String,
+) -> String {
+    let mut message = text(&f.message);
+    if let Some(name) = &f.function {
+        if !f.message.contains(name.as_str()) {
+            message.push_str(&format!(" (in {})", function(name)));
+        }
+    }
+    message
+}
+
+/// `TITLE: MESSAGE (in FUNCTION)`: the finding's title, then its [`finding_message`] after a
+/// colon when there is a message; `text` formats the title and message, `function` the name.
+pub(crate) fn finding_line(
+    f: &Finding,
+    text: impl Fn(&str) -> String,
+    function: impl Fn(&str) -> String,
+) -> String {
+    let separator = if f.message.is_empty() { "" } else { ": " };
+    format!(
+        "{}{separator}{}",
+        text(&f.title),
+        finding_message(f, &text, function)
+    )
 }
 
 /// `error`, `warning` or `notice`.

@@ -78,6 +78,27 @@ pub(crate) fn differences(
     out
 }
 
+/// The sentence for each field of the environment that may differ, in the order they are warned
+/// about: `{other}` and `{reference}` stand for the two files, `{o}` and `{r}` for their values.
+const ENVIRONMENT_SENTENCES: [&str; 5] = [
+    "{other} is a recording of '{o}', {reference} of '{r}': check that both sides ran the same benchmark",
+    "{other} was recorded on host '{o}', {reference} on '{r}': compare recordings from the same machine, or expect machine differences in the result",
+    "{other} ran with {o} CPUs, {reference} with {r}: throughput and busy ratios are not comparable",
+    "{other} is a '{o}' build, {reference} a '{r}' build",
+    "{other} was sampled at {o} Hz, {reference} at {r} Hz (function costs are normalised per record, but the sampler's own cost differs)",
+];
+
+/// The fields of [`ENVIRONMENT_SENTENCES`], in its order.
+fn environment(meta: &RecordingMeta) -> [String; 5] {
+    [
+        meta.program.clone(),
+        meta.host.clone(),
+        meta.cpus.to_string(),
+        meta.build.clone(),
+        meta.sample_hz.to_string(),
+    ]
+}
+
 /// Warnings when `other` was recorded from a different program, on a different host, CPU count or
 /// build than `reference`.
 pub(crate) fn environment_warnings(
@@ -86,37 +107,47 @@ pub(crate) fn environment_warnings(
     other_path: &str,
     other: &RecordingMeta,
 ) -> Vec<String> {
-    let mut out = Vec::new();
-    if reference.program != other.program {
-        out.push(format!(
-            "{other_path} is a recording of '{}', {reference_path} of '{}': check that both sides ran the same benchmark",
-            other.program, reference.program
-        ));
+    ENVIRONMENT_SENTENCES
+        .iter()
+        .zip(environment(other).iter().zip(&environment(reference)))
+        .filter(|(_, (o, r))| o != r)
+        .map(|(sentence, (o, r))| {
+            fill(
+                sentence,
+                &[
+                    ("{other}", other_path),
+                    ("{reference}", reference_path),
+                    ("{o}", o),
+                    ("{r}", r),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// `template` with each placeholder of `values` replaced by its value, in one pass: a value is
+/// never read as a placeholder, whatever braces it holds.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        match values
+            .iter()
+            .find(|(placeholder, _)| rest.starts_with(placeholder))
+        {
+            Some((placeholder, value)) => {
+                out.push_str(value);
+                rest = &rest[placeholder.len()..];
+            }
+            None => {
+                out.push('{');
+                rest = &rest[1..];
+            }
+        }
     }
-    if reference.host != other.host {
-        out.push(format!(
-            "{other_path} was recorded on host '{}', {reference_path} on '{}': compare recordings from the same machine, or expect machine differences in the result",
-            other.host, reference.host
-        ));
-    }
-    if reference.cpus != other.cpus {
-        out.push(format!(
-            "{other_path} ran with {} CPUs, {reference_path} with {}: throughput and busy ratios are not comparable",
-            other.cpus, reference.cpus
-        ));
-    }
-    if reference.build != other.build {
-        out.push(format!(
-            "{other_path} is a '{}' build, {reference_path} a '{}' build",
-            other.build, reference.build
-        ));
-    }
-    if reference.sample_hz != other.sample_hz {
-        out.push(format!(
-            "{other_path} was sampled at {} Hz, {reference_path} at {} Hz (function costs are normalised per record, but the sampler's own cost differs)",
-            other.sample_hz, reference.sample_hz
-        ));
-    }
+    out.push_str(rest);
     out
 }
 
@@ -149,5 +180,36 @@ mod tests {
             ]
         );
         assert!(differences("base", &base, "same", &base).is_empty());
+    }
+
+    #[test]
+    fn every_environment_difference_names_both_values() {
+        let reference = RecordingMeta {
+            program: "bench".into(),
+            host: "ci-1".into(),
+            cpus: 4,
+            build: "release".into(),
+            sample_hz: 99,
+            ..RecordingMeta::default()
+        };
+        let other = RecordingMeta {
+            program: "{r}".into(),
+            host: "ci-2".into(),
+            cpus: 8,
+            build: "debug".into(),
+            sample_hz: 199,
+            ..RecordingMeta::default()
+        };
+        assert_eq!(
+            environment_warnings("a{o}.bpprof", &reference, "b.bpprof", &other),
+            [
+                "b.bpprof is a recording of '{r}', a{o}.bpprof of 'bench': check that both sides ran the same benchmark",
+                "b.bpprof was recorded on host 'ci-2', a{o}.bpprof on 'ci-1': compare recordings from the same machine, or expect machine differences in the result",
+                "b.bpprof ran with 8 CPUs, a{o}.bpprof with 4: throughput and busy ratios are not comparable",
+                "b.bpprof is a 'debug' build, a{o}.bpprof a 'release' build",
+                "b.bpprof was sampled at 199 Hz, a{o}.bpprof at 99 Hz (function costs are normalised per record, but the sampler's own cost differs)",
+            ]
+        );
+        assert!(environment_warnings("a", &reference, "b", &reference).is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //! (`::error title=...::message`), which GitHub shows as annotations on the run and the pull
 //! request.
 
+use super::cells::finding_message;
 use super::report::{CheckReport, Finding, Severity};
 use crate::units::plural;
 
@@ -54,12 +55,7 @@ pub fn github_annotations(report: &CheckReport) -> Vec<String> {
 
 /// `::error title=TITLE::MESSAGE` (the function, when the message does not name it, appended).
 fn annotation(f: &Finding) -> String {
-    let mut message = f.message.clone();
-    if let Some(function) = &f.function {
-        if !message.contains(function.as_str()) {
-            message.push_str(&format!(" (in {function})"));
-        }
-    }
+    let message = finding_message(f, str::to_owned, str::to_owned);
     format!(
         "::{} title={}::{}",
         command(f.severity),

@@ -9,13 +9,13 @@ use std::io::{self, Write};
 
 pub use super::cells::MAX_FUNCTION_ROWS;
 use super::cells::{
-    bottleneck_line, budget_value, compared_line, comparison_cells, comparison_rows,
+    bottleneck_line, budget_value, compared_line, comparison_cells, comparison_rows, finding_line,
     function_cells, function_heading, more_functions, range_lines, samples_line, severity_word,
     status_word,
 };
 use super::report::{CheckReport, Finding, Severity};
-use crate::table::table;
 use crate::table::Align::{Left as L, Right as R};
+use crate::table::{table, titled_table};
 use crate::units::controls_to_spaces;
 
 /// Writes `report` for people: the verdict line ([`CheckReport::summary`]), what was compared and
@@ -81,10 +81,9 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
             })
             .collect();
         if !rows.is_empty() {
-            writeln!(out)?;
-            writeln!(out, "Comparisons (medians of the windows):")?;
-            table(
+            titled_table(
                 out,
+                "Comparisons (medians of the windows):",
                 &[
                     ("TASK", L),
                     ("METRIC", L),
@@ -141,8 +140,6 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
     }
 
     if !report.budgets.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "Budgets:")?;
         let rows = report
             .budgets
             .iter()
@@ -154,28 +151,23 @@ pub fn render_check_human(report: &CheckReport, out: &mut dyn Write) -> io::Resu
                 ]
             })
             .collect();
-        table(out, &[("BUDGET", L), ("VALUE", R), ("RESULT", L)], rows)?;
+        titled_table(
+            out,
+            "Budgets:",
+            &[("BUDGET", L), ("VALUE", R), ("RESULT", L)],
+            rows,
+        )?;
     }
     Ok(())
 }
 
 /// `error: TITLE: MESSAGE (in FUNCTION)`, on one line.
 fn finding_text(f: &Finding) -> String {
-    let mut text = format!(
+    format!(
         "{}: {}",
         severity_word(f.severity),
-        controls_to_spaces(&f.title)
-    );
-    if !f.message.is_empty() {
-        text.push_str(": ");
-        text.push_str(&controls_to_spaces(&f.message));
-    }
-    if let Some(function) = &f.function {
-        if !f.message.contains(function.as_str()) {
-            text.push_str(&format!(" (in {})", controls_to_spaces(function)));
-        }
-    }
-    text
+        finding_line(f, controls_to_spaces, controls_to_spaces)
+    )
 }
 
 /// Leaves the task cell empty on the rows that repeat the one above.

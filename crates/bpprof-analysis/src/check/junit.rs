@@ -4,7 +4,7 @@
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::cells::{comparison_cells, status_word, JOB};
+use super::cells::{comparison_cells, finding_message, status_word, JOB};
 use super::report::{BudgetResult, CheckReport, Comparison, ComparisonStatus, Metric, Severity};
 use crate::units::{change, change_interval, limit};
 
@@ -91,12 +91,9 @@ fn comparison_case(report: &CheckReport, c: &Comparison) -> TestCase {
     let (status, system_out) = match c.status {
         ComparisonStatus::Regression => {
             let message = finding.map_or_else(|| short(c), |f| f.title.clone());
-            let mut details = finding.map(|f| f.message.clone()).unwrap_or_default();
-            if let Some(function) = finding.and_then(|f| f.function.as_deref()) {
-                if !details.contains(function) {
-                    details.push_str(&format!(" (in {function})"));
-                }
-            }
+            let mut details = finding
+                .map(|f| finding_message(f, str::to_owned, str::to_owned))
+                .unwrap_or_default();
             if !details.is_empty() {
                 details.push('\n');
             }

@@ -8,7 +8,7 @@
 //! run of backticks longer than any inside them.
 
 use super::cells::{
-    bottleneck_line, budget_value, compared_line, comparison_cells, comparison_rows,
+    bottleneck_line, budget_value, compared_line, comparison_cells, comparison_rows, finding_line,
     function_cells, function_heading, more_functions, samples_line, severity_word, status_word,
     MAX_FUNCTION_ROWS,
 };
@@ -310,22 +310,11 @@ fn budgets_block(report: &CheckReport, rows: &mut Rows) -> Block {
 
 /// `- **error** TITLE: MESSAGE (in `FUNCTION`)` and a line break.
 fn finding_item(f: &Finding) -> String {
-    let mut item = format!(
-        "- **{}** {}",
+    format!(
+        "- **{}** {}\n",
         severity_word(f.severity),
-        escape_text(&f.title)
-    );
-    if !f.message.is_empty() {
-        item.push_str(": ");
-        item.push_str(&escape_text(&f.message));
-    }
-    if let Some(function) = &f.function {
-        if !f.message.contains(function.as_str()) {
-            item.push_str(&format!(" (in {})", code_span(function, false)));
-        }
-    }
-    item.push('\n');
-    item
+        finding_line(f, escape_text, |function| code_span(function, false))
+    )
 }
 
 /// Writes the blocks, leaving rows out until the document and the omission note fit in

@@ -143,6 +143,16 @@ pub const ALL_METRICS: [Metric; 6] = [
     Metric::Idle,
 ];
 
+/// The metrics compared for each task, in the order they are shown: every metric but the
+/// job-level [`Metric::Throughput`].
+pub const TASK_METRICS: [Metric; 5] = [
+    Metric::RecordsPerS,
+    Metric::CpuPerRecord,
+    Metric::Busy,
+    Metric::Backpressured,
+    Metric::Idle,
+];
+
 /// Which way a metric gets worse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Worse {

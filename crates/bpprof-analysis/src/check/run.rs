@@ -17,14 +17,6 @@ use crate::graph::JobGraph;
 use crate::locate::locate;
 use crate::range::AnalysisOptions;
 
-/// Per-task metrics, in the order they are shown.
-const TASK_METRICS: [Metric; 5] = [
-    Metric::RecordsPerS,
-    Metric::CpuPerRecord,
-    Metric::Busy,
-    Metric::Backpressured,
-    Metric::Idle,
-];
 /// Compares `current` against `baseline` (each one or more recordings of the same pipeline) and
 /// evaluates the budgets of `options` on `current`. `baseline` may be empty when budgets are
 /// given.

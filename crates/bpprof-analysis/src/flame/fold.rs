@@ -238,21 +238,11 @@ fn accounting_of(recording: &Recording, graph: &JobGraph, keys: &HashSet<Key>) -
             start_ns: i.start_ns,
             end_ns: i.end_ns,
             coalesced: i.coalesced,
-            declared_subtasks: i
-                .declared_subtasks
-                .iter()
-                .filter(|d| ids(&d.id))
-                .cloned()
-                .collect(),
-            subtasks: i.subtasks.iter().filter(|s| ids(&s.id)).cloned().collect(),
-            waits: i
-                .waits
-                .iter()
-                .filter(|w| ids(&w.subtask))
-                .cloned()
-                .collect(),
-            blocking: i.blocking.iter().filter(|b| ids(&b.id)).cloned().collect(),
-            polls: i.polls.iter().filter(|p| ids(&p.id)).cloned().collect(),
+            declared_subtasks: of_subtasks(&i.declared_subtasks, |d| d.id, ids),
+            subtasks: of_subtasks(&i.subtasks, |s| s.id, ids),
+            waits: of_subtasks(&i.waits, |w| w.subtask, ids),
+            blocking: of_subtasks(&i.blocking, |b| b.id, ids),
+            polls: of_subtasks(&i.polls, |p| p.id, ids),
             ..IntervalChunk::default()
         })
         .collect();
@@ -262,6 +252,19 @@ fn accounting_of(recording: &Recording, graph: &JobGraph, keys: &HashSet<Key>) -
         intervals,
         ..Recording::default()
     }
+}
+
+/// The entries of `items` whose subtask id (`subtask` of the entry) `kept` accepts, in order.
+fn of_subtasks<T: Clone>(
+    items: &[T],
+    subtask: impl Fn(&T) -> u32,
+    kept: impl Fn(&u32) -> bool,
+) -> Vec<T> {
+    items
+        .iter()
+        .filter(|item| kept(&subtask(item)))
+        .cloned()
+        .collect()
 }
 
 /// The interval accounting of the selected subtasks over the range, summed (ns, and records

@@ -2,8 +2,8 @@
 
 use std::io::{self, Write};
 
-use crate::table::table;
 use crate::table::Align::{Left as L, Right as R};
+use crate::table::{table, titled_table};
 use crate::units::{analysed_text, micros, pct, seconds, thousands};
 
 use super::report::{
@@ -96,11 +96,6 @@ pub fn render_plan(report: &PlanReport, mut out: impl Write) -> io::Result<()> {
 }
 
 fn tasks(w: &mut impl Write, report: &PlanReport) -> io::Result<()> {
-    writeln!(w)?;
-    writeln!(
-        w,
-        "Tasks (SHARE: records per job record; SERVICE: on-CPU + off-CPU time per record; WAKE: the part of CPU/REC spent waking parked threads, left out of the CPU limit; SKEW: busiest subtask / mean):"
-    )?;
     let rows = report
         .tasks
         .iter()
@@ -123,8 +118,9 @@ fn tasks(w: &mut impl Write, report: &PlanReport) -> io::Result<()> {
             ]
         })
         .collect();
-    table(
+    titled_table(
         w,
+        "Tasks (SHARE: records per job record; SERVICE: on-CPU + off-CPU time per record; WAKE: the part of CPU/REC spent waking parked threads, left out of the CPU limit; SKEW: busiest subtask / mean):",
         &[
             ("TASK", L),
             ("PAR", R),

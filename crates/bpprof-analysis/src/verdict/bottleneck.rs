@@ -138,13 +138,28 @@ pub(super) fn starving_source(view: &View, holder: usize, source: usize) -> Bott
 fn of_task(task: &TaskReport, rule: Rule, upstream: Vec<UpstreamPressure>) -> Bottleneck {
     let (kind, subtasks) = kind_of(task);
     Bottleneck {
+        operator: slowest_operator(task).map(|o| o.name.clone()),
+        ..on_task(task, kind, subtasks, rule, upstream)
+    }
+}
+
+/// A bottleneck of `kind` on `task` named by `rule`, with the `subtasks` to look at, before its
+/// operator, downstream, edge, evidence and reason are known.
+fn on_task(
+    task: &TaskReport,
+    kind: BottleneckKind,
+    subtasks: Vec<u32>,
+    rule: Rule,
+    upstream: Vec<UpstreamPressure>,
+) -> Bottleneck {
+    Bottleneck {
         task: task.name.clone(),
         subtasks,
         kind,
         reason: String::new(),
         busy: task.busy.unwrap_or(0.0),
         upstream,
-        operator: slowest_operator(task).map(|o| o.name.clone()),
+        operator: None,
         downstream: None,
         rule: Some(rule),
         edge: None,
@@ -174,6 +189,21 @@ fn workers_held_evidence(view: &View, holder: usize, waiting: usize) -> [Evidenc
     ]
 }
 
+/// A bottleneck of `kind` on the backpressured `task` named by `rule` (its most backpressured
+/// subtask the one to look at), before its downstream, edge, evidence and reason are known.
+fn of_backpressured(
+    task: &TaskReport,
+    kind: BottleneckKind,
+    rule: Rule,
+    upstream: Vec<UpstreamPressure>,
+) -> Bottleneck {
+    let subtasks = most_backpressured(task)
+        .map(|s| s.index)
+        .into_iter()
+        .collect();
+    on_task(task, kind, subtasks, rule, upstream)
+}
+
 /// The subtask of `task` that is backpressured the most.
 fn most_backpressured(task: &TaskReport) -> Option<&SubtaskReport> {
     task.subtasks
@@ -191,20 +221,8 @@ pub(super) fn exchange(view: &View, e: usize, upstream: Vec<UpstreamPressure>) -
     let (up, down) = (&view.tasks[u], &view.tasks[d]);
     let waited = view.edges[e].downstream_blocked.unwrap_or(0.0);
     let mut b = Bottleneck {
-        task: up.name.clone(),
-        subtasks: most_backpressured(up)
-            .map(|s| s.index)
-            .into_iter()
-            .collect(),
-        kind: BottleneckKind::Exchange,
-        reason: String::new(),
-        busy: up.busy.unwrap_or(0.0),
-        upstream,
-        operator: None,
         downstream: Some(down.name.clone()),
-        rule: Some(Rule::Exchange),
         edge: Some(view.edge_ref(e)),
-        waited_by: None,
         evidence: vec![
             evidence(
                 "upstream_blocked",
@@ -228,6 +246,7 @@ pub(super) fn exchange(view: &View, e: usize, upstream: Vec<UpstreamPressure>) -
                 false,
             ),
         ],
+        ..of_backpressured(up, BottleneckKind::Exchange, Rule::Exchange, upstream)
     };
     b.reason = explain::exchange(&b);
     b
@@ -242,20 +261,6 @@ pub(super) fn external(
 ) -> Bottleneck {
     let bp = task.backpressured.unwrap_or(0.0);
     let mut b = Bottleneck {
-        task: task.name.clone(),
-        subtasks: most_backpressured(task)
-            .map(|s| s.index)
-            .into_iter()
-            .collect(),
-        kind: BottleneckKind::External,
-        reason: String::new(),
-        busy: task.busy.unwrap_or(0.0),
-        upstream,
-        operator: None,
-        downstream: None,
-        rule: Some(Rule::External),
-        edge: None,
-        waited_by: None,
         evidence: vec![evidence(
             "backpressured",
             task.name.clone(),
@@ -263,6 +268,7 @@ pub(super) fn external(
             LEVEL_OK_MAX,
             true,
         )],
+        ..of_backpressured(task, BottleneckKind::External, Rule::External, upstream)
     };
     b.reason = explain::external(&b, unknown_downstream);
     b

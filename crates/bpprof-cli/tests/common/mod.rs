@@ -1,12 +1,14 @@
 //! What the CLI integration tests share: running the `bpprof` binary, reading what it wrote, a
-//! recording in a temporary directory, and the documented way to fail (exit code 2, one `error:`
-//! line on stderr).
+//! recording in a temporary directory, the synthetic pipelines several tests record, and the
+//! documented way to fail (exit code 2, one `error:` line on stderr).
 //!
 //! Each test binary includes this module (`mod common;`) and uses a part of it.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use bpprof_analysis::synth::{Load, Synth};
 
 /// Variables of the test's own environment that change what `bpprof` does, removed from every
 /// command: the recorder's settings (`bpprof record` passes them on), GitHub's (`bpprof check`
@@ -104,4 +106,94 @@ pub fn assert_one_error_line(output: &Output, mentions: &str) {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_error(output, mentions);
     assert!(output.stdout.is_empty(), "nothing on stdout on failure");
+}
+
+/// Asserts that `bpprof COMMAND --help` succeeds and names each of `options`.
+pub fn assert_help_names(command: &str, options: &[&str]) {
+    let output = bpprof(&[command, "--help"]);
+    assert_eq!(code(&output), 0, "{}", text(&output.stderr));
+    let help = text(&output.stdout);
+    for option in options {
+        assert!(help.contains(option), "{option} in {help}");
+    }
+}
+
+/// Declares Source -> `task` (`parallelism` subtasks) -> Sink in `synth`, joined by the channels
+/// named `channels` (upstream first) of `capacity` records each; returns the subtask ids of
+/// Source, of `task` (by index) and of Sink.
+pub fn source_task_sink(
+    synth: &mut Synth,
+    task: &str,
+    parallelism: u32,
+    channels: [&str; 2],
+    capacity: u64,
+) -> (u32, Vec<u32>, u32) {
+    let source = synth.subtask("Source", 0, 1);
+    let middle: Vec<u32> = (0..parallelism)
+        .map(|i| synth.subtask(task, i, parallelism))
+        .collect();
+    let sink = synth.subtask("Sink", 0, 1);
+    synth.channel(channels[0], capacity, &[source], &middle);
+    synth.channel(channels[1], capacity, &middle, &[sink]);
+    (source, middle, sink)
+}
+
+/// Declares `tasks` (one subtask each) in a line, each joined to the next by a channel of
+/// `capacity` records, the channels named by `channels` in order; returns the subtask ids of
+/// `tasks`, in order.
+pub fn chain<const N: usize>(
+    synth: &mut Synth,
+    tasks: [&str; N],
+    channels: &[&str],
+    capacity: u64,
+) -> [u32; N] {
+    assert_eq!(channels.len() + 1, N, "one channel between each two tasks");
+    let ids = tasks.map(|task| synth.subtask(task, 0, 1));
+    for (i, name) in channels.iter().enumerate() {
+        synth.channel(name, capacity, &[ids[i]], &[ids[i + 1]]);
+    }
+    ids
+}
+
+/// The subtasks of Source -> Parse -> Enrich (2 subtasks) -> Sink, joined by the channels `raw`,
+/// `parsed` and `enriched` of 100 records each.
+pub struct EnrichPipeline {
+    /// Source's subtask.
+    pub source: u32,
+    /// Parse's subtask.
+    pub parse: u32,
+    /// Enrich's two subtasks, by index.
+    pub enrich: Vec<u32>,
+    /// Sink's subtask.
+    pub sink: u32,
+}
+
+impl EnrichPipeline {
+    /// Declares the subtasks and channels in `synth`.
+    pub fn declare(synth: &mut Synth) -> EnrichPipeline {
+        let source = synth.subtask("Source", 0, 1);
+        let parse = synth.subtask("Parse", 0, 1);
+        let enrich: Vec<u32> = (0..2).map(|i| synth.subtask("Enrich", i, 2)).collect();
+        let sink = synth.subtask("Sink", 0, 1);
+        synth.channel("raw", 100, &[source], &[parse]);
+        synth.channel("parsed", 100, &[parse], &enrich);
+        synth.channel("enriched", 100, &enrich, &[sink]);
+        EnrichPipeline {
+            source,
+            parse,
+            enrich,
+            sink,
+        }
+    }
+
+    /// One interval with Enrich the bottleneck: 500 records a second through the pipeline.
+    pub fn interval(&self, synth: &mut Synth) {
+        synth.interval(&[
+            (self.source, Load::new(0.2, 0.7).records(0, 500)),
+            (self.parse, Load::new(0.1, 0.88).records(500, 500)),
+            (self.enrich[0], Load::new(0.95, 0.0).records(250, 250)),
+            (self.enrich[1], Load::new(0.97, 0.0).records(250, 250)),
+            (self.sink, Load::new(0.3, 0.0).records(500, 0)),
+        ]);
+    }
 }
