@@ -3,8 +3,7 @@
 
 use super::figures::{busiest, evidence, slowest_operator};
 use super::thresholds::{
-    BUSY_MIN, EXCHANGE_IDLE_MIN, LEVEL_OK_MAX, OFF_CPU_SHARE_MIN, STARVED_ON_CPU_MIN,
-    UNACCOUNTED_FULL_QUEUE_MIN,
+    BUSY_MIN, EXCHANGE_IDLE_MIN, OFF_CPU_SHARE_MIN, STARVED_ON_CPU_MIN, UNACCOUNTED_FULL_QUEUE_MIN,
 };
 use super::view::{Named, View};
 use super::workers::{self, HOLD_SHARE_MIN, SCHEDULED_SHARE_MIN};
@@ -255,17 +254,19 @@ pub(super) fn exchange(view: &View, e: usize, upstream: Vec<UpstreamPressure>) -
 /// A backpressured task that nothing recorded below explains. `unknown_downstream`: its direct
 /// downstream tasks without accounting data (the likely bottleneck).
 pub(super) fn external(
-    task: &TaskReport,
+    view: &View,
+    i: usize,
     upstream: Vec<UpstreamPressure>,
     unknown_downstream: &[&str],
 ) -> Bottleneck {
+    let task = &view.tasks[i];
     let bp = task.backpressured.unwrap_or(0.0);
     let mut b = Bottleneck {
         evidence: vec![evidence(
             "backpressured",
             task.name.clone(),
             bp,
-            LEVEL_OK_MAX,
+            view.backpressure_min(i),
             true,
         )],
         ..of_backpressured(task, BottleneckKind::External, Rule::External, upstream)

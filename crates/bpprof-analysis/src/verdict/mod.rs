@@ -262,7 +262,7 @@ pub(crate) fn conclude(
             .filter(|&d| tasks[d].busy.is_none())
             .map(|d| tasks[d].name.as_str())
             .collect();
-        bottlenecks.push(bottleneck::external(&tasks[i], upstream_of(i), &unknown));
+        bottlenecks.push(bottleneck::external(&view, i, upstream_of(i), &unknown));
     }
 
     let findings = task_notes(tasks);

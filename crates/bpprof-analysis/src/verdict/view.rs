@@ -71,6 +71,16 @@ impl View<'_> {
         }
     }
 
+    /// The backpressured ratio at which task `i` counts as backpressured: [`LEVEL_OK_MAX`], or
+    /// the lowest [`View::pressure_min`] of the edges out of it that carry backpressure (a task
+    /// that waits for a CPU most of its time is backpressured on a full queue below it at less).
+    pub(super) fn backpressure_min(&self, i: usize) -> f64 {
+        self.edges_out_of(i)
+            .filter(|&e| self.pressured(e))
+            .map(|e| self.pressure_min(e))
+            .fold(LEVEL_OK_MAX, f64::min)
+    }
+
     /// The upstream task's backpressure on edge `e` (its blocked share, or its whole
     /// backpressured ratio when unknown).
     pub(super) fn pressure(&self, e: usize) -> f64 {
