@@ -14,8 +14,11 @@ use bpprof_analysis::synth::{Load, Synth};
 /// command: the recorder's settings (`bpprof record` passes them on), GitHub's (`bpprof check`
 /// writes a job summary and annotations under GitHub Actions) and the colour settings (`--color
 /// auto` reads them).
-const ENVIRONMENT: [&str; 8] = [
+const ENVIRONMENT: [&str; 11] = [
     "BPPROF_OUT",
+    "BPPROF_OUT_MAX_FILE",
+    "BPPROF_OUT_MAX_AGE",
+    "BPPROF_OUT_MAX_TOTAL",
     "BPPROF_INTERVAL_MS",
     "BPPROF_SAMPLE_HZ",
     "GITHUB_STEP_SUMMARY",
