@@ -1,6 +1,6 @@
 //! The job graph of a recording: tasks and the edges between them, in topological order.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use bpprof_format::{EndpointRole, Recording};
 
@@ -19,6 +19,19 @@ pub struct JobGraph {
     /// The channels that are links (`bpprof::link`: a socket or process boundary), not
     /// in-process queues.
     pub links: BTreeSet<u32>,
+    /// Every declared channel endpoint: (channel id, subtask id, role).
+    pub endpoints: Vec<(u32, u32, EndpointRole)>,
+    /// When each logical subtask (task position, index) existed: from its first registration to
+    /// its last deregistration (`None`: still registered at the end of the recording), ns since
+    /// the recording started.
+    pub lifetimes: HashMap<(usize, u32), (u64, Option<u64>)>,
+    /// The subtasks declared without a thread of their own (async tasks): ids.
+    pub threadless: HashSet<u32>,
+    /// The declared operators: (subtask id, operator id) to name.
+    pub operator_names: HashMap<(u32, u32), String>,
+    /// Each task's operators (task position to names, in order of first declaration); tasks
+    /// without operators are absent.
+    pub task_operators: BTreeMap<usize, Vec<String>>,
 }
 
 /// A task of the job graph.
@@ -110,7 +123,10 @@ impl JobGraph {
         for t in &mut b.tasks {
             t.parallelism = t.parallelism.max(t.indices.len() as u32);
         }
-        b.finish()
+        let mut graph = b.finish();
+        graph.lifetimes = lifetimes(recording, &graph);
+        graph.declare_subtask_facts(recording);
+        graph
     }
 
     /// Positions of the direct upstream tasks of task `i`.
@@ -133,6 +149,26 @@ impl JobGraph {
             }
         }
         seen
+    }
+
+    /// The facts of the declarations the analysis of every window needs, found once here rather
+    /// than in every window: the threadless subtasks and the operators.
+    fn declare_subtask_facts(&mut self, recording: &Recording) {
+        for interval in &recording.intervals {
+            for d in interval.declared_subtasks.iter().filter(|d| d.tid == 0) {
+                self.threadless.insert(d.id);
+            }
+            for decl in &interval.declared_operators {
+                self.operator_names
+                    .insert((decl.subtask, decl.id), decl.name.clone());
+                if let Some(&(task, _)) = self.subtasks.get(&decl.subtask) {
+                    let names = self.task_operators.entry(task).or_default();
+                    if !names.contains(&decl.name) {
+                        names.push(decl.name.clone());
+                    }
+                }
+            }
+        }
     }
 
     /// Position of the task named `name`.
@@ -222,6 +258,45 @@ impl Builder {
             subtasks,
             channels: self.channels,
             links: self.links,
+            endpoints: self.endpoints,
+            ..JobGraph::default()
         }
     }
+}
+
+/// When each logical subtask of `graph` (task position, index) existed: from its first registration to
+/// its last deregistration (`None`: still registered at the end of the recording), ns since the
+/// recording started.
+fn lifetimes(recording: &Recording, graph: &JobGraph) -> HashMap<(usize, u32), (u64, Option<u64>)> {
+    let mut registered: HashMap<u32, u64> = HashMap::new();
+    let mut ended: HashMap<u32, u64> = HashMap::new();
+    for interval in &recording.intervals {
+        for d in &interval.declared_subtasks {
+            registered.insert(d.id, d.registered_ns);
+        }
+        for s in &interval.subtasks {
+            if s.ended {
+                let from = registered.get(&s.id).copied().unwrap_or(0);
+                ended.insert(s.id, interval.start_ns.max(from).saturating_add(s.wall_ns));
+            }
+        }
+    }
+    let mut spans: HashMap<(usize, u32), (u64, Option<u64>)> = HashMap::new();
+    for (&id, &start) in &registered {
+        let Some(&key) = graph.subtasks.get(&id) else {
+            continue;
+        };
+        let end = ended.get(&id).copied();
+        spans
+            .entry(key)
+            .and_modify(|span| {
+                span.0 = span.0.min(start);
+                span.1 = match (span.1, end) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    _ => None,
+                };
+            })
+            .or_insert((start, end));
+    }
+    spans
 }

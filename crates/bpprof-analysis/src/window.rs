@@ -121,62 +121,18 @@ pub(crate) struct BusySplit {
     pub cpu_wait_outside: Option<u64>,
 }
 
-/// When each logical subtask (task position, index) existed: from its first registration to
-/// its last deregistration (`None`: still registered at the end of the recording), ns since the
-/// recording started.
-pub(crate) fn logical_spans(
-    recording: &Recording,
-    graph: &JobGraph,
-) -> HashMap<(usize, u32), (u64, Option<u64>)> {
-    let mut registered: HashMap<u32, u64> = HashMap::new();
-    let mut ended: HashMap<u32, u64> = HashMap::new();
-    for interval in &recording.intervals {
-        for d in &interval.declared_subtasks {
-            registered.insert(d.id, d.registered_ns);
-        }
-        for s in &interval.subtasks {
-            if s.ended {
-                let from = registered.get(&s.id).copied().unwrap_or(0);
-                ended.insert(s.id, interval.start_ns.max(from).saturating_add(s.wall_ns));
-            }
-        }
-    }
-    let mut spans: HashMap<(usize, u32), (u64, Option<u64>)> = HashMap::new();
-    for (&id, &start) in &registered {
-        let Some(&key) = graph.subtasks.get(&id) else {
-            continue;
-        };
-        let end = ended.get(&id).copied();
-        spans
-            .entry(key)
-            .and_modify(|span| {
-                span.0 = span.0.min(start);
-                span.1 = match (span.1, end) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    _ => None,
-                };
-            })
-            .or_insert((start, end));
-    }
-    spans
-}
-
 /// Sums every subtask's intervals in the selection, merging the registrations that share a task
 /// and index into one logical subtask (see [`SubtaskSums`]). Keyed by (task position in the
-/// graph, subtask index). Data of undeclared subtask ids is ignored.
+/// graph, subtask index); only the logical subtasks in `only` when given (what `flame` draws).
+/// Data of undeclared subtask ids is ignored.
 pub(crate) fn subtask_sums(
     recording: &Recording,
     graph: &JobGraph,
     selection: &Selection,
+    only: Option<&HashSet<(usize, u32)>>,
 ) -> BTreeMap<(usize, u32), SubtaskSums> {
-    let spans = logical_spans(recording, graph);
-    let threadless: HashSet<u32> = recording
-        .intervals
-        .iter()
-        .flat_map(|i| &i.declared_subtasks)
-        .filter(|d| d.tid == 0)
-        .map(|d| d.id)
-        .collect();
+    let kept = |key: &(usize, u32)| only.is_none_or(|keys| keys.contains(key));
+    let key_of = |id: &u32| graph.subtasks.get(id).copied().filter(kept);
     let mut sums: BTreeMap<(usize, u32), SubtaskSums> = BTreeMap::new();
     for &n in &selection.intervals {
         let interval = &recording.intervals[n];
@@ -186,7 +142,7 @@ pub(crate) fn subtask_sums(
             .map(|b| (b.id, (b.wake_ns, b.blocked_cpu_ns)))
             .collect();
         for w in &interval.waits {
-            if let Some(&key) = graph.subtasks.get(&w.subtask) {
+            if let Some(key) = key_of(&w.subtask) {
                 let sum = sums.entry(key).or_default();
                 match w.role {
                     EndpointRole::Receiver => sum.recv_waits += w.waits,
@@ -195,7 +151,7 @@ pub(crate) fn subtask_sums(
             }
         }
         for p in &interval.polls {
-            if let Some(&key) = graph.subtasks.get(&p.id) {
+            if let Some(key) = key_of(&p.id) {
                 let sum = sums.entry(key).or_default();
                 sum.polls = sum.polls.saturating_add(p.polls);
                 sum.polled = sum.polled.saturating_add(p.polled_ns);
@@ -204,7 +160,7 @@ pub(crate) fn subtask_sums(
         }
         let mut registered_wall: HashMap<(usize, u32), u64> = HashMap::new();
         for s in &interval.subtasks {
-            let Some(&key) = graph.subtasks.get(&s.id) else {
+            let Some(key) = key_of(&s.id) else {
                 continue;
             };
             let sum = sums.entry(key).or_default();
@@ -217,7 +173,7 @@ pub(crate) fn subtask_sums(
                 .saturating_add(s.backpressured_ns.min(s.wall_ns - idle));
             sum.busy = sum.busy.saturating_add(s.busy_ns());
             sum.cpu = sum.cpu.saturating_add(s.cpu_ns.min(s.wall_ns));
-            if threadless.contains(&s.id) {
+            if graph.threadless.contains(&s.id) {
                 sum.threadless = sum.threadless.saturating_add(s.wall_ns);
             }
             if let Some(&(wake, blocked_cpu)) = blocking.get(&s.id) {
@@ -235,7 +191,7 @@ pub(crate) fn subtask_sums(
         }
         // The logical subtask's time base in this interval: the part of it during which the
         // subtask existed, or the registrations' wall time if that is more (overlapping ones).
-        for (key, &(start, end)) in &spans {
+        for (key, &(start, end)) in graph.lifetimes.iter().filter(|(key, _)| kept(key)) {
             let from = start.max(interval.start_ns);
             let to = end.unwrap_or(u64::MAX).min(interval.end_ns);
             let existed = to.saturating_sub(from);
@@ -374,16 +330,22 @@ pub(crate) fn operator_sums(
     selection: &Selection,
 ) -> BTreeMap<usize, Vec<OperatorSums>> {
     // Declarations accumulate over the whole file, whatever range is analysed.
-    let mut names: HashMap<(u32, u32), &str> = HashMap::new();
-    let mut out: BTreeMap<usize, Vec<OperatorSums>> = BTreeMap::new();
-    for interval in &recording.intervals {
-        for decl in &interval.declared_operators {
-            names.insert((decl.subtask, decl.id), decl.name.as_str());
-            if let Some(&(task, _)) = graph.subtasks.get(&decl.subtask) {
-                entry(out.entry(task).or_default(), &decl.name);
-            }
-        }
-    }
+    let names = &graph.operator_names;
+    let mut out: BTreeMap<usize, Vec<OperatorSums>> = graph
+        .task_operators
+        .iter()
+        .map(|(&task, ops)| {
+            let sums = ops
+                .iter()
+                .map(|name| OperatorSums {
+                    name: name.clone(),
+                    busy: 0,
+                    calls: 0,
+                })
+                .collect();
+            (task, sums)
+        })
+        .collect();
     for &n in &selection.intervals {
         let interval = &recording.intervals[n];
         let busy = interval
@@ -432,20 +394,14 @@ pub(crate) fn unseen_producers(
     graph: &JobGraph,
     selection: &Selection,
 ) -> Vec<(u32, String, Vec<usize>)> {
-    let mut senders: HashMap<u32, bool> = HashMap::new();
+    let mut senders: HashSet<u32> = HashSet::new();
     let mut receivers: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    let mut channel_names: HashMap<u32, &str> = HashMap::new();
-    for interval in &recording.intervals {
-        for c in &interval.declared_channels {
-            channel_names.insert(c.id, c.name.as_str());
-        }
-        for e in &interval.endpoints {
-            match e.role {
-                EndpointRole::Sender => {
-                    senders.insert(e.channel, true);
-                }
-                EndpointRole::Receiver => receivers.entry(e.channel).or_default().push(e.subtask),
+    for &(channel, subtask, role) in &graph.endpoints {
+        match role {
+            EndpointRole::Sender => {
+                senders.insert(channel);
             }
+            EndpointRole::Receiver => receivers.entry(channel).or_default().push(subtask),
         }
     }
     let mut received: HashMap<u32, u64> = HashMap::new();
@@ -456,7 +412,7 @@ pub(crate) fn unseen_producers(
     }
     let mut out = Vec::new();
     for (channel, subtasks) in receivers {
-        if senders.contains_key(&channel) {
+        if senders.contains(&channel) {
             continue;
         }
         if !subtasks
@@ -471,8 +427,8 @@ pub(crate) fn unseen_producers(
             .collect();
         tasks.sort_unstable();
         tasks.dedup();
-        let name = match channel_names.get(&channel) {
-            Some(name) if !name.is_empty() => format!("'{name}'"),
+        let name = match graph.channels.get(&channel) {
+            Some((name, _)) if !name.is_empty() => format!("'{name}'"),
             _ => format!("channel#{channel}"),
         };
         out.push((channel, name, tasks));

@@ -117,7 +117,7 @@ struct Measured {
 
 /// Every defined metric of every task, and the job throughput, over `selection`.
 fn metrics_of(recording: &Recording, graph: &JobGraph, selection: &Selection) -> Measured {
-    let sums = window::subtask_sums(recording, graph, selection);
+    let sums = window::subtask_sums(recording, graph, selection, None);
     let mut measured = Measured {
         values: Vec::new(),
         cpu: BTreeMap::new(),

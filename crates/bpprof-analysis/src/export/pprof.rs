@@ -140,7 +140,7 @@ pub fn profile(
     // The time one sample of each subtask stands for, ns.
     let period_ns =
         (recording.meta.sample_hz > 0).then(|| NS_PER_S / f64::from(recording.meta.sample_hz));
-    let sums = window::subtask_sums(recording, graph, range);
+    let sums = window::subtask_sums(recording, graph, range, None);
     let ns_per_sample: HashMap<Key, f64> = walked
         .tallies
         .iter()

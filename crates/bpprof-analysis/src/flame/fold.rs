@@ -3,14 +3,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 
-use bpprof_format::{IntervalChunk, Recording, SampleState};
+use bpprof_format::{Recording, SampleState};
 
 use super::samples::{kept_states, measured_ns, Interned, Key, Subtasks};
 use super::{
     escape_frame, state_frame, state_name, FlameError, FlameOptions, Mode, Resolved, ALL_STATES,
     UNKNOWN_FRAME,
 };
-use crate::graph::JobGraph;
 use crate::units::thousands;
 use crate::window;
 
@@ -179,7 +178,7 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         .position(&selection.task)
         .expect("a resolved selection names a task of the graph");
     let accounted = Accounted::sum(
-        &window::subtask_sums(&accounting_of(recording, graph, keys), graph, range),
+        &window::subtask_sums(recording, graph, range, Some(keys)),
         keys,
         graph.tasks[position].unaccounted,
     );
@@ -213,58 +212,6 @@ pub fn fold(recording: &Recording, options: &FlameOptions) -> Result<Folded, Fla
         measured_ns: measured_ns(options.mode, accounted.wall, accounted.cpu),
         mode_samples: walked.tallies.values().map(|t| t.mode_samples).sum(),
     })
-}
-
-/// The intervals of `recording` with only what the sums of the logical subtasks `keys` read:
-/// their declarations and their accounting, waits, polls and blocking (the same intervals, in
-/// the same order, so a selection of intervals still applies). Summing them costs what those
-/// subtasks hold, not what the whole job does (256 subtasks' accounting for one subtask's
-/// graph); the sums of `keys` are those of the whole recording.
-fn accounting_of(recording: &Recording, graph: &JobGraph, keys: &HashSet<Key>) -> Recording {
-    let mut ids: Vec<u32> = graph
-        .subtasks
-        .iter()
-        .filter(|(_, key)| keys.contains(key))
-        .map(|(&id, _)| id)
-        .collect();
-    ids.sort_unstable();
-    // Asked for every subtask of every interval: a search of the few ids drawn, not a hash.
-    let ids = |id: &u32| ids.binary_search(id).is_ok();
-    let intervals = recording
-        .intervals
-        .iter()
-        .map(|i| IntervalChunk {
-            seq: i.seq,
-            start_ns: i.start_ns,
-            end_ns: i.end_ns,
-            coalesced: i.coalesced,
-            declared_subtasks: of_subtasks(&i.declared_subtasks, |d| d.id, ids),
-            subtasks: of_subtasks(&i.subtasks, |s| s.id, ids),
-            waits: of_subtasks(&i.waits, |w| w.subtask, ids),
-            blocking: of_subtasks(&i.blocking, |b| b.id, ids),
-            polls: of_subtasks(&i.polls, |p| p.id, ids),
-            ..IntervalChunk::default()
-        })
-        .collect();
-    Recording {
-        version: recording.version,
-        meta: recording.meta.clone(),
-        intervals,
-        ..Recording::default()
-    }
-}
-
-/// The entries of `items` whose subtask id (`subtask` of the entry) `kept` accepts, in order.
-fn of_subtasks<T: Clone>(
-    items: &[T],
-    subtask: impl Fn(&T) -> u32,
-    kept: impl Fn(&u32) -> bool,
-) -> Vec<T> {
-    items
-        .iter()
-        .filter(|item| kept(&subtask(item)))
-        .cloned()
-        .collect()
 }
 
 /// The interval accounting of the selected subtasks over the range, summed (ns, and records
@@ -367,13 +314,15 @@ fn folded_line<'a>(root: Option<SampleState>, names: impl Iterator<Item = &'a st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::JobGraph;
     use crate::synth::{Load, Pipeline, Synth};
 
-    /// The sums of each logical subtask from [`accounting_of`] are those of the whole recording:
+    /// The sums of each logical subtask summed alone (as `fold` sums the subtasks it draws) are
+    /// those of the whole recording:
     /// registrations of one task and index merged (one ended, a gap, the next), an async subtask's
     /// polls, waits per channel end.
     #[test]
-    fn the_accounting_of_some_subtasks_sums_as_the_whole_recording() {
+    fn the_sums_of_some_subtasks_are_those_of_the_whole_recording() {
         let mut synth = Synth::new();
         let source = synth.subtask("Source", 0, 1);
         let first = synth.subtask("Work", 0, 2);
@@ -403,15 +352,11 @@ mod tests {
                 to_s: 0.0,
                 seconds: 0.0,
             };
-            let all = window::subtask_sums(recording, &graph, &selection);
+            let all = window::subtask_sums(recording, &graph, &selection, None);
             assert!(all.len() >= 3);
             for (key, sums) in &all {
                 let keys = HashSet::from([*key]);
-                let narrow = window::subtask_sums(
-                    &accounting_of(recording, &graph, &keys),
-                    &graph,
-                    &selection,
-                );
+                let narrow = window::subtask_sums(recording, &graph, &selection, Some(&keys));
                 assert_eq!(narrow.len(), 1);
                 assert_eq!(narrow[key], *sums, "{key:?}");
             }

@@ -15,7 +15,7 @@ pub(crate) fn analyse(
     graph: &JobGraph,
     selection: &window::Selection,
 ) -> (Vec<TaskReport>, Vec<EdgeReport>, verdict::Conclusion) {
-    let sums = window::subtask_sums(recording, graph, selection);
+    let sums = window::subtask_sums(recording, graph, selection, None);
     let mut tasks: Vec<TaskReport> = graph
         .tasks
         .iter()
