@@ -434,31 +434,7 @@ const ENV_ROTATION_ORIGIN: &str =
     " (from BPPROF_OUT_MAX_FILE, BPPROF_OUT_MAX_AGE, BPPROF_OUT_MAX_TOTAL)";
 
 fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, RecorderError> {
-    if options.interval < MIN_INTERVAL {
-        return Err(RecorderError::InvalidInterval(format!(
-            "{:?}",
-            options.interval
-        )));
-    }
-    if options.sample_hz > MAX_SAMPLE_HZ {
-        return Err(RecorderError::InvalidSampleRate(format!(
-            "{} Hz",
-            options.sample_hz
-        )));
-    }
-    let limits = options
-        .rotation
-        .as_ref()
-        .map(Rotation::limits)
-        .transpose()
-        .map_err(|source| RecorderError::Rotation {
-            origin: if origin.is_empty() {
-                " (from RecorderOptions::rotate)"
-            } else {
-                ENV_ROTATION_ORIGIN
-            },
-            source,
-        })?;
+    let limits = validated(&options, origin)?;
     static FORK_HANDLER: Once = Once::new();
     FORK_HANDLER.call_once(|| fork::on_fork(None, child_after_fork));
     if ACTIVE
@@ -493,34 +469,7 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
         source,
     };
     let file = File::create(&first_file).map_err(create_error)?;
-    let start_unix_ns = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let meta = RecordingMeta {
-        start_unix_ns,
-        interval_ns: options.interval.as_nanos() as u64,
-        host: host_name(),
-        cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
-        pid: std::process::id(),
-        program: program_name(),
-        bpprof_version: env!("CARGO_PKG_VERSION").to_string(),
-        build: format!(
-            "{} {}-{}",
-            if cfg!(debug_assertions) {
-                "debug"
-            } else {
-                "release"
-            },
-            std::env::consts::ARCH,
-            std::env::consts::OS
-        ),
-        sample_hz: options.sample_hz,
-        sampler: if options.sample_hz > 0 {
-            sampling::mechanism(sample_signal)
-        } else {
-            String::new()
-        },
-    };
+    let meta = recording_meta(&options, sample_signal);
     let writer = RecordingWriter::new(BufWriter::new(file), &meta).map_err(create_error)?;
     let series = limits.map(|limits| {
         (
@@ -544,17 +493,7 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
         abandoned: AtomicBool::new(false),
     });
 
-    {
-        let mut registry = registry::lock();
-        registry.prune_channels();
-        registry.set_recording(true);
-        if options.sample_hz > 0 && SYMBOLIZER_LOST.load(Ordering::Acquire) {
-            registry.warn(RuntimeWarning {
-                code: "samples_unavailable".to_owned(),
-                message: SYMBOLIZER_LOST_WARNING.to_owned(),
-            });
-        }
-    }
+    begin_recording(options.sample_hz > 0);
     let start_ns = clock::now_ns();
     // Baselines of the subtasks registered so far are taken now, not when the snapshot thread
     // gets to run: a subtask registering in between is then accounted from its registration.
@@ -617,6 +556,85 @@ fn start(options: RecorderOptions, origin: &'static str) -> Result<Recorder, Rec
         snapshot_thread: Some(snapshot_thread),
         writer_thread: Some(writer_thread),
     })
+}
+
+/// The checks of `options` before anything starts: the interval, the sampling rate, and the
+/// rotation's limits (`None` without rotation). `origin` says where the options came from.
+fn validated(
+    options: &RecorderOptions,
+    origin: &'static str,
+) -> Result<Option<rotation::Limits>, RecorderError> {
+    if options.interval < MIN_INTERVAL {
+        return Err(RecorderError::InvalidInterval(format!(
+            "{:?}",
+            options.interval
+        )));
+    }
+    if options.sample_hz > MAX_SAMPLE_HZ {
+        return Err(RecorderError::InvalidSampleRate(format!(
+            "{} Hz",
+            options.sample_hz
+        )));
+    }
+    options
+        .rotation
+        .as_ref()
+        .map(Rotation::limits)
+        .transpose()
+        .map_err(|source| RecorderError::Rotation {
+            origin: if origin.is_empty() {
+                " (from RecorderOptions::rotate)"
+            } else {
+                ENV_ROTATION_ORIGIN
+            },
+            source,
+        })
+}
+
+/// The recording's meta chunk: when, where and how it is recorded.
+fn recording_meta(options: &RecorderOptions, sample_signal: i32) -> RecordingMeta {
+    let start_unix_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    RecordingMeta {
+        start_unix_ns,
+        interval_ns: options.interval.as_nanos() as u64,
+        host: host_name(),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        pid: std::process::id(),
+        program: program_name(),
+        bpprof_version: env!("CARGO_PKG_VERSION").to_string(),
+        build: format!(
+            "{} {}-{}",
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
+            std::env::consts::ARCH,
+            std::env::consts::OS
+        ),
+        sample_hz: options.sample_hz,
+        sampler: if options.sample_hz > 0 {
+            sampling::mechanism(sample_signal)
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// Marks the registry recording (channels dropped before the start forgotten), with the warning
+/// that stack samples cannot be recorded in this process when it was forked mid-symbolisation.
+fn begin_recording(sampling: bool) {
+    let mut registry = registry::lock();
+    registry.prune_channels();
+    registry.set_recording(true);
+    if sampling && SYMBOLIZER_LOST.load(Ordering::Acquire) {
+        registry.warn(RuntimeWarning {
+            code: "samples_unavailable".to_owned(),
+            message: SYMBOLIZER_LOST_WARNING.to_owned(),
+        });
+    }
 }
 
 fn snapshot_loop(
