@@ -30,29 +30,7 @@ pub fn check(
     let graph = JobGraph::from_recording(reference.recording);
     let mut warnings = gate(reference, baseline.iter().chain(current), &graph)?;
     check_task_names(&graph, options)?;
-    // What the reader had to skip (a truncated tail, ...) belongs in the report CI keeps.
-    for input in baseline.iter().chain(current) {
-        for warning in &input.recording.warnings {
-            warnings.push(format!("{}: {warning}", input.path));
-        }
-    }
-    for (j, input) in current.iter().enumerate() {
-        let same = baseline
-            .iter()
-            .enumerate()
-            .find(|&(i, b)| b.path == input.path || options.same_files.contains(&(i, j)));
-        match same {
-            Some((_, b)) if b.path == input.path => warnings.push(format!(
-                "{} is both a baseline and a current recording: it is compared with itself",
-                input.path
-            )),
-            Some((_, b)) => warnings.push(format!(
-                "{} (current) and {} (baseline) are the same file: it is compared with itself",
-                input.path, b.path
-            )),
-            None => {}
-        }
-    }
+    warnings.extend(input_warnings(baseline, current, options));
 
     let measure_all = |inputs: &[CheckInput<'_>]| {
         inputs
@@ -121,7 +99,69 @@ pub fn check(
             );
         }
     }
-    report.budgets = options
+    report.budgets = budgets(options, current, &cur_values);
+    report.findings.extend(coverage_findings(
+        (baseline, &base_values),
+        (current, &cur_values),
+        report.budgets.len(),
+    ));
+    for budget in report
+        .budgets
+        .iter()
+        .filter(|b| !b.passed && b.inconclusive.is_none())
+    {
+        report.findings.push(findings::budget_finding(budget));
+    }
+    report.findings.sort_by_key(|f| f.severity);
+    warnings.dedup();
+    report.warnings = warnings;
+    report.status = findings::overall_status(&report);
+    report.summary = findings::summary(&report);
+    Ok(report)
+}
+
+/// What the inputs themselves warrant a warning for: what the reader had to skip, and a current
+/// recording that is also a baseline (by path, or the same file by identity: `same_files`).
+fn input_warnings(
+    baseline: &[CheckInput<'_>],
+    current: &[CheckInput<'_>],
+    options: &CheckOptions,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    // What the reader had to skip (a truncated tail, ...) belongs in the report CI keeps.
+    for input in baseline.iter().chain(current) {
+        for warning in &input.recording.warnings {
+            out.push(format!("{}: {warning}", input.path));
+        }
+    }
+    for (j, input) in current.iter().enumerate() {
+        let same = baseline
+            .iter()
+            .enumerate()
+            .find(|&(i, b)| b.path == input.path || options.same_files.contains(&(i, j)));
+        match same {
+            Some((_, b)) if b.path == input.path => out.push(format!(
+                "{} is both a baseline and a current recording: it is compared with itself",
+                input.path
+            )),
+            Some((_, b)) => out.push(format!(
+                "{} (current) and {} (baseline) are the same file: it is compared with itself",
+                input.path, b.path
+            )),
+            None => {}
+        }
+    }
+    out
+}
+
+/// The budgets of `options` evaluated on the median of the `current` recordings; inconclusive
+/// when a current recording has too little data.
+fn budgets(
+    options: &CheckOptions,
+    current: &[CheckInput<'_>],
+    cur_values: &[RecordingValues],
+) -> Vec<BudgetResult> {
+    let mut budgets: Vec<_> = options
         .budgets
         .iter()
         .map(|b| {
@@ -136,7 +176,7 @@ pub fn check(
     // Too little data decides nothing: a budget on it is inconclusive, never a pass.
     let short_current: Vec<&str> = current
         .iter()
-        .zip(&cur_values)
+        .zip(cur_values)
         .filter(|(_, v)| v.coverage.as_ref().is_some_and(|c| c.is_short()))
         .map(|(i, _)| i.path)
         .collect();
@@ -145,39 +185,36 @@ pub fn check(
             "too little data in {}: a budget on it is not decided",
             short_current.join(", ")
         );
-        for budget in &mut report.budgets {
+        for budget in &mut budgets {
             budget.passed = false;
             budget.inconclusive = Some(reason.clone());
         }
     }
+    budgets
+}
+
+/// A finding for each recording whose compared range is short of data (on a current recording
+/// it names the `budget_count` budgets it leaves undecided).
+fn coverage_findings(
+    baseline: (&[CheckInput<'_>], &[RecordingValues]),
+    current: (&[CheckInput<'_>], &[RecordingValues]),
+    budget_count: usize,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
     let sides = [
-        (baseline, &base_values, false),
-        (current, &cur_values, true),
+        (baseline.0, baseline.1, false),
+        (current.0, current.1, true),
     ];
     for (inputs, values, is_current) in sides {
         for (input, v) in inputs.iter().zip(values.iter()) {
             let Some(warning) = v.coverage.as_ref().and_then(|c| c.warning()) else {
                 continue;
             };
-            let budgets = if is_current { report.budgets.len() } else { 0 };
-            report
-                .findings
-                .push(findings::coverage_finding(input.path, &warning, budgets));
+            let budgets = if is_current { budget_count } else { 0 };
+            out.push(findings::coverage_finding(input.path, &warning, budgets));
         }
     }
-    for budget in report
-        .budgets
-        .iter()
-        .filter(|b| !b.passed && b.inconclusive.is_none())
-    {
-        report.findings.push(findings::budget_finding(budget));
-    }
-    report.findings.sort_by_key(|f| f.severity);
-    warnings.dedup();
-    report.warnings = warnings;
-    report.status = findings::overall_status(&report);
-    report.summary = findings::summary(&report);
-    Ok(report)
+    out
 }
 
 fn validate(
